@@ -1,0 +1,55 @@
+namespace ChatPortal.Chat;
+
+/// <summary>
+/// Everything the core fans out. Each event caches its wire encodings (one slot per
+/// <see cref="IWireFormat"/>), so a message is serialized once per format, not per recipient.
+/// </summary>
+public abstract record ChatEvent(long RoomId)
+{
+    private readonly object?[] _encoded = new object?[WireFormats.MaxFormats];
+
+    /// <summary>The event in the given format, encoded on first use and shared afterwards.</summary>
+    public T Encoded<T>(IWireFormat<T> format) where T : class
+    {
+        var slot = _encoded[format.Slot];
+        if (slot is T cached) return cached;
+        var fresh = format.Encode(this);
+        return (T)(Interlocked.CompareExchange(ref _encoded[format.Slot], fresh, null) ?? fresh);
+    }
+
+    // Records compare by value; the cache must not take part.
+    public virtual bool Equals(ChatEvent? other) => ReferenceEquals(this, other);
+    public override int GetHashCode() => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(this);
+}
+
+public sealed record MessagePosted(ChatMessage Message) : ChatEvent(Message.RoomId);
+
+public sealed record MessageEdited(ChatMessage Message, long EventId) : ChatEvent(Message.RoomId);
+
+public sealed record MessageDeleted(long Room, long MessageId, long EventId, UserRef By) : ChatEvent(Room);
+
+/// <summary>A user came online in a room (first tab/socket) or went (last one closed).</summary>
+public sealed record PresenceChanged(long Room, UserRef User, bool Joined) : ChatEvent(Room);
+
+public sealed record UserTyping(long Room, UserRef User) : ChatEvent(Room);
+
+/// <summary>Sent to one user's own channel: a direct conversation with them started or got a message.</summary>
+public sealed record DirectActivity(long Room, UserRef Recipient, DirectConversation Conversation, long MessageId) : ChatEvent(Room);
+
+/// <summary>Sent to a user's channel: their sessions must end now (ban, kick).</summary>
+public sealed record SessionRevoked(long UserId, string Reason) : ChatEvent(0);
+
+/// <summary>A room's settings changed (rename, archive, ...).</summary>
+public sealed record RoomChanged(RoomInfo Room) : ChatEvent(Room.Id);
+
+public interface IWireFormat<out T> where T : class
+{
+    /// <summary>Index of this format's cache slot (0..<see cref="WireFormats.MaxFormats"/>-1).</summary>
+    int Slot { get; }
+    T Encode(ChatEvent evt);
+}
+
+public static class WireFormats
+{
+    public const int MaxFormats = 6;
+}

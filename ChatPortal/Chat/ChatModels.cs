@@ -1,0 +1,72 @@
+using ChatPortal.Data;
+
+namespace ChatPortal.Chat;
+
+/// <summary>Who did something, as every adapter shows it.</summary>
+public sealed record UserRef(long Id, string Name, UserKind Kind)
+{
+    public bool IsGuest => Kind == UserKind.Guest;
+    public bool IsBot => Kind == UserKind.Bot;
+}
+
+public sealed record ImageRef(string Id, string ContentType, int Width, int Height, long Length);
+
+/// <summary>A stored message as the core hands it out (never an EF entity).</summary>
+public sealed record ChatMessage(
+    long Id,
+    long RoomId,
+    UserRef Sender,
+    MessageKind Kind,
+    string Text,
+    DateTimeOffset CreatedAt,
+    string? ClientMsgId = null,
+    ImageRef? Image = null,
+    DateTimeOffset? EditedAt = null,
+    DateTimeOffset? DeletedAt = null,
+    /// <summary>For Edit/Delete event rows: the message they change.</summary>
+    long? TargetId = null)
+{
+    public bool IsDeleted => DeletedAt is not null;
+}
+
+/// <summary>A room as the core hands it out.</summary>
+public sealed record RoomInfo(
+    long Id,
+    string Slug,
+    string Name,
+    string? Topic,
+    bool IsPrivate,
+    bool AllowGuests,
+    bool IsArchived,
+    bool IsDirect,
+    string InviteCode)
+{
+    public static RoomInfo From(Room r) =>
+        new(r.Id, r.Slug, r.Name, r.Topic, r.IsPrivate, r.AllowGuests, r.IsArchived, r.IsDirect, r.InviteCode);
+}
+
+/// <summary>One direct conversation from one side: the room and the other person.</summary>
+public sealed record DirectConversation(RoomInfo Room, UserRef Other);
+
+/// <summary>Result of a chat command: either a value or a stable error code with a message.</summary>
+public readonly record struct ChatResult<T>(T? Value, ChatError? Error)
+{
+    public bool Ok => Error is null;
+    public static implicit operator ChatResult<T>(T value) => new(value, null);
+    public static implicit operator ChatResult<T>(ChatError error) => new(default, error);
+}
+
+/// <summary>Errors with stable codes: adapters show them and the protocol sends the code.</summary>
+public sealed record ChatError(string Code, string Message)
+{
+    public static ChatError NotFound(string what) => new("not_found", $"{what} was not found.");
+    public static readonly ChatError Forbidden = new("forbidden", "You may not do that here.");
+    public static readonly ChatError Muted = new("muted", "You are muted and cannot send messages right now.");
+    public static readonly ChatError Banned = new("banned", "Your account is banned.");
+    public static readonly ChatError Archived = new("archived", "This room is archived and read-only.");
+    public static readonly ChatError RateLimited = new("rate_limited", "You are sending too fast; wait a moment.");
+    public static readonly ChatError Empty = new("empty", "The message is empty.");
+    public static ChatError TooLong(int max) => new("too_long", $"The message is longer than {max} characters.");
+    public static readonly ChatError StorageFailed = new("storage_failed", "The message could not be stored; it was not sent. Try again.");
+    public static readonly ChatError Unavailable = new("unavailable", "The server is shutting down; try again shortly.");
+}

@@ -1,0 +1,19 @@
+namespace ChatPortal.Chat;
+
+/// <summary>Settings of the chat core (section <c>Chat</c>).</summary>
+public sealed class ChatOptions
+{
+    public const string Section = "Chat";
+
+    /// <summary>Slug of the room created on first run; plain WebSocket clients land here.</summary>
+    public string DefaultRoomSlug { get; set; } = "lobby";
+    public string DefaultRoomName { get; set; } = "Lobby";
+    public int MaxMessageLength { get; set; } = 4000;
+    public int HistoryPageSize { get; set; } = 50;
+    /// <summary>Messages a user may send in a burst, across all their tabs and sockets.</summary>
+    public int RateLimitBurst { get; set; } = 10;
+    /// <summary>Messages per second the burst refills at.</summary>
+    public double RateLimitPerSecond { get; set; } = 3;
+    /// <summary>Events queued for one web circuit before it counts as too slow and resyncs.</summary>
+    public int CircuitQueueCapacity { get; set; } = 512;
+}

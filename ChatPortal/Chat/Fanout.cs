@@ -1,0 +1,62 @@
+using System.Collections.Concurrent;
+
+namespace ChatPortal.Chat;
+
+/// <summary>
+/// Delivers events to this node's subscribers: per room, and per user (direct-message
+/// notices, session revocations). It never waits: each subscriber queues on its own.
+/// </summary>
+public sealed class LocalFanout
+{
+    private readonly ConcurrentDictionary<long, SubscriberSet> _rooms = new();
+    private readonly ConcurrentDictionary<long, SubscriberSet> _users = new();
+
+    public IDisposable SubscribeRoom(long roomId, IChatSubscriber subscriber) => Add(_rooms, roomId, subscriber);
+
+    public IDisposable SubscribeUser(long userId, IChatSubscriber subscriber) => Add(_users, userId, subscriber);
+
+    public int RoomSubscriberCount(long roomId) => _rooms.TryGetValue(roomId, out var s) ? s.Count : 0;
+
+    /// <summary>Hands the event to every local subscriber it concerns.</summary>
+    public int Deliver(ChatEvent evt)
+    {
+        var delivered = evt switch
+        {
+            DirectActivity d => Publish(_users, d.Recipient.Id, evt),
+            SessionRevoked r => Publish(_users, r.UserId, evt),
+            _ => Publish(_rooms, evt.RoomId, evt),
+        };
+        ChatMetrics.Delivered(delivered);
+        return delivered;
+    }
+
+    private static int Publish(ConcurrentDictionary<long, SubscriberSet> map, long key, ChatEvent evt) =>
+        map.TryGetValue(key, out var set) ? set.Publish(evt) : 0;
+
+    private static IDisposable Add(ConcurrentDictionary<long, SubscriberSet> map, long key, IChatSubscriber subscriber)
+    {
+        var set = map.GetOrAdd(key, _ => new SubscriberSet());
+        set.Add(subscriber);
+        return new Unsubscriber(() => set.Remove(subscriber));
+    }
+
+    private sealed class Unsubscriber(Action remove) : IDisposable
+    {
+        private Action? _remove = remove;
+        public void Dispose() => Interlocked.Exchange(ref _remove, null)?.Invoke();
+    }
+}
+
+/// <summary>
+/// The one seam for clusters: events go through it after they are stored. The default
+/// delivers in this process; the Redis backplane delivers on every node.
+/// </summary>
+public interface IChatBackplane
+{
+    void Publish(ChatEvent evt);
+}
+
+public sealed class InProcessBackplane(LocalFanout fanout) : IChatBackplane
+{
+    public void Publish(ChatEvent evt) => fanout.Deliver(evt);
+}

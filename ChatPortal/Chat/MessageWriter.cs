@@ -1,0 +1,248 @@
+using System.Threading.Channels;
+using ChatPortal.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace ChatPortal.Chat;
+
+/// <summary>Sees every stored event right after it is committed and fanned out. Must not block.</summary>
+public interface IStoredEventObserver
+{
+    void OnStored(ChatEvent evt);
+}
+
+/// <summary>
+/// The single writer. Posts, edits and deletes queue here; the loop commits whatever has
+/// arrived in one transaction (group commit), then fans the events out in id order, then
+/// completes each caller's task. Nobody sees a message, and no sender is told it was sent,
+/// before it is committed.
+/// </summary>
+public sealed class MessageWriter : BackgroundService
+{
+    private const int MaxBatch = 512;
+    private readonly Channel<WriteOp> _queue = Channel.CreateBounded<WriteOp>(new BoundedChannelOptions(20_000)
+    {
+        SingleReader = true,
+        FullMode = BoundedChannelFullMode.Wait,
+    });
+    private readonly IDbContextFactory<ChatDbContext> _db;
+    private readonly IChatBackplane _backplane;
+    private readonly IEnumerable<IStoredEventObserver> _observers;
+    private readonly ILogger<MessageWriter> _log;
+
+    public MessageWriter(IDbContextFactory<ChatDbContext> db, IChatBackplane backplane,
+        IEnumerable<IStoredEventObserver> observers, ILogger<MessageWriter> log)
+    {
+        _db = db;
+        _backplane = backplane;
+        _observers = observers;
+        _log = log;
+    }
+
+    public int QueueDepth => _queue.Reader.Count;
+
+    internal async Task<WriteResult> SubmitAsync(WriteOp op, CancellationToken ct)
+    {
+        try
+        {
+            await _queue.Writer.WriteAsync(op, ct).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            return WriteResult.Fail(ChatError.Unavailable);
+        }
+        // Once queued the write happens; the caller's cancellation only stops the waiting.
+        return await op.Done.Task.WaitAsync(ct).ConfigureAwait(false);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var reader = _queue.Reader;
+        var batch = new List<WriteOp>(MaxBatch);
+        // Keep draining after a stop request until the queue is closed and empty.
+        while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            while (batch.Count < MaxBatch && reader.TryRead(out var op))
+                batch.Add(op);
+            await CommitAsync(batch).ConfigureAwait(false);
+            batch.Clear();
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _queue.Writer.TryComplete();
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task CommitAsync(List<WriteOp> batch)
+    {
+        List<(WriteOp Op, WriteResult Result)> results;
+        try
+        {
+            results = await ApplyAsync(batch).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (batch.Count > 1)
+        {
+            // One bad row must not fail the others: retry each alone.
+            _log.LogWarning(ex, "Group commit of {Count} writes failed; retrying one by one", batch.Count);
+            results = [];
+            foreach (var op in batch)
+            {
+                try
+                {
+                    results.AddRange(await ApplyAsync([op]).ConfigureAwait(false));
+                }
+                catch (Exception one)
+                {
+                    _log.LogError(one, "Write failed; the sender is told it was not sent");
+                    results.Add((op, WriteResult.Fail(ChatError.StorageFailed)));
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            _log.LogError(ex, "Write failed; the sender is told it was not sent");
+            results = [(batch[0], WriteResult.Fail(ChatError.StorageFailed))];
+        }
+
+        var stored = 0;
+        foreach (var (_, result) in results)
+        {
+            if (result.Event is null || result.Duplicate) continue;
+            stored++;
+            _backplane.Publish(result.Event);
+            foreach (var o in _observers)
+            {
+                try { o.OnStored(result.Event); }
+                catch (Exception ex) { _log.LogError(ex, "Observer {Observer} failed", o.GetType().Name); }
+            }
+        }
+        if (stored > 0) ChatMetrics.Stored(stored);
+        foreach (var (op, result) in results)
+            op.Done.TrySetResult(result);
+    }
+
+    private async Task<List<(WriteOp, WriteResult)>> ApplyAsync(List<WriteOp> batch)
+    {
+        await using var db = await _db.CreateDbContextAsync().ConfigureAwait(false);
+        var results = new List<(WriteOp, WriteResult)>(batch.Count);
+
+        // Idempotency: a client id already stored (or earlier in this batch) returns the first row.
+        var clientIds = batch.OfType<PostOp>().Where(p => p.Row.ClientMsgId is not null)
+            .Select(p => p.Row.ClientMsgId!).Distinct().ToList();
+        var existing = new Dictionary<(long, string), Message>();
+        if (clientIds.Count > 0)
+        {
+            foreach (var m in await db.Messages.AsNoTracking().Where(m => clientIds.Contains(m.ClientMsgId!)).ToListAsync().ConfigureAwait(false))
+                existing[(m.SenderId, m.ClientMsgId!)] = m;
+        }
+
+        var targetIds = batch.OfType<ChangeOp>().Select(c => c.TargetId).Distinct().ToList();
+        var targets = targetIds.Count == 0
+            ? new Dictionary<long, Message>()
+            : await db.Messages.Where(m => targetIds.Contains(m.Id)).ToDictionaryAsync(m => m.Id).ConfigureAwait(false);
+
+        var pending = new List<(WriteOp Op, Message Row, Message? Target)>();
+        var inBatch = new Dictionary<(long, string), PostOp>();
+        foreach (var op in batch)
+        {
+            switch (op)
+            {
+                case PostOp p when p.Row.ClientMsgId is { } cid && existing.TryGetValue((p.Row.SenderId, cid), out var prior):
+                    results.Add((op, WriteResult.Duplicated(prior, p)));
+                    break;
+                case PostOp p when p.Row.ClientMsgId is { } cid && inBatch.ContainsKey((p.Row.SenderId, cid)):
+                    pending.Add((op, inBatch[(p.Row.SenderId, cid)].Row, null)); // same row as the first
+                    break;
+                case PostOp p:
+                    if (p.Row.ClientMsgId is { } key) inBatch[(p.Row.SenderId, key)] = p;
+                    db.Messages.Add(p.Row);
+                    pending.Add((op, p.Row, null));
+                    break;
+                case ChangeOp change when !targets.TryGetValue(change.TargetId, out var target) || target.DeletedAt is not null || target.RoomId != change.Row.RoomId:
+                    results.Add((op, WriteResult.Fail(ChatError.NotFound("The message"))));
+                    break;
+                case ChangeOp change:
+                    var t = targets[change.TargetId];
+                    if (change.Row.Kind == MessageKind.Edit)
+                    {
+                        t.Text = change.Row.Text;
+                        t.EditedAt = change.Row.CreatedAt;
+                    }
+                    else
+                    {
+                        t.Text = "";
+                        t.ImageId = null;
+                        t.DeletedAt = change.Row.CreatedAt;
+                        t.DeletedBy = change.Row.SenderId;
+                    }
+                    db.Messages.Add(change.Row);
+                    pending.Add((op, change.Row, t));
+                    break;
+            }
+        }
+
+        if (pending.Count > 0)
+            await db.SaveChangesAsync().ConfigureAwait(false);
+
+        foreach (var (op, row, target) in pending)
+        {
+            if (op is PostOp p && !ReferenceEquals(p.Row, row))
+            {
+                results.Add((op, WriteResult.Duplicated(row, p)));
+                continue;
+            }
+            results.Add((op, op switch
+            {
+                PostOp post => WriteResult.Stored(new MessagePosted(ToChatMessage(row, post.Sender, post.Image)), row),
+                ChangeOp { Row.Kind: MessageKind.Edit } edit => WriteResult.Stored(
+                    new MessageEdited(ToChatMessage(target!, edit.TargetSender, edit.TargetImage), row.Id), row),
+                ChangeOp del => WriteResult.Stored(new MessageDeleted(row.RoomId, target!.Id, row.Id, del.Sender), row),
+                _ => throw new InvalidOperationException("unknown write"),
+            }));
+        }
+        // Keep the callers' order (results were gathered in two passes).
+        var order = batch.Select((op, i) => (op, i)).ToDictionary(x => x.op, x => x.i);
+        results.Sort((a, b) => order[a.Item1].CompareTo(order[b.Item1]));
+        return results;
+    }
+
+    internal static ChatMessage ToChatMessage(Message m, UserRef sender, ImageRef? image) =>
+        new(m.Id, m.RoomId, sender, m.Kind, m.Text, m.CreatedAt, m.ClientMsgId, m.DeletedAt is null ? image : null,
+            m.EditedAt, m.DeletedAt, m.TargetId);
+}
+
+internal abstract class WriteOp(UserRef sender, Message row)
+{
+    public UserRef Sender { get; } = sender;
+    public Message Row { get; } = row;
+    public TaskCompletionSource<WriteResult> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+internal sealed class PostOp(UserRef sender, Message row, ImageRef? image) : WriteOp(sender, row)
+{
+    public ImageRef? Image { get; } = image;
+}
+
+/// <summary>An edit or a delete of <see cref="TargetId"/>; the row is the event row to add.</summary>
+internal sealed class ChangeOp(UserRef sender, Message row, UserRef targetSender, ImageRef? targetImage) : WriteOp(sender, row)
+{
+    public long TargetId => Row.TargetId!.Value;
+    public UserRef TargetSender { get; } = targetSender;
+    public ImageRef? TargetImage { get; } = targetImage;
+}
+
+internal sealed record WriteResult(ChatEvent? Event, Message? Row, ChatError? Error, bool Duplicate, ChatMessage? Message)
+{
+    public static WriteResult Fail(ChatError e) => new(null, null, e, false, null);
+
+    public static WriteResult Stored(ChatEvent evt, Message row) => new(evt, row, null, false, evt switch
+    {
+        MessagePosted p => p.Message,
+        MessageEdited e => e.Message,
+        _ => null,
+    });
+
+    public static WriteResult Duplicated(Message prior, PostOp p) =>
+        new(null, prior, null, true, MessageWriter.ToChatMessage(prior, p.Sender, p.Image));
+}

@@ -1,0 +1,71 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+
+namespace ChatPortal.Data;
+
+public sealed class ChatDbContext(DbContextOptions<ChatDbContext> options) : DbContext(options)
+{
+    public DbSet<ChatUser> Users => Set<ChatUser>();
+    public DbSet<AdminUser> Admins => Set<AdminUser>();
+    public DbSet<Room> Rooms => Set<Room>();
+    public DbSet<RoomMember> RoomMembers => Set<RoomMember>();
+    public DbSet<Message> Messages => Set<Message>();
+    public DbSet<StoredImage> Images => Set<StoredImage>();
+    public DbSet<ApiToken> ApiTokens => Set<ApiToken>();
+    public DbSet<AuditEntry> AuditLog => Set<AuditEntry>();
+    public DbSet<BotSetting> BotSettings => Set<BotSetting>();
+    public DbSet<PortalSetting> Settings => Set<PortalSetting>();
+
+    protected override void OnModelCreating(ModelBuilder b)
+    {
+        b.Entity<ChatUser>(e =>
+        {
+            e.Property(x => x.Name).HasMaxLength(64);
+            e.Property(x => x.NormalizedName).HasMaxLength(64);
+            e.HasIndex(x => x.NormalizedName).IsUnique();
+            e.Property(x => x.SecurityStamp).HasMaxLength(64);
+        });
+        b.Entity<AdminUser>(e =>
+        {
+            e.Property(x => x.Name).HasMaxLength(64);
+            e.Property(x => x.NormalizedName).HasMaxLength(64);
+            e.HasIndex(x => x.NormalizedName).IsUnique();
+        });
+        b.Entity<Room>(e =>
+        {
+            e.Property(x => x.Slug).HasMaxLength(80);
+            e.Property(x => x.Name).HasMaxLength(80);
+            e.Property(x => x.Topic).HasMaxLength(500);
+            e.HasIndex(x => x.Slug).IsUnique();
+            e.HasIndex(x => x.InviteCode).IsUnique();
+        });
+        b.Entity<RoomMember>(e =>
+        {
+            e.HasKey(x => new { x.RoomId, x.UserId });
+            e.HasIndex(x => x.UserId);
+        });
+        b.Entity<Message>(e =>
+        {
+            e.HasIndex(x => new { x.RoomId, x.Id });
+            e.HasIndex(x => new { x.SenderId, x.ClientMsgId }).IsUnique();
+            e.HasIndex(x => x.TargetId);
+            e.Property(x => x.ClientMsgId).HasMaxLength(64);
+        });
+        b.Entity<StoredImage>(e => e.Property(x => x.Id).HasMaxLength(40));
+        b.Entity<ApiToken>(e =>
+        {
+            e.HasIndex(x => x.TokenHash).IsUnique();
+            e.HasIndex(x => x.UserId);
+        });
+        b.Entity<AuditEntry>(e => e.HasIndex(x => x.At));
+        b.Entity<BotSetting>(e => e.HasIndex(x => new { x.BotName, x.RoomId }).IsUnique());
+        b.Entity<PortalSetting>(e => e.HasKey(x => x.Key));
+    }
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder c)
+    {
+        // SQLite cannot compare or order DateTimeOffset text; store every time as a number
+        // (all times are UTC), which works the same on PostgreSQL.
+        c.Properties<DateTimeOffset>().HaveConversion<DateTimeOffsetToBinaryConverter>();
+    }
+}

@@ -1,0 +1,80 @@
+using System.Data.Common;
+using ChatPortal.Chat;
+using ChatPortal.Hosting;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.Options;
+
+namespace ChatPortal.Data;
+
+public static class DataSetup
+{
+    /// <summary>Registers the database (SQLite in the data folder by default) through a context factory.</summary>
+    public static WebApplicationBuilder AddChatPortalData(this WebApplicationBuilder builder)
+    {
+        var portal = builder.Configuration.GetSection(PortalOptions.Section).Get<PortalOptions>() ?? new PortalOptions();
+        var dataPath = portal.ResolveDataPath(builder.Environment.ContentRootPath);
+        Directory.CreateDirectory(dataPath);
+        var connection = portal.ConnectionString is { Length: > 0 } cs
+            ? cs
+            : $"Data Source={Path.Combine(dataPath, "chatportal.db")};Pooling=True";
+
+        builder.Services.AddDbContextFactory<ChatDbContext>(o =>
+        {
+            o.UseSqlite(connection, sql => sql.CommandTimeout(30));
+            o.AddInterceptors(new SqlitePragmas());
+        });
+        return builder;
+    }
+
+    /// <summary>Applies migrations and creates what a first run needs: the lobby.</summary>
+    public static async Task InitializeDatabaseAsync(this IServiceProvider services, CancellationToken ct = default)
+    {
+        var factory = services.GetRequiredService<IDbContextFactory<ChatDbContext>>();
+        var options = services.GetRequiredService<IOptions<ChatOptions>>().Value;
+        var time = services.GetRequiredService<TimeProvider>();
+        await using var db = await factory.CreateDbContextAsync(ct);
+        if (db.Database.IsSqlite())
+        {
+            // WAL lets readers work while the writer commits; it is a property of the file.
+            await db.Database.OpenConnectionAsync(ct);
+            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
+        }
+        await db.Database.MigrateAsync(ct);
+        var slug = options.DefaultRoomSlug.Trim().ToLowerInvariant();
+        if (!await db.Rooms.AnyAsync(r => r.Slug == slug, ct))
+        {
+            db.Rooms.Add(new Room
+            {
+                Slug = slug,
+                Name = options.DefaultRoomName,
+                Topic = "Everyone's room · 大家的聊天室",
+                AllowGuests = true,
+                InviteCode = ChatService.NewInviteCode(),
+                CreatedAt = time.GetUtcNow(),
+            });
+            await db.SaveChangesAsync(ct);
+        }
+    }
+}
+
+/// <summary>Durable and patient SQLite connections: full fsync on commit, wait instead of failing on a lock.</summary>
+internal sealed class SqlitePragmas : DbConnectionInterceptor
+{
+    private const string Pragmas = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;";
+
+    public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = Pragmas;
+        cmd.ExecuteNonQuery();
+    }
+
+    public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData,
+        CancellationToken cancellationToken = default)
+    {
+        await using var cmd = connection.CreateCommand();
+        cmd.CommandText = Pragmas;
+        await cmd.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

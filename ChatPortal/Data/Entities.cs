@@ -1,0 +1,153 @@
+namespace ChatPortal.Data;
+
+/// <summary>A chat user (people, guests and bots). Admins live in their own table.</summary>
+public sealed class ChatUser
+{
+    public long Id { get; set; }
+    public required string Name { get; set; }
+    /// <summary>Trimmed, upper-invariant name: uniqueness ignores case.</summary>
+    public required string NormalizedName { get; set; }
+    /// <summary>Null for guests and bots: they cannot sign in with a password.</summary>
+    public string? PasswordHash { get; set; }
+    public UserKind Kind { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? LastSeenAt { get; set; }
+    public string? LastIp { get; set; }
+    /// <summary>Changes on ban, password reset and kick: outstanding cookies and tokens stop working.</summary>
+    public required string SecurityStamp { get; set; }
+    public int FailedSignIns { get; set; }
+    public DateTimeOffset? LockedUntil { get; set; }
+    public DateTimeOffset? MutedUntil { get; set; }
+    public DateTimeOffset? BannedAt { get; set; }
+    public string? BanReason { get; set; }
+    public string? Locale { get; set; }
+    public string? Theme { get; set; }
+}
+
+public enum UserKind
+{
+    Member = 0,
+    Guest = 1,
+    Bot = 2,
+}
+
+public sealed class AdminUser
+{
+    public long Id { get; set; }
+    public required string Name { get; set; }
+    public required string NormalizedName { get; set; }
+    public required string PasswordHash { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public bool Disabled { get; set; }
+    public int FailedSignIns { get; set; }
+    public DateTimeOffset? LockedUntil { get; set; }
+    public required string SecurityStamp { get; set; }
+}
+
+public sealed class Room
+{
+    public long Id { get; set; }
+    /// <summary>URL name: <c>/rooms/{slug}</c>. Direct conversations use <c>dm-{a}-{b}</c>.</summary>
+    public required string Slug { get; set; }
+    public required string Name { get; set; }
+    public string? Topic { get; set; }
+    public bool IsPrivate { get; set; }
+    public bool AllowGuests { get; set; }
+    public bool IsArchived { get; set; }
+    public bool IsDirect { get; set; }
+    /// <summary>Random code for invite links to private rooms.</summary>
+    public required string InviteCode { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class RoomMember
+{
+    public long RoomId { get; set; }
+    public long UserId { get; set; }
+    public DateTimeOffset JoinedAt { get; set; }
+    /// <summary>The last message id the user has read in this room (unread counts).</summary>
+    public long LastReadMessageId { get; set; }
+}
+
+/// <summary>
+/// Every stored event of a room. Posts are rows of kind Text or Image; an edit or a delete is a
+/// row of its own (kind Edit/Delete, <see cref="TargetId"/> naming the message) so that one id
+/// sequence orders everything and catch-up is simply "all rows after id N".
+/// </summary>
+public sealed class Message
+{
+    public long Id { get; set; }
+    public long RoomId { get; set; }
+    public long SenderId { get; set; }
+    public MessageKind Kind { get; set; }
+    public string Text { get; set; } = "";
+    /// <summary>Client-chosen id, unique per sender: retries never duplicate.</summary>
+    public string? ClientMsgId { get; set; }
+    public long? TargetId { get; set; }
+    public string? ImageId { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? EditedAt { get; set; }
+    public DateTimeOffset? DeletedAt { get; set; }
+    public long? DeletedBy { get; set; }
+}
+
+public enum MessageKind
+{
+    Text = 0,
+    Image = 1,
+    Edit = 2,
+    Delete = 3,
+}
+
+public sealed class StoredImage
+{
+    /// <summary>Random id; also the file name in the images folder.</summary>
+    public required string Id { get; set; }
+    public required string ContentType { get; set; }
+    public int Width { get; set; }
+    public int Height { get; set; }
+    public long Length { get; set; }
+    public string? OriginalName { get; set; }
+    public long UploaderId { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class ApiToken
+{
+    public long Id { get; set; }
+    public long UserId { get; set; }
+    /// <summary>SHA-256 of the token; the token itself is shown once and never stored.</summary>
+    public required string TokenHash { get; set; }
+    public string? Name { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? LastUsedAt { get; set; }
+    public DateTimeOffset? RevokedAt { get; set; }
+}
+
+public sealed class AuditEntry
+{
+    public long Id { get; set; }
+    public DateTimeOffset At { get; set; }
+    public long? AdminId { get; set; }
+    public required string AdminName { get; set; }
+    public required string Action { get; set; }
+    public string? Target { get; set; }
+    public string? Detail { get; set; }
+    public string? RemoteIp { get; set; }
+}
+
+/// <summary>Bot switch: a row with RoomId null is the global default for that bot.</summary>
+public sealed class BotSetting
+{
+    public long Id { get; set; }
+    public required string BotName { get; set; }
+    public long? RoomId { get; set; }
+    public bool Enabled { get; set; }
+}
+
+/// <summary>Small key/value settings edited from the back office (word filter, ...).</summary>
+public sealed class PortalSetting
+{
+    public required string Key { get; set; }
+    public required string Value { get; set; }
+}

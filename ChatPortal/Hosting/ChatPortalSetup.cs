@@ -1,0 +1,73 @@
+using ChatPortal.Auth;
+using ChatPortal.Chat;
+using ChatPortal.Components;
+using ChatPortal.Data;
+using Microsoft.Extensions.FileProviders;
+using MudBlazor.Services;
+
+namespace ChatPortal.Hosting;
+
+/// <summary>Composition of the portal: each feature folder owns its own Add*/Map* methods.</summary>
+public static class ChatPortalSetup
+{
+    public static WebApplicationBuilder AddChatPortal(this WebApplicationBuilder builder)
+    {
+        // Static web assets (MudBlazor's files) also when run from the build output outside Development.
+        builder.WebHost.UseStaticWebAssets();
+        builder.Services.Configure<PortalOptions>(builder.Configuration.GetSection(PortalOptions.Section));
+        builder.AddChatPortalData();
+        builder.AddChatCore();
+        builder.AddChatPortalAuth();
+        builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+        builder.Services.AddMudServices();
+        builder.Services.AddScoped<Components.Chat.CircuitPresence>();
+        builder.Services.AddScoped<Components.Chat.ChatViewState>();
+        builder.Services.AddScoped<Microsoft.AspNetCore.Components.Server.Circuits.CircuitHandler, Components.Chat.PresenceCircuitHandler>();
+        return builder;
+    }
+
+    public static WebApplication MapChatPortal(this WebApplication app)
+    {
+        if (!app.Environment.IsDevelopment())
+            app.UseExceptionHandler("/Error", createScopeForErrors: true);
+        app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
+
+        app.UseAuthentication();
+        app.UseAdminIdentity();
+        app.UseAuthorization();
+        app.UseAntiforgery();
+
+        app.MapStaticAssets();
+        MapClientKit(app);
+        app.MapChatPortalAuth();
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        return app;
+    }
+
+    /// <summary>Applies migrations and creates the lobby before the first request.</summary>
+    public static async Task InitializeChatPortalAsync(this WebApplication app)
+    {
+        await app.Services.InitializeDatabaseAsync();
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ChatPortal");
+            foreach (var url in app.Urls)
+                log.LogInformation("ChatPortal is serving at {Url}  (web UI; WebSocket at {Ws})", url,
+                    url.Replace("http", "ws", StringComparison.Ordinal) + "/ws");
+            log.LogInformation("First admin: dotnet run --project ChatPortal -- admin create <name>");
+        });
+    }
+
+    /// <summary>The JS client kit, demo page and mini-program sample, served under /clients/.</summary>
+    private static void MapClientKit(WebApplication app)
+    {
+        var folder = Path.Combine(AppContext.BaseDirectory, "wwwroot-assets");
+        if (!Directory.Exists(folder)) return;
+        app.UseStaticFiles(new StaticFileOptions
+        {
+            FileProvider = new PhysicalFileProvider(folder),
+            RequestPath = "/clients",
+            OnPrepareResponse = c => c.Context.Response.Headers.XContentTypeOptions = "nosniff",
+        });
+    }
+}

@@ -1,0 +1,28 @@
+namespace ChatPortal.Hosting;
+
+/// <summary>Deployment settings (section <c>Portal</c>); every one can be set by environment variable, e.g. <c>Portal__DataPath</c>.</summary>
+public sealed class PortalOptions
+{
+    public const string Section = "Portal";
+
+    /// <summary>Folder for the SQLite database, images and DataProtection keys. Relative paths are under the content root.</summary>
+    public string DataPath { get; set; } = "data";
+
+    /// <summary>Base URL people reach the portal at (links, invite links, image URLs). Empty: taken from each request.</summary>
+    public string? PublicBaseUrl { get; set; }
+
+    /// <summary>Public WebSocket URL shown to clients (e.g. <c>wss://chat.example.com/ws</c>). Empty: derived from the base URL.</summary>
+    public string? PublicWebSocketUrl { get; set; }
+
+    /// <summary>Base URL that image links are built on (a CDN or another host). Empty: the portal's own <c>/images/</c>.</summary>
+    public string? PublicImageBaseUrl { get; set; }
+
+    /// <summary><c>Sqlite</c> (default) or <c>Postgres</c>.</summary>
+    public string DatabaseProvider { get; set; } = "Sqlite";
+
+    /// <summary>Connection string for PostgreSQL (or to override the SQLite file).</summary>
+    public string? ConnectionString { get; set; }
+
+    public string ResolveDataPath(string contentRoot) =>
+        Path.GetFullPath(Path.IsPathRooted(DataPath) ? DataPath : Path.Combine(contentRoot, DataPath));
+}

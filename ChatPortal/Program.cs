@@ -1,0 +1,12 @@
+using ChatPortal.Hosting;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddChatPortal();
+
+var app = builder.Build();
+app.MapChatPortal();
+await app.InitializeChatPortalAsync();
+await app.RunAsync();
+
+/// <summary>Entry point; public so tests can host the app.</summary>
+public partial class Program;
