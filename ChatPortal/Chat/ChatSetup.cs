@@ -3,7 +3,7 @@ namespace ChatPortal.Chat;
 public static class ChatSetup
 {
     /// <summary>The chat core: one writer, in-process fan-out and presence, the service adapters call.</summary>
-    public static WebApplicationBuilder AddChatCore(this WebApplicationBuilder builder)
+    public static IHostApplicationBuilder AddChatCore(this IHostApplicationBuilder builder)
     {
         var s = builder.Services;
         s.Configure<ChatOptions>(builder.Configuration.GetSection(ChatOptions.Section));

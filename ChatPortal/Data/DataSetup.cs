@@ -10,7 +10,7 @@ namespace ChatPortal.Data;
 public static class DataSetup
 {
     /// <summary>Registers the database (SQLite in the data folder by default) through a context factory.</summary>
-    public static WebApplicationBuilder AddChatPortalData(this WebApplicationBuilder builder)
+    public static IHostApplicationBuilder AddChatPortalData(this IHostApplicationBuilder builder)
     {
         var portal = builder.Configuration.GetSection(PortalOptions.Section).Get<PortalOptions>() ?? new PortalOptions();
         var dataPath = portal.ResolveDataPath(builder.Environment.ContentRootPath);

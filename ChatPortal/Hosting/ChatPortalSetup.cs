@@ -2,6 +2,7 @@ using ChatPortal.Auth;
 using ChatPortal.Chat;
 using ChatPortal.Components;
 using ChatPortal.Data;
+using ChatPortal.Images;
 using Microsoft.Extensions.FileProviders;
 using MudBlazor.Services;
 
@@ -18,6 +19,7 @@ public static class ChatPortalSetup
         builder.AddChatPortalData();
         builder.AddChatCore();
         builder.AddChatPortalAuth();
+        builder.AddChatPortalImages();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
         builder.Services.AddScoped<Components.Chat.CircuitPresence>();
@@ -40,6 +42,7 @@ public static class ChatPortalSetup
         app.MapStaticAssets();
         MapClientKit(app);
         app.MapChatPortalAuth();
+        app.MapChatPortalImages();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }

@@ -4,6 +4,7 @@ window.chatPortal = {
   bindComposer(textarea, buttonId) {
     if (!textarea || textarea._chatBound) return;
     textarea._chatBound = true;
+    window.chatPortalReady = true; // tests wait for the live circuit through this
     textarea.addEventListener('keydown', e => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
         e.preventDefault();

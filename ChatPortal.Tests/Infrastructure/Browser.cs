@@ -1,0 +1,68 @@
+using Microsoft.Playwright;
+
+namespace ChatPortal.Tests.Infrastructure;
+
+/// <summary>
+/// One headless Debian Chromium for the whole run, driven by Playwright. Playwright's own
+/// browser download cannot work here; the test command installs the chromium package.
+/// </summary>
+public sealed class BrowserFixture : IAsyncLifetime
+{
+    public const string ChromiumPath = "/usr/bin/chromium";
+    private IPlaywright? _playwright;
+    public IBrowser Browser { get; private set; } = default!;
+
+    public async ValueTask InitializeAsync()
+    {
+        if (!File.Exists(ChromiumPath))
+            throw new InvalidOperationException($"{ChromiumPath} is missing: run ./test.sh (it installs Debian's chromium package).");
+        _playwright = await Playwright.CreateAsync();
+        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ChromiumPath,
+            Headless = true,
+            Args =
+            [
+                "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+            ],
+        });
+    }
+
+    /// <summary>A fresh browser profile (cookies, storage), like a second person on another machine.</summary>
+    public Task<IBrowserContext> NewContextAsync(Uri baseUri, int width = 1280, int height = 800, string locale = "en-US") =>
+        Browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            BaseURL = baseUri.ToString(),
+            ViewportSize = new ViewportSize { Width = width, Height = height },
+            Locale = locale,
+        });
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Browser is not null) await Browser.DisposeAsync();
+        _playwright?.Dispose();
+    }
+}
+
+public static class PageExtensions
+{
+    /// <summary>Signs in (or registers) through the real form.</summary>
+    public static async Task SignInAsync(this IPage page, string name, string password, string returnUrl = "/", bool remember = true)
+    {
+        await page.GotoAsync($"/login?returnUrl={Uri.EscapeDataString(returnUrl)}");
+        await page.FillAsync("#name", name);
+        await page.FillAsync("#password", password);
+        if (!remember) await page.UncheckAsync("#remember");
+        await page.ClickAsync("#login-submit");
+        await page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal), new() { Timeout = 15_000 });
+    }
+
+    /// <summary>A prerendered page only reacts once its circuit is up: wait for Blazor's interactive marker.</summary>
+    public static async Task WaitForCircuitAsync(this IPage page)
+    {
+        await page.WaitForFunctionAsync("() => window.Blazor && document.querySelector('#composer-input') && window.chatPortalReady === true", null,
+            new() { Timeout = 15_000 });
+    }
+}

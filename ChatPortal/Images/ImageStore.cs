@@ -1,0 +1,142 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using ChatPortal.Chat;
+using ChatPortal.Data;
+using ChatPortal.Hosting;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace ChatPortal.Images;
+
+/// <summary>Limits for uploaded images (section <c>Images</c>).</summary>
+public sealed class ImageOptions
+{
+    public const string Section = "Images";
+    public int MaxBytes { get; set; } = 5 * 1024 * 1024;
+    /// <summary>Width × height cap, checked from the header before anything is decoded.</summary>
+    public long MaxPixels { get; set; } = 40_000_000;
+    public int MaxSide { get; set; } = 12_000;
+}
+
+/// <summary>
+/// Validates images by their content (never their name) and stores them in the data folder
+/// under random names. Every adapter (web upload, socket binary frame) goes through here.
+/// </summary>
+public sealed class ImageStore(IDbContextFactory<ChatDbContext> dbFactory, IOptions<PortalOptions> portal,
+    IOptions<ImageOptions> options, IWebHostEnvironment env, TimeProvider time)
+{
+    public string Folder { get; } = Path.Combine(portal.Value.ResolveDataPath(env.ContentRootPath), "images");
+
+    public async Task<ChatResult<ImageRef>> SaveAsync(ReadOnlyMemory<byte> bytes, long uploaderId, string? originalName = null,
+        CancellationToken ct = default)
+    {
+        var o = options.Value;
+        if (bytes.Length == 0) return new ChatError("image_empty", "The image is empty.");
+        if (bytes.Length > o.MaxBytes) return new ChatError("image_too_large", $"The image is larger than {o.MaxBytes / 1024 / 1024} MB.");
+        var info = ImageSniffer.Identify(bytes.Span);
+        if (info is null) return new ChatError("image_type", "Only PNG, JPEG, GIF and WebP images are accepted.");
+        var (type, w, h) = info.Value;
+        if (w <= 0 || h <= 0) return new ChatError("image_corrupt", "The image header is damaged.");
+        if (w > o.MaxSide || h > o.MaxSide || (long)w * h > o.MaxPixels)
+            return new ChatError("image_dimensions", $"The image is {w}×{h} pixels; the limit is {o.MaxSide} per side and {o.MaxPixels:N0} pixels.");
+
+        var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        Directory.CreateDirectory(Folder);
+        var path = Path.Combine(Folder, id);
+        await using (var f = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 16384, FileOptions.Asynchronous))
+        {
+            await f.WriteAsync(bytes, ct);
+            await f.FlushAsync(ct);
+            f.Flush(flushToDisk: true); // the file is on disk before the message naming it is stored
+        }
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        db.Images.Add(new StoredImage
+        {
+            Id = id, ContentType = type, Width = w, Height = h, Length = bytes.Length,
+            OriginalName = originalName is null ? null : Path.GetFileName(originalName)[..Math.Min(Path.GetFileName(originalName).Length, 200)],
+            UploaderId = uploaderId, CreatedAt = time.GetUtcNow(),
+        });
+        await db.SaveChangesAsync(ct);
+        return new ImageRef(id, type, w, h, bytes.Length);
+    }
+
+    /// <summary>The stored file of an image id, or null (ids are hex only: no path tricks).</summary>
+    public string? PathOf(string id) =>
+        id.Length == 32 && id.All(char.IsAsciiHexDigitLower) && File.Exists(Path.Combine(Folder, id)) ? Path.Combine(Folder, id) : null;
+}
+
+/// <summary>Reads type and size from the first bytes of PNG, JPEG, GIF and WebP files.</summary>
+public static class ImageSniffer
+{
+    public static (string ContentType, int Width, int Height)? Identify(ReadOnlySpan<byte> b)
+    {
+        if (b.Length >= 24 && b[..8].SequenceEqual("\x89PNG\r\n\x1a\n"u8.ToArray()) && b[12..16].SequenceEqual("IHDR"u8))
+            return ("image/png", (int)BinaryPrimitives.ReadUInt32BigEndian(b[16..]), (int)BinaryPrimitives.ReadUInt32BigEndian(b[20..]));
+        if (b.Length >= 10 && (b[..6].SequenceEqual("GIF87a"u8) || b[..6].SequenceEqual("GIF89a"u8)))
+            return ("image/gif", BinaryPrimitives.ReadUInt16LittleEndian(b[6..]), BinaryPrimitives.ReadUInt16LittleEndian(b[8..]));
+        if (b.Length >= 30 && b[..4].SequenceEqual("RIFF"u8) && b[8..12].SequenceEqual("WEBP"u8))
+            return WebP(b);
+        if (b.Length >= 4 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF)
+            return Jpeg(b);
+        return null;
+    }
+
+    private static (string, int, int)? WebP(ReadOnlySpan<byte> b)
+    {
+        var chunk = b[12..16];
+        if (chunk.SequenceEqual("VP8X"u8))
+            return ("image/webp", 1 + (b[24] | b[25] << 8 | b[26] << 16), 1 + (b[27] | b[28] << 8 | b[29] << 16));
+        if (chunk.SequenceEqual("VP8 "u8) && b[23] == 0x9D && b[24] == 0x01 && b[25] == 0x2A)
+            return ("image/webp", BinaryPrimitives.ReadUInt16LittleEndian(b[26..]) & 0x3FFF, BinaryPrimitives.ReadUInt16LittleEndian(b[28..]) & 0x3FFF);
+        if (chunk.SequenceEqual("VP8L"u8) && b[20] == 0x2F)
+        {
+            var bits = BinaryPrimitives.ReadUInt32LittleEndian(b[21..]);
+            return ("image/webp", (int)(bits & 0x3FFF) + 1, (int)((bits >> 14) & 0x3FFF) + 1);
+        }
+        return null;
+    }
+
+    private static (string, int, int)? Jpeg(ReadOnlySpan<byte> b)
+    {
+        var i = 2;
+        while (i + 9 < b.Length)
+        {
+            if (b[i] != 0xFF) return null;
+            var marker = b[i + 1];
+            if (marker == 0xFF) { i++; continue; }
+            var len = BinaryPrimitives.ReadUInt16BigEndian(b[(i + 2)..]);
+            // Start-of-frame markers carry the size (C0-CF except C4, C8, CC).
+            if (marker is >= 0xC0 and <= 0xCF and not 0xC4 and not 0xC8 and not 0xCC)
+                return ("image/jpeg", BinaryPrimitives.ReadUInt16BigEndian(b[(i + 7)..]), BinaryPrimitives.ReadUInt16BigEndian(b[(i + 5)..]));
+            if (len < 2) return null;
+            i += 2 + len;
+        }
+        return null;
+    }
+}
+
+public static class ImageSetup
+{
+    public static WebApplicationBuilder AddChatPortalImages(this WebApplicationBuilder builder)
+    {
+        builder.Services.Configure<ImageOptions>(builder.Configuration.GetSection(ImageOptions.Section));
+        builder.Services.AddSingleton<ImageStore>();
+        return builder;
+    }
+
+    /// <summary>GET /images/{id}: stored images with their sniffed type, nosniff, long caching (ids never change).</summary>
+    public static IEndpointRouteBuilder MapChatPortalImages(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/images/{id}", async (string id, ImageStore store, ChatService chat, HttpContext ctx) =>
+        {
+            var path = store.PathOf(id);
+            var meta = path is null ? null : await chat.GetImageAsync(id, ctx.RequestAborted);
+            if (path is null || meta is null) return Results.NotFound();
+            ctx.Response.Headers.XContentTypeOptions = "nosniff";
+            ctx.Response.Headers.CacheControl = "public, max-age=31536000, immutable";
+            ctx.Response.Headers.ContentSecurityPolicy = "default-src 'none'; sandbox";
+            return Results.File(path, meta.ContentType, enableRangeProcessing: false);
+        }); // public by unguessable 128-bit id, so a CDN or a mini-program can fetch it (see docs/security.md)
+        return app;
+    }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need when it is missing, then runs every test.
+# Ends with one line: "N passed, N failed, N skipped".
+set -uo pipefail
+cd "$(dirname "$0")"
+
+# Debian packages the tests start for real: Chromium (browser tests), Redis and PostgreSQL
+# (scale-out tests), nginx (reverse-proxy test).
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+log=$(mktemp)
+dotnet build ChatPortal.sln -c Debug -nologo -clp:ErrorsOnly 2>&1 | tee "$log"
+build=${PIPESTATUS[0]}
+if [ "$build" -ne 0 ]; then
+  echo "Build failed."
+  echo "0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
+
+dotnet test --solution ChatPortal.sln --no-build -c Debug "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+num() { grep -E "^\s+$1: [0-9]+" "$log" | tail -1 | grep -oE '[0-9]+' || echo 0; }
+passed=$(num succeeded); failed=$(num failed); skipped=$(num skipped)
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+rm -f "$log"
+echo "$passed passed, $failed failed, $skipped skipped"
+exit "$status"
