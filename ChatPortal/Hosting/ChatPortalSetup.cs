@@ -3,6 +3,7 @@ using ChatPortal.Chat;
 using ChatPortal.Components;
 using ChatPortal.Data;
 using ChatPortal.Images;
+using ChatPortal.Localization;
 using Microsoft.Extensions.FileProviders;
 using MudBlazor.Services;
 
@@ -20,6 +21,8 @@ public static class ChatPortalSetup
         builder.AddChatCore();
         builder.AddChatPortalAuth();
         builder.AddChatPortalImages();
+        builder.AddChatPortalLocalization();
+        builder.Services.AddSingleton<Bots.BotSwitches>();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
         builder.Services.AddScoped<Components.Chat.CircuitPresence>();
@@ -34,6 +37,7 @@ public static class ChatPortalSetup
             app.UseExceptionHandler("/Error", createScopeForErrors: true);
         app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
 
+        app.UseRequestLocalization();
         app.UseAuthentication();
         app.UseAdminIdentity();
         app.UseAuthorization();
@@ -43,6 +47,7 @@ public static class ChatPortalSetup
         MapClientKit(app);
         app.MapChatPortalAuth();
         app.MapChatPortalImages();
+        app.MapChatPortalLocalization();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }
