@@ -128,12 +128,17 @@ public sealed class MessageWriter : BackgroundService
         var results = new List<(WriteOp, WriteResult)>(batch.Count);
 
         // Idempotency: a client id already stored (or earlier in this batch) returns the first row.
-        var clientIds = batch.OfType<PostOp>().Where(p => p.Row.ClientMsgId is not null)
-            .Select(p => p.Row.ClientMsgId!).Distinct().ToList();
+        var withIds = batch.OfType<PostOp>().Where(p => p.Row.ClientMsgId is not null).ToList();
         var existing = new Dictionary<(long, string), Message>();
-        if (clientIds.Count > 0)
+        if (withIds.Count > 0)
         {
-            foreach (var m in await db.Messages.AsNoTracking().Where(m => clientIds.Contains(m.ClientMsgId!)).ToListAsync().ConfigureAwait(false))
+            // Both columns constrained, so the (SenderId, ClientMsgId) index serves the lookup.
+            var senderIds = withIds.Select(p => p.Row.SenderId).Distinct().ToList();
+            var clientIds = withIds.Select(p => p.Row.ClientMsgId!).Distinct().ToList();
+            var candidates = await db.Messages.AsNoTracking()
+                .Where(m => senderIds.Contains(m.SenderId) && clientIds.Contains(m.ClientMsgId!))
+                .ToListAsync().ConfigureAwait(false);
+            foreach (var m in candidates)
                 existing[(m.SenderId, m.ClientMsgId!)] = m;
         }
 
