@@ -41,6 +41,9 @@ public sealed class BoundedSubscriber : IChatSubscriber, IAsyncDisposable
 
     public int Depth => _queue.Reader.Count;
 
+    /// <summary>Deliveries whose handler threw (the loop carries on with the next event).</summary>
+    public int HandlerFailures { get; private set; }
+
     public bool Overflowed => Volatile.Read(ref _overflowed) == 1;
 
     public bool TryDeliver(ChatEvent evt) => Volatile.Read(ref _overflowed) == 0 && _queue.Writer.TryWrite(evt);
@@ -63,7 +66,17 @@ public sealed class BoundedSubscriber : IChatSubscriber, IAsyncDisposable
             while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
             {
                 while (reader.TryRead(out var evt))
-                    await _handler(evt, _stop.Token).ConfigureAwait(false);
+                {
+                    try
+                    {
+                        await _handler(evt, _stop.Token).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        // One failed delivery (a closing socket, a disposed view) must not end the loop silently.
+                        HandlerFailures++;
+                    }
+                }
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
