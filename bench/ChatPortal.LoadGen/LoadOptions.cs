@@ -1,0 +1,63 @@
+using System.Globalization;
+
+namespace ChatPortal.LoadGen;
+
+public sealed record LoadOptions
+{
+    public Uri Url { get; init; } = new("ws://127.0.0.1:5080/ws");
+    public int Conns { get; init; } = 100;
+    public int Senders { get; init; } = 10;
+    public int Msgs { get; init; } = 200;
+    /// <summary>Messages per second per sender; 0 = as fast as possible.</summary>
+    public double Rate { get; init; }
+    /// <summary><c>plain</c> (no subprotocol: the original's envelope) or <c>v1</c> (chatportal.v1, acked).</summary>
+    public string Protocol { get; init; } = "plain";
+    /// <summary>v1 only: messages a sender may have unacknowledged at once.</summary>
+    public int Window { get; init; } = 32;
+    /// <summary>v1 only: room slug to join.</summary>
+    public string Room { get; init; } = "lobby";
+    /// <summary>Whether the sender also receives its own message (plain: no; v1: yes).</summary>
+    public bool? Self { get; init; }
+    public int ConcurrentConnects { get; init; } = 50;
+    public int Pid { get; init; }
+    /// <summary>Seconds to keep the connections open, idle, after the sends (idle-memory runs).</summary>
+    public double Hold { get; init; }
+    public int IdleMs { get; init; } = 3000;
+    public int TimeoutSeconds { get; init; } = 120;
+    public string Label { get; init; } = "";
+    public string Origin { get; init; } = "";
+
+    public static LoadOptions Parse(string[] args)
+    {
+        var o = new LoadOptions();
+        foreach (var a in args)
+        {
+            var eq = a.IndexOf('=');
+            if (!a.StartsWith("--", StringComparison.Ordinal) || eq < 0) throw new ArgumentException($"bad argument {a} (use --name=value)");
+            var (k, v) = (a[2..eq], a[(eq + 1)..]);
+            var inv = CultureInfo.InvariantCulture;
+            o = k switch
+            {
+                "url" => o with { Url = new Uri(v) },
+                "conns" => o with { Conns = int.Parse(v, inv) },
+                "senders" => o with { Senders = int.Parse(v, inv) },
+                "msgs" => o with { Msgs = int.Parse(v, inv) },
+                "rate" => o with { Rate = double.Parse(v, inv) },
+                "protocol" => o with { Protocol = v },
+                "window" => o with { Window = int.Parse(v, inv) },
+                "room" => o with { Room = v },
+                "self" => o with { Self = v is "1" or "true" },
+                "cc" => o with { ConcurrentConnects = int.Parse(v, inv) },
+                "pid" => o with { Pid = int.Parse(v, inv) },
+                "hold" => o with { Hold = double.Parse(v, inv) },
+                "idle" => o with { IdleMs = int.Parse(v, inv) },
+                "timeout" => o with { TimeoutSeconds = int.Parse(v, inv) },
+                "label" => o with { Label = v },
+                "origin" => o with { Origin = v },
+                _ => throw new ArgumentException($"unknown option --{k}"),
+            };
+        }
+        if (!o.Url.IsLoopback) throw new ArgumentException("load runs target loopback addresses only");
+        return o;
+    }
+}

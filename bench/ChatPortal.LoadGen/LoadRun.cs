@@ -1,0 +1,298 @@
+using System.Buffers.Text;
+using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace ChatPortal.LoadGen;
+
+public sealed record Summary(
+    string Label, string Protocol, int Conns, int Connected, int Senders, int Msgs, double Rate,
+    double ConnectSeconds, double ConnectsPerSecond,
+    long Sent, long Acked, long ExpectedDeliveries, long Delivered, double Loss,
+    double SendSeconds, double DeliveriesPerSecond, double AcksPerSecond,
+    double LatencyP50Ms, double LatencyP99Ms, double LatencyMaxMs,
+    long ServerRssBeforeKiB, long ServerRssPeakKiB, long ServerRssAfterKiB, double ServerCpuSeconds,
+    string? Error);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = false)]
+[JsonSerializable(typeof(Summary))]
+internal sealed partial class SummaryJson : JsonSerializerContext;
+
+public static class LoadRun
+{
+    public static async Task<Summary> RunAsync(LoadOptions o)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(o.TimeoutSeconds));
+        var ct = timeout.Token;
+        var driver = Drivers.For(o);
+        var stats = new LatencyHistogram();
+        var server = new ServerSampler(o.Pid);
+        var rssBefore = server.RssKiB();
+        var cpuBefore = server.CpuSeconds();
+        using var sampling = server.SamplePeak(ct);
+
+        // Connect in waves of --cc.
+        var clients = new Client[o.Conns];
+        var connectWatch = Stopwatch.StartNew();
+        string? error = null;
+        using (var gate = new SemaphoreSlim(o.ConcurrentConnects))
+        {
+            await Task.WhenAll(Enumerable.Range(0, o.Conns).Select(async i =>
+            {
+                await gate.WaitAsync(ct);
+                try
+                {
+                    var c = new Client(i, driver, stats);
+                    await c.ConnectAsync(o, ct);
+                    clients[i] = c;
+                }
+                catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or InvalidOperationException)
+                {
+                    error ??= $"connect {i}: {ex.Message}";
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            }));
+        }
+        connectWatch.Stop();
+        var live = clients.Where(c => c is not null).ToArray();
+        foreach (var c in live) c.StartReceiving(ct);
+        await Task.Delay(300, ct); // let join/presence traffic settle before measuring
+
+        // Send.
+        var senders = live.Take(Math.Min(o.Senders, live.Length)).ToArray();
+        var self = o.Self ?? driver.EchoesToSender;
+        var expected = (long)senders.Length * o.Msgs * (self ? live.Length : live.Length - 1);
+        var sendWatch = Stopwatch.StartNew();
+        try
+        {
+            await Task.WhenAll(senders.Select(s => s.SendAllAsync(o, ct)));
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        {
+            error ??= $"send: {ex.Message}";
+        }
+        var sendSeconds = sendWatch.Elapsed.TotalSeconds;
+
+        // Wait for deliveries: all expected, or --idle ms without progress, or the timeout.
+        long Delivered() => live.Sum(c => Interlocked.Read(ref c.Delivered));
+        var last = -1L;
+        var lastChange = Stopwatch.StartNew();
+        while (!ct.IsCancellationRequested)
+        {
+            var d = Delivered();
+            if (d >= expected) break;
+            if (d != last) { last = d; lastChange.Restart(); }
+            else if (lastChange.ElapsedMilliseconds > o.IdleMs) break;
+            await Task.Delay(20, CancellationToken.None);
+        }
+        var deliverSeconds = Math.Max(0.001, sendWatch.Elapsed.TotalSeconds - (Delivered() >= expected ? 0 : lastChange.Elapsed.TotalSeconds));
+        var delivered = Delivered();
+        var acked = live.Sum(c => Interlocked.Read(ref c.Acked));
+
+        if (o.Hold > 0) await Task.Delay(TimeSpan.FromSeconds(o.Hold), CancellationToken.None);
+        var rssHeld = server.RssKiB();
+        var cpu = server.CpuSeconds() - cpuBefore;
+        await Task.WhenAll(live.Select(c => c.CloseAsync()));
+        sampling.Dispose();
+
+        return new Summary(o.Label, o.Protocol, o.Conns, live.Length, senders.Length, o.Msgs, o.Rate,
+            Round(connectWatch.Elapsed.TotalSeconds), Round(live.Length / Math.Max(0.001, connectWatch.Elapsed.TotalSeconds)),
+            senders.Length * (long)o.Msgs, acked, expected, delivered,
+            expected == 0 ? 0 : Round(1 - delivered / (double)expected, 6),
+            Round(sendSeconds), Round(delivered / deliverSeconds), Round(acked / Math.Max(0.001, sendSeconds)),
+            Round(stats.Percentile(0.50)), Round(stats.Percentile(0.99)), Round(stats.Max),
+            rssBefore, Math.Max(sampling.PeakKiB, rssHeld), rssHeld, Round(cpu), error);
+    }
+
+    private static double Round(double v, int digits = 3) => Math.Round(v, digits);
+}
+
+/// <summary>One connection: a receive loop counting deliveries and latency, and (for senders) a send loop.</summary>
+internal sealed class Client(int index, IProtocolDriver driver, LatencyHistogram stats)
+{
+    private readonly ClientWebSocket _ws = new();
+    private Task? _receive;
+    private SemaphoreSlim? _ackWindow;
+    public long Delivered;
+    public long Acked;
+    public int Index { get; } = index;
+    public ClientWebSocket Socket => _ws;
+
+    public async Task ConnectAsync(LoadOptions o, CancellationToken ct)
+    {
+        if (driver.SubProtocol is { } sp) _ws.Options.AddSubProtocol(sp);
+        if (o.Origin.Length > 0) _ws.Options.SetRequestHeader("Origin", o.Origin);
+        _ws.Options.KeepAliveInterval = TimeSpan.Zero;
+        await _ws.ConnectAsync(o.Url, ct);
+        await driver.HandshakeAsync(this, o, ct);
+    }
+
+    public void StartReceiving(CancellationToken ct) => _receive = Task.Run(() => ReceiveLoopAsync(ct), ct);
+
+    private async Task ReceiveLoopAsync(CancellationToken ct)
+    {
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            while (_ws.State == WebSocketState.Open)
+            {
+                var len = 0;
+                ValueWebSocketReceiveResult r;
+                do
+                {
+                    if (len == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
+                    r = await _ws.ReceiveAsync(buffer.AsMemory(len), ct);
+                    len += r.Count;
+                } while (!r.EndOfMessage);
+                if (r.MessageType == WebSocketMessageType.Close) break;
+                if (r.MessageType != WebSocketMessageType.Text) continue;
+                var frame = buffer.AsSpan(0, len);
+                switch (driver.Classify(frame, out var sentTicks))
+                {
+                    case FrameKind.Delivery:
+                        Interlocked.Increment(ref Delivered);
+                        if (sentTicks > 0) stats.Record(Stopwatch.GetElapsedTime(sentTicks).TotalMilliseconds);
+                        break;
+                    case FrameKind.Ack:
+                        Interlocked.Increment(ref Acked);
+                        Volatile.Read(ref _ackWindow)?.Release();
+                        break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException) { }
+    }
+
+    public async Task SendAllAsync(LoadOptions o, CancellationToken ct)
+    {
+        var window = driver.UsesAcks ? new SemaphoreSlim(o.Window) : null;
+        Volatile.Write(ref _ackWindow, window);
+        var interval = o.Rate > 0 ? TimeSpan.FromSeconds(1 / o.Rate) : TimeSpan.Zero;
+        var start = Stopwatch.GetTimestamp();
+        for (var seq = 0; seq < o.Msgs; seq++)
+        {
+            if (interval > TimeSpan.Zero)
+            {
+                var due = interval * seq - Stopwatch.GetElapsedTime(start);
+                if (due > TimeSpan.Zero) await Task.Delay(due, ct);
+            }
+            if (window is not null) await window.WaitAsync(ct);
+            var text = $"ts={Stopwatch.GetTimestamp()} s={Index} n={seq} hello world";
+            await _ws.SendAsync(driver.Encode(text, Index, seq), WebSocketMessageType.Text, true, ct);
+        }
+        if (window is not null)
+        {
+            // Wait until every send is acknowledged (stored).
+            for (var i = 0; i < o.Window; i++) await window.WaitAsync(ct);
+        }
+    }
+
+    public async Task CloseAsync()
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            if (_ws.State == WebSocketState.Open)
+                await _ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "done", cts.Token);
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException) { }
+        _ws.Dispose();
+    }
+}
+
+/// <summary>Latency in 0.05 ms buckets up to 60 s: lock-free recording, exact enough percentiles.</summary>
+internal sealed class LatencyHistogram
+{
+    private const double Bucket = 0.05;
+    private readonly long[] _counts = new long[(int)(60_000 / Bucket) + 1];
+    private long _maxMicros;
+
+    public double Max => Interlocked.Read(ref _maxMicros) / 1000.0;
+
+    public void Record(double ms)
+    {
+        var i = (int)Math.Clamp(ms / Bucket, 0, _counts.Length - 1);
+        Interlocked.Increment(ref _counts[i]);
+        var micros = (long)(ms * 1000);
+        long seen;
+        while (micros > (seen = Interlocked.Read(ref _maxMicros)) && Interlocked.CompareExchange(ref _maxMicros, micros, seen) != seen) { }
+    }
+
+    public double Percentile(double p)
+    {
+        var total = _counts.Sum();
+        if (total == 0) return 0;
+        var rank = (long)Math.Ceiling(p * total);
+        long seen = 0;
+        for (var i = 0; i < _counts.Length; i++)
+        {
+            seen += _counts[i];
+            if (seen >= rank) return (i + 0.5) * Bucket;
+        }
+        return Max;
+    }
+}
+
+/// <summary>Memory and CPU of the server process (and its children) from /proc.</summary>
+internal sealed class ServerSampler(int pid)
+{
+    public long PeakKiB;
+
+    public long RssKiB()
+    {
+        if (pid <= 0) return 0;
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (IOException) { }
+        return 0;
+    }
+
+    public double CpuSeconds()
+    {
+        if (pid <= 0) return 0;
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            // utime and stime are fields 14 and 15 (1-based) of the whole line: 12 and 13 after the name.
+            var ticks = long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+            return ticks / 100.0; // USER_HZ is 100 on Linux
+        }
+        catch (IOException) { return 0; }
+    }
+
+    public Sampling SamplePeak(CancellationToken ct) => new(this, ct);
+
+    public sealed class Sampling : IDisposable
+    {
+        private readonly ServerSampler _owner;
+        private readonly CancellationTokenSource _stop;
+        public long PeakKiB => Volatile.Read(ref _owner.PeakKiB);
+
+        public Sampling(ServerSampler owner, CancellationToken ct)
+        {
+            _owner = owner;
+            _stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            _ = Task.Run(async () =>
+            {
+                while (!_stop.IsCancellationRequested)
+                {
+                    var rss = owner.RssKiB();
+                    if (rss > Volatile.Read(ref owner.PeakKiB)) Volatile.Write(ref owner.PeakKiB, rss);
+                    try { await Task.Delay(100, _stop.Token); } catch (OperationCanceledException) { }
+                }
+            });
+        }
+
+        public void Dispose() => _stop.Cancel();
+    }
+}
