@@ -183,7 +183,9 @@ public sealed class ClusterWebTests(PostgresFixture pg, BrowserFixture browser) 
     public async Task Healthz_reports_a_stopped_redis_and_a_stopped_database_and_recovers()
     {
         await using var redis = await RedisServer.StartAsync();
-        var db = await pg.Server.CreateDatabaseAsync("health");
+        // A PostgreSQL server of its own: this test stops it.
+        await using var ownPg = await PostgresServer.StartAsync();
+        var db = await ownPg.CreateDatabaseAsync("health");
         await using var node = await PortalProcess.StartAsync(NodeEnv("solo", db, redis.Configuration));
         using var http = node.CreateClient();
 
@@ -200,7 +202,7 @@ public sealed class ClusterWebTests(PostgresFixture pg, BrowserFixture browser) 
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz")).StatusCode);
 
         // Database down: unhealthy, 503 with JSON details; the probe the container image runs fails.
-        await pg.Server.StopAsync();
+        await ownPg.StopAsync();
         try
         {
             var down = await WaitForHealthAsync(node, "database", "Unhealthy");
@@ -213,7 +215,7 @@ public sealed class ClusterWebTests(PostgresFixture pg, BrowserFixture browser) 
         }
         finally
         {
-            await pg.Server.StartAgainAsync();
+            await ownPg.StartAgainAsync();
         }
         await redis.StartAgainAsync();
         await WaitForHealthAsync(node, "database", "Healthy");

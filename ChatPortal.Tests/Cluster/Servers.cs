@@ -157,7 +157,8 @@ public sealed class PostgresServer : IAsyncDisposable
     public async Task<string> CreateDatabaseAsync(string prefix)
     {
         var name = $"{prefix}_{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 13, 60)].ToLowerInvariant();
-        await using var conn = new NpgsqlConnection(ConnectionString("postgres"));
+        // Unpooled: a test may have restarted the server, which leaves pooled connections dead.
+        await using var conn = new NpgsqlConnection(ConnectionString("postgres") + ";Pooling=false");
         await conn.OpenAsync();
         await using var cmd = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", conn);
         await cmd.ExecuteNonQueryAsync();

@@ -20,6 +20,17 @@ public sealed class PostgresDesignTimeFactory : IDesignTimeDbContextFactory<Post
         new(new DbContextOptionsBuilder<PostgresChatDbContext>().UseNpgsql("Host=127.0.0.1;Database=chatportal_design").Options);
 }
 
+/// <summary>
+/// For <c>dotnet ef ... -c ChatDbContext</c>: without it the tool would build a ChatDbContext with
+/// the PostgreSQL factory above (the subclass fits the base type) and write PostgreSQL migrations
+/// into the SQLite folder.
+/// </summary>
+public sealed class SqliteDesignTimeFactory : IDesignTimeDbContextFactory<ChatDbContext>
+{
+    public ChatDbContext CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<ChatDbContext>().UseSqlite("Data Source=chatportal-design.db").Options);
+}
+
 public static class PostgresData
 {
     public const string ProviderName = "Postgres";

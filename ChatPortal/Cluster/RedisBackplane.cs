@@ -310,8 +310,8 @@ public sealed class RedisBackplane : BackgroundService, IChatBackplane
             _fillFrom = null;
             _everUp = true;
         }
-        _up = true;
         SetStatus(true, null);
+        _up = true;
         _log.LogInformation("Redis {Endpoint} connected: node {Node} shares rooms and presence with the other nodes",
             _options.Configuration, NodeId);
         await HeartbeatAsync().ConfigureAwait(false);
@@ -321,6 +321,7 @@ public sealed class RedisBackplane : BackgroundService, IChatBackplane
     private void WentDown(string? reason = null)
     {
         if (!_up) return;
+        SetStatus(false, reason ?? _status.LastError ?? "connection lost");
         _up = false;
         lock (_recentGate)
         {
@@ -328,7 +329,6 @@ public sealed class RedisBackplane : BackgroundService, IChatBackplane
             _fillFrom = _recent.ToDictionary(r => r.Key, r => r.Value.Oldest);
             _maxDeliveredAtDown = _maxDelivered;
         }
-        SetStatus(false, reason ?? _status.LastError ?? "connection lost");
         _log.LogWarning("Redis {Endpoint} is unreachable ({Reason}): node {Node} keeps serving its own users; cross-node delivery resumes when Redis is back",
             _options.Configuration, _status.LastError, NodeId);
     }
