@@ -1,5 +1,6 @@
 using ChatPortal.Hosting;
 
+if (await ChatPortal.Cluster.HealthProbe.RunIfAskedAsync(args)) return;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddChatPortal();
 

@@ -87,6 +87,9 @@ public sealed class ChatService : IDisposable
 
     public Task<RoomInfo?> GetDefaultRoomAsync(CancellationToken ct = default) => FindRoomAsync(_options.DefaultRoomSlug, ct);
 
+    /// <summary>Another node changed a room: take its new settings (the backplane calls this before telling viewers).</summary>
+    public void ApplyRemoteRoomChange(RoomInfo room) => _roomsById[room.Id] = room;
+
     /// <summary>Call after a room changes outside the core (back office): refreshes caches and tells viewers.</summary>
     public async Task RoomChangedAsync(long roomId, CancellationToken ct = default)
     {
@@ -405,6 +408,42 @@ public sealed class ChatService : IDisposable
             .Where(m => m.RoomId == roomId && m.Id > afterId)
             .OrderBy(m => m.Id).Take(Math.Clamp(limit, 1, 5000)).ToListAsync(ct);
         return await ToChatMessagesAsync(db, rows, ct);
+    }
+
+    /// <summary>
+    /// Catch-up as the events live subscribers get: posts as <see cref="MessagePosted"/>, edit rows
+    /// as <see cref="MessageEdited"/> (with the message as it is now), delete rows as <see cref="MessageDeleted"/>.
+    /// </summary>
+    public async Task<IReadOnlyList<ChatEvent>> GetStoredEventsAfterAsync(long roomId, long afterId, int limit = 500,
+        CancellationToken ct = default)
+    {
+        var rows = await GetEventsAfterAsync(roomId, afterId, limit, ct);
+        var editTargets = rows.Where(r => r.Kind == MessageKind.Edit && r.TargetId is not null)
+            .Select(r => r.TargetId!.Value).Distinct().ToList();
+        var targets = new Dictionary<long, ChatMessage>();
+        if (editTargets.Count > 0)
+        {
+            await using var db = await _dbFactory.CreateDbContextAsync(ct);
+            var found = await db.Messages.AsNoTracking().Where(m => editTargets.Contains(m.Id)).ToListAsync(ct);
+            foreach (var m in await ToChatMessagesAsync(db, found, ct)) targets[m.Id] = m;
+        }
+        var events = new List<ChatEvent>(rows.Count);
+        foreach (var r in rows)
+        {
+            switch (r.Kind)
+            {
+                case MessageKind.Text or MessageKind.Image:
+                    events.Add(new MessagePosted(r));
+                    break;
+                case MessageKind.Edit when r.TargetId is { } t && targets.TryGetValue(t, out var target):
+                    events.Add(new MessageEdited(target, r.Id));
+                    break;
+                case MessageKind.Delete when r.TargetId is { } t:
+                    events.Add(new MessageDeleted(roomId, t, r.Id, r.Sender));
+                    break;
+            }
+        }
+        return events;
     }
 
     /// <summary>A message and the ones around it (for opening a search result in its context).</summary>

@@ -17,6 +17,9 @@ public sealed class LocalFanout
 
     public int RoomSubscriberCount(long roomId) => _rooms.TryGetValue(roomId, out var s) ? s.Count : 0;
 
+    /// <summary>Rooms that have a subscriber on this node (a backplane fills gaps for them after an outage).</summary>
+    public IReadOnlyList<long> RoomsWithSubscribers() => _rooms.Where(r => !r.Value.IsEmpty).Select(r => r.Key).ToList();
+
     /// <summary>Hands the event to every local subscriber it concerns.</summary>
     public int Deliver(ChatEvent evt)
     {
@@ -54,6 +57,12 @@ public sealed class LocalFanout
 public interface IChatBackplane
 {
     void Publish(ChatEvent evt);
+
+    /// <summary>
+    /// Waits until what was published so far has left this node (a cluster backplane); the writer
+    /// calls it while it still holds its room locks, so other nodes see each room's events in commit order.
+    /// </summary>
+    ValueTask FlushAsync() => ValueTask.CompletedTask;
 }
 
 public sealed class InProcessBackplane(LocalFanout fanout) : IChatBackplane

@@ -11,6 +11,17 @@ public interface IStoredEventObserver
 }
 
 /// <summary>
+/// Serializes writers of the same rooms across nodes that share one database: the writer holds
+/// the gate from before its insert until its events have been published, so ids commit in room
+/// order (catch-up "after id N" misses nothing) and other nodes receive them in that order.
+/// One node alone needs none: its single writer already orders everything.
+/// </summary>
+public interface IRoomWriteGate
+{
+    ValueTask<IAsyncDisposable> EnterAsync(IReadOnlyList<long> sortedRoomIds, CancellationToken ct = default);
+}
+
+/// <summary>
 /// The single writer. Posts, edits and deletes queue here; the loop commits whatever has
 /// arrived in one transaction (group commit), then fans the events out in id order, then
 /// completes each caller's task. Nobody sees a message, and no sender is told it was sent,
@@ -28,14 +39,16 @@ public sealed class MessageWriter : BackgroundService
     private readonly IChatBackplane _backplane;
     private readonly IEnumerable<IStoredEventObserver> _observers;
     private readonly ILogger<MessageWriter> _log;
+    private readonly IRoomWriteGate? _gate;
 
     public MessageWriter(IDbContextFactory<ChatDbContext> db, IChatBackplane backplane,
-        IEnumerable<IStoredEventObserver> observers, ILogger<MessageWriter> log)
+        IEnumerable<IStoredEventObserver> observers, ILogger<MessageWriter> log, IRoomWriteGate? gate = null)
     {
         _db = db;
         _backplane = backplane;
         _observers = observers;
         _log = log;
+        _gate = gate;
     }
 
     public int QueueDepth => _queue.Reader.Count;
@@ -75,6 +88,37 @@ public sealed class MessageWriter : BackgroundService
     }
 
     private async Task CommitAsync(List<WriteOp> batch)
+    {
+        if (_gate is null)
+        {
+            await CommitUngatedAsync(batch).ConfigureAwait(false);
+            return;
+        }
+        IAsyncDisposable held;
+        try
+        {
+            var rooms = batch.Select(op => op.Row.RoomId).Distinct().Order().ToList();
+            held = await _gate.EnterAsync(rooms).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _log.LogError(ex, "Could not take the room write locks; {Count} writes are refused", batch.Count);
+            foreach (var op in batch) op.Done.TrySetResult(WriteResult.Fail(ChatError.StorageFailed));
+            return;
+        }
+        try
+        {
+            await CommitUngatedAsync(batch).ConfigureAwait(false);
+            await _backplane.FlushAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            try { await held.DisposeAsync().ConfigureAwait(false); }
+            catch (Exception ex) { _log.LogWarning(ex, "Releasing the room write locks failed (they end with the connection)"); }
+        }
+    }
+
+    private async Task CommitUngatedAsync(List<WriteOp> batch)
     {
         List<(WriteOp Op, WriteResult Result)> results;
         try

@@ -1,10 +1,19 @@
 namespace ChatPortal.Chat;
 
+/// <summary>Who is online on the other nodes of a cluster (kept by the backplane).</summary>
+public interface IRemotePresence
+{
+    IEnumerable<UserRef> Online(long roomId);
+    bool IsOnline(long roomId, long userId);
+    IEnumerable<long> OnlineUserIds();
+}
+
 /// <summary>
 /// Who is online in which room on this node, counted per connection (tab, socket) so that
-/// join and leave are announced once per user, not once per tab.
+/// join and leave are announced once per user, not once per tab. With a cluster backplane the
+/// lists also include the users of the other nodes (<see cref="IRemotePresence"/>).
 /// </summary>
-public sealed class PresenceTracker(IChatBackplane backplane)
+public sealed class PresenceTracker(IChatBackplane backplane, IRemotePresence? remote = null)
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<long, Dictionary<long, (UserRef User, int Connections)>> _rooms = [];
@@ -49,23 +58,35 @@ public sealed class PresenceTracker(IChatBackplane backplane)
 
     public IReadOnlyList<UserRef> Online(long roomId)
     {
+        List<UserRef> local;
         lock (_gate)
         {
-            return _rooms.TryGetValue(roomId, out var users)
-                ? users.Values.Select(v => v.User).OrderBy(u => u.Name, StringComparer.OrdinalIgnoreCase).ToList()
-                : [];
+            local = _rooms.TryGetValue(roomId, out var users) ? users.Values.Select(v => v.User).ToList() : [];
         }
+        IEnumerable<UserRef> all = remote is null ? local : local.Concat(remote.Online(roomId)).DistinctBy(u => u.Id);
+        return all.OrderBy(u => u.Name, StringComparer.OrdinalIgnoreCase).ToList();
     }
 
-    public bool IsOnline(long roomId, long userId)
+    public bool IsOnline(long roomId, long userId) => IsOnlineHere(roomId, userId) || (remote?.IsOnline(roomId, userId) ?? false);
+
+    /// <summary>Whether the user has a connection in the room on this node.</summary>
+    public bool IsOnlineHere(long roomId, long userId)
     {
         lock (_gate) return _rooms.TryGetValue(roomId, out var users) && users.ContainsKey(userId);
     }
 
-    /// <summary>Distinct users online anywhere on this node.</summary>
+    /// <summary>Distinct users online anywhere (this node and, in a cluster, the others).</summary>
     public int OnlineUserCount()
     {
-        lock (_gate) return _rooms.Values.SelectMany(u => u.Keys).Distinct().Count();
+        List<long> local;
+        lock (_gate) local = _rooms.Values.SelectMany(u => u.Keys).ToList();
+        return (remote is null ? local : local.Concat(remote.OnlineUserIds())).Distinct().Count();
+    }
+
+    /// <summary>This node's own users per room (a cluster backplane shares it with the other nodes).</summary>
+    public IReadOnlyDictionary<long, UserRef[]> LocalSnapshot()
+    {
+        lock (_gate) return _rooms.ToDictionary(r => r.Key, r => r.Value.Values.Select(v => v.User).ToArray());
     }
 
     private sealed class Lease(PresenceTracker owner, long roomId, UserRef user) : IDisposable

@@ -3,8 +3,14 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace ChatPortal.Data;
 
-public sealed class ChatDbContext(DbContextOptions<ChatDbContext> options) : DbContext(options)
+/// <summary>The one EF Core model. Not sealed only so that PostgreSQL gets its own migrations (PostgresChatDbContext).</summary>
+public class ChatDbContext : DbContext
 {
+    public ChatDbContext(DbContextOptions<ChatDbContext> options) : base(options) { }
+
+    /// <summary>For a provider-specific subclass: same model, its own migrations.</summary>
+    protected ChatDbContext(DbContextOptions options) : base(options) { }
+
     public DbSet<ChatUser> Users => Set<ChatUser>();
     public DbSet<AdminUser> Admins => Set<AdminUser>();
     public DbSet<Room> Rooms => Set<Room>();

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using ChatPortal.Chat;
+using ChatPortal.Cluster;
 using ChatPortal.Hosting;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
@@ -15,6 +16,13 @@ public static class DataSetup
         var portal = builder.Configuration.GetSection(PortalOptions.Section).Get<PortalOptions>() ?? new PortalOptions();
         var dataPath = portal.ResolveDataPath(builder.Environment.ContentRootPath);
         Directory.CreateDirectory(dataPath);
+        if (Cluster.PostgresData.IsPostgres(portal.DatabaseProvider))
+        {
+            if (portal.ConnectionString is not { Length: > 0 } pg)
+                throw new InvalidOperationException("Portal:DatabaseProvider is Postgres but Portal:ConnectionString is empty (e.g. Host=127.0.0.1;Port=5432;Database=chatportal;Username=chatportal;Password=...).");
+            builder.Services.AddPostgresChatData(pg);
+            return builder;
+        }
         var connection = portal.ConnectionString is { Length: > 0 } cs
             ? cs
             : $"Data Source={Path.Combine(dataPath, "chatportal.db")};Pooling=True";
@@ -53,7 +61,16 @@ public static class DataSetup
                 InviteCode = ChatService.NewInviteCode(),
                 CreatedAt = time.GetUtcNow(),
             });
-            await db.SaveChangesAsync(ct);
+            try
+            {
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateException)
+            {
+                // Another node sharing the database may have created it at the same moment.
+                await using var check = await factory.CreateDbContextAsync(ct);
+                if (!await check.Rooms.AnyAsync(r => r.Slug == slug, ct)) throw;
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 using ChatPortal.Auth;
 using ChatPortal.Chat;
+using ChatPortal.Cluster;
 using ChatPortal.Components;
 using ChatPortal.Data;
 using ChatPortal.Images;
@@ -19,6 +20,7 @@ public static class ChatPortalSetup
         builder.Services.Configure<PortalOptions>(builder.Configuration.GetSection(PortalOptions.Section));
         builder.AddChatPortalData();
         builder.AddChatCore();
+        builder.AddChatPortalCluster();
         builder.AddChatPortalAuth();
         builder.AddChatPortalImages();
         builder.AddChatPortalLocalization();
@@ -33,6 +35,7 @@ public static class ChatPortalSetup
 
     public static WebApplication MapChatPortal(this WebApplication app)
     {
+        app.UseChatPortalForwardedHeaders();
         if (!app.Environment.IsDevelopment())
             app.UseExceptionHandler("/Error", createScopeForErrors: true);
         app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
@@ -48,6 +51,7 @@ public static class ChatPortalSetup
         app.MapChatPortalAuth();
         app.MapChatPortalImages();
         app.MapChatPortalLocalization();
+        app.MapChatPortalCluster();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }

@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using ChatPortal.Chat;
+using ChatPortal.Cluster;
+using ChatPortal.Data;
+using ChatPortal.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace ChatPortal.Tests.Cluster;
+
+public sealed class ClusterUnitTests
+{
+    private static readonly UserRef Ann = new(7, "安妮 ann", UserKind.Member);
+    private static readonly RoomInfo Room = new(3, "lobby", "Lobby", "topic", false, true, false, false, "inv");
+    private static readonly ChatMessage Msg = new(42, 3, Ann, MessageKind.Image, "看 this", DateTimeOffset.UnixEpoch.AddDays(20000),
+        "c-1", new ImageRef("img1", "image/png", 10, 20, 300), DateTimeOffset.UnixEpoch.AddDays(20001), null, null);
+
+    /// <summary>One sample per event type. A new ChatEvent type fails this test until it has one (and so is known to cross Redis).</summary>
+    private static readonly ChatEvent[] Samples =
+    [
+        new MessagePosted(Msg),
+        new MessageEdited(Msg with { Text = "edited" }, 43),
+        new MessageDeleted(3, 42, 44, Ann),
+        new PresenceChanged(3, Ann, Joined: true),
+        new UserTyping(3, Ann),
+        new DirectActivity(9, Ann, new DirectConversation(Room with { Id = 9, IsDirect = true }, Ann with { Id = 8, Name = "ben" }), 45),
+        new SessionRevoked(7, "banned"),
+        new RoomChanged(Room),
+    ];
+
+    [Fact]
+    public void Every_chat_event_type_round_trips_through_the_cluster_json()
+    {
+        Assert.Equal(ClusterEventJson.EventTypes.OrderBy(t => t.Name), Samples.Select(s => s.GetType()).OrderBy(t => t.Name));
+        foreach (var evt in Samples)
+        {
+            var bytes = evt.Encoded(ClusterEventJson.Format);
+            Assert.Same(bytes, evt.Encoded(ClusterEventJson.Format)); // serialized once, then shared
+            var back = ClusterEventJson.Deserialize(bytes);
+            Assert.IsType(evt.GetType(), back);
+            Assert.Equal(evt.RoomId, back.RoomId);
+            // Same content: re-serializing the copy gives the same bytes.
+            Assert.Equal(JsonSerializer.Serialize(evt, ClusterEventJson.Options), JsonSerializer.Serialize(back, ClusterEventJson.Options));
+        }
+        var posted = (MessagePosted)ClusterEventJson.Deserialize(Samples[0].Encoded(ClusterEventJson.Format));
+        Assert.Equal(Msg with { Image = Msg.Image }, posted.Message with { Image = posted.Message.Image });
+        Assert.Equal(Msg.Image, posted.Message.Image);
+        Assert.Throws<JsonException>(() => ClusterEventJson.Deserialize("""{"$type":"NoSuchEvent","roomId":1}"""u8));
+    }
+
+    [Fact]
+    public void Remote_presence_takes_newer_news_only_and_forgets_silent_nodes()
+    {
+        var time = new ManualTime();
+        var cache = new RemotePresenceCache(time);
+        Assert.True(cache.Apply("n1", 5, 3, Ann, joined: true));
+        Assert.False(cache.Apply("n1", 4, 3, Ann, joined: false)); // older than what is known
+        Assert.True(cache.IsOnline(3, Ann.Id));
+        // A snapshot taken before event 5 must not undo it.
+        Assert.Empty(cache.ApplySnapshots([new RemotePresenceCache.Snapshot("n1", 4, [])]));
+        Assert.True(cache.IsOnline(3, Ann.Id));
+        var changes = cache.ApplySnapshots([new RemotePresenceCache.Snapshot("n1", 9, [])]);
+        Assert.Equal([new RemotePresenceCache.Change(3, Ann, Joined: false)], changes);
+        cache.Apply("n2", 1, 3, Ann, joined: true);
+        time.Advance(TimeSpan.FromSeconds(20));
+        Assert.Equal([new RemotePresenceCache.Change(3, Ann, Joined: false)], cache.ExpireOlderThan(TimeSpan.FromSeconds(15)));
+        Assert.DoesNotContain("n2", cache.Nodes());
+        Assert.False(cache.IsOnline(3, Ann.Id));
+    }
+
+    [Fact]
+    public async Task Forwarded_headers_are_believed_from_known_proxies_only()
+    {
+        static async Task<string> AskAsync(Dictionary<string, string?> settings)
+        {
+            var builder = WebApplication.CreateBuilder();
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.Logging.ClearProviders();
+            builder.Configuration.AddInMemoryCollection(settings);
+            builder.AddChatPortalForwardedHeaders();
+            await using var app = builder.Build();
+            app.UseChatPortalForwardedHeaders();
+            app.MapGet("/who", (HttpContext c) => $"{c.Connection.RemoteIpAddress}|{c.Request.Scheme}|{c.Request.Host}");
+            await app.StartAsync();
+            using var http = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
+            using var req = new HttpRequestMessage(HttpMethod.Get, "/who");
+            req.Headers.Add("X-Forwarded-For", "203.0.113.9");
+            req.Headers.Add("X-Forwarded-Proto", "https");
+            req.Headers.Add("X-Forwarded-Host", "chat.example.com");
+            using var res = await http.SendAsync(req);
+            var body = await res.Content.ReadAsStringAsync();
+            await app.StopAsync();
+            return body;
+        }
+
+        // Default: the loopback proxy (nginx on this machine) is believed.
+        Assert.Equal("203.0.113.9|https|chat.example.com", await AskAsync([]));
+        // Configured proxies elsewhere: a loopback caller is no longer trusted, the headers are ignored.
+        var untrusted = await AskAsync(new() { ["ForwardedHeaders:KnownProxies:0"] = "10.1.2.3", ["ForwardedHeaders:KnownProxies:1"] = "192.168.7.0/24" });
+        Assert.StartsWith("127.0.0.1|http|127.0.0.1:", untrusted);
+    }
+
+    [Fact]
+    public void The_health_probe_turns_wildcard_listen_addresses_into_loopback()
+    {
+        Assert.Equal("http://127.0.0.1:8080", HealthProbe.LocalUrl("http://0.0.0.0:8080"));
+        Assert.Equal("http://127.0.0.1:8080", HealthProbe.LocalUrl("http://+:8080;https://+:8443"));
+        Assert.Equal("http://127.0.0.1:5080", HealthProbe.LocalUrl(null));
+    }
+
+    [Fact]
+    public async Task Both_migration_sets_match_the_one_model()
+    {
+        List<string> sqliteTables;
+        // SQLite: the migrations the app applies leave nothing pending.
+        await using (var core = await CoreHarness.StartAsync())
+        {
+            Assert.False(await core.WithDbAsync(db => Task.FromResult(db.Database.HasPendingModelChanges())),
+                "the SQLite migrations are behind the model: dotnet dotnet-ef migrations add <Name> -c ChatDbContext -o Data/Migrations");
+            sqliteTables = await core.WithDbAsync(db => Task.FromResult(Tables(db)));
+        }
+        // PostgreSQL: its own migrations describe the same model (no server needed to compare).
+        await using var pgDb = new PostgresDesignTimeFactory().CreateDbContext([]);
+        Assert.False(pgDb.Database.HasPendingModelChanges(),
+            "the PostgreSQL migrations are behind the model: dotnet dotnet-ef migrations add <Name> -c PostgresChatDbContext -o Data/Migrations/Postgres");
+        Assert.Equal(sqliteTables, Tables(pgDb));
+    }
+
+    private static List<string> Tables(ChatDbContext db) => db.Model.GetEntityTypes().Select(e => e.GetTableName()!).Order().ToList();
+
+    /// <summary>
+    /// The Dockerfile's publish step, as test.sh runs it (artifacts/publish): the published app
+    /// starts on its own, creates its SQLite database, and its health probe passes.
+    /// </summary>
+    [Fact]
+    public async Task The_published_app_starts_and_passes_its_container_health_probe()
+    {
+        var dll = Path.Combine(RepoPaths.Root, "artifacts", "publish", "ChatPortal.dll");
+        Assert.True(File.Exists(dll), $"{dll} is missing: ./test.sh publishes it first (dotnet publish ChatPortal/ChatPortal.csproj -c Release -o artifacts/publish).");
+        var data = TempDir.Create("pub");
+        var port = PortalProcess.FreePort();
+        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = Path.GetDirectoryName(dll)!, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(dll);
+        psi.Environment["Urls"] = $"http://127.0.0.1:{port}";
+        psi.Environment["Portal__DataPath"] = data;
+        using var app = Process.Start(psi)!;
+        app.OutputDataReceived += (_, _) => { };
+        app.ErrorDataReceived += (_, _) => { };
+        app.BeginOutputReadLine();
+        app.BeginErrorReadLine();
+        try
+        {
+            await Run.WaitForPortAsync(port, TimeSpan.FromSeconds(60));
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            HttpResponseMessage? res = null;
+            for (var i = 0; i < 100 && res?.StatusCode != HttpStatusCode.OK; i++)
+            {
+                res?.Dispose();
+                res = await http.GetAsync("/healthz");
+                if (res.StatusCode != HttpStatusCode.OK) await Task.Delay(100);
+            }
+            Assert.Equal(HttpStatusCode.OK, res!.StatusCode);
+            Assert.Contains("Sqlite", await res.Content.ReadAsStringAsync());
+            res.Dispose();
+            Assert.True(File.Exists(Path.Combine(data, "chatportal.db")));
+
+            var probe = await Run.ToEndAsync("dotnet", [dll, "healthcheck", $"http://127.0.0.1:{port}"]);
+            Assert.Contains("200", probe);
+        }
+        finally
+        {
+            app.Kill(entireProcessTree: true);
+            await app.WaitForExitAsync();
+            TempDir.Delete(data);
+        }
+    }
+
+    private sealed class ManualTime : TimeProvider
+    {
+        private DateTimeOffset _now = DateTimeOffset.UnixEpoch.AddDays(20000);
+        public override DateTimeOffset GetUtcNow() => _now;
+        public void Advance(TimeSpan by) => _now += by;
+    }
+}

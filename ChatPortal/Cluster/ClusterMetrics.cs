@@ -1,0 +1,41 @@
+using System.Diagnostics.Metrics;
+using ChatPortal.Chat;
+
+namespace ChatPortal.Cluster;
+
+/// <summary>Backplane counters, on the same "ChatPortal" meter as the core's (exported at /metrics).</summary>
+public static class ClusterMetrics
+{
+    private static readonly Meter Meter = new(ChatMetrics.MeterName);
+    private static readonly Counter<long> PublishedCounter = Meter.CreateCounter<long>("chatportal.cluster.published", description: "Events sent to the other nodes through Redis");
+    private static readonly Counter<long> ReceivedCounter = Meter.CreateCounter<long>("chatportal.cluster.received", description: "Events received from the other nodes through Redis");
+    private static readonly Counter<long> GapFilledCounter = Meter.CreateCounter<long>("chatportal.cluster.gap_filled", description: "Stored events delivered from the database after a Redis outage");
+
+    internal static void Published() => PublishedCounter.Add(1);
+    internal static void Received() => ReceivedCounter.Add(1);
+    internal static void GapFilled(int n)
+    {
+        if (n > 0) GapFilledCounter.Add(n);
+    }
+}
+
+/// <summary>Gauges read from live services when /metrics is scraped: queue depths, presence, Redis.</summary>
+public sealed class ClusterGauges
+{
+    public ClusterGauges(IMeterFactory meters, MessageWriter writer, PresenceTracker presence, IServiceProvider services)
+    {
+        var meter = meters.Create(ChatMetrics.MeterName);
+        meter.CreateObservableGauge("chatportal.writer.queue_depth", () => writer.QueueDepth,
+            description: "Writes waiting for the single writer's next group commit");
+        meter.CreateObservableGauge("chatportal.online.users", () => presence.OnlineUserCount(),
+            description: "Distinct users online (all nodes)");
+        var redis = services.GetService<RedisBackplane>();
+        if (redis is not null)
+        {
+            meter.CreateObservableGauge("chatportal.cluster.redis_up", () => redis.IsUp ? 1 : 0,
+                description: "1 while this node is connected to Redis");
+            meter.CreateObservableGauge("chatportal.cluster.nodes", () => redis.Status.OtherNodes + 1,
+                description: "Nodes this node sees (itself included)");
+        }
+    }
+}
