@@ -149,7 +149,8 @@ public sealed class RoomViewTests
         Assert.Equal("old 65", cut.FindAll(".msg .msg-text")[^1].TextContent);
 
         // What the scroll-to-top observer calls (the browser test drives the real scrolling).
-        await cut.InvokeAsync(() => cut.FindComponent<ChatView>().Instance.OnScrolledToTop());
+        var more = await cut.FindComponent<ChatView>().Instance.OnScrolledToTop();
+        Assert.False(more);
         cut.WaitForAssertion(() => Assert.Equal(65, cut.FindAll(".msg").Count), Wait);
         var texts = cut.FindAll(".msg .msg-text").Select(e => e.TextContent).ToList();
         Assert.Equal(Enumerable.Range(1, 65).Select(i => $"old {i}"), texts);
