@@ -75,6 +75,8 @@ public sealed class ChatBrowserTests(BrowserFixture browser) : IClassFixture<Bro
 
         // The server goes away: the pages say so with the reconnect overlay.
         await portal.StopAsync();
+        // A clean exit, not a kill: tabs reconnecting during the shutdown must not hold the process open.
+        Assert.Equal(0, portal.ExitCode);
         await Expect(alice.Locator("#components-reconnect-modal")).ToBeVisibleAsync();
         await Expect(alice.Locator("#components-reconnect-modal")).ToContainTextAsync(new Regex("Rejoin"));
         // After a failed attempt it says when it tries again (one line, not the first-attempt line too).
