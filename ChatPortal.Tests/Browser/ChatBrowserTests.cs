@@ -186,6 +186,7 @@ internal static class ChatPage
         await box.FillAsync(text);
         await box.PressAsync("Enter");
         await Expect(box).ToHaveValueAsync("");
+        await Expect(page.Locator("#send-button")).ToBeEnabledAsync();
     }
 }
 

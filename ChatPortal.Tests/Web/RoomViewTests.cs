@@ -166,6 +166,7 @@ public sealed class RoomViewTests
         var cut = h.Context.Render<ChatNav>();
         cut.WaitForAssertion(() => Assert.NotNull(cut.Find("[data-room='lobby']")), Wait);
         Assert.Empty(cut.FindAll("[data-dm]"));
+        Assert.Contains("Click a name in the online list", cut.Find("#no-direct").TextContent, StringComparison.Ordinal);
 
         var dm = await h.Core.Chat.OpenDirectAsync(ivan, "HANA ");
         Assert.True(dm.Ok, dm.Error?.Message);
@@ -178,6 +179,7 @@ public sealed class RoomViewTests
             Assert.Equal("/dm/ivan", link.GetAttribute("href"));
             Assert.Equal("2", link.QuerySelector(".unread-badge")?.TextContent.Trim());
         }, Wait);
+        Assert.Empty(cut.FindAll("#no-direct"));
     }
 
     private static string[] Notices(IRenderedComponent<RoomPage> cut) => cut.FindAll(".notice").Select(n => n.TextContent).ToArray();
