@@ -26,6 +26,8 @@ public sealed class PortalProcess : IAsyncDisposable
     public int Port { get; }
     public Uri BaseUri => new($"http://127.0.0.1:{Port}/");
     public int? Pid => _process is { HasExited: false } p ? p.Id : null;
+    /// <summary>Exit code of the last run once it has ended (0 after a clean stop; 137 when it had to be killed).</summary>
+    public int? ExitCode => _process is { HasExited: true } p ? p.ExitCode : null;
     public string LogPath => Path.Combine(DataDir, "server.log");
 
     /// <summary>Starts a portal. <paramref name="env"/> adds settings as environment variables (e.g. <c>Chat__RateLimitBurst</c>).</summary>

@@ -2,12 +2,12 @@ using System.Security.Claims;
 using ChatPortal.Chat;
 using ChatPortal.Data;
 using ChatPortal.Hosting;
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.AspNetCore.Components.Server;
 using Microsoft.AspNetCore.DataProtection;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 
 namespace ChatPortal.Auth;
@@ -80,12 +80,18 @@ public static class AuthSetup
 
     public static IEndpointRouteBuilder MapChatPortalAuth(this IEndpointRouteBuilder app)
     {
-        // Sign-out is a POST with antiforgery (the form carries the token).
-        app.MapPost("/logout", async (HttpContext ctx, [FromForm] string? returnUrl) =>
+        // Sign-out is a POST with antiforgery (the form carries the token). The token is checked
+        // here, not by the middleware: a bad token must get a 400 with a message, whereas the
+        // middleware's bodiless 400 is re-executed by the status-code pages, which read the
+        // unvalidated form again and end in a 500.
+        app.MapPost("/logout", async (HttpContext ctx, IAntiforgery antiforgery) =>
         {
+            if (!ctx.Request.HasFormContentType || !await antiforgery.IsRequestValidAsync(ctx))
+                return Results.Text("The sign-out form has expired. Reload the page and sign out again.", statusCode: StatusCodes.Status400BadRequest);
+            var form = await ctx.Request.ReadFormAsync(ctx.RequestAborted);
             await ctx.SignOutAsync(PortalClaims.ChatScheme);
-            return TypedResults.LocalRedirect(SafeReturnUrl.Resolve(returnUrl, "/login"));
-        });
+            return Results.LocalRedirect(SafeReturnUrl.Resolve(form["returnUrl"], "/login"));
+        }).DisableAntiforgery();
         return app;
     }
 

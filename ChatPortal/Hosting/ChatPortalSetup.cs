@@ -36,6 +36,7 @@ public static class ChatPortalSetup
     public static WebApplication MapChatPortal(this WebApplication app)
     {
         app.UseChatPortalForwardedHeaders();
+        app.UseShutdownGate();
         if (!app.Environment.IsDevelopment())
             app.UseExceptionHandler("/Error", createScopeForErrors: true);
         app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);

@@ -19,28 +19,37 @@ window.chatPortal = {
   },
 
   // Keeps the list pinned to the bottom while the reader is there, keeps the reading position
-  // when older messages are put on top, and asks for older ones when the top comes into view.
+  // when older messages are put on top, and asks for older ones while the top is in view.
   bindScroller(scroller, sentinel, dotnet) {
     if (!scroller || scroller._chatBound) return;
     scroller._chatBound = true;
     scroller._stick = true;
     scroller._fromBottom = 0;
+    let busy = false;
+    const topInView = () => sentinel && scroller.scrollHeight > scroller.clientHeight
+      && sentinel.getBoundingClientRect().bottom >= scroller.getBoundingClientRect().top;
+    // One request at a time; when a page lands and the top is still in view (a fast scroll,
+    // a short page), ask again, until the server says there is nothing older.
+    const loadOlder = async () => {
+      if (busy || !scroller._armed || !topInView()) return;
+      busy = true;
+      let more = false;
+      try { more = await dotnet.invokeMethodAsync('OnScrolledToTop'); } catch { /* circuit gone */ }
+      finally { busy = false; }
+      if (more) requestAnimationFrame(loadOlder);
+    };
     scroller.addEventListener('scroll', () => {
       scroller._fromBottom = scroller.scrollHeight - scroller.scrollTop;
       scroller._stick = scroller._fromBottom - scroller.clientHeight < 60;
+      if (scroller.scrollTop < 80) loadOlder();
     }, { passive: true });
     new MutationObserver(() => {
       if (scroller._stick) scroller.scrollTop = scroller.scrollHeight;
       else if (scroller.scrollTop < 50) scroller.scrollTop = scroller.scrollHeight - scroller._fromBottom;
     }).observe(scroller, { childList: true, subtree: true });
     if (sentinel && 'IntersectionObserver' in window) {
-      let busy = false;
-      new IntersectionObserver(async entries => {
-        if (busy || !entries.some(e => e.isIntersecting) || scroller.scrollHeight <= scroller.clientHeight) return;
-        busy = true;
-        try { await dotnet.invokeMethodAsync('OnScrolledToTop'); } catch { /* circuit gone */ }
-        finally { setTimeout(() => busy = false, 300); }
-      }, { root: scroller, threshold: 0.1 }).observe(sentinel);
+      new IntersectionObserver(entries => { if (entries.some(e => e.isIntersecting)) loadOlder(); },
+        { root: scroller }).observe(sentinel);
     }
   },
 
@@ -48,5 +57,6 @@ window.chatPortal = {
     if (!scroller) return;
     scroller.scrollTop = scroller.scrollHeight;
     scroller._stick = true;
+    scroller._armed = true; // no paging before the first page is shown at the bottom
   },
 };

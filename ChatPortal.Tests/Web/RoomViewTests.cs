@@ -1,0 +1,186 @@
+using Bunit;
+using ChatPortal.Components.Chat;
+using ChatPortal.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace ChatPortal.Tests.Web;
+
+/// <summary>The room view against the real core: history, live messages, the composer, the online list.</summary>
+public sealed class RoomViewTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task Room_page_renders_history_then_live_messages_as_text()
+    {
+        await using var h = await ComponentHarness.StartAsync("alice");
+        var lobby = await h.LobbyAsync();
+        var bob = await h.Core.CreateUserAsync("bob");
+        await h.Core.Chat.PostAsync(bob, lobby.Id, "first");
+        await h.Core.Chat.PostAsync(bob, lobby.Id, "<b>not bold</b> <script>alert(1)</script>");
+        await h.Core.Chat.PostAsync(h.Me, lobby.Id, "mine");
+
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+
+        cut.WaitForAssertion(() => Assert.Equal(3, cut.FindAll(".msg").Count), Wait);
+        var msgs = cut.FindAll(".msg");
+        Assert.Equal(["first", "<b>not bold</b> <script>alert(1)</script>", "mine"], msgs.Select(m => m.QuerySelector(".msg-text")!.TextContent).ToArray());
+        Assert.Equal(["bob", "bob", "alice"], msgs.Select(m => m.QuerySelector(".msg-sender")!.TextContent).ToArray());
+        // Every message has an avatar and a time; the user's own are marked.
+        Assert.All(msgs, m => Assert.NotNull(m.QuerySelector(".mud-avatar")));
+        Assert.All(msgs, m => Assert.False(string.IsNullOrWhiteSpace(m.QuerySelector("time.msg-time")?.GetAttribute("datetime"))));
+        Assert.Equal("B", msgs[0].QuerySelector(".mud-avatar")!.TextContent.Trim());
+        Assert.Contains("msg-mine", msgs[2].ClassList);
+        Assert.DoesNotContain("msg-mine", msgs[0].ClassList);
+        // User text never becomes markup.
+        Assert.Empty(cut.FindAll(".msg-text b"));
+        Assert.Empty(cut.FindAll(".msg-text script"));
+        Assert.Equal("# Lobby", cut.Find("#room-title").TextContent);
+
+        // A message posted elsewhere (another tab, a socket) arrives live, after the history.
+        var live = await h.Core.Chat.PostAsync(bob, lobby.Id, "live one 你好");
+        Assert.True(live.Ok);
+        cut.WaitForAssertion(() => Assert.Equal("live one 你好", cut.FindAll(".msg .msg-text")[^1].TextContent), Wait);
+        Assert.Equal(live.Value!.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), cut.FindAll(".msg")[^1].GetAttribute("data-id"));
+        Assert.Equal(4, cut.FindAll(".msg").Count);
+    }
+
+    [Fact]
+    public async Task Composer_sends_the_message_which_appears_and_is_stored()
+    {
+        await using var h = await ComponentHarness.StartAsync("carol");
+        var lobby = await h.LobbyAsync();
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        cut.WaitForAssertion(() => cut.Find("#composer-input"), Wait);
+
+        // Blank input sends nothing.
+        cut.Find("#composer-input").Input("   ");
+        cut.Find("#send-button").Click();
+        cut.Find("#composer-input").Input("hello from the composer\nsecond line");
+        cut.Find("#send-button").Click();
+
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".msg")), Wait);
+        var msg = cut.Find(".msg");
+        Assert.Equal("hello from the composer\nsecond line", msg.QuerySelector(".msg-text")!.TextContent);
+        Assert.Contains("msg-mine", msg.ClassList);
+        Assert.Equal("", cut.Find("#composer-input").GetAttribute("value") ?? "");
+
+        var stored = await h.Core.WithDbAsync(db => db.Messages.AsNoTracking().Where(m => m.RoomId == lobby.Id).ToListAsync());
+        var row = Assert.Single(stored);
+        Assert.Equal("hello from the composer\nsecond line", row.Text);
+        Assert.Equal(h.Me.Id, row.SenderId);
+        Assert.Equal(MessageKind.Text, row.Kind);
+        Assert.Equal(row.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), msg.GetAttribute("data-id"));
+        // The live echo of our own post does not show it twice.
+        await Task.Delay(300);
+        Assert.Single(cut.FindAll(".msg"));
+    }
+
+    [Fact]
+    public async Task Composer_shows_the_core_error_and_keeps_the_draft()
+    {
+        await using var h = await ComponentHarness.StartAsync("dave");
+        var lobby = await h.LobbyAsync();
+        await h.Core.WithDbAsync(async db =>
+        {
+            var u = await db.Users.SingleAsync(x => x.Id == h.Me.Id);
+            u.MutedUntil = DateTimeOffset.UtcNow.AddHours(1);
+            return await db.SaveChangesAsync();
+        });
+        h.Core.Chat.Users.Invalidate(h.Me.Id);
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        cut.WaitForAssertion(() => cut.Find("#composer-input"), Wait);
+
+        cut.Find("#composer-input").Input("am I muted?");
+        cut.Find("#send-button").Click();
+
+        cut.WaitForAssertion(() => Assert.Contains("muted", cut.Find("#composer-error").TextContent, StringComparison.Ordinal), Wait);
+        Assert.Equal("am I muted?", cut.Find("#composer-input").GetAttribute("value"));
+        Assert.Empty(cut.FindAll(".msg"));
+        Assert.Equal(0, await h.Core.WithDbAsync(db => db.Messages.CountAsync(m => m.RoomId == lobby.Id)));
+    }
+
+    [Fact]
+    public async Task Online_list_updates_on_join_and_leave_with_notices()
+    {
+        await using var h = await ComponentHarness.StartAsync("erin");
+        var lobby = await h.LobbyAsync();
+        var frank = await h.Core.CreateUserAsync("frank");
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+
+        // The viewer is present (the circuit entered the room) and listed as "(you)", not as a link.
+        cut.WaitForAssertion(() => Assert.Equal(["erin"], cut.FindAll("#online-list [data-user]").Select(e => e.GetAttribute("data-user")).ToArray()), Wait);
+        Assert.Equal("span", cut.Find("#online-list [data-user='erin']").TagName, ignoreCase: true);
+        Assert.Contains(h.Core.Chat.Online(lobby.Id), u => u.Id == h.Me.Id);
+
+        // Two tabs of frank: one join notice, and one leave notice only when the last tab goes.
+        var tab1 = h.Core.Chat.EnterRoom(lobby.Id, frank);
+        var tab2 = h.Core.Chat.EnterRoom(lobby.Id, frank);
+        cut.WaitForAssertion(() => Assert.Equal(["erin", "frank"], cut.FindAll("#online-list [data-user]").Select(e => e.GetAttribute("data-user")).ToArray()), Wait);
+        var link = cut.Find("#online-list a[data-user='frank']");
+        Assert.Equal("/dm/frank", link.GetAttribute("href"));
+        cut.WaitForAssertion(() => Assert.Equal(["frank joined · 加入了聊天室"], Notices(cut)), Wait);
+        Assert.Contains("(2)", cut.Find("#online-list").TextContent, StringComparison.Ordinal);
+
+        tab1.Dispose();
+        await Task.Delay(200);
+        Assert.Equal(2, cut.FindAll("#online-list [data-user]").Count);
+        tab2.Dispose();
+        cut.WaitForAssertion(() => Assert.Equal(["erin"], cut.FindAll("#online-list [data-user]").Select(e => e.GetAttribute("data-user")).ToArray()), Wait);
+        cut.WaitForAssertion(() => Assert.Equal(["frank joined · 加入了聊天室", "frank left the room · 离开了聊天室"], Notices(cut)), Wait);
+
+        // Closing the view leaves the room and stops the subscription.
+        await h.Context.DisposeComponentsAsync();
+        Assert.DoesNotContain(h.Core.Chat.Online(lobby.Id), u => u.Id == h.Me.Id);
+    }
+
+    [Fact]
+    public async Task Only_the_latest_page_is_shown_and_older_messages_load_on_request()
+    {
+        await using var h = await ComponentHarness.StartAsync("gina");
+        var lobby = await h.LobbyAsync();
+        var bot = await h.Core.CreateUserAsync("historian");
+        for (var i = 1; i <= 65; i++)
+            Assert.True((await h.Core.Chat.PostAsync(bot, lobby.Id, $"old {i}")).Ok);
+
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        cut.WaitForAssertion(() => Assert.Equal(50, cut.FindAll(".msg").Count), Wait);
+        Assert.Equal("old 16", cut.FindAll(".msg .msg-text")[0].TextContent);
+        Assert.Equal("old 65", cut.FindAll(".msg .msg-text")[^1].TextContent);
+
+        // What the scroll-to-top observer calls (the browser test drives the real scrolling).
+        var more = await cut.FindComponent<ChatView>().Instance.OnScrolledToTop();
+        Assert.False(more);
+        cut.WaitForAssertion(() => Assert.Equal(65, cut.FindAll(".msg").Count), Wait);
+        var texts = cut.FindAll(".msg .msg-text").Select(e => e.TextContent).ToList();
+        Assert.Equal(Enumerable.Range(1, 65).Select(i => $"old {i}"), texts);
+        Assert.Empty(cut.FindAll("#load-older"));
+        Assert.Contains("beginning of the conversation", cut.Find(".chat-top").TextContent, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_new_direct_conversation_appears_live_in_the_drawer_with_its_unread_count()
+    {
+        await using var h = await ComponentHarness.StartAsync("hana");
+        var ivan = await h.Core.CreateUserAsync("ivan");
+        var cut = h.Context.Render<ChatNav>();
+        cut.WaitForAssertion(() => Assert.NotNull(cut.Find("[data-room='lobby']")), Wait);
+        Assert.Empty(cut.FindAll("[data-dm]"));
+        Assert.Contains("Click a name in the online list", cut.Find("#no-direct").TextContent, StringComparison.Ordinal);
+
+        var dm = await h.Core.Chat.OpenDirectAsync(ivan, "HANA ");
+        Assert.True(dm.Ok, dm.Error?.Message);
+        Assert.True((await h.Core.Chat.PostAsync(ivan, dm.Value!.Room.Id, "psst")).Ok);
+        Assert.True((await h.Core.Chat.PostAsync(ivan, dm.Value!.Room.Id, "are you there?")).Ok);
+
+        cut.WaitForAssertion(() =>
+        {
+            var link = cut.Find("[data-dm='ivan']");
+            Assert.Equal("/dm/ivan", link.GetAttribute("href"));
+            Assert.Equal("2", link.QuerySelector(".unread-badge")?.TextContent.Trim());
+        }, Wait);
+        Assert.Empty(cut.FindAll("#no-direct"));
+    }
+
+    private static string[] Notices(IRenderedComponent<RoomPage> cut) => cut.FindAll(".notice").Select(n => n.TextContent).ToArray();
+}
