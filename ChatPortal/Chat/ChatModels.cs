@@ -70,3 +70,6 @@ public sealed record ChatError(string Code, string Message)
     public static readonly ChatError StorageFailed = new("storage_failed", "The message could not be stored; it was not sent. Try again.");
     public static readonly ChatError Unavailable = new("unavailable", "The server is shutting down; try again shortly.");
 }
+
+/// <summary>Numbers about a room (visible posts only).</summary>
+public sealed record RoomStats(int Messages, int Images, int Senders, int Members, DateTimeOffset? FirstMessageAt);

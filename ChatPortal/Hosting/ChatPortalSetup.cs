@@ -1,9 +1,11 @@
 using ChatPortal.Auth;
+using ChatPortal.Bots;
 using ChatPortal.Chat;
 using ChatPortal.Components;
 using ChatPortal.Data;
 using ChatPortal.Images;
 using ChatPortal.Localization;
+using ChatPortal.Search;
 using Microsoft.Extensions.FileProviders;
 using MudBlazor.Services;
 
@@ -23,6 +25,8 @@ public static class ChatPortalSetup
         builder.AddChatPortalImages();
         builder.AddChatPortalLocalization();
         builder.Services.AddSingleton<Bots.BotSwitches>();
+        builder.AddChatPortalBots();
+        builder.AddChatPortalSearch();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
         builder.Services.AddScoped<Components.Chat.CircuitPresence>();

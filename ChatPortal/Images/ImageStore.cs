@@ -39,6 +39,9 @@ public sealed class ImageStore(IDbContextFactory<ChatDbContext> dbFactory, IOpti
         if (w <= 0 || h <= 0) return new ChatError("image_corrupt", "The image header is damaged.");
         if (w > o.MaxSide || h > o.MaxSide || (long)w * h > o.MaxPixels)
             return new ChatError("image_dimensions", $"The image is {w}×{h} pixels; the limit is {o.MaxSide} per side and {o.MaxPixels:N0} pixels.");
+        // Only now, with the size known to be within the caps, does a real decoder look at it.
+        var decodeError = await ImageDecodeCheck.CheckAsync(bytes, type, w, h, ct);
+        if (decodeError is not null) return decodeError;
 
         var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         Directory.CreateDirectory(Folder);
@@ -121,6 +124,7 @@ public static class ImageSetup
     {
         builder.Services.Configure<ImageOptions>(builder.Configuration.GetSection(ImageOptions.Section));
         builder.Services.AddSingleton<ImageStore>();
+        builder.Services.AddSingleton<ImageUrls>();
         return builder;
     }
 
