@@ -79,7 +79,10 @@ public sealed class BotRunner(BotInbox inbox, BotDirectory directory, BotSwitche
     private long _replied;
     private long _failed;
     private long _timedOut;
+    private long _handled;
 
+    /// <summary>Bot calls finished in any way (answered, silent, switched off, failed, timed out).</summary>
+    public long Handled => Interlocked.Read(ref _handled);
     public long Replied => Interlocked.Read(ref _replied);
     public long Failed => Interlocked.Read(ref _failed);
     public long TimedOut => Interlocked.Read(ref _timedOut);
@@ -155,6 +158,10 @@ public sealed class BotRunner(BotInbox inbox, BotDirectory directory, BotSwitche
         {
             Interlocked.Increment(ref _failed);
             log.LogError(ex, "Bot {Bot} failed on message {Id}", bot.Name, message.Id);
+        }
+        finally
+        {
+            Interlocked.Increment(ref _handled);
         }
     }
 

@@ -46,7 +46,7 @@ public static class ImageDecodeCheck
 
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul);
         using var bitmap = new SKBitmap();
-        if (!bitmap.TryAllocPixels(info)) return new ChatError("image_dimensions", "The image is too large to check.");
+        if (!bitmap.TryAllocPixels(info)) return new ChatError("image_unchecked", "The server could not check this image right now; try a smaller one.");
         var result = codec.GetPixels(info, bitmap.GetPixels());
         return result == SKCodecResult.Success ? null : corrupt;
     }
