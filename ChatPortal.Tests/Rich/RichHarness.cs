@@ -119,3 +119,9 @@ public sealed class RichHarness : IAsyncDisposable
         public string EnvironmentName { get; set; } = "Testing";
     }
 }
+
+internal static class RichHarnessExtensions
+{
+    public static Task<ChatMessage> PostAsync(this RichHarness h, UserRef who, DirectConversation dm, string text) =>
+        h.PostAsync(who, dm.Room, text);
+}

@@ -89,8 +89,14 @@ public sealed partial class XiaoAiBot(TimeProvider time) : IChatBot
 
     private static string StripTriggers(string text)
     {
+        // Only the first mention is the address; the rest is what was said ("echo @小爱" echoes it).
+        var (at, length) = (-1, 0);
         foreach (var t in Triggers)
-            text = text.Replace(t, " ", StringComparison.OrdinalIgnoreCase);
+        {
+            var i = text.IndexOf(t, StringComparison.OrdinalIgnoreCase);
+            if (i >= 0 && (at < 0 || i < at || (i == at && t.Length > length))) (at, length) = (i, t.Length);
+        }
+        if (at >= 0) text = text[..at] + " " + text[(at + length)..];
         return text.Trim().Trim(',', '，', ':', '：').Trim();
     }
 
