@@ -9,7 +9,8 @@ public sealed record UserRef(long Id, string Name, UserKind Kind)
     public bool IsBot => Kind == UserKind.Bot;
 }
 
-public sealed record ImageRef(string Id, string ContentType, int Width, int Height, long Length);
+/// <summary>A stored image; <paramref name="Name"/> is the uploader's file name (display only, never trusted).</summary>
+public sealed record ImageRef(string Id, string ContentType, int Width, int Height, long Length, string? Name = null);
 
 /// <summary>A stored message as the core hands it out (never an EF entity).</summary>
 public sealed record ChatMessage(

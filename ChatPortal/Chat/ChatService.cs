@@ -372,7 +372,7 @@ public sealed class ChatService : IDisposable
         await using var db = await _dbFactory.CreateDbContextAsync(ct);
         var img = await db.Images.AsNoTracking().FirstOrDefaultAsync(i => i.Id == imageId, ct);
         if (img is null) return null;
-        return _images[img.Id] = new ImageRef(img.Id, img.ContentType, img.Width, img.Height, img.Length);
+        return _images[img.Id] = new ImageRef(img.Id, img.ContentType, img.Width, img.Height, img.Length, img.OriginalName);
     }
 
     // ---------------------------------------------------------------- history

@@ -52,15 +52,24 @@ public sealed class ImageStore(IDbContextFactory<ChatDbContext> dbFactory, IOpti
             await f.FlushAsync(ct);
             f.Flush(flushToDisk: true); // the file is on disk before the message naming it is stored
         }
+        var name = CleanName(originalName);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         db.Images.Add(new StoredImage
         {
-            Id = id, ContentType = type, Width = w, Height = h, Length = bytes.Length,
-            OriginalName = originalName is null ? null : Path.GetFileName(originalName)[..Math.Min(Path.GetFileName(originalName).Length, 200)],
+            Id = id, ContentType = type, Width = w, Height = h, Length = bytes.Length, OriginalName = name,
             UploaderId = uploaderId, CreatedAt = time.GetUtcNow(),
         });
         await db.SaveChangesAsync(ct);
-        return new ImageRef(id, type, w, h, bytes.Length);
+        return new ImageRef(id, type, w, h, bytes.Length, name);
+    }
+
+    /// <summary>The file name without folders or control characters, at most 200 characters (shown as text only).</summary>
+    internal static string? CleanName(string? originalName)
+    {
+        if (string.IsNullOrWhiteSpace(originalName)) return null;
+        var name = Path.GetFileName(originalName.Replace('\\', '/'));
+        name = string.Concat(name.Where(c => !char.IsControl(c))).Trim();
+        return name.Length == 0 ? null : name[..Math.Min(name.Length, 200)];
     }
 
     /// <summary>The stored file of an image id, or null (ids are hex only: no path tricks).</summary>
