@@ -278,6 +278,7 @@ public sealed class ChatService : IDisposable
         var result = await _writer.SubmitAsync(new PostOp(sender, row, image), ct);
         if (result.Error is not null) return result.Error;
         var message = result.Message!;
+        _typing.TryRemove((sender.Id, room.Id), out _); // a new message starts a new typing period
         if (room.IsDirect && !result.Duplicate)
         {
             var partner = await DirectPartnerAsync(room.Id, sender.Id, ct);
