@@ -233,6 +233,70 @@ public sealed class RichComponentTests : IAsyncLifetime
         Assert.Contains("输入消息", composer.Find("#composer-input").GetAttribute("placeholder"));
     }
 
+    [Fact]
+    public async Task Jump_to_first_unread_loads_it_in_context_and_jump_to_latest_comes_back()
+    {
+        var me = await _h.CreateUserAsync("reader");
+        var other = await _h.CreateUserAsync("writer");
+        var room = await _h.CreateRoomAsync("backlog");
+        var posts = new List<ChatMessage>();
+        for (var i = 0; i < 30; i++) posts.Add(await _h.PostAsync(other, room, $"old {i}"));
+        await _h.Chat.EnsureMemberAsync(room.Id, me.Id); // read up to here
+        for (var i = 0; i < 100; i++) posts.Add(await _h.PostAsync(other, room, $"new {i}"));
+        var firstUnread = posts[30];
+
+        var cut = _ctx.Render<ChatView>(p => p.Add(c => c.Room, room).Add(c => c.Me, me));
+        cut.WaitForAssertion(() => Assert.Equal(50, cut.FindAll(".msg").Count));
+        Assert.Empty(cut.FindAll("#first-unread")); // the first unread is older than the latest page
+
+        await cut.InvokeAsync(() => cut.Find("#jump-unread").Click());
+        cut.WaitForAssertion(() => Assert.NotNull(cut.Find("#first-unread")));
+        var ids = cut.FindAll(".msg").Select(e => long.Parse(e.GetAttribute("data-id")!)).ToList();
+        Assert.Contains(firstUnread.Id, ids);
+        Assert.Equal("new 0", cut.Find($"[data-id='{firstUnread.Id}'] .msg-text").TextContent);
+        // The divider sits right before it.
+        Assert.Equal(firstUnread.Id.ToString(), cut.Find("#first-unread + .msg").GetAttribute("data-id"));
+        Assert.False(cut.Instance.AtLatest);
+
+        // New messages while reading old ones are held, then shown by "jump to latest".
+        var live = await _h.PostAsync(other, room, "while you were away");
+        cut.WaitForAssertion(() => Assert.Contains("1", cut.Find("#jump-latest").TextContent));
+        await cut.InvokeAsync(() => cut.Find("#jump-latest").Click());
+        cut.WaitForAssertion(() => Assert.Equal(live.Id.ToString(), cut.FindAll(".msg")[^1].GetAttribute("data-id")));
+        Assert.True(cut.Instance.AtLatest);
+    }
+
+    [Fact]
+    public async Task The_search_panel_finds_highlights_and_opens_a_result_in_its_context()
+    {
+        var me = await _h.CreateUserAsync("sam");
+        var room = await _h.CreateRoomAsync("searchable");
+        var other = await _h.CreateRoomAsync("elsewhere");
+        var posts = new List<ChatMessage>();
+        for (var i = 0; i < 80; i++) posts.Add(await _h.PostAsync(me, room, i == 10 ? "我们在上海见面 see you" : $"filler {i}"));
+        var far = await _h.PostAsync(me, other, "上海的天气");
+
+        var cut = _ctx.Render<ChatView>(p => p.Add(c => c.Room, room).Add(c => c.Me, me));
+        cut.Find("#search-toggle").Click();
+        cut.Find("#search-input").Input("上海");
+        await cut.InvokeAsync(() => cut.Find(".search-form").Submit());
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".search-hit")));
+        Assert.Equal("上海", cut.Find(".search-hit mark").TextContent);
+        // All rooms: the other room's message too, newest first.
+        cut.Find("#scope-all").Change(true);
+        await cut.InvokeAsync(() => cut.Find(".search-form").Submit());
+        cut.WaitForAssertion(() => Assert.Equal(2, cut.FindAll(".search-hit").Count));
+        Assert.Equal(far.Id.ToString(), cut.FindAll(".search-hit")[0].GetAttribute("data-id"));
+
+        // A hit in this room opens here, around the message (it is older than the latest page).
+        await cut.InvokeAsync(() => cut.Find($".search-hit[data-id='{posts[10].Id}']").Click());
+        cut.WaitForAssertion(() => Assert.Contains("msg-focus", cut.Find($".msg[data-id='{posts[10].Id}']").ClassName));
+        Assert.False(cut.Instance.AtLatest);
+        // A hit elsewhere navigates to that room at the message.
+        await cut.InvokeAsync(() => cut.Find($".search-hit[data-id='{far.Id}']").Click());
+        Assert.EndsWith($"/rooms/elsewhere?msg={far.Id}", _ctx.Services.GetRequiredService<NavigationManager>().Uri);
+    }
+
     private static Task<AuthenticationState> AuthFor(UserRef u) => Task.FromResult(new AuthenticationState(PortalClaims.ForChatUser(new ChatUser
     {
         Id = u.Id, Name = u.Name, NormalizedName = UserNames.Normalize(u.Name), SecurityStamp = "s", Kind = u.Kind,

@@ -460,16 +460,26 @@ public sealed class ChatService : IDisposable
     /// </summary>
     public async Task<IReadOnlyDictionary<long, int>> UnreadMentionCountsAsync(UserRef user, CancellationToken ct = default)
     {
-        var needle = "%@" + user.Name.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_") + "%";
         await using var db = await _dbFactory.CreateDbContextAsync(ct);
-        var rows = await (from m in db.RoomMembers
-                          where m.UserId == user.Id
-                          from msg in db.Messages
-                          where msg.RoomId == m.RoomId && msg.Id > m.LastReadMessageId
-                                && (msg.Kind == MessageKind.Text || msg.Kind == MessageKind.Image)
-                                && msg.DeletedAt == null && msg.SenderId != user.Id
-                                && EF.Functions.Like(msg.Text, needle, "\\")
-                          select new { msg.RoomId, msg.Text }).ToListAsync(ct);
+        var unread = from m in db.RoomMembers
+                     where m.UserId == user.Id
+                     from msg in db.Messages
+                     where msg.RoomId == m.RoomId && msg.Id > m.LastReadMessageId
+                           && (msg.Kind == MessageKind.Text || msg.Kind == MessageKind.Image)
+                           && msg.DeletedAt == null && msg.SenderId != user.Id
+                     select msg;
+        if (db.Database.IsSqlite())
+        {
+            // SQLite's LIKE ignores ASCII case, as the final check does.
+            var needle = "%@" + user.Name.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_") + "%";
+            unread = unread.Where(msg => EF.Functions.Like(msg.Text, needle, "\\"));
+        }
+        else
+        {
+            var lower = "@" + user.Name.ToLowerInvariant();
+            unread = unread.Where(msg => msg.Text.ToLower().Contains(lower));
+        }
+        var rows = await unread.Select(msg => new { msg.RoomId, msg.Text }).ToListAsync(ct);
         return rows.Where(r => Mentions.IsMentioned(r.Text, user.Name))
             .GroupBy(r => r.RoomId).ToDictionary(g => g.Key, g => g.Count());
     }
