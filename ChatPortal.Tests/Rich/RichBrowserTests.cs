@@ -226,6 +226,16 @@ public sealed class RichBrowserTests(RichPortalFixture f) : IClassFixture<RichPo
         await Expect(phone.Locator("#online-list")).ToBeVisibleAsync();
         await Expect(phone.Locator("#online-list")).ToContainTextAsync("美美");
         await phone.ClickAsync("#online-list .panel-close");
+        // The drawer is one tap away and gets out of the way after picking a room.
+        await phone.ClickAsync("#drawer-toggle");
+        await Expect(phone.Locator("[data-room='lobby']")).ToBeVisibleAsync();
+        await phone.ClickAsync("[data-room='lobby']");
+        await Expect(phone.Locator("#room-title")).ToContainTextAsync("Lobby");
+        await phone.ScreenshotAsync(new() { Path = "/tmp/phone-after-nav.png" });
+        await Expect(phone.Locator("[data-room='lobby']")).Not.ToBeInViewportAsync();
+        await phone.ClickAsync("#drawer-toggle");
+        await phone.ClickAsync("[data-room='tea']");
+        await Expect(phone.Locator("#room-title")).ToContainTextAsync("Tea house");
         await phone.Locator("#composer-input").FillAsync("typed on a phone");
         await phone.ClickAsync("#send-button");
         await Expect(phone.Locator("#messages")).ToContainTextAsync("typed on a phone");

@@ -63,12 +63,12 @@ public sealed class RichComponentTests : IAsyncLifetime
         var room = await _h.CreateRoomAsync("mentions");
         var cut = _ctx.Render<Composer>(p => p.Add(c => c.Room, room).Add(c => c.Me, me).Add(c => c.Candidates, [me, bob, bonnie, carl]));
 
-        cut.Find("#composer-input").Input("hello @bo");
+        await cut.InvokeAsync(() => cut.Find("#composer-input").Input("hello @bo"));
         var offered = cut.FindAll(".mention-item").Select(e => e.GetAttribute("data-user")).ToList();
         Assert.Equal(["bob", "Bonnie Lee"], offered);
         Assert.Empty(cut.FindAll("[data-user='alice']")); // never offers yourself
 
-        cut.FindAll(".mention-item")[1].Click();
+        await cut.InvokeAsync(() => cut.FindAll(".mention-item")[1].Click());
         Assert.Equal("hello @Bonnie Lee ", cut.Instance.Draft);
         Assert.Empty(cut.FindAll("#mention-menu"));
 
@@ -89,12 +89,12 @@ public sealed class RichComponentTests : IAsyncLifetime
         var room = await _h.CreateRoomAsync("emoji");
         _ctx.JSInterop.Setup<int>("chatPortal.caret", _ => true).SetResult(3);
         var cut = _ctx.Render<Composer>(p => p.Add(c => c.Room, room).Add(c => c.Me, me));
-        cut.Find("#composer-input").Input("abcdef");
+        await cut.InvokeAsync(() => cut.Find("#composer-input").Input("abcdef"));
         Assert.Empty(cut.FindAll("#emoji-panel"));
-        cut.Find("#emoji-button").Click();
+        await cut.InvokeAsync(() => cut.Find("#emoji-button").Click());
         var all = cut.FindAll("#emoji-panel .emoji");
         Assert.True(all.Count >= 50);
-        cut.Find("#emoji-panel .emoji[title='🍵']").Click();
+        await cut.InvokeAsync(() => cut.Find("#emoji-panel .emoji[title='🍵']").Click());
         Assert.Equal("abc🍵def", cut.Instance.Draft);
         Assert.Empty(cut.FindAll("#emoji-panel"));
     }
@@ -109,7 +109,7 @@ public sealed class RichComponentTests : IAsyncLifetime
         // The page's paste/drop handler hands the clipboard file to this InputFile; here bUnit does the handing.
         cut.FindComponent<InputFile>().UploadFiles(InputFileContent.CreateFromBinary(TestImages.Png(50, 40), "clip.png", contentType: "image/png"));
         cut.WaitForAssertion(() => Assert.Contains("clip.png", cut.Find("#composer-attachment").TextContent));
-        cut.Find("#composer-input").Input("from the clipboard");
+        await cut.InvokeAsync(() => cut.Find("#composer-input").Input("from the clipboard"));
         await cut.InvokeAsync(() => cut.Find("#send-button").Click());
         cut.WaitForAssertion(() => Assert.Single(sent));
         Assert.Equal(MessageKind.Image, sent[0].Kind);
@@ -158,6 +158,34 @@ public sealed class RichComponentTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Mentions_and_direct_messages_raise_an_alert_only_for_those_who_opted_in()
+    {
+        var me = await _h.CreateUserAsync("nora");
+        var other = await _h.CreateUserAsync("nick");
+        var room = await _h.CreateRoomAsync("alerts");
+        await _h.Chat.EnsureMemberAsync(room.Id, me.Id);
+        _ctx.JSInterop.Setup<bool>("chatPortal.notifyEnabled").SetResult(true);
+        _ctx.JSInterop.Setup<bool>("chatPortal.alertMention", _ => true).SetResult(true);
+        IReadOnlyList<JSRuntimeInvocation> Alerts() => _ctx.JSInterop.Invocations["chatPortal.alertMention"];
+        var cut = _ctx.Render<ChatNav>(p => p.AddCascadingValue(AuthFor(me)));
+        cut.WaitForAssertion(() => Assert.True(cut.Find("#notify-toggle").HasAttribute("checked")));
+
+        await _h.PostAsync(other, room, "no mention here");
+        await _h.PostAsync(other, room, "@nora <b>ping</b>");
+        cut.WaitForAssertion(() => Assert.Single(Alerts()));
+        var call = Alerts()[0];
+        Assert.Equal("nick mentioned you", call.Arguments[0]);
+        Assert.Equal("@nora <b>ping</b>", call.Arguments[1]); // handed over as text; the browser shows it as text
+        Assert.Equal(false, call.Arguments[3]);
+
+        // Switching it off stops the alerts.
+        await cut.InvokeAsync(() => cut.Find("#notify-toggle").Change(false));
+        await _h.PostAsync(other, room, "@nora again");
+        cut.WaitForAssertion(() => Assert.Equal("2", Badge(cut, "[data-room='alerts']")));
+        Assert.Single(Alerts());
+    }
+
+    [Fact]
     public async Task Own_messages_can_be_edited_and_deleted_and_others_see_it()
     {
         var me = await _h.CreateUserAsync("edna");
@@ -174,16 +202,16 @@ public sealed class RichComponentTests : IAsyncLifetime
         Assert.Single(cut.FindAll($"[data-id='{mine.Id}'] .msg-edit"));
         Assert.Empty(cut.FindAll($"[data-id='{theirs.Id}'] .msg-actions"));
 
-        cut.Find($"[data-id='{mine.Id}'] .msg-edit").Click();
-        cut.Find("#edit-input").Input("hello world");
+        await cut.InvokeAsync(() => cut.Find($"[data-id='{mine.Id}'] .msg-edit").Click());
+        await cut.InvokeAsync(() => cut.Find("#edit-input").Input("hello world"));
         await cut.InvokeAsync(() => cut.Find("#edit-save").Click());
         cut.WaitForAssertion(() => Assert.Contains("hello world", cut.Find($"[data-id='{mine.Id}'] .msg-text").TextContent));
         Assert.NotNull(cut.Find($"[data-id='{mine.Id}'] .msg-edited"));
         var edited = await watcher.WaitForAsync<MessageEdited>(1);
         Assert.Equal("hello world", edited[0].Message.Text);
 
-        cut.Find($"[data-id='{mine.Id}'] .msg-delete").Click();
-        Assert.Contains("Delete this message?", cut.Find(".msg-confirm").TextContent);
+        await cut.InvokeAsync(() => cut.Find($"[data-id='{mine.Id}'] .msg-delete").Click());
+        cut.WaitForAssertion(() => Assert.Contains("Delete this message?", cut.Find(".msg-confirm").TextContent));
         await cut.InvokeAsync(() => cut.Find("#delete-confirm").Click());
         cut.WaitForAssertion(() => Assert.Contains("This message was removed.", cut.Find($"[data-id='{mine.Id}']").TextContent));
         await watcher.WaitForAsync<MessageDeleted>(1);
@@ -219,7 +247,7 @@ public sealed class RichComponentTests : IAsyncLifetime
         nav.NavigateTo("/rooms/lobby?msg=5");
         var cut = _ctx.Render<LanguageSwitch>();
         Assert.Contains("中文", cut.Markup);
-        cut.Find("#language-switch").Click();
+        await cut.InvokeAsync(() => cut.Find("#language-switch").Click());
         Assert.Equal("http://localhost/culture/set?culture=zh-CN&returnUrl=%2Frooms%2Flobby%3Fmsg%3D5", nav.Uri);
 
         // In Chinese the chat UI is Chinese, and the switch offers English.
@@ -277,13 +305,14 @@ public sealed class RichComponentTests : IAsyncLifetime
         var far = await _h.PostAsync(me, other, "上海的天气");
 
         var cut = _ctx.Render<ChatView>(p => p.Add(c => c.Room, room).Add(c => c.Me, me));
-        cut.Find("#search-toggle").Click();
-        cut.Find("#search-input").Input("上海");
+        cut.WaitForAssertion(() => Assert.Equal(50, cut.FindAll(".msg").Count));
+        await cut.InvokeAsync(() => cut.Find("#search-toggle").Click());
+        await cut.InvokeAsync(() => cut.Find("#search-input").Input("上海"));
         await cut.InvokeAsync(() => cut.Find(".search-form").Submit());
         cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".search-hit")));
         Assert.Equal("上海", cut.Find(".search-hit mark").TextContent);
         // All rooms: the other room's message too, newest first.
-        cut.Find("#scope-all").Change(true);
+        await cut.InvokeAsync(() => cut.Find("#scope-all").Change(true));
         await cut.InvokeAsync(() => cut.Find(".search-form").Submit());
         cut.WaitForAssertion(() => Assert.Equal(2, cut.FindAll(".search-hit").Count));
         Assert.Equal(far.Id.ToString(), cut.FindAll(".search-hit")[0].GetAttribute("data-id"));

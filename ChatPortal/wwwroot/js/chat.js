@@ -146,8 +146,9 @@ window.chatPortal = {
     return on;
   },
 
-  alertMention(title, body, url) {
-    if (!chatPortal.notifyEnabled()) return false;
+  alertMention(title, body, url, inView) {
+    // Nothing to announce when the reader is looking at that conversation right now.
+    if (!chatPortal.notifyEnabled() || (inView && !document.hidden)) return false;
     try {
       const ctx = chatPortal._audio || (chatPortal._audio = new (window.AudioContext || window.webkitAudioContext)());
       const osc = ctx.createOscillator();
