@@ -69,13 +69,19 @@ public sealed class RichBrowserTests(RichPortalFixture f) : IClassFixture<RichPo
         {
             var evil = new ChatUser
             {
-                Name = "<img src=y onerror=window.__xss++>", NormalizedName = "<IMG SRC=Y ONERROR=WINDOW.__XSS++>",
-                Kind = UserKind.Member, CreatedAt = DateTimeOffset.UtcNow, SecurityStamp = "x",
+                Name = "<img src=y onerror=window.__xss++>",
+                NormalizedName = "<IMG SRC=Y ONERROR=WINDOW.__XSS++>",
+                Kind = UserKind.Member,
+                CreatedAt = DateTimeOffset.UtcNow,
+                SecurityStamp = "x",
             };
             var room = new Room
             {
-                Slug = "xss-room", Name = "<script>window.__xss++</script>Room", Topic = "<svg onload=window.__xss++>topic",
-                InviteCode = ChatService.NewInviteCode(), CreatedAt = DateTimeOffset.UtcNow,
+                Slug = "xss-room",
+                Name = "<script>window.__xss++</script>Room",
+                Topic = "<svg onload=window.__xss++>topic",
+                InviteCode = ChatService.NewInviteCode(),
+                CreatedAt = DateTimeOffset.UtcNow,
             };
             db.AddRange(evil, room);
             await db.SaveChangesAsync();

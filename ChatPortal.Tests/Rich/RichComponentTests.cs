@@ -328,7 +328,11 @@ public sealed class RichComponentTests : IAsyncLifetime
 
     private static Task<AuthenticationState> AuthFor(UserRef u) => Task.FromResult(new AuthenticationState(PortalClaims.ForChatUser(new ChatUser
     {
-        Id = u.Id, Name = u.Name, NormalizedName = UserNames.Normalize(u.Name), SecurityStamp = "s", Kind = u.Kind,
+        Id = u.Id,
+        Name = u.Name,
+        NormalizedName = UserNames.Normalize(u.Name),
+        SecurityStamp = "s",
+        Kind = u.Kind,
     })));
 
     private static string? Badge(IRenderedComponent<ChatNav> cut, string link) =>

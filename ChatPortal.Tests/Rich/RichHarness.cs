@@ -38,7 +38,9 @@ public sealed class RichHarness : IAsyncDisposable
         var dataDir = TempDir.Create("rich");
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
-            EnvironmentName = "Testing", ContentRootPath = dataDir, DisableDefaults = true,
+            EnvironmentName = "Testing",
+            ContentRootPath = dataDir,
+            DisableDefaults = true,
         });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -69,7 +71,10 @@ public sealed class RichHarness : IAsyncDisposable
         await using var db = await Db();
         var u = new ChatUser
         {
-            Name = name, NormalizedName = UserNames.Normalize(name), Kind = kind, CreatedAt = DateTimeOffset.UtcNow,
+            Name = name,
+            NormalizedName = UserNames.Normalize(name),
+            Kind = kind,
+            CreatedAt = DateTimeOffset.UtcNow,
             SecurityStamp = Guid.NewGuid().ToString("N"),
         };
         db.Users.Add(u);
@@ -82,7 +87,11 @@ public sealed class RichHarness : IAsyncDisposable
         await using var db = await Db();
         var r = new Room
         {
-            Slug = slug, Name = slug, IsPrivate = isPrivate, AllowGuests = true, InviteCode = ChatService.NewInviteCode(),
+            Slug = slug,
+            Name = slug,
+            IsPrivate = isPrivate,
+            AllowGuests = true,
+            InviteCode = ChatService.NewInviteCode(),
             CreatedAt = DateTimeOffset.UtcNow,
         };
         db.Rooms.Add(r);

@@ -178,7 +178,10 @@ public sealed class BotRunner(BotInbox inbox, BotDirectory directory, BotSwitche
             {
                 user = new ChatUser
                 {
-                    Name = bot.Name, NormalizedName = normalized, Kind = UserKind.Bot, CreatedAt = time.GetUtcNow(),
+                    Name = bot.Name,
+                    NormalizedName = normalized,
+                    Kind = UserKind.Bot,
+                    CreatedAt = time.GetUtcNow(),
                     SecurityStamp = Auth.ChatAccounts.NewStamp(),
                 };
                 db.Users.Add(user);

@@ -56,8 +56,14 @@ public sealed class ImageStore(IDbContextFactory<ChatDbContext> dbFactory, IOpti
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         db.Images.Add(new StoredImage
         {
-            Id = id, ContentType = type, Width = w, Height = h, Length = bytes.Length, OriginalName = name,
-            UploaderId = uploaderId, CreatedAt = time.GetUtcNow(),
+            Id = id,
+            ContentType = type,
+            Width = w,
+            Height = h,
+            Length = bytes.Length,
+            OriginalName = name,
+            UploaderId = uploaderId,
+            CreatedAt = time.GetUtcNow(),
         });
         await db.SaveChangesAsync(ct);
         return new ImageRef(id, type, w, h, bytes.Length, name);
