@@ -103,6 +103,16 @@ public sealed class ImageValidationTests
     }
 
     [Fact]
+    public async Task Uploads_are_rate_limited_per_user()
+    {
+        await using var h = await RichHarness.StartAsync(settings: new() { ["Images:UploadBurst"] = "3", ["Images:UploadsPerMinute"] = "1" });
+        var png = TestImages.Png(8, 8);
+        for (var i = 0; i < 3; i++) Assert.True((await h.Images.SaveAsync(png, uploaderId: 7)).Ok);
+        Assert.Equal("rate_limited", (await h.Images.SaveAsync(png, uploaderId: 7)).Error?.Code);
+        Assert.True((await h.Images.SaveAsync(png, uploaderId: 8)).Ok); // others are not affected
+    }
+
+    [Fact]
     public void Image_urls_use_the_public_base_url_when_set()
     {
         var own = new ImageUrls(Microsoft.Extensions.Options.Options.Create(new Hosting.PortalOptions()));

@@ -154,6 +154,21 @@ public sealed class RichBrowserTests(RichPortalFixture f) : IClassFixture<RichPo
         await bob.WaitForFunctionAsync("el => el.complete && el.naturalWidth === 120", await img.ElementHandleAsync());
         // Alice sees the same mention, but not as hers.
         await Expect(alice.Locator(".msg", new() { HasText = "看这个" }).Locator(".mention")).ToHaveClassAsync("mention");
+        // Dragging a file onto the conversation attaches it the same way; it can be removed before sending.
+        await alice.EvaluateAsync("""
+            ([b64]) => {
+              const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+              const dt = new DataTransfer();
+              dt.items.add(new File([bytes], 'dropped.gif', { type: 'image/gif' }));
+              const zone = document.querySelector('.chat-main');
+              zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+              zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+            }
+            """, new object[] { Convert.ToBase64String(TestImages.Gif(60, 40)) });
+        await Expect(alice.Locator("#composer-attachment")).ToContainTextAsync("dropped.gif");
+        await alice.ClickAsync("#attachment-remove");
+        await Expect(alice.Locator("#composer-attachment")).ToHaveCountAsync(0);
+
         // Click to enlarge.
         await msg.Locator(".msg-image").ClickAsync();
         await Expect(bob.Locator("#image-preview img")).ToBeVisibleAsync();
@@ -267,6 +282,16 @@ public sealed class RichBrowserTests(RichPortalFixture f) : IClassFixture<RichPo
         await zh.ReloadAsync();
         await zh.WaitForCircuitAsync();
         await Expect(zh.Locator("#send-button")).ToHaveTextAsync("Send");
+
+        // The sign-in page follows the browser too, and has its own switch.
+        var anonymous = await f.Browser.NewContextAsync(f.Portal.BaseUri, locale: "zh-CN");
+        var login = await anonymous.NewPageAsync();
+        await login.GotoAsync("/login");
+        await Expect(login.Locator("h1")).ToHaveTextAsync("登录");
+        await Expect(login.Locator("#login-submit")).ToHaveTextAsync("进入聊天室");
+        await login.ClickAsync("#language-switch");
+        await Expect(login.Locator("h1")).ToHaveTextAsync("Sign in");
+        await anonymous.CloseAsync();
 
         foreach (var file in new[] { "desktop.png", "phone.png", "dark.png", "zh-CN.png" })
             Assert.True(new FileInfo(Path.Combine(docs, file)).Length > 10_000, file);

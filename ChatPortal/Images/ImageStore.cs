@@ -16,6 +16,10 @@ public sealed class ImageOptions
     /// <summary>Width × height cap, checked from the header before anything is decoded.</summary>
     public long MaxPixels { get; set; } = 40_000_000;
     public int MaxSide { get; set; } = 12_000;
+    /// <summary>Uploads one user may make in a burst (each one is decoded, so they are not free).</summary>
+    public int UploadBurst { get; set; } = 20;
+    /// <summary>Uploads per minute the burst refills at.</summary>
+    public int UploadsPerMinute { get; set; } = 20;
 }
 
 /// <summary>
@@ -23,8 +27,19 @@ public sealed class ImageOptions
 /// under random names. Every adapter (web upload, socket binary frame) goes through here.
 /// </summary>
 public sealed class ImageStore(IDbContextFactory<ChatDbContext> dbFactory, IOptions<PortalOptions> portal,
-    IOptions<ImageOptions> options, IWebHostEnvironment env, TimeProvider time)
+    IOptions<ImageOptions> options, IWebHostEnvironment env, TimeProvider time) : IDisposable
 {
+    private readonly System.Threading.RateLimiting.PartitionedRateLimiter<long> _uploads =
+        System.Threading.RateLimiting.PartitionedRateLimiter.Create<long, long>(user =>
+            System.Threading.RateLimiting.RateLimitPartition.GetTokenBucketLimiter(user, _ => new System.Threading.RateLimiting.TokenBucketRateLimiterOptions
+            {
+                TokenLimit = Math.Max(1, options.Value.UploadBurst),
+                TokensPerPeriod = 1,
+                ReplenishmentPeriod = TimeSpan.FromMinutes(1.0 / Math.Max(1, options.Value.UploadsPerMinute)),
+                QueueLimit = 0,
+                AutoReplenishment = true,
+            }));
+
     public string Folder { get; } = Path.Combine(portal.Value.ResolveDataPath(env.ContentRootPath), "images");
 
     public async Task<ChatResult<ImageRef>> SaveAsync(ReadOnlyMemory<byte> bytes, long uploaderId, string? originalName = null,
@@ -33,6 +48,10 @@ public sealed class ImageStore(IDbContextFactory<ChatDbContext> dbFactory, IOpti
         var o = options.Value;
         if (bytes.Length == 0) return new ChatError("image_empty", "The image is empty.");
         if (bytes.Length > o.MaxBytes) return new ChatError("image_too_large", $"The image is larger than {o.MaxBytes / 1024 / 1024} MB.");
+        using (var lease = _uploads.AttemptAcquire(uploaderId))
+        {
+            if (!lease.IsAcquired) return new ChatError("rate_limited", "You are uploading images too fast; wait a moment.");
+        }
         var info = ImageSniffer.Identify(bytes.Span);
         if (info is null) return new ChatError("image_type", "Only PNG, JPEG, GIF and WebP images are accepted.");
         var (type, w, h) = info.Value;
@@ -77,6 +96,8 @@ public sealed class ImageStore(IDbContextFactory<ChatDbContext> dbFactory, IOpti
         name = string.Concat(name.Where(c => !char.IsControl(c))).Trim();
         return name.Length == 0 ? null : name[..Math.Min(name.Length, 200)];
     }
+
+    public void Dispose() => _uploads.Dispose();
 
     /// <summary>The stored file of an image id, or null (ids are hex only: no path tricks).</summary>
     public string? PathOf(string id) =>
