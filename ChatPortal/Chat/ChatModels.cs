@@ -9,7 +9,8 @@ public sealed record UserRef(long Id, string Name, UserKind Kind)
     public bool IsBot => Kind == UserKind.Bot;
 }
 
-public sealed record ImageRef(string Id, string ContentType, int Width, int Height, long Length);
+/// <summary>A stored image; <paramref name="Name"/> is the uploader's file name (display only, never trusted).</summary>
+public sealed record ImageRef(string Id, string ContentType, int Width, int Height, long Length, string? Name = null);
 
 /// <summary>A stored message as the core hands it out (never an EF entity).</summary>
 public sealed record ChatMessage(
@@ -70,3 +71,6 @@ public sealed record ChatError(string Code, string Message)
     public static readonly ChatError StorageFailed = new("storage_failed", "The message could not be stored; it was not sent. Try again.");
     public static readonly ChatError Unavailable = new("unavailable", "The server is shutting down; try again shortly.");
 }
+
+/// <summary>Numbers about a room (visible posts only).</summary>
+public sealed record RoomStats(int Messages, int Images, int Senders, int Members, DateTimeOffset? FirstMessageAt);

@@ -16,4 +16,6 @@ public sealed class ChatOptions
     public double RateLimitPerSecond { get; set; } = 3;
     /// <summary>Events queued for one web circuit before it counts as too slow and resyncs.</summary>
     public int CircuitQueueCapacity { get; set; } = 512;
+    /// <summary>At most one typing notice per user and room this often (the web UI shows one for about 5 s).</summary>
+    public TimeSpan TypingInterval { get; set; } = TimeSpan.FromSeconds(3);
 }

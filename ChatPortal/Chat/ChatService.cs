@@ -25,6 +25,7 @@ public sealed class ChatService : IDisposable
     private readonly PartitionedRateLimiter<long> _rate;
     private readonly ConcurrentDictionary<long, RoomInfo> _roomsById = new();
     private readonly ConcurrentDictionary<string, ImageRef> _images = new();
+    private readonly ConcurrentDictionary<(long User, long Room), DateTimeOffset> _typing = new();
 
     public ChatService(IDbContextFactory<ChatDbContext> dbFactory, MessageWriter writer, LocalFanout fanout,
         IChatBackplane backplane, PresenceTracker presence, UserDirectory users, IOptions<ChatOptions> options,
@@ -280,6 +281,7 @@ public sealed class ChatService : IDisposable
         var result = await _writer.SubmitAsync(new PostOp(sender, row, image), ct);
         if (result.Error is not null) return result.Error;
         var message = result.Message!;
+        _typing.TryRemove((sender.Id, room.Id), out _); // a new message starts a new typing period
         if (room.IsDirect && !result.Duplicate)
         {
             var partner = await DirectPartnerAsync(room.Id, sender.Id, ct);
@@ -374,7 +376,7 @@ public sealed class ChatService : IDisposable
         await using var db = await _dbFactory.CreateDbContextAsync(ct);
         var img = await db.Images.AsNoTracking().FirstOrDefaultAsync(i => i.Id == imageId, ct);
         if (img is null) return null;
-        return _images[img.Id] = new ImageRef(img.Id, img.ContentType, img.Width, img.Height, img.Length);
+        return _images[img.Id] = new ImageRef(img.Id, img.ContentType, img.Width, img.Height, img.Length, img.OriginalName);
     }
 
     // ---------------------------------------------------------------- history
@@ -457,6 +459,96 @@ public sealed class ChatService : IDisposable
         return [.. before, .. await ToChatMessagesAsync(db, after, ct)];
     }
 
+    /// <summary>Posts by id (search results, mentions), as they are now; event rows and unknown ids are left out.</summary>
+    public async Task<IReadOnlyList<ChatMessage>> GetMessagesAsync(IReadOnlyCollection<long> ids, CancellationToken ct = default)
+    {
+        if (ids.Count == 0) return [];
+        await using var db = await _dbFactory.CreateDbContextAsync(ct);
+        var rows = await db.Messages.AsNoTracking()
+            .Where(m => ids.Contains(m.Id) && (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image))
+            .OrderBy(m => m.Id).ToListAsync(ct);
+        return await ToChatMessagesAsync(db, rows, ct);
+    }
+
+    /// <summary>The page of visible messages right after <paramref name="afterId"/>, oldest first (reading forward from a search hit).</summary>
+    public async Task<IReadOnlyList<ChatMessage>> GetNewerAsync(long roomId, long afterId, int? limit = null, CancellationToken ct = default)
+    {
+        var take = Math.Clamp(limit ?? _options.HistoryPageSize, 1, 200);
+        await using var db = await _dbFactory.CreateDbContextAsync(ct);
+        var rows = await db.Messages.AsNoTracking()
+            .Where(m => m.RoomId == roomId && m.Id > afterId && (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image))
+            .OrderBy(m => m.Id).Take(take).ToListAsync(ct);
+        return await ToChatMessagesAsync(db, rows, ct);
+    }
+
+    /// <summary>The first visible message from someone else after the user's read position, or null when all is read.</summary>
+    public async Task<long?> FirstUnreadIdAsync(long userId, long roomId, CancellationToken ct = default)
+    {
+        await using var db = await _dbFactory.CreateDbContextAsync(ct);
+        var lastRead = await db.RoomMembers.Where(m => m.RoomId == roomId && m.UserId == userId)
+            .Select(m => (long?)m.LastReadMessageId).FirstOrDefaultAsync(ct);
+        if (lastRead is null) return null;
+        return await db.Messages.Where(m => m.RoomId == roomId && m.Id > lastRead && m.SenderId != userId && m.DeletedAt == null
+                && (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image))
+            .OrderBy(m => m.Id).Select(m => (long?)m.Id).FirstOrDefaultAsync(ct);
+    }
+
+    /// <summary>
+    /// Unread messages per room that mention the user (<c>@Name</c>); rooms with none are left
+    /// out. A coarse text match, refined by <see cref="Mentions.IsMentioned"/> in the caller if needed.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<long, int>> UnreadMentionCountsAsync(UserRef user, CancellationToken ct = default)
+    {
+        await using var db = await _dbFactory.CreateDbContextAsync(ct);
+        var unread = from m in db.RoomMembers
+                     where m.UserId == user.Id
+                     from msg in db.Messages
+                     where msg.RoomId == m.RoomId && msg.Id > m.LastReadMessageId
+                           && (msg.Kind == MessageKind.Text || msg.Kind == MessageKind.Image)
+                           && msg.DeletedAt == null && msg.SenderId != user.Id
+                     select msg;
+        if (db.Database.IsSqlite())
+        {
+            // SQLite's LIKE ignores ASCII case, as the final check does.
+            var needle = "%@" + user.Name.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_") + "%";
+            unread = unread.Where(msg => EF.Functions.Like(msg.Text, needle, "\\"));
+        }
+        else
+        {
+            var lower = "@" + user.Name.ToLowerInvariant();
+            unread = unread.Where(msg => msg.Text.ToLower().Contains(lower));
+        }
+        var rows = await unread.Select(msg => new { msg.RoomId, msg.Text }).ToListAsync(ct);
+        return rows.Where(r => Mentions.IsMentioned(r.Text, user.Name))
+            .GroupBy(r => r.RoomId).ToDictionary(g => g.Key, g => g.Count());
+    }
+
+    /// <summary>Numbers for a room (the bot's "stats"): visible messages, members, first message time.</summary>
+    public async Task<RoomStats> RoomStatsAsync(long roomId, CancellationToken ct = default)
+    {
+        await using var db = await _dbFactory.CreateDbContextAsync(ct);
+        var posts = db.Messages.Where(m => m.RoomId == roomId && m.DeletedAt == null
+            && (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image));
+        var count = await posts.CountAsync(ct);
+        var images = await posts.CountAsync(m => m.Kind == MessageKind.Image, ct);
+        var senders = await posts.Select(m => m.SenderId).Distinct().CountAsync(ct);
+        var members = await db.RoomMembers.CountAsync(m => m.RoomId == roomId, ct);
+        var first = await posts.OrderBy(m => m.Id).Select(m => (DateTimeOffset?)m.CreatedAt).FirstOrDefaultAsync(ct);
+        return new RoomStats(count, images, senders, members, first);
+    }
+
+    /// <summary>Members of a room (for @-completion), by name, at most <paramref name="limit"/>.</summary>
+    public async Task<IReadOnlyList<UserRef>> ListMembersAsync(long roomId, int limit = 200, CancellationToken ct = default)
+    {
+        await using var db = await _dbFactory.CreateDbContextAsync(ct);
+        return await (from m in db.RoomMembers
+                      where m.RoomId == roomId
+                      join u in db.Users on m.UserId equals u.Id
+                      where u.BannedAt == null
+                      orderby u.Name
+                      select new UserRef(u.Id, u.Name, u.Kind)).Take(Math.Clamp(limit, 1, 1000)).ToListAsync(ct);
+    }
+
     public async Task<long> LatestIdAsync(long roomId, CancellationToken ct = default)
     {
         await using var db = await _dbFactory.CreateDbContextAsync(ct);
@@ -521,7 +613,24 @@ public sealed class ChatService : IDisposable
 
     public IReadOnlyList<UserRef> Online(long roomId) => _presence.Online(roomId);
 
-    public void Typing(UserRef user, long roomId) => _backplane.Publish(new UserTyping(roomId, user));
+    /// <summary>
+    /// Announces that the user is typing. Throttled in the core for every adapter: at most one
+    /// event per user and room per <see cref="ChatOptions.TypingInterval"/>. True when announced.
+    /// </summary>
+    public bool Typing(UserRef user, long roomId)
+    {
+        var now = _time.GetUtcNow();
+        var key = (user.Id, roomId);
+        if (_typing.TryGetValue(key, out var last) && now - last < _options.TypingInterval) return false;
+        _typing[key] = now;
+        if (_typing.Count > 50_000)
+        {
+            foreach (var (k, at) in _typing)
+                if (now - at > _options.TypingInterval) _typing.TryRemove(k, out _);
+        }
+        _backplane.Publish(new UserTyping(roomId, user));
+        return true;
+    }
 
     /// <summary>Ends a user's live sessions everywhere (ban, kick): adapters close them.</summary>
     public void RevokeSessions(long userId, string reason)

@@ -1,10 +1,12 @@
 using ChatPortal.Auth;
+using ChatPortal.Bots;
 using ChatPortal.Chat;
 using ChatPortal.Cluster;
 using ChatPortal.Components;
 using ChatPortal.Data;
 using ChatPortal.Images;
 using ChatPortal.Localization;
+using ChatPortal.Search;
 using Microsoft.Extensions.FileProviders;
 using MudBlazor.Services;
 
@@ -25,6 +27,8 @@ public static class ChatPortalSetup
         builder.AddChatPortalImages();
         builder.AddChatPortalLocalization();
         builder.Services.AddSingleton<Bots.BotSwitches>();
+        builder.AddChatPortalBots();
+        builder.AddChatPortalSearch();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
         builder.Services.AddScoped<Components.Chat.CircuitPresence>();

@@ -16,6 +16,10 @@ public sealed class ImageOptions
     /// <summary>Width × height cap, checked from the header before anything is decoded.</summary>
     public long MaxPixels { get; set; } = 40_000_000;
     public int MaxSide { get; set; } = 12_000;
+    /// <summary>Uploads one user may make in a burst (each one is decoded, so they are not free).</summary>
+    public int UploadBurst { get; set; } = 20;
+    /// <summary>Uploads per minute the burst refills at.</summary>
+    public int UploadsPerMinute { get; set; } = 20;
 }
 
 /// <summary>
@@ -23,8 +27,19 @@ public sealed class ImageOptions
 /// under random names. Every adapter (web upload, socket binary frame) goes through here.
 /// </summary>
 public sealed class ImageStore(IDbContextFactory<ChatDbContext> dbFactory, IOptions<PortalOptions> portal,
-    IOptions<ImageOptions> options, IWebHostEnvironment env, TimeProvider time)
+    IOptions<ImageOptions> options, IWebHostEnvironment env, TimeProvider time) : IDisposable
 {
+    private readonly System.Threading.RateLimiting.PartitionedRateLimiter<long> _uploads =
+        System.Threading.RateLimiting.PartitionedRateLimiter.Create<long, long>(user =>
+            System.Threading.RateLimiting.RateLimitPartition.GetTokenBucketLimiter(user, _ => new System.Threading.RateLimiting.TokenBucketRateLimiterOptions
+            {
+                TokenLimit = Math.Max(1, options.Value.UploadBurst),
+                TokensPerPeriod = 1,
+                ReplenishmentPeriod = TimeSpan.FromMinutes(1.0 / Math.Max(1, options.Value.UploadsPerMinute)),
+                QueueLimit = 0,
+                AutoReplenishment = true,
+            }));
+
     public string Folder { get; } = Path.Combine(portal.Value.ResolveDataPath(env.ContentRootPath), "images");
 
     public async Task<ChatResult<ImageRef>> SaveAsync(ReadOnlyMemory<byte> bytes, long uploaderId, string? originalName = null,
@@ -33,12 +48,19 @@ public sealed class ImageStore(IDbContextFactory<ChatDbContext> dbFactory, IOpti
         var o = options.Value;
         if (bytes.Length == 0) return new ChatError("image_empty", "The image is empty.");
         if (bytes.Length > o.MaxBytes) return new ChatError("image_too_large", $"The image is larger than {o.MaxBytes / 1024 / 1024} MB.");
+        using (var lease = _uploads.AttemptAcquire(uploaderId))
+        {
+            if (!lease.IsAcquired) return new ChatError("rate_limited", "You are uploading images too fast; wait a moment.");
+        }
         var info = ImageSniffer.Identify(bytes.Span);
         if (info is null) return new ChatError("image_type", "Only PNG, JPEG, GIF and WebP images are accepted.");
         var (type, w, h) = info.Value;
         if (w <= 0 || h <= 0) return new ChatError("image_corrupt", "The image header is damaged.");
         if (w > o.MaxSide || h > o.MaxSide || (long)w * h > o.MaxPixels)
             return new ChatError("image_dimensions", $"The image is {w}×{h} pixels; the limit is {o.MaxSide} per side and {o.MaxPixels:N0} pixels.");
+        // Only now, with the size known to be within the caps, does a real decoder look at it.
+        var decodeError = await ImageDecodeCheck.CheckAsync(bytes, type, w, h, ct);
+        if (decodeError is not null) return decodeError;
 
         var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         Directory.CreateDirectory(Folder);
@@ -49,16 +71,33 @@ public sealed class ImageStore(IDbContextFactory<ChatDbContext> dbFactory, IOpti
             await f.FlushAsync(ct);
             f.Flush(flushToDisk: true); // the file is on disk before the message naming it is stored
         }
+        var name = CleanName(originalName);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         db.Images.Add(new StoredImage
         {
-            Id = id, ContentType = type, Width = w, Height = h, Length = bytes.Length,
-            OriginalName = originalName is null ? null : Path.GetFileName(originalName)[..Math.Min(Path.GetFileName(originalName).Length, 200)],
-            UploaderId = uploaderId, CreatedAt = time.GetUtcNow(),
+            Id = id,
+            ContentType = type,
+            Width = w,
+            Height = h,
+            Length = bytes.Length,
+            OriginalName = name,
+            UploaderId = uploaderId,
+            CreatedAt = time.GetUtcNow(),
         });
         await db.SaveChangesAsync(ct);
-        return new ImageRef(id, type, w, h, bytes.Length);
+        return new ImageRef(id, type, w, h, bytes.Length, name);
     }
+
+    /// <summary>The file name without folders or control characters, at most 200 characters (shown as text only).</summary>
+    internal static string? CleanName(string? originalName)
+    {
+        if (string.IsNullOrWhiteSpace(originalName)) return null;
+        var name = Path.GetFileName(originalName.Replace('\\', '/'));
+        name = string.Concat(name.Where(c => !char.IsControl(c))).Trim();
+        return name.Length == 0 ? null : name[..Math.Min(name.Length, 200)];
+    }
+
+    public void Dispose() => _uploads.Dispose();
 
     /// <summary>The stored file of an image id, or null (ids are hex only: no path tricks).</summary>
     public string? PathOf(string id) =>
@@ -68,9 +107,12 @@ public sealed class ImageStore(IDbContextFactory<ChatDbContext> dbFactory, IOpti
 /// <summary>Reads type and size from the first bytes of PNG, JPEG, GIF and WebP files.</summary>
 public static class ImageSniffer
 {
+    // Not a u8 string literal: "\x89" there would be U+0089, two bytes in UTF-8.
+    private static ReadOnlySpan<byte> PngSignature => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
+
     public static (string ContentType, int Width, int Height)? Identify(ReadOnlySpan<byte> b)
     {
-        if (b.Length >= 24 && b[..8].SequenceEqual("\x89PNG\r\n\x1a\n"u8.ToArray()) && b[12..16].SequenceEqual("IHDR"u8))
+        if (b.Length >= 24 && b[..8].SequenceEqual(PngSignature) && b[12..16].SequenceEqual("IHDR"u8))
             return ("image/png", (int)BinaryPrimitives.ReadUInt32BigEndian(b[16..]), (int)BinaryPrimitives.ReadUInt32BigEndian(b[20..]));
         if (b.Length >= 10 && (b[..6].SequenceEqual("GIF87a"u8) || b[..6].SequenceEqual("GIF89a"u8)))
             return ("image/gif", BinaryPrimitives.ReadUInt16LittleEndian(b[6..]), BinaryPrimitives.ReadUInt16LittleEndian(b[8..]));
@@ -121,6 +163,7 @@ public static class ImageSetup
     {
         builder.Services.Configure<ImageOptions>(builder.Configuration.GetSection(ImageOptions.Section));
         builder.Services.AddSingleton<ImageStore>();
+        builder.Services.AddSingleton<ImageUrls>();
         return builder;
     }
 

@@ -1,0 +1,186 @@
+using System.Text.RegularExpressions;
+using ChatPortal.Bots;
+using ChatPortal.Chat;
+using ChatPortal.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ChatPortal.Tests.Rich;
+
+public sealed class BotTests
+{
+    [Fact]
+    public async Task XiaoAi_answers_the_time_in_Chinese_from_a_bot_user_in_the_same_room()
+    {
+        await using var h = await RichHarness.StartAsync();
+        var alice = await h.CreateUserAsync("alice");
+        var room = await h.CreateRoomAsync("lobby2");
+        var inbox = new RecordingSubscriber();
+        using var sub = h.Chat.SubscribeRoom(room.Id, inbox);
+
+        var question = await h.PostAsync(alice, room, "@小爱 几点了");
+        var reply = await ReplyTo(inbox, question);
+        Assert.Equal(XiaoAiBot.BotName, reply.Sender.Name);
+        Assert.True(reply.Sender.IsBot);
+        Assert.Equal(room.Id, reply.RoomId);
+        Assert.StartsWith("@alice ", reply.Text);
+        Assert.Matches(new Regex(@"现在是 \d{2}:\d{2}"), reply.Text);
+        // Stored like any message: history has it after the question.
+        var history = await h.Chat.GetHistoryAsync(room.Id);
+        Assert.Equal([question.Id, reply.Id], history.Select(m => m.Id));
+    }
+
+    [Fact]
+    public async Task XiaoAi_answers_help_in_English_and_the_other_rules()
+    {
+        await using var h = await RichHarness.StartAsync();
+        var bob = await h.CreateUserAsync("bob");
+        var room = await h.CreateRoomAsync("rules");
+        var inbox = new RecordingSubscriber();
+        using var sub = h.Chat.SubscribeRoom(room.Id, inbox);
+        using var here = h.Chat.EnterRoom(room.Id, bob);
+
+        async Task<string> Ask(string text) => (await ReplyTo(inbox, await h.PostAsync(bob, room, text))).Text;
+
+        var help = await Ask("@小爱 help");
+        Assert.Contains("I can do", help);
+        Assert.Contains("time", help);
+        Assert.Contains("我会这些", await Ask("@小爱 帮助"));
+        Assert.Matches(new Regex(@"Today is \w+day"), await Ask("@小爱 date"));
+        Assert.Contains("今天是", await Ask("@小爱同学 今天几号"));
+        Assert.Contains("bob", await Ask("@小爱 谁在线"));
+        Assert.Contains("1 online: bob", await Ask("@小爱 who is online"));
+        Assert.Matches(new Regex(@"🎲 You rolled ([2-9]|1[0-2]) \(\d \+ \d\) \(2d6\)"), await Ask("@小爱 roll 2d6"));
+        Assert.Matches(new Regex(@"掷出了 [1-6]（1d6）"), await Ask("@小爱 掷骰子"));
+        Assert.Equal("@bob 你好，世界", await Ask("@小爱 复读 你好，世界"));
+        Assert.Equal("@bob <b>not bold</b>", await Ask("@xiaoai echo <b>not bold</b>"));
+        Assert.Matches(new Regex(@"Room ""rules"": \d+ messages"), await Ask("@小爱 stats"));
+        Assert.Contains("还在学习", await Ask("@小爱 讲个笑话"));
+        Assert.Contains("still learning", await Ask("@小爱 tell me a joke"));
+    }
+
+    [Fact]
+    public async Task A_throwing_bot_and_a_slow_bot_do_not_hold_up_chat_or_other_bots()
+    {
+        var slow = new SlowBot();
+        await using var h = await RichHarness.StartAsync(s =>
+        {
+            s.AddSingleton<IChatBot, ThrowingBot>();
+            s.AddSingleton<IChatBot>(slow);
+        }, new() { ["Bots:ReplyTimeout"] = "00:01:00" });
+        var alice = await h.CreateUserAsync("alice");
+        var bob = await h.CreateUserAsync("bob");
+        var room = await h.CreateRoomAsync("busy");
+        var inbox = new RecordingSubscriber();
+        using var sub = h.Chat.SubscribeRoom(room.Id, inbox);
+
+        // All three bots want this one: one throws, one sleeps 10 s, 小爱 answers.
+        var question = await h.PostAsync(alice, room, "!slow !boom @小爱 help");
+        await slow.Started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var other = await h.PostAsync(bob, room, "meanwhile, a normal message");
+        var reply = await ReplyTo(inbox, question);
+
+        // The slow bot is still inside its 10 s while chat and 小爱 have moved on.
+        Assert.False(slow.Finished);
+        Assert.Contains(inbox.Events.OfType<MessagePosted>(), p => p.Message.Id == other.Id);
+        Assert.Contains("I can do", reply.Text);
+        await WaitUntil(() => h.Bots.Failed == 1);
+        Assert.DoesNotContain(inbox.Events.OfType<MessagePosted>(), p => p.Message.Sender.Name is "slowbot" or "boombot");
+        // And the runner keeps working after the failure.
+        var again = await h.PostAsync(bob, room, "@小爱 time");
+        Assert.Contains("It is", (await ReplyTo(inbox, again)).Text);
+    }
+
+    [Fact]
+    public async Task A_bot_that_ignores_cancellation_is_abandoned_after_the_timeout()
+    {
+        var slow = new SlowBot(honourCancellation: false);
+        await using var h = await RichHarness.StartAsync(s => s.AddSingleton<IChatBot>(slow),
+            new() { ["Bots:ReplyTimeout"] = "00:00:00.300" });
+        var alice = await h.CreateUserAsync("alice");
+        var room = await h.CreateRoomAsync("timeout");
+        await h.PostAsync(alice, room, "!slow please");
+        await WaitUntil(() => h.Bots.TimedOut == 1);
+        Assert.False(slow.Finished);
+        Assert.Equal(0, h.Bots.Replied);
+    }
+
+    [Fact]
+    public async Task Switched_off_rooms_get_no_answer_and_bots_never_answer_bots()
+    {
+        await using var h = await RichHarness.StartAsync();
+        var alice = await h.CreateUserAsync("alice");
+        var quiet = await h.CreateRoomAsync("quiet");
+        var loud = await h.CreateRoomAsync("loud");
+        await h.Services.GetRequiredService<BotSwitches>().SetAsync(XiaoAiBot.BotName, quiet.Id, false);
+        var inbox = new RecordingSubscriber();
+        using var s1 = h.Chat.SubscribeRoom(quiet.Id, inbox);
+        using var s2 = h.Chat.SubscribeRoom(loud.Id, inbox);
+
+        await h.PostAsync(alice, quiet, "@小爱 help");
+        var asked = await h.PostAsync(alice, loud, "@小爱 echo @小爱 help");
+        var reply = await ReplyTo(inbox, asked);
+        Assert.Equal("@alice @小爱 help", reply.Text);
+        await WaitUntil(() => h.Bots.Handled == 2);
+        // The echo contains "@小爱" but comes from a bot: no loop. The quiet room stayed quiet.
+        Assert.Single(inbox.Events.OfType<MessagePosted>(), p => p.Message.Sender.IsBot);
+        Assert.Equal(1, h.Bots.Replied);
+    }
+
+    [Fact]
+    public async Task The_bot_user_exists_after_startup_and_cannot_sign_in()
+    {
+        await using var h = await RichHarness.StartAsync();
+        await WaitUntil(() => h.Services.GetRequiredService<BotDirectory>().Get(XiaoAiBot.BotName) is not null);
+        var accounts = new Auth.ChatAccounts(h.Services.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<Data.ChatDbContext>>(),
+            h.Chat.Users, TimeProvider.System);
+        var attempt = await accounts.SignInOrRegisterAsync(XiaoAiBot.BotName, "password123", null);
+        Assert.False(attempt.Succeeded);
+    }
+
+    internal static async Task<ChatMessage> ReplyTo(RecordingSubscriber inbox, ChatMessage question)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (DateTime.UtcNow < deadline)
+        {
+            var reply = inbox.Events.OfType<MessagePosted>().Select(p => p.Message)
+                .FirstOrDefault(m => m.Sender.IsBot && m.ClientMsgId == $"bot-{question.Id}");
+            if (reply is not null) return reply;
+            await Task.Delay(20);
+        }
+        throw new TimeoutException($"No bot reply to \"{question.Text}\".");
+    }
+
+    internal static async Task WaitUntil(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("The condition did not become true.");
+            await Task.Delay(20);
+        }
+    }
+
+    private sealed class ThrowingBot : IChatBot
+    {
+        public string Name => "boombot";
+        public bool Wants(ChatMessage message) => message.Text.Contains("!boom", StringComparison.Ordinal);
+        public Task<string?> ReplyAsync(BotContext context, CancellationToken ct) => throw new InvalidOperationException("boom");
+    }
+
+    private sealed class SlowBot(bool honourCancellation = true) : IChatBot
+    {
+        private volatile bool _finished;
+        public TaskCompletionSource Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public bool Finished => _finished;
+        public string Name => "slowbot";
+        public bool Wants(ChatMessage message) => message.Text.Contains("!slow", StringComparison.Ordinal);
+
+        public async Task<string?> ReplyAsync(BotContext context, CancellationToken ct)
+        {
+            Started.TrySetResult();
+            await Task.Delay(TimeSpan.FromSeconds(10), honourCancellation ? ct : CancellationToken.None);
+            _finished = true;
+            return "finally awake";
+        }
+    }
+}

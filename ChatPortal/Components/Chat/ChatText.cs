@@ -1,0 +1,35 @@
+namespace ChatPortal.Components.Chat;
+
+/// <summary>
+/// Marker for the chat UI's strings (<c>ChatText.resx</c>, <c>ChatText.zh-CN.resx</c>): chat
+/// views, drawer, composer, search, app bar. Keys are the English text, so a missing
+/// translation shows English.
+/// </summary>
+public sealed class ChatText;
+
+/// <summary>Localized messages for the core's error codes (the core speaks English; the UI translates by code).</summary>
+public static class ChatErrors
+{
+    public static string Describe(Microsoft.Extensions.Localization.IStringLocalizer<ChatText> l, ChatPortal.Chat.ChatError e) => e.Code switch
+    {
+        "forbidden" => l["You may not do that here."],
+        "muted" => l["You are muted and cannot send messages right now."],
+        "banned" => l["Your account is banned."],
+        "archived" => l["This room is archived and read-only."],
+        "rate_limited" => l["You are sending too fast; wait a moment."],
+        "empty" => l["The message is empty."],
+        "too_long" => l["The message is too long."],
+        "storage_failed" => l["The message could not be stored; it was not sent. Try again."],
+        "unavailable" => l["The server is shutting down; try again shortly."],
+        "not_found" => l["Not found."],
+        "image_empty" => l["The image is empty."],
+        "image_too_large" => l["The image is too large."],
+        "image_type" => l["Only PNG, JPEG, GIF and WebP images are accepted."],
+        "image_corrupt" => l["The image could not be decoded; it is damaged or not an image."],
+        "image_dimensions" => l["The image has too many pixels."],
+        "not_editable" => l["Images cannot be edited."],
+        "self" => l["You cannot start a conversation with yourself."],
+        "guest" => l["Guests cannot receive direct messages."],
+        _ => e.Message,
+    };
+}

@@ -1,0 +1,138 @@
+using System.Globalization;
+using System.Text;
+using ChatPortal.Chat;
+using ChatPortal.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace ChatPortal.Search;
+
+/// <summary>One search result: the message as it is now, its room and (for a direct conversation) the other person.</summary>
+public sealed record SearchHit(ChatMessage Message, RoomInfo Room, UserRef? DirectWith);
+
+/// <summary>
+/// Message search for Chinese and English alike. On SQLite: the FTS5 trigram index (substrings
+/// of 3+ characters, so no word segmentation is needed) plus LIKE for shorter terms, which the
+/// trigram index cannot match. Other databases: LIKE on lower-cased text. Only rooms the user
+/// may read are ever searched.
+/// </summary>
+public sealed class MessageSearch(IDbContextFactory<ChatDbContext> dbFactory, ChatService chat)
+{
+    public const int MaxQueryLength = 200;
+    private const int MaxTerms = 8;
+
+    /// <summary>Searches one room (<paramref name="roomId"/>) or every room the user may read, newest first.</summary>
+    public async Task<IReadOnlyList<SearchHit>> SearchAsync(UserRef user, string? query, long? roomId = null, int limit = 50,
+        CancellationToken ct = default)
+    {
+        var terms = Terms(query);
+        if (terms.Count == 0) return [];
+        limit = Math.Clamp(limit, 1, 200);
+
+        List<long> rooms;
+        if (roomId is { } id)
+        {
+            var room = await chat.GetRoomAsync(id, ct);
+            rooms = room is not null && await chat.CanReadAsync(user, room, ct) ? [id] : [];
+        }
+        else
+        {
+            rooms = await ReadableRoomIdsAsync(user, ct);
+        }
+        if (rooms.Count == 0) return [];
+
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var ids = db.Database.IsSqlite() && terms.Any(t => Length(t) >= 3)
+            ? await FullTextAsync(db, terms, rooms, limit, ct)
+            : await LikeAsync(db, terms, rooms, limit, db.Database.IsSqlite(), ct);
+
+        var messages = await chat.GetMessagesAsync(ids, ct);
+        var hits = new List<SearchHit>(messages.Count);
+        var roomCache = new Dictionary<long, (RoomInfo Room, UserRef? With)?>();
+        foreach (var m in messages.OrderByDescending(m => m.Id))
+        {
+            if (!roomCache.TryGetValue(m.RoomId, out var info))
+            {
+                var room = await chat.GetRoomAsync(m.RoomId, ct);
+                // Checked again per room: a result never comes from a room the user cannot read.
+                info = room is not null && await chat.CanReadAsync(user, room, ct)
+                    ? (room, room.IsDirect ? await chat.DirectPartnerAsync(room.Id, user.Id, ct) : null)
+                    : null;
+                roomCache[m.RoomId] = info;
+            }
+            if (info is { } ok && !m.IsDeleted) hits.Add(new SearchHit(m, ok.Room, ok.With));
+        }
+        return hits;
+    }
+
+    /// <summary>Rooms the user may read, by the same rule as <see cref="ChatService.CanReadAsync"/>.</summary>
+    public async Task<List<long>> ReadableRoomIdsAsync(UserRef user, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        if (user.IsGuest)
+            return await db.Rooms.Where(r => r.AllowGuests && !r.IsPrivate && !r.IsDirect).Select(r => r.Id).ToListAsync(ct);
+        var memberOf = db.RoomMembers.Where(m => m.UserId == user.Id).Select(m => m.RoomId);
+        return await db.Rooms.Where(r => (!r.IsPrivate && !r.IsDirect) || memberOf.Contains(r.Id)).Select(r => r.Id).ToListAsync(ct);
+    }
+
+    private static async Task<List<long>> FullTextAsync(ChatDbContext db, List<string> terms, List<long> rooms, int limit,
+        CancellationToken ct)
+    {
+        var parameters = new List<object>();
+        var sql = new StringBuilder("SELECT m.Id AS Value FROM MessageSearch JOIN Messages m ON m.Id = MessageSearch.rowid WHERE MessageSearch MATCH {0}");
+        // Each long term is a quoted phrase: user text never becomes FTS5 syntax.
+        parameters.Add(string.Join(" AND ", terms.Where(t => Length(t) >= 3).Select(t => "\"" + t.Replace("\"", "\"\"") + "\"")));
+        foreach (var shortTerm in terms.Where(t => Length(t) < 3))
+        {
+            sql.Append(CultureInfo.InvariantCulture, $" AND m.Text LIKE {{{parameters.Count}}} ESCAPE '\\'");
+            parameters.Add(LikePattern(shortTerm));
+        }
+        // Room ids are numbers from our own query, not user input.
+        sql.Append(" AND m.DeletedAt IS NULL AND m.RoomId IN (").Append(string.Join(",", rooms.Select(r => r.ToString(CultureInfo.InvariantCulture)))).Append(')');
+        sql.Append(CultureInfo.InvariantCulture, $" ORDER BY m.Id DESC LIMIT {limit}");
+        return await db.Database.SqlQueryRaw<long>(sql.ToString(), [.. parameters]).ToListAsync(ct);
+    }
+
+    private static async Task<List<long>> LikeAsync(ChatDbContext db, List<string> terms, List<long> rooms, int limit, bool sqlite,
+        CancellationToken ct)
+    {
+        var q = db.Messages.AsNoTracking().Where(m => rooms.Contains(m.RoomId) && m.DeletedAt == null
+            && (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image));
+        foreach (var term in terms)
+        {
+            if (sqlite)
+            {
+                var pattern = LikePattern(term);
+                q = q.Where(m => EF.Functions.Like(m.Text, pattern, "\\"));
+            }
+            else
+            {
+                var lower = term.ToLowerInvariant();
+                q = q.Where(m => m.Text.ToLower().Contains(lower));
+            }
+        }
+        return await q.OrderByDescending(m => m.Id).Select(m => m.Id).Take(limit).ToListAsync(ct);
+    }
+
+    internal static List<string> Terms(string? query)
+    {
+        var q = (query ?? "").Trim();
+        if (q.Length > MaxQueryLength) q = q[..MaxQueryLength];
+        return q.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Distinct(StringComparer.OrdinalIgnoreCase).Take(MaxTerms).ToList();
+    }
+
+    private static string LikePattern(string term) =>
+        "%" + term.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_") + "%";
+
+    /// <summary>Characters as the trigram tokenizer counts them (code points, not UTF-16 units).</summary>
+    private static int Length(string s) => s.EnumerateRunes().Count();
+}
+
+public static class SearchSetup
+{
+    public static IHostApplicationBuilder AddChatPortalSearch(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<MessageSearch>();
+        return builder;
+    }
+}
