@@ -1,13 +1,19 @@
+using ChatPortal.Bots;
 using ChatPortal.Chat;
 using ChatPortal.Data;
+using ChatPortal.Hosting;
+using ChatPortal.Images;
+using ChatPortal.Search;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace ChatPortal.Tests.Infrastructure;
 
-/// <summary>The chat core on a real SQLite file (migrated), without HTTP: for core tests.</summary>
+/// <summary>The chat core on a real SQLite file (migrated) with images, search and bots, without HTTP.</summary>
 public sealed class CoreHarness : IAsyncDisposable
 {
     private readonly IHost _host;
@@ -23,8 +29,12 @@ public sealed class CoreHarness : IAsyncDisposable
     public string DataDir { get; }
     public IServiceProvider Services => _host.Services;
     public ChatService Chat => Services.GetRequiredService<ChatService>();
+    public MessageSearch Search => Services.GetRequiredService<MessageSearch>();
+    public BotRunner Bots => Services.GetRequiredService<BotRunner>();
+    public ImageStore Images => Services.GetRequiredService<ImageStore>();
 
-    public static async Task<CoreHarness> StartAsync(string? dataDir = null, Dictionary<string, string?>? settings = null)
+    public static async Task<CoreHarness> StartAsync(string? dataDir = null, Dictionary<string, string?>? settings = null,
+        Action<IServiceCollection>? configure = null)
     {
         var owns = dataDir is null;
         dataDir ??= TempDir.Create("core");
@@ -42,8 +52,16 @@ public sealed class CoreHarness : IAsyncDisposable
         });
         if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
         builder.Services.AddLogging();
+        builder.Services.Configure<PortalOptions>(builder.Configuration.GetSection(PortalOptions.Section));
+        builder.Services.Configure<ImageOptions>(builder.Configuration.GetSection(ImageOptions.Section));
+        builder.Services.AddSingleton<IWebHostEnvironment>(new TestEnvironment(dataDir));
+        builder.Services.AddSingleton<ImageStore>();
+        builder.Services.AddSingleton<ImageUrls>();
         builder.AddChatPortalData();
         builder.AddChatCore();
+        builder.AddChatPortalBots();
+        builder.AddChatPortalSearch();
+        configure?.Invoke(builder.Services);
         var host = builder.Build();
         await host.Services.InitializeDatabaseAsync();
         await host.StartAsync();
@@ -63,18 +81,32 @@ public sealed class CoreHarness : IAsyncDisposable
         return new UserRef(u.Id, u.Name, u.Kind);
     }
 
-    public async Task<RoomInfo> CreateRoomAsync(string slug, bool isPrivate = false, bool allowGuests = true)
+    public async Task<RoomInfo> CreateRoomAsync(string slug, bool isPrivate = false, params UserRef[] members)
     {
-        await using var db = await Services.GetRequiredService<IDbContextFactory<ChatDbContext>>().CreateDbContextAsync();
+        await using var db = await Db();
         var r = new Room
         {
-            Slug = slug, Name = slug, IsPrivate = isPrivate, AllowGuests = allowGuests, InviteCode = ChatService.NewInviteCode(),
+            Slug = slug, Name = slug, IsPrivate = isPrivate, AllowGuests = true, InviteCode = ChatService.NewInviteCode(),
             CreatedAt = DateTimeOffset.UtcNow,
         };
         db.Rooms.Add(r);
         await db.SaveChangesAsync();
+        foreach (var m in members)
+            db.RoomMembers.Add(new RoomMember { RoomId = r.Id, UserId = m.Id, JoinedAt = DateTimeOffset.UtcNow });
+        await db.SaveChangesAsync();
         return RoomInfo.From(r);
     }
+
+    public async Task<ChatMessage> PostAsync(UserRef who, RoomInfo room, string text)
+    {
+        var r = await Chat.PostAsync(who, room.Id, text);
+        Assert.True(r.Ok, r.Error?.Message);
+        return r.Value!;
+    }
+
+    public Task<ChatMessage> PostAsync(UserRef who, DirectConversation dm, string text) => PostAsync(who, dm.Room, text);
+
+    public Task<ChatDbContext> Db() => Services.GetRequiredService<IDbContextFactory<ChatDbContext>>().CreateDbContextAsync();
 
     public async Task<T> WithDbAsync<T>(Func<ChatDbContext, Task<T>> action)
     {
@@ -88,6 +120,16 @@ public sealed class CoreHarness : IAsyncDisposable
         _host.Dispose();
         if (_ownsDir) TempDir.Delete(DataDir);
     }
+}
+
+internal sealed class TestEnvironment(string root) : IWebHostEnvironment
+{
+    public string WebRootPath { get; set; } = root;
+    public IFileProvider WebRootFileProvider { get; set; } = new NullFileProvider();
+    public string ApplicationName { get; set; } = "ChatPortal";
+    public IFileProvider ContentRootFileProvider { get; set; } = new NullFileProvider();
+    public string ContentRootPath { get; set; } = root;
+    public string EnvironmentName { get; set; } = "Testing";
 }
 
 public static class TempDir

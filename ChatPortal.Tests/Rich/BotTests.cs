@@ -11,7 +11,7 @@ public sealed class BotTests
     [Fact]
     public async Task XiaoAi_answers_the_time_in_Chinese_from_a_bot_user_in_the_same_room()
     {
-        await using var h = await RichHarness.StartAsync();
+        await using var h = await CoreHarness.StartAsync();
         var alice = await h.CreateUserAsync("alice");
         var room = await h.CreateRoomAsync("lobby2");
         var inbox = new RecordingSubscriber();
@@ -32,7 +32,7 @@ public sealed class BotTests
     [Fact]
     public async Task XiaoAi_answers_help_in_English_and_the_other_rules()
     {
-        await using var h = await RichHarness.StartAsync();
+        await using var h = await CoreHarness.StartAsync();
         var bob = await h.CreateUserAsync("bob");
         var room = await h.CreateRoomAsync("rules");
         var inbox = new RecordingSubscriber();
@@ -62,11 +62,11 @@ public sealed class BotTests
     public async Task A_throwing_bot_and_a_slow_bot_do_not_hold_up_chat_or_other_bots()
     {
         var slow = new SlowBot();
-        await using var h = await RichHarness.StartAsync(s =>
+        await using var h = await CoreHarness.StartAsync(configure: s =>
         {
             s.AddSingleton<IChatBot, ThrowingBot>();
             s.AddSingleton<IChatBot>(slow);
-        }, new() { ["Bots:ReplyTimeout"] = "00:01:00" });
+        }, settings: new() { ["Bots:ReplyTimeout"] = "00:01:00" });
         var alice = await h.CreateUserAsync("alice");
         var bob = await h.CreateUserAsync("bob");
         var room = await h.CreateRoomAsync("busy");
@@ -94,8 +94,8 @@ public sealed class BotTests
     public async Task A_bot_that_ignores_cancellation_is_abandoned_after_the_timeout()
     {
         var slow = new SlowBot(honourCancellation: false);
-        await using var h = await RichHarness.StartAsync(s => s.AddSingleton<IChatBot>(slow),
-            new() { ["Bots:ReplyTimeout"] = "00:00:00.300" });
+        await using var h = await CoreHarness.StartAsync(configure: s => s.AddSingleton<IChatBot>(slow),
+            settings: new() { ["Bots:ReplyTimeout"] = "00:00:00.300" });
         var alice = await h.CreateUserAsync("alice");
         var room = await h.CreateRoomAsync("timeout");
         await h.PostAsync(alice, room, "!slow please");
@@ -107,7 +107,7 @@ public sealed class BotTests
     [Fact]
     public async Task Switched_off_rooms_get_no_answer_and_bots_never_answer_bots()
     {
-        await using var h = await RichHarness.StartAsync();
+        await using var h = await CoreHarness.StartAsync();
         var alice = await h.CreateUserAsync("alice");
         var quiet = await h.CreateRoomAsync("quiet");
         var loud = await h.CreateRoomAsync("loud");
@@ -129,7 +129,7 @@ public sealed class BotTests
     [Fact]
     public async Task The_bot_user_exists_after_startup_and_cannot_sign_in()
     {
-        await using var h = await RichHarness.StartAsync();
+        await using var h = await CoreHarness.StartAsync();
         await WaitUntil(() => h.Services.GetRequiredService<BotDirectory>().Get(XiaoAiBot.BotName) is not null);
         var accounts = new Auth.ChatAccounts(h.Services.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<Data.ChatDbContext>>(),
             h.Chat.Users, TimeProvider.System);

@@ -2,6 +2,8 @@ using System.Text;
 using ChatPortal.Images;
 using SkiaSharp;
 
+using ChatPortal.Tests.Infrastructure;
+
 namespace ChatPortal.Tests.Rich;
 
 public sealed class ImageValidationTests
@@ -9,7 +11,7 @@ public sealed class ImageValidationTests
     [Fact]
     public async Task Real_png_jpeg_gif_and_webp_made_here_are_accepted_with_their_type_and_size()
     {
-        await using var h = await RichHarness.StartAsync();
+        await using var h = await CoreHarness.StartAsync();
         var cases = new (byte[] Bytes, string Type, int W, int H)[]
         {
             (TestImages.Png(64, 48), "image/png", 64, 48),
@@ -34,7 +36,7 @@ public sealed class ImageValidationTests
     [Fact]
     public async Task Svg_renamed_to_png_is_rejected_by_content()
     {
-        await using var h = await RichHarness.StartAsync();
+        await using var h = await CoreHarness.StartAsync();
         var svg = Encoding.UTF8.GetBytes("<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"><script>alert(2)</script></svg>");
         var r = await h.Images.SaveAsync(svg, 1, "cute-cat.png");
         Assert.Equal("image_type", r.Error?.Code);
@@ -44,7 +46,7 @@ public sealed class ImageValidationTests
     [Fact]
     public async Task Html_behind_png_magic_bytes_is_rejected_by_the_decoder()
     {
-        await using var h = await RichHarness.StartAsync();
+        await using var h = await CoreHarness.StartAsync();
         var html = TestImages.PngHeader(10, 10, Encoding.UTF8.GetBytes("<html><body><script>alert(document.cookie)</script></body></html>"));
         // The header alone looks like a small PNG: only the real decode catches it.
         Assert.Equal(("image/png", 10, 10), ImageSniffer.Identify(html));
@@ -59,7 +61,7 @@ public sealed class ImageValidationTests
     [InlineData(SKEncodedImageFormat.Webp)]
     public async Task Truncated_files_are_rejected(SKEncodedImageFormat format)
     {
-        await using var h = await RichHarness.StartAsync();
+        await using var h = await CoreHarness.StartAsync();
         var whole = TestImages.Encode(format, 200, 150, noise: true);
         Assert.True((await h.Images.SaveAsync(whole, 1)).Ok);
         var cut = whole[..(whole.Length / 2)];
@@ -71,7 +73,7 @@ public sealed class ImageValidationTests
     [Fact]
     public async Task Truncated_gif_is_rejected()
     {
-        await using var h = await RichHarness.StartAsync();
+        await using var h = await CoreHarness.StartAsync();
         var whole = TestImages.Gif(120, 90);
         var r = await h.Images.SaveAsync(whole[..(whole.Length / 3)], 1);
         Assert.Equal("image_corrupt", r.Error?.Code);
@@ -80,7 +82,7 @@ public sealed class ImageValidationTests
     [Fact]
     public async Task A_50000_by_50000_header_is_rejected_before_decoding()
     {
-        await using var h = await RichHarness.StartAsync();
+        await using var h = await CoreHarness.StartAsync();
         var bomb = TestImages.PngHeader(50_000, 50_000, new byte[64]);
         var r = await h.Images.SaveAsync(bomb, 1, "bomb.png");
         // "image_dimensions" comes only from the header caps, which run before any decoder sees the bytes.
@@ -95,7 +97,7 @@ public sealed class ImageValidationTests
     [Fact]
     public async Task Oversized_files_and_empty_files_are_rejected()
     {
-        await using var h = await RichHarness.StartAsync(settings: new() { ["Images:MaxBytes"] = "1000" });
+        await using var h = await CoreHarness.StartAsync(settings: new() { ["Images:MaxBytes"] = "1000" });
         var big = TestImages.Png(300, 300, noise: true);
         Assert.True(big.Length > 1000);
         Assert.Equal("image_too_large", (await h.Images.SaveAsync(big, 1)).Error?.Code);
@@ -105,7 +107,7 @@ public sealed class ImageValidationTests
     [Fact]
     public async Task Uploads_are_rate_limited_per_user()
     {
-        await using var h = await RichHarness.StartAsync(settings: new() { ["Images:UploadBurst"] = "3", ["Images:UploadsPerMinute"] = "1" });
+        await using var h = await CoreHarness.StartAsync(settings: new() { ["Images:UploadBurst"] = "3", ["Images:UploadsPerMinute"] = "1" });
         var png = TestImages.Png(8, 8);
         for (var i = 0; i < 3; i++) Assert.True((await h.Images.SaveAsync(png, uploaderId: 7)).Ok);
         Assert.Equal("rate_limited", (await h.Images.SaveAsync(png, uploaderId: 7)).Error?.Code);
@@ -123,6 +125,6 @@ public sealed class ImageValidationTests
             new ImageUrls(Microsoft.Extensions.Options.Options.Create(new Hosting.PortalOptions { PublicImageBaseUrl = "javascript:alert(1)//" })));
     }
 
-    private static string[] StoredFiles(RichHarness h) =>
+    private static string[] StoredFiles(CoreHarness h) =>
         Directory.Exists(h.Images.Folder) ? Directory.GetFiles(h.Images.Folder) : [];
 }

@@ -16,12 +16,14 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using MudBlazor.Services;
 
+using ChatPortal.Tests.Infrastructure;
+
 namespace ChatPortal.Tests.Rich;
 
 /// <summary>bUnit over the real core (SQLite file): composer, unread badges, edit/delete, language.</summary>
 public sealed class RichComponentTests : IAsyncLifetime
 {
-    private RichHarness _h = default!;
+    private CoreHarness _h = default!;
     private BunitContext _ctx = default!;
     private CultureInfo _culture = default!;
 
@@ -29,20 +31,8 @@ public sealed class RichComponentTests : IAsyncLifetime
     {
         _culture = CultureInfo.CurrentUICulture;
         CultureInfo.CurrentUICulture = CultureInfo.GetCultureInfo("en");
-        _h = await RichHarness.StartAsync();
-        _ctx = new BunitContext();
-        _ctx.JSInterop.Mode = JSRuntimeMode.Loose;
-        var s = _ctx.Services;
-        s.AddMudServices();
-        s.AddLocalization();
-        s.AddSingleton(_h.Chat);
-        s.AddSingleton(_h.Images);
-        s.AddSingleton(_h.Services.GetRequiredService<ImageUrls>());
-        s.AddSingleton(_h.Services.GetRequiredService<BotDirectory>());
-        s.AddSingleton(_h.Search);
-        s.AddSingleton(_h.Services.GetRequiredService<IOptions<ImageOptions>>());
-        s.AddScoped<CircuitPresence>();
-        s.AddScoped<ChatViewState>();
+        _h = await CoreHarness.StartAsync();
+        _ctx = ComponentServices.NewContext(_h);
         _ctx.SetRendererInfo(new RendererInfo("Server", isInteractive: true)); // after the services: it builds the provider
     }
 

@@ -1,5 +1,7 @@
 using ChatPortal.Chat;
 
+using ChatPortal.Tests.Infrastructure;
+
 namespace ChatPortal.Tests.Rich;
 
 public sealed class SearchTests
@@ -7,7 +9,7 @@ public sealed class SearchTests
     [Fact]
     public async Task Chinese_is_found_by_the_whole_phrase_and_by_a_two_character_part()
     {
-        await using var h = await RichHarness.StartAsync();
+        await using var h = await CoreHarness.StartAsync();
         var alice = await h.CreateUserAsync("alice");
         var room = await h.CreateRoomAsync("zh");
         var hit = await h.PostAsync(alice, room, "大家好，你好世界！今天天气不错");
@@ -25,7 +27,7 @@ public sealed class SearchTests
     [Fact]
     public async Task English_is_found_by_word_in_any_case_and_with_several_words()
     {
-        await using var h = await RichHarness.StartAsync();
+        await using var h = await CoreHarness.StartAsync();
         var bob = await h.CreateUserAsync("bob");
         var room = await h.CreateRoomAsync("en");
         var a = await h.PostAsync(bob, room, "The weather is lovely in Shanghai today");
@@ -44,7 +46,7 @@ public sealed class SearchTests
     [Fact]
     public async Task Results_never_come_from_rooms_the_user_cannot_read()
     {
-        await using var h = await RichHarness.StartAsync();
+        await using var h = await CoreHarness.StartAsync();
         var alice = await h.CreateUserAsync("alice");
         var mallory = await h.CreateUserAsync("mallory");
         var carol = await h.CreateUserAsync("carol");
@@ -73,7 +75,7 @@ public sealed class SearchTests
     [Fact]
     public async Task Edits_and_deletes_are_reflected_in_the_index()
     {
-        await using var h = await RichHarness.StartAsync();
+        await using var h = await CoreHarness.StartAsync();
         var u = await h.CreateUserAsync("dave");
         var room = await h.CreateRoomAsync("edits");
         var m = await h.PostAsync(u, room, "meet at the library 图书馆见");
@@ -95,7 +97,7 @@ public sealed class SearchTests
     [Fact]
     public async Task A_result_opens_in_its_context()
     {
-        await using var h = await RichHarness.StartAsync();
+        await using var h = await CoreHarness.StartAsync();
         var u = await h.CreateUserAsync("erin");
         var room = await h.CreateRoomAsync("context");
         var all = new List<ChatMessage>();

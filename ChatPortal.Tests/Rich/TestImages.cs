@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using SkiaSharp;
 
+using ChatPortal.Tests.Infrastructure;
+
 namespace ChatPortal.Tests.Rich;
 
 /// <summary>Real images made in the test (Skia encodes PNG, JPEG and WebP; GIF is written by hand) and crafted bad files.</summary>

@@ -36,12 +36,7 @@ public sealed class ComponentHarness : IAsyncDisposable
         var me = await core.CreateUserAsync(userName);
         var entity = await core.WithDbAsync(db => db.Users.AsNoTracking().SingleAsync(u => u.Id == me.Id));
 
-        var ctx = new BunitContext();
-        ctx.JSInterop.Mode = JSRuntimeMode.Loose;
-        ctx.Services.AddMudServices();
-        ctx.Services.AddSingleton(core.Chat);
-        ctx.Services.AddScoped<CircuitPresence>();
-        ctx.Services.AddScoped<ChatViewState>();
+        var ctx = ComponentServices.NewContext(core);
 
         var auth = ctx.AddAuthorization();
         auth.SetAuthorized(entity.Name);
