@@ -4,6 +4,7 @@ using ChatPortal.Components;
 using ChatPortal.Data;
 using ChatPortal.Images;
 using ChatPortal.Localization;
+using ChatPortal.WebSockets;
 using Microsoft.Extensions.FileProviders;
 using MudBlazor.Services;
 
@@ -22,6 +23,7 @@ public static class ChatPortalSetup
         builder.AddChatPortalAuth();
         builder.AddChatPortalImages();
         builder.AddChatPortalLocalization();
+        builder.AddChatPortalWebSockets();
         builder.Services.AddSingleton<Bots.BotSwitches>();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
@@ -48,6 +50,7 @@ public static class ChatPortalSetup
         app.MapChatPortalAuth();
         app.MapChatPortalImages();
         app.MapChatPortalLocalization();
+        app.MapChatPortalWebSockets();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }

@@ -70,7 +70,7 @@ public static class ImageSniffer
 {
     public static (string ContentType, int Width, int Height)? Identify(ReadOnlySpan<byte> b)
     {
-        if (b.Length >= 24 && b[..8].SequenceEqual("\x89PNG\r\n\x1a\n"u8.ToArray()) && b[12..16].SequenceEqual("IHDR"u8))
+        if (b.Length >= 24 && b[..8].SequenceEqual((ReadOnlySpan<byte>)[0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) && b[12..16].SequenceEqual("IHDR"u8))
             return ("image/png", (int)BinaryPrimitives.ReadUInt32BigEndian(b[16..]), (int)BinaryPrimitives.ReadUInt32BigEndian(b[20..]));
         if (b.Length >= 10 && (b[..6].SequenceEqual("GIF87a"u8) || b[..6].SequenceEqual("GIF89a"u8)))
             return ("image/gif", BinaryPrimitives.ReadUInt16LittleEndian(b[6..]), BinaryPrimitives.ReadUInt16LittleEndian(b[8..]));
