@@ -24,7 +24,9 @@ public static class SocketAuthEndpoints
 
     public static IEndpointRouteBuilder MapSocketAuth(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/ws/ticket", IssueTicket).RequireAuthorization(Policies.ChatUser);
+        // Checked in the handler (the cookie is already authenticated and revalidated by then) so the
+        // 401 carries a JSON body instead of being re-executed into the HTML not-found page.
+        app.MapPost("/api/ws/ticket", IssueTicket).AllowAnonymous();
         app.MapPost("/api/auth/token", IssueTokenAsync).AllowAnonymous();
         app.MapDelete("/api/auth/token", RevokePresentedAsync).AllowAnonymous();
         app.MapGet("/api/auth/tokens", ListAsync).AllowAnonymous();
@@ -37,7 +39,7 @@ public static class SocketAuthEndpoints
     {
         var user = ctx.User.ToChatUser();
         var stamp = ctx.User.ChatIdentity()?.FindFirst(PortalClaims.Stamp)?.Value;
-        if (user is null || stamp is null) return Results.Unauthorized();
+        if (user is null || stamp is null) return Problem(401, "unauthorized", "Sign in to the web chat first; tickets are for signed-in pages.");
         NoStore(ctx);
         var ticket = tickets.Issue(user, stamp);
         return TypedResults.Json(new TicketResponse(ticket, (int)Math.Ceiling(tickets.Lifetime.TotalSeconds),

@@ -361,6 +361,8 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
             var direct = await _s.Chat.OpenDirectAsync(me, f.To, ct);
             return direct.Ok ? (direct.Value!.Room, null) : (null, direct.Error);
         }
+        if (f.Room is { ValueKind: not (JsonValueKind.String or JsonValueKind.Number) })
+            return (null, new ChatError("bad_request", "\"room\" is a slug (string) or an id (number)."));
         RoomInfo? room = f.Room switch
         {
             { ValueKind: JsonValueKind.String } s when s.GetString() is { Length: > 0 and <= 80 } slug => await _s.Chat.FindRoomAsync(slug, ct),
