@@ -194,6 +194,21 @@ public sealed class SlowPortalFixture : IAsyncLifetime
 public sealed class SlowReaderTests(SlowPortalFixture fx) : IClassFixture<SlowPortalFixture>
 {
     [Fact]
+    public async Task A_client_that_sends_faster_than_it_reads_replies_is_slowed_down_not_dropped()
+    {
+        // The queue here holds 16 frames; 400 requests sent without waiting would overflow it many
+        // times over if replies were not paced by reading the client's requests more slowly.
+        await using var ws = await fx.Portal.MemberSocketAsync(PortalHelpers.UniqueName("eager"));
+        var burst = string.Concat(Enumerable.Range(0, 400).Select(i => $"{{\"type\":\"ping\",\"id\":{i}}}\n")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        await Task.WhenAll(burst.Select(ws.SendTextAsync));
+        await ws.SendTextAsync("not json");
+        var pongs = await ws.WaitForCountAsync(f => f.Is("pong"), 400, TimeSpan.FromSeconds(60));
+        Assert.Equal(400, pongs.Select(p => p.Get("reply_to")).Distinct().Count());
+        await ws.WaitForAsync(f => f.Get("code") == "bad_json");
+        Assert.Equal(WebSocketState.Open, ws.Socket.State);
+    }
+
+    [Fact]
     public async Task A_client_that_never_reads_is_dropped_and_everyone_else_keeps_receiving()
     {
         var portal = fx.Portal;

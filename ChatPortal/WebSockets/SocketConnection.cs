@@ -65,7 +65,10 @@ internal sealed class SocketConnection : IChatSubscriber
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _life = new();
     private readonly ConcurrentDictionary<long, RoomFeed> _rooms = new();
+    private readonly int _replyLimit;
     private IDisposable? _userSubscription;
+    private TaskCompletionSource? _drainWaiter;
+    private int _pendingReplies;
     private int _closing;
     private int _aborted;
 
@@ -80,6 +83,9 @@ internal sealed class SocketConnection : IChatSubscriber
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full: that is the "too slow" signal
         });
+        // Replies may fill half the queue; the other half is room for events. A client that sends
+        // requests faster than it reads the replies is slowed down (we stop reading it), not dropped.
+        _replyLimit = Math.Max(2, services.Options.SendQueueCapacity / 2);
         Protocol = protocol(this);
     }
 
@@ -166,10 +172,30 @@ internal sealed class SocketConnection : IChatSubscriber
     /// <summary>Queues a close that happens after everything queued so far has been sent.</summary>
     public void CloseAfterFlush(WebSocketCloseStatus status, string reason) => Enqueue(new CloseAfterFlush(status, reason));
 
+    /// <summary>Queues a reply (frame, join, close): counted, so the receive loop can wait for them to drain.</summary>
     private void Enqueue(object item)
     {
         if (IsClosing) return;
+        Interlocked.Increment(ref _pendingReplies);
         if (!_out.Writer.TryWrite(item)) Drop();
+    }
+
+    /// <summary>Backpressure for requests: before reading the next one, wait until the replies so far are mostly sent.</summary>
+    private async Task WaitForRepliesAsync()
+    {
+        while (Volatile.Read(ref _pendingReplies) >= _replyLimit)
+        {
+            var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _drainWaiter, waiter);
+            if (Volatile.Read(ref _pendingReplies) < _replyLimit) break;
+            await waiter.Task.WaitAsync(_life.Token);
+        }
+    }
+
+    private void ReplySent()
+    {
+        if (Interlocked.Decrement(ref _pendingReplies) < _replyLimit)
+            Interlocked.Exchange(ref _drainWaiter, null)?.TrySetResult();
     }
 
     public bool TryDeliver(ChatEvent evt)
@@ -264,11 +290,11 @@ internal sealed class SocketConnection : IChatSubscriber
                     if (IsClosing) return;
                     switch (item)
                     {
-                        case WireFrame frame:
-                            await SendFrameAsync(frame);
-                            break;
                         case ChatEvent evt:
                             await DeliverAsync(evt);
+                            continue;
+                        case WireFrame frame:
+                            await SendFrameAsync(frame);
                             break;
                         case JoinBatch join:
                             await CatchUpAsync(join);
@@ -277,6 +303,7 @@ internal sealed class SocketConnection : IChatSubscriber
                             await CloseAsync(close.Status, close.Reason);
                             return;
                     }
+                    ReplySent();
                 }
             }
         }
@@ -440,6 +467,7 @@ internal sealed class SocketConnection : IChatSubscriber
                 {
                     await Protocol.OnBinaryAsync(message, _life.Token);
                 }
+                await WaitForRepliesAsync();
                 if (buffer.Length > 64 * 1024)
                 {
                     // An idle socket keeps a small buffer, not its largest image.
