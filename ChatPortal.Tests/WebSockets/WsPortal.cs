@@ -131,7 +131,11 @@ public static class PortalHelpers
         await using var db = portal.OpenDb();
         var room = new Room
         {
-            Slug = slug, Name = slug, AllowGuests = allowGuests, IsPrivate = isPrivate, InviteCode = ChatService.NewInviteCode(),
+            Slug = slug,
+            Name = slug,
+            AllowGuests = allowGuests,
+            IsPrivate = isPrivate,
+            InviteCode = ChatService.NewInviteCode(),
             CreatedAt = DateTimeOffset.UtcNow,
         };
         db.Rooms.Add(room);

@@ -25,8 +25,13 @@ public sealed class GuestAccounts(IDbContextFactory<ChatDbContext> dbFactory, Us
             var now = time.GetUtcNow();
             var user = new ChatUser
             {
-                Name = name, NormalizedName = UserNames.Normalize(name), Kind = UserKind.Guest, CreatedAt = now, LastSeenAt = now,
-                LastIp = remoteIp, SecurityStamp = ChatAccounts.NewStamp(),
+                Name = name,
+                NormalizedName = UserNames.Normalize(name),
+                Kind = UserKind.Guest,
+                CreatedAt = now,
+                LastSeenAt = now,
+                LastIp = remoteIp,
+                SecurityStamp = ChatAccounts.NewStamp(),
             };
             await using var db = await dbFactory.CreateDbContextAsync(ct);
             db.Users.Add(user);

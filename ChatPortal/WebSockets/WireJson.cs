@@ -27,8 +27,9 @@ public sealed class WireFrame(byte[] bytes, bool binary = false, WireFrame? next
 internal static class WireJson
 {
     /// <summary>
-    /// Keeps Chinese and emoji readable but escapes what is dangerous in HTML (<c>&lt; &gt; &amp; ' "</c>
-    /// become <c>\u003C</c> …), so a client that puts a frame into innerHTML stays safe.
+    /// Keeps Chinese readable (emoji outside the BMP become \u pairs) but escapes what is dangerous in
+    /// HTML (<c>&lt; &gt; &amp; ' "</c> become <c>\u003C</c> …), so a client that puts a frame into
+    /// innerHTML stays safe.
     /// </summary>
     public static readonly WireJsonContext Context = new(new JsonSerializerOptions
     {
