@@ -4,7 +4,7 @@ using ChatPortal.Hosting;
 using ChatPortal.Tests.Infrastructure;
 using ChatPortal.WebSockets;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -117,6 +117,39 @@ public sealed class InProcessTests
             await bystander.WaitForAsync(f => f.Is("presence") && f.Get("user.name") == name && f.Get("online") == "false");
             Assert.True((await bystander.RequestAsync("send", ("room", "lobby"), ("text", "still here"))).Is("ack"));
         }
+    }
+
+    [Fact]
+    public async Task When_a_room_stops_allowing_guests_its_guest_sockets_leave_it()
+    {
+        await using var portal = await InProcessPortal.StartAsync();
+        var (member, _) = await portal.MemberAsync(PortalHelpers.UniqueName("stays"));
+        await using var plain = await WsClient.ConnectAsync(portal.BaseUri);
+        await plain.WaitForAsync(f => f.Is("openSuccess"));
+        await using var guest = await WsClient.ConnectAsync(portal.BaseUri, "chatportal.v1");
+        await guest.AuthAsync(guest: true);
+        var lobby = await guest.JoinAsync("lobby");
+
+        // What the back office does: change the room, then tell the core.
+        var db = portal.Services.GetRequiredService<IDbContextFactory<Data.ChatDbContext>>();
+        await using (var ctx = await db.CreateDbContextAsync())
+        {
+            var room = await ctx.Rooms.SingleAsync(r => r.Slug == "lobby");
+            room.AllowGuests = false;
+            await ctx.SaveChangesAsync();
+        }
+        await portal.Chat.RoomChangedAsync(lobby.GetLong("room.id"));
+
+        var left = await guest.WaitForAsync(f => f.Is("left"));
+        Assert.Equal(lobby.Get("room.id"), left.Get("room_id"));
+        Assert.Equal(System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation, await plain.WaitClosedAsync());
+        await using (member)
+        {
+            await member.WaitForAsync(f => f.Is("room_changed") && f.Get("room.guests") == "false");
+            Assert.True((await member.RequestAsync("send", ("room", "lobby"), ("text", "members only now"))).Is("ack"));
+        }
+        Assert.DoesNotContain(guest.Frames, f => f.Get("message.text") == "members only now");
+        Assert.Equal("forbidden", (await guest.RequestAsync("send", ("room", "lobby"), ("text", "let me back"))).Get("code"));
     }
 
     [Fact]

@@ -69,6 +69,13 @@ internal sealed class PlainProtocol(SocketConnection conn, string? roomSlug) : I
 
     public WireFrame? CaughtUp(long roomId, long lastId, int count) => null;
 
+    /// <summary>A plain socket lives in one room: losing it ends the socket.</summary>
+    public void OnRoomLost(RoomInfo room)
+    {
+        Error("forbidden", "This room is no longer open to guests.");
+        conn.CloseAfterFlush(WebSocketCloseStatus.PolicyViolation, "guests_not_allowed");
+    }
+
     public void OnClosed()
     {
     }

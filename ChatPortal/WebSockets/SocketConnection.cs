@@ -19,6 +19,8 @@ internal interface ISocketProtocol
     bool Wants(ChatEvent evt);
     /// <summary>The frame that ends a join's catch-up, or null when the protocol has none.</summary>
     WireFrame? CaughtUp(long roomId, long lastId, int count);
+    /// <summary>The room changed so that this socket's user may no longer read it; the socket has left it.</summary>
+    void OnRoomLost(RoomInfo room);
     void OnClosed();
 }
 
@@ -331,8 +333,11 @@ internal sealed class SocketConnection : IChatSubscriber
             }
             if (EventId(evt) is > 0 and var id && id <= feed.SentUpTo) return; // the catch-up already had it
         }
-        if (!Protocol.Wants(evt)) return;
-        await SendFrameAsync(evt.Encoded(Protocol.Format));
+        if (Protocol.Wants(evt)) await SendFrameAsync(evt.Encoded(Protocol.Format));
+        // Made private, or closed to guests, by the back office: whoever may no longer read it leaves.
+        if (evt is RoomChanged changed && User is { } me && IsJoined(changed.Room.Id)
+            && !await _s.Chat.CanReadAsync(me, changed.Room, _life.Token) && Leave(changed.Room.Id))
+            Protocol.OnRoomLost(changed.Room);
     }
 
     /// <summary>Sends a join's reply, every stored event after its cursor (paged, in order), then the live events that waited.</summary>

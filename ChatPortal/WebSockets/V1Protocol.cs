@@ -51,6 +51,9 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         if (!_authed) await conn.CloseAsync(WebSocketCloseStatus.PolicyViolation, "auth_timeout");
     }
 
+    public void OnRoomLost(RoomInfo room) =>
+        conn.Send(PlainWireFormat.Json(new LeftFrame(null, room.Id), J.LeftFrame));
+
     public void OnClosed()
     {
         _deadline.Cancel();
