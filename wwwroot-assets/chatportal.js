@@ -419,6 +419,11 @@
         }
         this._emit('direct', f);
         break;
+      case 'left': // the server took us out (the room became private or closed to guests)
+        var gone = this._roomById[f.room_id];
+        if (gone) { gone.joined = false; gone.want = false; }
+        this._emit('left', f);
+        break;
       default: this._emit(f.type, f); // presence, typing, room_changed, error (without reply_to), …
     }
   };
