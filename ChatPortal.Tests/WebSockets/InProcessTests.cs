@@ -153,6 +153,28 @@ public sealed class InProcessTests
     }
 
     [Fact]
+    public async Task A_request_that_fails_inside_the_server_gets_server_error_and_the_socket_lives_on()
+    {
+        await using var portal = await InProcessPortal.StartAsync();
+        var (ws, _) = await portal.MemberAsync(PortalHelpers.UniqueName("unlucky"));
+        await using (ws)
+        {
+            // Break image storage underneath the running server.
+            var db = portal.Services.GetRequiredService<IDbContextFactory<Data.ChatDbContext>>();
+            await using (var ctx = await db.CreateDbContextAsync())
+                await ctx.Database.ExecuteSqlRawAsync("ALTER TABLE Images RENAME TO ImagesGone");
+
+            await ws.SendJsonAsync(new { type = "image", id = 5, room = "lobby" });
+            await ws.SendBytesAsync(PortalHelpers.TinyPng(), System.Net.WebSockets.WebSocketMessageType.Binary);
+            var error = await ws.WaitForAsync(f => f.Is("error") && f.Get("code") == "server_error");
+            Assert.NotNull(error.Get("message"));
+
+            Assert.True((await ws.RequestAsync("ping")).Is("pong"));
+            Assert.True((await ws.RequestAsync("send", ("room", "lobby"), ("text", "text still works"))).Is("ack"));
+        }
+    }
+
+    [Fact]
     public async Task Connection_counters_count_plain_v1_and_guest_sockets()
     {
         await using var portal = await InProcessPortal.StartAsync();

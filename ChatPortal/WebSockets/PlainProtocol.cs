@@ -67,6 +67,9 @@ internal sealed class PlainProtocol(SocketConnection conn, string? roomSlug) : I
         _ => false,
     };
 
+    public WireFrame ServerError() =>
+        PlainWireFormat.Json(new PlainError("server_error", "The server could not handle that; try again."), WireJson.Context.PlainError);
+
     public WireFrame? CaughtUp(long roomId, long lastId, int count) => null;
 
     /// <summary>A plain socket lives in one room: losing it ends the socket.</summary>

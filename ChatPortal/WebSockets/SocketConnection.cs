@@ -19,6 +19,8 @@ internal interface ISocketProtocol
     bool Wants(ChatEvent evt);
     /// <summary>The frame that ends a join's catch-up, or null when the protocol has none.</summary>
     WireFrame? CaughtUp(long roomId, long lastId, int count);
+    /// <summary>The frame telling the client its request failed on the server's side.</summary>
+    WireFrame ServerError();
     /// <summary>The room changed so that this socket's user may no longer read it; the socket has left it.</summary>
     void OnRoomLost(RoomInfo room);
     void OnClosed();
@@ -458,19 +460,22 @@ internal sealed class SocketConnection : IChatSubscriber
                 }
                 WebSocketMetrics.Received();
                 var message = buffer.AsMemory(0, count);
-                if (type == WebSocketMessageType.Text)
+                if (type == WebSocketMessageType.Text && !Utf8.IsValid(message.Span))
                 {
-                    if (!Utf8.IsValid(message.Span))
-                    {
-                        await CloseAsync(WebSocketCloseStatus.InvalidPayloadData, "invalid_utf8");
-                        await DrainAsync(buffer);
-                        return;
-                    }
-                    await Protocol.OnTextAsync(message, _life.Token);
+                    await CloseAsync(WebSocketCloseStatus.InvalidPayloadData, "invalid_utf8");
+                    await DrainAsync(buffer);
+                    return;
                 }
-                else
+                try
                 {
-                    await Protocol.OnBinaryAsync(message, _life.Token);
+                    if (type == WebSocketMessageType.Text) await Protocol.OnTextAsync(message, _life.Token);
+                    else await Protocol.OnBinaryAsync(message, _life.Token);
+                }
+                catch (Exception ex) when (ex is not (OperationCanceledException or WebSocketException or ObjectDisposedException))
+                {
+                    // One request failed on our side (e.g. the database): say so and keep the socket.
+                    _log.LogError(ex, "A request from {User} failed", User?.Name);
+                    Send(Protocol.ServerError());
                 }
                 await WaitForRepliesAsync();
                 if (buffer.Length > 64 * 1024)

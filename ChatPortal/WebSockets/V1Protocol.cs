@@ -67,6 +67,9 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         _ => true,
     };
 
+    public WireFrame ServerError() =>
+        PlainWireFormat.Json(new ErrorFrame(null, "server_error", "The server could not handle that request; try again."), J.ErrorFrame);
+
     public WireFrame? CaughtUp(long roomId, long lastId, int count) =>
         PlainWireFormat.Json(new CaughtUpFrame(roomId, lastId, count), J.CaughtUpFrame);
 
