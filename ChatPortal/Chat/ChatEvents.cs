@@ -52,4 +52,13 @@ public interface IWireFormat<out T> where T : class
 public static class WireFormats
 {
     public const int MaxFormats = 6;
+    private static int _next = -1;
+
+    /// <summary>Hands out a cache slot; call once per format type (e.g. from a static field) so formats never collide.</summary>
+    public static int Allocate()
+    {
+        var slot = Interlocked.Increment(ref _next);
+        if (slot >= MaxFormats) throw new InvalidOperationException($"More than {MaxFormats} wire formats; raise WireFormats.MaxFormats.");
+        return slot;
+    }
 }

@@ -7,6 +7,7 @@ using ChatPortal.Data;
 using ChatPortal.Images;
 using ChatPortal.Localization;
 using ChatPortal.Search;
+using ChatPortal.WebSockets;
 using Microsoft.Extensions.FileProviders;
 using MudBlazor.Services;
 
@@ -26,6 +27,7 @@ public static class ChatPortalSetup
         builder.AddChatPortalAuth();
         builder.AddChatPortalImages();
         builder.AddChatPortalLocalization();
+        builder.AddChatPortalWebSockets();
         builder.Services.AddSingleton<Bots.BotSwitches>();
         builder.AddChatPortalBots();
         builder.AddChatPortalSearch();
@@ -57,6 +59,7 @@ public static class ChatPortalSetup
         app.MapChatPortalImages();
         app.MapChatPortalLocalization();
         app.MapChatPortalCluster();
+        app.MapChatPortalWebSockets();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }

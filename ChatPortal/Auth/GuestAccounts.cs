@@ -1,0 +1,61 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using ChatPortal.Chat;
+using ChatPortal.Data;
+using ChatPortal.WebSockets;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace ChatPortal.Auth;
+
+/// <summary>
+/// Guests: real user rows (kind Guest, no password) with generated names, so their messages
+/// have a sender like anyone's. Rooms decide whether guests may read and post there.
+/// </summary>
+public sealed class GuestAccounts(IDbContextFactory<ChatDbContext> dbFactory, UserDirectory users, TimeProvider time,
+    IOptions<WebSocketEndpointOptions> options)
+{
+    public async Task<UserRef> CreateAsync(string? remoteIp, CancellationToken ct = default)
+    {
+        var prefix = options.Value.GuestNamePrefix.Trim();
+        if (prefix.Length is 0 or > UserNames.MaxLength - 6) prefix = "Guest";
+        for (var attempt = 0; ; attempt++)
+        {
+            var name = prefix + RandomNumberGenerator.GetInt32(100_000, 1_000_000).ToString(CultureInfo.InvariantCulture);
+            var now = time.GetUtcNow();
+            var user = new ChatUser
+            {
+                Name = name,
+                NormalizedName = UserNames.Normalize(name),
+                Kind = UserKind.Guest,
+                CreatedAt = now,
+                LastSeenAt = now,
+                LastIp = remoteIp,
+                SecurityStamp = ChatAccounts.NewStamp(),
+            };
+            await using var db = await dbFactory.CreateDbContextAsync(ct);
+            db.Users.Add(user);
+            try
+            {
+                await db.SaveChangesAsync(ct);
+                return new UserRef(user.Id, user.Name, UserKind.Guest);
+            }
+            catch (DbUpdateException) when (attempt < 10)
+            {
+                // The name is taken: draw another.
+            }
+        }
+    }
+
+    /// <summary>A guest that posted nothing leaves no row behind (idle sockets must not grow the user table).</summary>
+    public async Task ForgetIfUnusedAsync(long guestId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var removed = await db.Users
+            .Where(u => u.Id == guestId && u.Kind == UserKind.Guest
+                        && !db.Messages.Any(m => m.SenderId == guestId)
+                        && !db.Images.Any(i => i.UploaderId == guestId))
+            .ExecuteDeleteAsync(ct);
+        if (removed > 0) users.Invalidate(guestId);
+    }
+}

@@ -1,0 +1,74 @@
+using System.Buffers.Text;
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using ChatPortal.Chat;
+using ChatPortal.WebSockets;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Extensions.Options;
+
+namespace ChatPortal.Auth;
+
+/// <summary>
+/// Short-lived, single-use tickets that let a signed-in web page open an authenticated socket
+/// without the socket relying on the cookie (which a foreign page could ride on). A ticket is
+/// sealed with the portal's DataProtection keys (so any node sharing the key folder can check
+/// it) and remembered once redeemed until it would have expired.
+/// </summary>
+public sealed class SocketTickets(IDataProtectionProvider protection, UserDirectory users, TimeProvider time,
+    IOptions<WebSocketEndpointOptions> options)
+{
+    private readonly IDataProtector _protector = protection.CreateProtector("ChatPortal.WebSocketTicket.v1");
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _redeemed = new();
+    private long _nextPrune;
+
+    public TimeSpan Lifetime => options.Value.TicketLifetime;
+
+    public string Issue(UserRef user, string securityStamp)
+    {
+        var expires = time.GetUtcNow() + Lifetime;
+        var nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        var payload = string.Join('|', user.Id.ToString(CultureInfo.InvariantCulture), securityStamp, nonce,
+            expires.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
+        return Base64Url.EncodeToString(_protector.Protect(Encoding.UTF8.GetBytes(payload)));
+    }
+
+    /// <summary>The user the ticket was issued to, or null: forged, expired, already used, or the user is banned or signed out everywhere.</summary>
+    public async Task<UserRef?> RedeemAsync(string? ticket, CancellationToken ct = default)
+    {
+        if (string.IsNullOrEmpty(ticket) || ticket.Length > 2048) return null;
+        string payload;
+        try
+        {
+            payload = Encoding.UTF8.GetString(_protector.Unprotect(Base64Url.DecodeFromChars(ticket)));
+        }
+        catch (Exception ex) when (ex is CryptographicException or FormatException)
+        {
+            return null;
+        }
+        var parts = payload.Split('|');
+        if (parts.Length != 4
+            || !long.TryParse(parts[0], CultureInfo.InvariantCulture, out var userId)
+            || !long.TryParse(parts[3], CultureInfo.InvariantCulture, out var expiresMs))
+            return null;
+        var now = time.GetUtcNow();
+        var expires = DateTimeOffset.FromUnixTimeMilliseconds(expiresMs);
+        if (expires <= now) return null;
+        Prune(now);
+        if (!_redeemed.TryAdd(parts[2], expires)) return null; // single use
+        var state = await users.GetAsync(userId, ct);
+        if (state is null || state.Banned || state.SecurityStamp != parts[1]) return null;
+        return state.User;
+    }
+
+    private void Prune(DateTimeOffset now)
+    {
+        var due = Interlocked.Read(ref _nextPrune);
+        if (now.UtcTicks < due || Interlocked.CompareExchange(ref _nextPrune, now.UtcTicks + TimeSpan.TicksPerMinute, due) != due) return;
+        foreach (var (nonce, expires) in _redeemed)
+        {
+            if (expires <= now) _redeemed.TryRemove(nonce, out _);
+        }
+    }
+}

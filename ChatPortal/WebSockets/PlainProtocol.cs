@@ -1,0 +1,88 @@
+using System.Net.WebSockets;
+using System.Text;
+using ChatPortal.Chat;
+
+namespace ChatPortal.WebSockets;
+
+/// <summary>
+/// The original chat room's protocol (no subprotocol): the socket is a guest in one room (the
+/// default, or <c>?room=slug</c>); every text frame is a message, every binary frame an image.
+/// It receives <c>openSuccess</c>, others' messages, join/leave notices and images as binary.
+/// </summary>
+internal sealed class PlainProtocol(SocketConnection conn, string? roomSlug) : ISocketProtocol
+{
+    private RoomInfo? _room;
+
+    public SocketKind Kind => SocketKind.Plain;
+
+    public IWireFormat<WireFrame> Format => conn.Services.Plain;
+
+    public async Task OnOpenAsync(CancellationToken ct)
+    {
+        var s = conn.Services;
+        var room = string.IsNullOrWhiteSpace(roomSlug) ? await s.Chat.GetDefaultRoomAsync(ct) : await s.Chat.FindRoomAsync(roomSlug, ct);
+        if (room is null)
+        {
+            Error("not_found", "There is no such room.");
+            conn.CloseAfterFlush(WebSocketCloseStatus.PolicyViolation, "room_not_found");
+            return;
+        }
+        if (!s.Options.AllowGuests || !SocketServices.IsGuestRoom(room))
+        {
+            Error("guests_not_allowed", "This room does not allow guests. Sign in and use the chatportal.v1 protocol.");
+            conn.CloseAfterFlush(WebSocketCloseStatus.PolicyViolation, "guests_not_allowed");
+            return;
+        }
+        var guest = await s.Guests.CreateAsync(conn.RemoteIp, ct);
+        conn.Authenticate(guest);
+        _room = room;
+        var error = await conn.JoinAsync(room, null, (online, _) => PlainWireFormat.Json(
+            new PlainOpenSuccess(PlainWireFormat.User(guest), online.Select(PlainWireFormat.User).ToList()),
+            WireJson.Context.PlainOpenSuccess), ct);
+        if (error is not null)
+        {
+            Error(error.Code, error.Message);
+            conn.CloseAfterFlush(WebSocketCloseStatus.PolicyViolation, error.Code);
+        }
+    }
+
+    public async Task OnTextAsync(ReadOnlyMemory<byte> utf8, CancellationToken ct)
+    {
+        if (_room is null || conn.User is null) return;
+        var result = await conn.Services.Chat.PostAsync(conn.User, _room.Id, Encoding.UTF8.GetString(utf8.Span), ct: ct);
+        if (!result.Ok) Error(result.Error!.Code, result.Error.Message);
+    }
+
+    public async Task OnBinaryAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        if (_room is null || conn.User is null) return;
+        var result = await conn.Services.PostImageAsync(conn.User, _room, data, null, ct);
+        if (!result.Ok) Error(result.Error!.Code, result.Error.Message);
+    }
+
+    public bool Wants(ChatEvent evt) => evt switch
+    {
+        MessagePosted p => p.Message.Sender.Id != conn.User?.Id,
+        PresenceChanged p => p.User.Id != conn.User?.Id,
+        _ => false,
+    };
+
+    public WireFrame ServerError() =>
+        PlainWireFormat.Json(new PlainError("server_error", "The server could not handle that; try again."), WireJson.Context.PlainError);
+
+    public WireFrame? CaughtUp(long roomId, long lastId, int count) => null;
+
+    /// <summary>A plain socket lives in one room: losing it ends the socket.</summary>
+    public void OnRoomLost(RoomInfo room)
+    {
+        Error("forbidden", "This room is no longer open to guests.");
+        conn.CloseAfterFlush(WebSocketCloseStatus.PolicyViolation, "guests_not_allowed");
+    }
+
+    public void OnClosed()
+    {
+    }
+
+    private void Error(string code, string message) =>
+        conn.Send(PlainWireFormat.Json(new PlainError(code, message), WireJson.Context.PlainError));
+}

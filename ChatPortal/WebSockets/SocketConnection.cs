@@ -1,0 +1,527 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net.WebSockets;
+using System.Text.Unicode;
+using System.Threading.Channels;
+using ChatPortal.Chat;
+
+namespace ChatPortal.WebSockets;
+
+/// <summary>What differs between the plain and the <c>chatportal.v1</c> protocol.</summary>
+internal interface ISocketProtocol
+{
+    SocketKind Kind { get; }
+    IWireFormat<WireFrame> Format { get; }
+    Task OnOpenAsync(CancellationToken ct);
+    Task OnTextAsync(ReadOnlyMemory<byte> utf8, CancellationToken ct);
+    Task OnBinaryAsync(ReadOnlyMemory<byte> data, CancellationToken ct);
+    /// <summary>Whether this socket gets the event at all (e.g. plain clients never get their own messages back).</summary>
+    bool Wants(ChatEvent evt);
+    /// <summary>The frame that ends a join's catch-up, or null when the protocol has none.</summary>
+    WireFrame? CaughtUp(long roomId, long lastId, int count);
+    /// <summary>The frame telling the client its request failed on the server's side.</summary>
+    WireFrame ServerError();
+    /// <summary>The room changed so that this socket's user may no longer read it; the socket has left it.</summary>
+    void OnRoomLost(RoomInfo room);
+    void OnClosed();
+}
+
+/// <summary>One joined room of one socket.</summary>
+internal sealed class RoomFeed(RoomInfo room) : IDisposable
+{
+    public RoomInfo Room { get; } = room;
+    public IDisposable? Subscription { get; set; }
+    public IDisposable? Presence { get; set; }
+
+    // Touched only by the send loop once the feed is published.
+    /// <summary>Until the join's catch-up is sent, live events of the room wait here (in order).</summary>
+    public List<ChatEvent>? Stash { get; set; } = [];
+    /// <summary>Live events with an id up to this were already sent by the catch-up.</summary>
+    public long SentUpTo { get; set; }
+
+    public void Dispose()
+    {
+        Subscription?.Dispose();
+        Presence?.Dispose();
+    }
+}
+
+/// <summary>A join waiting for the send loop: the reply, then catch-up after <see cref="Since"/>, then the stash.</summary>
+internal sealed record JoinBatch(RoomFeed Feed, WireFrame Reply, long? Since);
+
+/// <summary>Close after everything queued before it is sent (e.g. an error frame, then 1008).</summary>
+internal sealed record CloseAfterFlush(WebSocketCloseStatus Status, string Reason);
+
+/// <summary>
+/// One socket: a receive loop (this request's thread), ONE send loop draining a bounded queue
+/// (a .NET WebSocket allows one send at a time), and subscriptions to the chat core. A client
+/// that lets its queue fill is dropped without slowing anyone; it reconnects and catches up.
+/// </summary>
+internal sealed class SocketConnection : IChatSubscriber
+{
+    private const int CatchUpPage = 500;
+    private const int SmallBuffer = 4096;
+
+    private readonly WebSocket _ws;
+    private readonly SocketServices _s;
+    private readonly ILogger _log;
+    private readonly Channel<object> _out;
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private readonly CancellationTokenSource _life = new();
+    private readonly ConcurrentDictionary<long, RoomFeed> _rooms = new();
+    private readonly int _replyLimit;
+    private IDisposable? _userSubscription;
+    private TaskCompletionSource? _drainWaiter;
+    private int _pendingReplies;
+    private int _closing;
+    private int _aborted;
+
+    public SocketConnection(WebSocket ws, SocketServices services, string? remoteIp, Func<SocketConnection, ISocketProtocol> protocol)
+    {
+        _ws = ws;
+        _s = services;
+        RemoteIp = remoteIp;
+        _log = services.Logs.CreateLogger("ChatPortal.WebSockets");
+        _out = Channel.CreateBounded<object>(new BoundedChannelOptions(Math.Max(4, services.Options.SendQueueCapacity))
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full: that is the "too slow" signal
+        });
+        // Replies may fill half the queue; the other half is room for events. A client that sends
+        // requests faster than it reads the replies is slowed down (we stop reading it), not dropped.
+        _replyLimit = Math.Max(2, services.Options.SendQueueCapacity / 2);
+        Protocol = protocol(this);
+    }
+
+    public ISocketProtocol Protocol { get; }
+    public string? RemoteIp { get; }
+    public UserRef? User { get; private set; }
+    /// <summary>The API token this socket authenticated with, if any (revoking it closes the socket).</summary>
+    public long? TokenId { get; private set; }
+    public SocketServices Services => _s;
+    public bool IsClosing => Volatile.Read(ref _closing) == 1;
+
+    public async Task RunAsync()
+    {
+        var sender = Task.Run(SendLoopAsync);
+        try
+        {
+            await Protocol.OnOpenAsync(_life.Token);
+            await ReceiveLoopAsync();
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException)
+        {
+            // The peer went away or we aborted: nothing to report.
+        }
+        catch (Exception ex)
+        {
+            _log.LogError(ex, "Socket of {User} failed", User?.Name);
+            Abort();
+        }
+        finally
+        {
+            _out.Writer.TryComplete();
+            _life.Cancel();
+            try { await sender; } catch (Exception) { /* already logged by the loop */ }
+            await CleanupAsync();
+        }
+    }
+
+    // ------------------------------------------------------------------ identity and rooms
+
+    /// <summary>The socket now acts as this user: it gets the user's own events (direct messages, revocation).</summary>
+    public void Authenticate(UserRef user, long? tokenId = null)
+    {
+        User = user;
+        TokenId = tokenId;
+        if (user.IsGuest) WebSocketMetrics.GuestIn();
+        _userSubscription = _s.Chat.SubscribeUser(user.Id, this);
+    }
+
+    public bool IsJoined(long roomId) => _rooms.ContainsKey(roomId);
+
+    public long? JoinedRoomBySlug(string? slug) =>
+        _rooms.Values.FirstOrDefault(f => string.Equals(f.Room.Slug, slug, StringComparison.Ordinal))?.Room.Id;
+
+    /// <summary>
+    /// Joins a room the caller has already authorized: subscribe first (live events wait in the
+    /// stash), then queue the reply and the catch-up, so nothing falls between history and live.
+    /// </summary>
+    public async Task<ChatError?> JoinAsync(RoomInfo room, long? since, Func<IReadOnlyList<UserRef>, long, WireFrame> reply, CancellationToken ct)
+    {
+        if (User is null) return new ChatError("not_authenticated", "Authenticate first.");
+        if (_rooms.Count >= _s.Options.MaxRoomsPerConnection)
+            return new ChatError("too_many_rooms", $"A socket may join at most {_s.Options.MaxRoomsPerConnection} rooms.");
+        var feed = new RoomFeed(room);
+        if (!_rooms.TryAdd(room.Id, feed)) return new ChatError("already_joined", "This socket has already joined that room.");
+        feed.Subscription = _s.Chat.SubscribeRoom(room.Id, this);
+        feed.Presence = _s.Chat.EnterRoom(room.Id, User);
+        var lastId = await _s.Chat.LatestIdAsync(room.Id, ct);
+        Enqueue(new JoinBatch(feed, reply(_s.Chat.Online(room.Id), lastId), since));
+        return null;
+    }
+
+    public bool Leave(long roomId)
+    {
+        if (!_rooms.TryRemove(roomId, out var feed)) return false;
+        feed.Dispose();
+        return true;
+    }
+
+    // ------------------------------------------------------------------ outgoing
+
+    /// <summary>Queues a frame for this socket only (replies, errors).</summary>
+    public void Send(WireFrame frame) => Enqueue(frame);
+
+    /// <summary>Queues a close that happens after everything queued so far has been sent.</summary>
+    public void CloseAfterFlush(WebSocketCloseStatus status, string reason) => Enqueue(new CloseAfterFlush(status, reason));
+
+    /// <summary>Queues a reply (frame, join, close): counted, so the receive loop can wait for them to drain.</summary>
+    private void Enqueue(object item)
+    {
+        if (IsClosing) return;
+        Interlocked.Increment(ref _pendingReplies);
+        if (!_out.Writer.TryWrite(item)) Drop();
+    }
+
+    /// <summary>Backpressure for requests: before reading the next one, wait until the replies so far are mostly sent.</summary>
+    private async Task WaitForRepliesAsync()
+    {
+        while (Volatile.Read(ref _pendingReplies) >= _replyLimit)
+        {
+            var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _drainWaiter, waiter);
+            if (Volatile.Read(ref _pendingReplies) < _replyLimit) break;
+            await waiter.Task.WaitAsync(_life.Token);
+        }
+    }
+
+    private void ReplySent()
+    {
+        if (Interlocked.Decrement(ref _pendingReplies) < _replyLimit)
+            Interlocked.Exchange(ref _drainWaiter, null)?.TrySetResult();
+    }
+
+    public bool TryDeliver(ChatEvent evt)
+    {
+        if (IsClosing) return true; // going anyway; do not count it as slow
+        if (evt is SessionRevoked revoked)
+        {
+            _log.LogInformation("Closing the socket of user {UserId}: session revoked ({Reason})", revoked.UserId, revoked.Reason);
+            _ = Task.Run(() => CloseAsync(WebSocketCloseStatus.PolicyViolation, "session_revoked"));
+            return true;
+        }
+        return _out.Writer.TryWrite(evt);
+    }
+
+    public void OnOverflow() => Drop();
+
+    /// <summary>Too slow: its queue is full. Drop it at once; it reconnects and catches up.</summary>
+    private void Drop()
+    {
+        if (IsClosing || Volatile.Read(ref _aborted) == 1) return;
+        WebSocketMetrics.SlowDropped();
+        _log.LogInformation("Dropping the socket of {User}: it stopped reading and its queue is full", User?.Name);
+        Abort();
+    }
+
+    public void Abort()
+    {
+        if (Interlocked.Exchange(ref _aborted, 1) == 1) return;
+        Interlocked.Exchange(ref _closing, 1);
+        _out.Writer.TryComplete();
+        try { _ws.Abort(); } catch (Exception) { /* already gone */ }
+        try { _life.Cancel(); } catch (ObjectDisposedException) { }
+    }
+
+    /// <summary>
+    /// Starts the closing handshake with <paramref name="status"/> (the first caller wins). Waits
+    /// for the send in progress, never for a peer that does not read: then it aborts.
+    /// </summary>
+    public async Task CloseAsync(WebSocketCloseStatus status, string reason)
+    {
+        if (Interlocked.Exchange(ref _closing, 1) == 1) return;
+        _out.Writer.TryComplete();
+        var timeout = _s.Options.CloseTimeout;
+        _ = AbortIfStillOpenAsync(timeout);
+        var locked = false;
+        try
+        {
+            locked = await _sendLock.WaitAsync(timeout);
+            if (!locked)
+            {
+                Abort();
+                return;
+            }
+            if (_ws.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                using var cts = new CancellationTokenSource(timeout);
+                await _ws.CloseOutputAsync(status, reason, cts.Token);
+            }
+        }
+        catch (Exception)
+        {
+            Abort();
+        }
+        finally
+        {
+            if (locked) _sendLock.Release();
+        }
+    }
+
+    private async Task AbortIfStillOpenAsync(TimeSpan timeout)
+    {
+        try
+        {
+            await Task.Delay(timeout, _life.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        if (_ws.State is not WebSocketState.Closed) Abort();
+    }
+
+    private async Task SendLoopAsync()
+    {
+        var reader = _out.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(_life.Token))
+            {
+                while (reader.TryRead(out var item))
+                {
+                    if (IsClosing) return;
+                    switch (item)
+                    {
+                        case ChatEvent evt:
+                            await DeliverAsync(evt);
+                            continue;
+                        case WireFrame frame:
+                            await SendFrameAsync(frame);
+                            break;
+                        case JoinBatch join:
+                            await CatchUpAsync(join);
+                            break;
+                        case CloseAfterFlush close:
+                            await CloseAsync(close.Status, close.Reason);
+                            return;
+                    }
+                    ReplySent();
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException)
+        {
+            Abort();
+        }
+        catch (Exception ex)
+        {
+            _log.LogError(ex, "Send loop of {User} failed", User?.Name);
+            Abort();
+        }
+    }
+
+    private async Task DeliverAsync(ChatEvent evt)
+    {
+        if (evt is not DirectActivity && evt.RoomId != 0)
+        {
+            if (!_rooms.TryGetValue(evt.RoomId, out var feed)) return; // left meanwhile
+            if (feed.Stash is { } stash)
+            {
+                stash.Add(evt);
+                if (stash.Count > _s.Options.SendQueueCapacity) Drop();
+                return;
+            }
+            if (EventId(evt) is > 0 and var id && id <= feed.SentUpTo) return; // the catch-up already had it
+        }
+        if (Protocol.Wants(evt)) await SendFrameAsync(evt.Encoded(Protocol.Format));
+        // Made private, or closed to guests, by the back office: whoever may no longer read it leaves.
+        if (evt is RoomChanged changed && User is { } me && IsJoined(changed.Room.Id)
+            && !await _s.Chat.CanReadAsync(me, changed.Room, _life.Token) && Leave(changed.Room.Id))
+            Protocol.OnRoomLost(changed.Room);
+    }
+
+    /// <summary>Sends a join's reply, every stored event after its cursor (paged, in order), then the live events that waited.</summary>
+    private async Task CatchUpAsync(JoinBatch join)
+    {
+        var feed = join.Feed;
+        if (!_rooms.TryGetValue(feed.Room.Id, out var current) || !ReferenceEquals(current, feed)) return;
+        await SendFrameAsync(join.Reply);
+        var count = 0;
+        if (join.Since is { } since)
+        {
+            var after = Math.Max(0, since);
+            while (!IsClosing)
+            {
+                var rows = await _s.Chat.GetEventsAfterAsync(feed.Room.Id, after, CatchUpPage, _life.Token);
+                foreach (var row in rows)
+                {
+                    var evt = FromStored(row);
+                    feed.SentUpTo = Math.Max(feed.SentUpTo, row.Id);
+                    count++;
+                    if (Protocol.Wants(evt)) await SendFrameAsync(evt.Encoded(Protocol.Format));
+                }
+                if (rows.Count < CatchUpPage) break;
+                after = rows[^1].Id;
+            }
+        }
+        if (Protocol.CaughtUp(feed.Room.Id, Math.Max(feed.SentUpTo, join.Since ?? 0), count) is { } done)
+            await SendFrameAsync(done);
+        var waiting = feed.Stash ?? [];
+        feed.Stash = null;
+        foreach (var evt in waiting) await DeliverAsync(evt);
+    }
+
+    private async Task SendFrameAsync(WireFrame frame)
+    {
+        for (var f = frame; f is not null; f = f.Next)
+        {
+            if (f.IsNone) return;
+            await _sendLock.WaitAsync(_life.Token);
+            try
+            {
+                if (IsClosing) return;
+                await _ws.SendAsync(f.Bytes, f.Binary ? WebSocketMessageType.Binary : WebSocketMessageType.Text, true, _life.Token);
+            }
+            finally
+            {
+                _sendLock.Release();
+            }
+            WebSocketMetrics.Sent();
+        }
+    }
+
+    /// <summary>The id that orders an event in its room (0: not a stored event).</summary>
+    internal static long EventId(ChatEvent evt) => evt switch
+    {
+        MessagePosted p => p.Message.Id,
+        MessageEdited e => e.EventId,
+        MessageDeleted d => d.EventId,
+        _ => 0,
+    };
+
+    /// <summary>A stored row as the event it was (catch-up speaks the same frames as live delivery).</summary>
+    internal static ChatEvent FromStored(ChatMessage row) => row.Kind switch
+    {
+        Data.MessageKind.Edit => new MessageEdited(row with { Id = row.TargetId ?? 0, EditedAt = row.CreatedAt }, row.Id),
+        Data.MessageKind.Delete => new MessageDeleted(row.RoomId, row.TargetId ?? 0, row.Id, row.Sender),
+        _ => new MessagePosted(row),
+    };
+
+    // ------------------------------------------------------------------ incoming
+
+    private async Task ReceiveLoopAsync()
+    {
+        var o = _s.Options;
+        var buffer = ArrayPool<byte>.Shared.Rent(SmallBuffer);
+        try
+        {
+            while (true)
+            {
+                var count = 0;
+                var type = WebSocketMessageType.Text;
+                var first = true;
+                ValueWebSocketReceiveResult r;
+                do
+                {
+                    if (count == buffer.Length)
+                    {
+                        var limit = type == WebSocketMessageType.Text ? o.MaxTextMessageBytes : o.MaxBinaryMessageBytes;
+                        buffer = Grow(buffer, count, Math.Min(buffer.Length * 2L, limit + 1L));
+                    }
+                    r = await _ws.ReceiveAsync(buffer.AsMemory(count), _life.Token);
+                    if (r.MessageType == WebSocketMessageType.Close)
+                    {
+                        // The peer closes: answer with the same code, and we are done.
+                        var status = _ws.CloseStatus is null or WebSocketCloseStatus.Empty ? WebSocketCloseStatus.NormalClosure : _ws.CloseStatus.Value;
+                        await CloseAsync(status, "");
+                        return;
+                    }
+                    if (first)
+                    {
+                        type = r.MessageType;
+                        first = false;
+                    }
+                    count += r.Count;
+                    if (count > (type == WebSocketMessageType.Text ? o.MaxTextMessageBytes : o.MaxBinaryMessageBytes))
+                    {
+                        await CloseAsync(WebSocketCloseStatus.MessageTooBig, "message_too_big");
+                        await DrainAsync(buffer);
+                        return;
+                    }
+                }
+                while (!r.EndOfMessage);
+
+                if (IsClosing)
+                {
+                    await DrainAsync(buffer); // we are closing: read until the peer's close, ignore the rest
+                    return;
+                }
+                WebSocketMetrics.Received();
+                var message = buffer.AsMemory(0, count);
+                if (type == WebSocketMessageType.Text && !Utf8.IsValid(message.Span))
+                {
+                    await CloseAsync(WebSocketCloseStatus.InvalidPayloadData, "invalid_utf8");
+                    await DrainAsync(buffer);
+                    return;
+                }
+                try
+                {
+                    if (type == WebSocketMessageType.Text) await Protocol.OnTextAsync(message, _life.Token);
+                    else await Protocol.OnBinaryAsync(message, _life.Token);
+                }
+                catch (Exception ex) when (ex is not (OperationCanceledException or WebSocketException or ObjectDisposedException))
+                {
+                    // One request failed on our side (e.g. the database): say so and keep the socket.
+                    _log.LogError(ex, "A request from {User} failed", User?.Name);
+                    Send(Protocol.ServerError());
+                }
+                await WaitForRepliesAsync();
+                if (buffer.Length > 64 * 1024)
+                {
+                    // An idle socket keeps a small buffer, not its largest image.
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = ArrayPool<byte>.Shared.Rent(SmallBuffer);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static byte[] Grow(byte[] buffer, int used, long size)
+    {
+        var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Max(size, buffer.Length + 1L));
+        buffer.AsSpan(0, used).CopyTo(bigger);
+        ArrayPool<byte>.Shared.Return(buffer);
+        return bigger;
+    }
+
+    /// <summary>After our close frame: discard what still arrives until the peer's close (bounded by the close timeout).</summary>
+    private async Task DrainAsync(byte[] scratch)
+    {
+        while (_ws.State is WebSocketState.Open or WebSocketState.CloseSent)
+        {
+            var r = await _ws.ReceiveAsync(scratch.AsMemory(), _life.Token);
+            if (r.MessageType == WebSocketMessageType.Close) return;
+        }
+    }
+
+    // ------------------------------------------------------------------ end
+
+    private async Task CleanupAsync()
+    {
+        Protocol.OnClosed();
+        _userSubscription?.Dispose();
+        foreach (var id in _rooms.Keys) Leave(id);
+        if (User is { IsGuest: true } guest)
+        {
+            WebSocketMetrics.GuestOut();
+            try { await _s.Guests.ForgetIfUnusedAsync(guest.Id); }
+            catch (Exception ex) { _log.LogWarning(ex, "Could not remove unused guest {Guest}", guest.Name); }
+        }
+    }
+}

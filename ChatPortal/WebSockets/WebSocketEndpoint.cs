@@ -1,0 +1,177 @@
+using System.Collections.Concurrent;
+using System.Net.WebSockets;
+using ChatPortal.Auth;
+using ChatPortal.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace ChatPortal.WebSockets;
+
+public static class WebSocketSetup
+{
+    public static WebApplicationBuilder AddChatPortalWebSockets(this WebApplicationBuilder builder)
+    {
+        var s = builder.Services;
+        s.Configure<WebSocketEndpointOptions>(builder.Configuration.GetSection(WebSocketEndpointOptions.Section));
+        s.AddSocketAuth();
+        s.AddSingleton<PlainWireFormat>();
+        s.AddSingleton<V1WireFormat>();
+        s.AddSingleton<SocketServices>();
+        s.AddSingleton<SocketRegistry>();
+        return builder;
+    }
+
+    /// <summary>The socket endpoint (plain and <c>chatportal.v1</c>) on the web UI's port, plus ticket and token endpoints.</summary>
+    public static WebApplication MapChatPortalWebSockets(this WebApplication app)
+    {
+        var options = app.Services.GetRequiredService<IOptions<WebSocketEndpointOptions>>().Value;
+        app.UseWebSockets();
+        app.Map(options.Path, WebSocketEndpoint.HandleAsync).AllowAnonymous().WithDisplayName("ChatPortal WebSocket");
+        app.MapSocketAuth();
+        return app;
+    }
+}
+
+/// <summary>The upgrade: origin check, subprotocol choice, per-address cap, then one <see cref="SocketConnection"/>.</summary>
+internal static class WebSocketEndpoint
+{
+    public static async Task HandleAsync(HttpContext ctx)
+    {
+        var services = ctx.RequestServices.GetRequiredService<SocketServices>();
+        var registry = ctx.RequestServices.GetRequiredService<SocketRegistry>();
+        var portal = ctx.RequestServices.GetRequiredService<IOptions<PortalOptions>>().Value;
+        var o = services.Options;
+
+        if (!ctx.WebSockets.IsWebSocketRequest)
+        {
+            await RefuseAsync(ctx, StatusCodes.Status400BadRequest, "not_websocket",
+                "This is ChatPortal's WebSocket endpoint: connect with a WebSocket client (see /clients/demo.html and docs/protocol.md).");
+            return;
+        }
+        if (!OriginAllowed(ctx.Request, o, portal))
+        {
+            await RefuseAsync(ctx, StatusCodes.Status403Forbidden, "origin", "This page's origin may not open sockets here.");
+            return;
+        }
+        var requested = ctx.WebSockets.WebSocketRequestedProtocols;
+        string? subprotocol = null;
+        if (requested.Count > 0)
+        {
+            if (!requested.Contains(V1Protocol.Name, StringComparer.Ordinal))
+            {
+                await RefuseAsync(ctx, StatusCodes.Status400BadRequest, "subprotocol",
+                    $"Unsupported subprotocol. Use \"{V1Protocol.Name}\", or none for the plain protocol.");
+                return;
+            }
+            subprotocol = V1Protocol.Name;
+        }
+        var ip = ctx.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        if (!registry.TryReserve(ip))
+        {
+            await RefuseAsync(ctx, StatusCodes.Status429TooManyRequests, "per_ip_cap", "Too many open sockets from this address.");
+            return;
+        }
+        try
+        {
+            using var ws = await ctx.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+            {
+                SubProtocol = subprotocol,
+                KeepAliveInterval = o.KeepAliveInterval,
+                KeepAliveTimeout = o.KeepAliveTimeout,
+            });
+            string? room = ctx.Request.Query["room"];
+            var conn = new SocketConnection(ws, services, ip, c => subprotocol is null ? new PlainProtocol(c, room) : new V1Protocol(c));
+            var kind = conn.Protocol.Kind;
+            WebSocketMetrics.Opened(kind);
+            registry.Add(conn);
+            try
+            {
+                await conn.RunAsync();
+            }
+            finally
+            {
+                registry.Remove(conn);
+                WebSocketMetrics.Closed(kind);
+            }
+        }
+        finally
+        {
+            registry.Release(ip);
+        }
+    }
+
+    /// <summary>
+    /// Browsers always send Origin; a page from another site must not ride on a visitor's session
+    /// (cross-site WebSocket hijacking). Same origin passes, so do the configured ones; clients
+    /// without an Origin are not browsers and still have to authenticate.
+    /// </summary>
+    internal static bool OriginAllowed(HttpRequest request, WebSocketEndpointOptions o, PortalOptions portal)
+    {
+        var origin = request.Headers.Origin.ToString();
+        if (string.IsNullOrEmpty(origin)) return true;
+        if (o.AllowedOrigins.Contains("*")) return true;
+        if (Same(origin, $"{request.Scheme}://{request.Host}")) return true;
+        if (!string.IsNullOrWhiteSpace(portal.PublicBaseUrl) && Uri.TryCreate(portal.PublicBaseUrl, UriKind.Absolute, out var pub)
+            && Same(origin, pub.GetLeftPart(UriPartial.Authority)))
+            return true;
+        return o.AllowedOrigins.Any(a => Same(origin, a.Trim().TrimEnd('/')));
+    }
+
+    private static bool Same(string a, string b) => string.Equals(a, b, StringComparison.OrdinalIgnoreCase);
+
+    private static async Task RefuseAsync(HttpContext ctx, int status, string reason, string message)
+    {
+        WebSocketMetrics.Refused(reason);
+        ctx.Response.StatusCode = status;
+        ctx.Response.ContentType = "text/plain; charset=utf-8";
+        await ctx.Response.WriteAsync(message);
+    }
+}
+
+/// <summary>
+/// Open sockets of this node: the per-address cap, closing sockets whose API token was revoked,
+/// and a clean 1001 for everyone when the server stops.
+/// </summary>
+internal sealed class SocketRegistry
+{
+    private readonly ConcurrentDictionary<SocketConnection, byte> _open = new();
+    private readonly ConcurrentDictionary<string, int> _perIp = new();
+    private readonly WebSocketEndpointOptions _options;
+
+    public SocketRegistry(IOptions<WebSocketEndpointOptions> options, ApiTokens tokens, IHostApplicationLifetime lifetime)
+    {
+        _options = options.Value;
+        tokens.Revoked += tokenId => CloseWhere(c => c.TokenId == tokenId, WebSocketCloseStatus.PolicyViolation, "token_revoked");
+        lifetime.ApplicationStopping.Register(() => CloseWhere(_ => true, WebSocketCloseStatus.EndpointUnavailable, "server_shutdown"));
+    }
+
+    public int Count => _open.Count;
+
+    public bool TryReserve(string ip)
+    {
+        var max = _options.MaxConnectionsPerIp;
+        var now = _perIp.AddOrUpdate(ip, 1, (_, n) => n + 1);
+        if (max <= 0 || now <= max) return true;
+        Release(ip);
+        return false;
+    }
+
+    public void Release(string ip)
+    {
+        while (_perIp.TryGetValue(ip, out var n))
+        {
+            if (n <= 1 ? _perIp.TryRemove(new KeyValuePair<string, int>(ip, n)) : _perIp.TryUpdate(ip, n - 1, n)) return;
+        }
+    }
+
+    public void Add(SocketConnection c) => _open.TryAdd(c, 0);
+
+    public void Remove(SocketConnection c) => _open.TryRemove(c, out _);
+
+    private void CloseWhere(Func<SocketConnection, bool> match, WebSocketCloseStatus status, string reason)
+    {
+        foreach (var c in _open.Keys)
+        {
+            if (match(c)) _ = Task.Run(() => c.CloseAsync(status, reason));
+        }
+    }
+}

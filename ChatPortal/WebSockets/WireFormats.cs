@@ -1,0 +1,91 @@
+using System.Globalization;
+using System.Text.Json;
+using ChatPortal.Chat;
+using ChatPortal.Hosting;
+using ChatPortal.Images;
+using Microsoft.Extensions.Options;
+
+namespace ChatPortal.WebSockets;
+
+/// <summary>
+/// The original chat room's frames for plain clients: <c>message</c>, <c>open</c>/<c>close</c>
+/// notices, and images as binary frames. Everything else is not sent to them.
+/// </summary>
+public sealed class PlainWireFormat(ImageStore images, ILogger<PlainWireFormat> log) : IWireFormat<WireFrame>
+{
+    private static readonly int SlotIndex = WireFormats.Allocate();
+
+    public int Slot => SlotIndex;
+
+    public WireFrame Encode(ChatEvent evt) => evt switch
+    {
+        MessagePosted { Message: { IsDeleted: false } m } when m.Image is { } img => ImageFrame(img, m),
+        MessagePosted { Message: { IsDeleted: false } m } => Json(new PlainMessage(m.Text, Datetime(m.CreatedAt), User(m.Sender)), WireJson.Context.PlainMessage),
+        PresenceChanged p => Json(new PlainNotice(p.Joined ? "open" : "close",
+            p.Joined ? $"{p.User.Name}加入聊天室" : $"{p.User.Name}离开聊天室", Datetime(DateTimeOffset.Now), User(p.User)), WireJson.Context.PlainNotice),
+        _ => WireFrame.None,
+    };
+
+    /// <summary>The original's time format, in the server's time zone.</summary>
+    public static string Datetime(DateTimeOffset t) => t.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+
+    internal static PlainUser User(UserRef u) => new(u.Id, u.Name);
+
+    internal static WireFrame Json<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) =>
+        new(JsonSerializer.SerializeToUtf8Bytes(value, type));
+
+    /// <summary>The stored image's bytes (read once per event, shared by every plain socket), then its caption if any.</summary>
+    private WireFrame ImageFrame(ImageRef img, ChatMessage m)
+    {
+        var caption = m.Text.Length > 0
+            ? Json(new PlainMessage(m.Text, Datetime(m.CreatedAt), User(m.Sender)), WireJson.Context.PlainMessage)
+            : null;
+        var path = images.PathOf(img.Id);
+        if (path is null) return caption ?? WireFrame.None;
+        try
+        {
+            return new WireFrame(File.ReadAllBytes(path), binary: true, next: caption);
+        }
+        catch (IOException ex)
+        {
+            log.LogWarning(ex, "Image {Id} could not be read for plain clients", img.Id);
+            return caption ?? WireFrame.None;
+        }
+    }
+}
+
+/// <summary>Events of the <c>chatportal.v1</c> protocol (see docs/protocol.md).</summary>
+public sealed class V1WireFormat(IOptions<PortalOptions> portal) : IWireFormat<WireFrame>
+{
+    private static readonly int SlotIndex = WireFormats.Allocate();
+    private readonly string _imageBase = ImageBase(portal.Value.PublicImageBaseUrl);
+
+    public int Slot => SlotIndex;
+
+    public WireFrame Encode(ChatEvent evt)
+    {
+        var c = WireJson.Context;
+        return evt switch
+        {
+            MessagePosted p => PlainWireFormat.Json(new MessageFrame(p.RoomId, p.Message.Id, Message(p.Message)), c.MessageFrame),
+            MessageEdited e => PlainWireFormat.Json(new EditedFrame(e.RoomId, e.EventId, e.Message.Id, e.Message.Text,
+                WireJson.Utc(e.Message.EditedAt ?? e.Message.CreatedAt), WireJson.User(e.Message.Sender)), c.EditedFrame),
+            MessageDeleted d => PlainWireFormat.Json(new DeletedFrame(d.RoomId, d.EventId, d.MessageId, WireJson.User(d.By)), c.DeletedFrame),
+            PresenceChanged p => PlainWireFormat.Json(new PresenceFrame(p.RoomId, WireJson.User(p.User), p.Joined), c.PresenceFrame),
+            UserTyping t => PlainWireFormat.Json(new TypingFrame(t.RoomId, WireJson.User(t.User)), c.TypingFrame),
+            DirectActivity a => PlainWireFormat.Json(new DirectFrame(WireJson.Room(a.Conversation.Room), WireJson.User(a.Conversation.Other),
+                a.MessageId > 0 ? a.MessageId : null), c.DirectFrame),
+            RoomChanged r => PlainWireFormat.Json(new RoomChangedFrame(WireJson.Room(r.Room)), c.RoomChangedFrame),
+            _ => WireFrame.None,
+        };
+    }
+
+    internal WireMessage Message(ChatMessage m) => new(
+        m.Id, m.RoomId, WireJson.User(m.Sender), m.Text, WireJson.Utc(m.CreatedAt), m.ClientMsgId,
+        m.Image is { } i ? new WireImage(i.Id, _imageBase + i.Id, i.ContentType, i.Width, i.Height, i.Length) : null,
+        m.EditedAt is { } e ? WireJson.Utc(e) : null,
+        m.IsDeleted ? true : null);
+
+    private static string ImageBase(string? configured) =>
+        string.IsNullOrWhiteSpace(configured) ? "/images/" : configured.TrimEnd('/') + "/";
+}

@@ -1,0 +1,242 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Unicode;
+using ChatPortal.Chat;
+using ChatPortal.Data;
+
+namespace ChatPortal.WebSockets;
+
+/// <summary>
+/// One frame to send: the bytes and whether they go as a text or a binary message. Shared by
+/// every socket of a format (see <see cref="ChatEvent.Encoded{T}"/>), so it is never mutated.
+/// </summary>
+public sealed class WireFrame(byte[] bytes, bool binary = false, WireFrame? next = null)
+{
+    /// <summary>"This format sends nothing for that event" (cached like any encoding).</summary>
+    public static readonly WireFrame None = new([]);
+
+    public byte[] Bytes { get; } = bytes;
+    public bool Binary { get; } = binary;
+    /// <summary>A second frame that belongs to the same event (an image's caption).</summary>
+    public WireFrame? Next { get; } = next;
+    public bool IsNone => ReferenceEquals(this, None);
+}
+
+/// <summary>JSON of both socket protocols: source-generated, written once per event.</summary>
+internal static class WireJson
+{
+    /// <summary>
+    /// Keeps Chinese readable (emoji outside the BMP become \u pairs) but escapes what is dangerous in
+    /// HTML (<c>&lt; &gt; &amp; ' "</c> become <c>\u003C</c> …), so a client that puts a frame into
+    /// innerHTML stays safe.
+    /// </summary>
+    public static readonly WireJsonContext Context = new(new JsonSerializerOptions
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.AllowReadingFromString,
+        Encoder = JavaScriptEncoder.Create(UnicodeRanges.All),
+        MaxDepth = 16,
+    });
+
+    public static string Kind(UserKind kind) => kind switch
+    {
+        UserKind.Guest => "guest",
+        UserKind.Bot => "bot",
+        _ => "member",
+    };
+
+    public static WireUser User(UserRef u) => new(u.Id, u.Name, Kind(u.Kind));
+
+    public static WireRoom Room(RoomInfo r) => new(r.Id, r.Slug, r.IsDirect ? "" : r.Name, r.Topic, r.IsPrivate, r.AllowGuests, r.IsArchived, r.IsDirect);
+
+    /// <summary>UTC to the millisecond (what the database keeps), so a retried ack says the same as the first.</summary>
+    public static DateTime Utc(DateTimeOffset t) => new(t.UtcTicks - t.UtcTicks % TimeSpan.TicksPerMillisecond, DateTimeKind.Utc);
+}
+
+// ------------------------------------------------------------------ shared pieces
+
+internal sealed record WireUser(long Id, string Name, string Kind);
+
+internal sealed record WireImage(string Id, string Url, string ContentType, int Width, int Height, long Bytes);
+
+internal sealed record WireMessage(long Id, long RoomId, WireUser User, string Text, DateTime CreatedAt, string? ClientId,
+    WireImage? Image, DateTime? EditedAt, bool? Deleted);
+
+internal sealed record WireRoom(long Id, string Slug, string Name, string? Topic, bool Private, bool Guests, bool Archived, bool Direct);
+
+internal sealed record WireDirect(WireRoom Room, WireUser With);
+
+internal sealed record WireLimits(int MaxTextBytes, int MaxImageBytes, int MaxMessageChars, int SendQueue);
+
+// ------------------------------------------------------------------ chatportal.v1: events (shared buffers)
+
+internal sealed record MessageFrame(long RoomId, long EventId, WireMessage Message)
+{
+    [JsonPropertyOrder(-1)] public string Type => "message";
+}
+
+internal sealed record EditedFrame(long RoomId, long EventId, long MessageId, string Text, DateTime EditedAt, WireUser User)
+{
+    [JsonPropertyOrder(-1)] public string Type => "message_edited";
+}
+
+internal sealed record DeletedFrame(long RoomId, long EventId, long MessageId, WireUser By)
+{
+    [JsonPropertyOrder(-1)] public string Type => "message_deleted";
+}
+
+internal sealed record PresenceFrame(long RoomId, WireUser User, bool Online)
+{
+    [JsonPropertyOrder(-1)] public string Type => "presence";
+}
+
+internal sealed record TypingFrame(long RoomId, WireUser User)
+{
+    [JsonPropertyOrder(-1)] public string Type => "typing";
+}
+
+internal sealed record DirectFrame(WireRoom Room, WireUser With, long? EventId)
+{
+    [JsonPropertyOrder(-1)] public string Type => "direct";
+}
+
+internal sealed record RoomChangedFrame(WireRoom Room)
+{
+    [JsonPropertyOrder(-1)] public string Type => "room_changed";
+}
+
+// ------------------------------------------------------------------ chatportal.v1: replies (one socket)
+
+internal sealed record HelloFrame(string Protocol, string Server, int AuthTimeoutMs, WireLimits Limits)
+{
+    [JsonPropertyOrder(-1)] public string Type => "hello";
+}
+
+internal sealed record WelcomeFrame(JsonElement? ReplyTo, WireUser User, List<WireRoom> Rooms, List<WireDirect> Direct)
+{
+    [JsonPropertyOrder(-1)] public string Type => "welcome";
+}
+
+internal sealed record JoinedFrame(JsonElement? ReplyTo, WireRoom Room, List<WireUser> Online, long LastId)
+{
+    [JsonPropertyOrder(-1)] public string Type => "joined";
+}
+
+internal sealed record CaughtUpFrame(long RoomId, long LastId, int Count)
+{
+    [JsonPropertyOrder(-1)] public string Type => "caught_up";
+}
+
+internal sealed record LeftFrame(JsonElement? ReplyTo, long RoomId)
+{
+    [JsonPropertyOrder(-1)] public string Type => "left";
+}
+
+internal sealed record AckFrame(JsonElement? ReplyTo, string? ClientId, long RoomId, long MessageId, long EventId, DateTime CreatedAt)
+{
+    [JsonPropertyOrder(-1)] public string Type => "ack";
+}
+
+internal sealed record ChangeAckFrame([property: JsonIgnore] string Kind, JsonElement? ReplyTo, long MessageId, long? EventId)
+{
+    [JsonPropertyOrder(-1)] public string Type => Kind;
+}
+
+internal sealed record HistoryFrame(JsonElement? ReplyTo, long RoomId, List<WireMessage> Messages, bool More)
+{
+    [JsonPropertyOrder(-1)] public string Type => "history";
+}
+
+internal sealed record OnlineFrame(JsonElement? ReplyTo, long RoomId, List<WireUser> Users)
+{
+    [JsonPropertyOrder(-1)] public string Type => "online";
+}
+
+internal sealed record RoomsFrame(JsonElement? ReplyTo, List<WireRoom> Rooms, List<WireDirect> Direct)
+{
+    [JsonPropertyOrder(-1)] public string Type => "rooms";
+}
+
+internal sealed record PongFrame(JsonElement? ReplyTo, DateTime Time)
+{
+    [JsonPropertyOrder(-1)] public string Type => "pong";
+}
+
+internal sealed record ErrorFrame(JsonElement? ReplyTo, string Code, string Message)
+{
+    [JsonPropertyOrder(-1)] public string Type => "error";
+}
+
+/// <summary>Everything a <c>chatportal.v1</c> client may send; which fields matter depends on <see cref="Type"/>.</summary>
+internal sealed class ClientFrame
+{
+    public string? Type { get; set; }
+    /// <summary>Request id (number or string), echoed as <c>reply_to</c>.</summary>
+    public JsonElement? Id { get; set; }
+    public string? Ticket { get; set; }
+    public string? Token { get; set; }
+    public bool? Guest { get; set; }
+    /// <summary>A room's slug (string) or id (number).</summary>
+    public JsonElement? Room { get; set; }
+    /// <summary>A user's name: the other side of a direct conversation.</summary>
+    public string? To { get; set; }
+    public long? Since { get; set; }
+    public long? Before { get; set; }
+    public int? Limit { get; set; }
+    public string? Text { get; set; }
+    public string? ClientId { get; set; }
+    public long? MessageId { get; set; }
+}
+
+// ------------------------------------------------------------------ plain (the original chat room's shapes)
+
+internal sealed record PlainUser(long Id, string Name);
+
+internal sealed record PlainOpenSuccess(PlainUser User, List<PlainUser> All)
+{
+    [JsonPropertyOrder(-1)] public string Type => "openSuccess";
+}
+
+internal sealed record PlainMessage(string Message, string Datetime, PlainUser User)
+{
+    [JsonPropertyOrder(-1)] public string Type => "message";
+}
+
+/// <summary><c>open</c> (someone came) and <c>close</c> (someone left) notices.</summary>
+internal sealed record PlainNotice([property: JsonIgnore] string Kind, string Message, string Datetime, PlainUser User)
+{
+    [JsonPropertyOrder(-1)] public string Type => Kind;
+}
+
+internal sealed record PlainError(string Code, string Message)
+{
+    [JsonPropertyOrder(-1)] public string Type => "error";
+}
+
+[JsonSerializable(typeof(ClientFrame))]
+[JsonSerializable(typeof(MessageFrame))]
+[JsonSerializable(typeof(EditedFrame))]
+[JsonSerializable(typeof(DeletedFrame))]
+[JsonSerializable(typeof(PresenceFrame))]
+[JsonSerializable(typeof(TypingFrame))]
+[JsonSerializable(typeof(DirectFrame))]
+[JsonSerializable(typeof(RoomChangedFrame))]
+[JsonSerializable(typeof(HelloFrame))]
+[JsonSerializable(typeof(WelcomeFrame))]
+[JsonSerializable(typeof(JoinedFrame))]
+[JsonSerializable(typeof(CaughtUpFrame))]
+[JsonSerializable(typeof(LeftFrame))]
+[JsonSerializable(typeof(AckFrame))]
+[JsonSerializable(typeof(ChangeAckFrame))]
+[JsonSerializable(typeof(HistoryFrame))]
+[JsonSerializable(typeof(OnlineFrame))]
+[JsonSerializable(typeof(RoomsFrame))]
+[JsonSerializable(typeof(PongFrame))]
+[JsonSerializable(typeof(ErrorFrame))]
+[JsonSerializable(typeof(PlainOpenSuccess))]
+[JsonSerializable(typeof(PlainMessage))]
+[JsonSerializable(typeof(PlainNotice))]
+[JsonSerializable(typeof(PlainError))]
+internal sealed partial class WireJsonContext : JsonSerializerContext;

@@ -1,0 +1,487 @@
+/*!
+ * chatportal.js — a small client for ChatPortal's WebSocket protocol "chatportal.v1".
+ * No dependencies; works in browsers and in WeChat mini-programs (ChatPortal.wxSocket(wx)).
+ *
+ *   const client = new ChatPortal.Client({
+ *     url: 'wss://chat.example.com/ws',
+ *     auth: ChatPortal.ticketAuth(),          // or () => ({ token: 'cpt_…' }) or () => ({ guest: true })
+ *     rooms: ['lobby'],
+ *   });
+ *   client.on('message', m => console.log(m.message.user.name, m.message.text));
+ *   client.connect();
+ *   client.send('lobby', 'hello');            // a Promise that resolves with the ack (after the server stored it)
+ *
+ * What it does for you: authenticates on every (re)connect, reconnects with exponential backoff and
+ * full jitter, re-joins rooms with the last event id seen (the server sends everything after it, in
+ * order), drops events it has already seen, and re-sends unacknowledged messages with the same
+ * client id (the server never stores a retry twice). See docs/protocol.md for the frames.
+ */
+(function (root, factory) {
+  var api = factory();
+  if (typeof module === 'object' && module.exports) module.exports = api;
+  else root.ChatPortal = api;
+})(typeof globalThis !== 'undefined' ? globalThis : this, function () {
+  'use strict';
+
+  var PROTOCOL = 'chatportal.v1';
+  // Closes after which reconnecting cannot help: the app must do something (sign in again, new token).
+  var FATAL = { session_revoked: 1, token_revoked: 1, token_invalid: 1, guests_not_allowed: 1 };
+  // Send errors worth another try later; every other error rejects the send.
+  var RETRYABLE = { storage_failed: 1, unavailable: 1 };
+
+  // ---------------------------------------------------------------- sockets
+
+  /** The browser's WebSocket behind the small interface the client uses. */
+  function browserSocket(url) {
+    var ws = new WebSocket(url, PROTOCOL);
+    ws.binaryType = 'arraybuffer';
+    var s = {
+      send: function (data) { ws.send(data); },
+      close: function (code, reason) { try { ws.close(code || 1000, reason || ''); } catch (e) { /* already closing */ } },
+      onopen: null, onmessage: null, onclose: null,
+    };
+    ws.onopen = function () { if (s.onopen) s.onopen(); };
+    ws.onmessage = function (e) { if (s.onmessage) s.onmessage(e.data); };
+    ws.onclose = function (e) { if (s.onclose) s.onclose(e.code, e.reason); };
+    ws.onerror = function () { /* onclose follows */ };
+    s.raw = ws;
+    return s;
+  }
+
+  /** A socket factory for WeChat mini-programs: new ChatPortal.Client({ socket: ChatPortal.wxSocket(wx), … }). */
+  function wxSocket(wx) {
+    return function (url) {
+      var task = wx.connectSocket({ url: url, protocols: [PROTOCOL] });
+      var closed = false;
+      var s = {
+        send: function (data) { task.send({ data: data }); },
+        close: function (code, reason) { task.close({ code: code || 1000, reason: reason || '' }); },
+        onopen: null, onmessage: null, onclose: null,
+      };
+      function ended(code, reason) {
+        if (closed) return;
+        closed = true;
+        if (s.onclose) s.onclose(code, reason);
+      }
+      task.onOpen(function () { if (s.onopen) s.onopen(); });
+      task.onMessage(function (r) { if (s.onmessage) s.onmessage(r.data); });
+      task.onClose(function (r) { ended(r && r.code, r && r.reason); });
+      task.onError(function () { ended(1006, 'error'); });
+      s.raw = task;
+      return s;
+    };
+  }
+
+  /**
+   * Auth for a page served by the portal to a signed-in user: a fresh single-use ticket on every
+   * connect; a guest when nobody is signed in (if fallbackToGuest).
+   */
+  function ticketAuth(options) {
+    options = options || {};
+    var base = options.baseUrl || '';
+    return function () {
+      return fetch(base + '/api/ws/ticket', { method: 'POST', credentials: 'same-origin' }).then(function (r) {
+        if (r.ok) return r.json().then(function (j) { return { ticket: j.ticket }; });
+        if (options.fallbackToGuest !== false) return { guest: true };
+        throw new Error('not signed in');
+      });
+    };
+  }
+
+  function randomId() {
+    var c = typeof crypto !== 'undefined' && crypto.getRandomValues ? crypto : null;
+    var bytes = new Uint8Array(12);
+    if (c) c.getRandomValues(bytes);
+    else for (var i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+    var s = '';
+    for (var j = 0; j < bytes.length; j++) s += (bytes[j] < 16 ? '0' : '') + bytes[j].toString(16);
+    return s;
+  }
+
+  // ---------------------------------------------------------------- client
+
+  function Client(options) {
+    if (!options || !options.url) throw new Error('ChatPortal.Client needs { url }');
+    this.url = options.url;
+    this.auth = options.auth || function () { return { guest: true }; };
+    this.socketFactory = options.socket || browserSocket;
+    this.storage = options.storage || null; // { get(key), set(key, value) } to keep cursors across reloads
+    this.backoffBase = options.backoffBase || 500;
+    this.backoffMax = options.backoffMax || 30000;
+    this.pingInterval = options.pingInterval || 25000;
+    this.pongTimeout = options.pongTimeout || 10000;
+    this.requestTimeout = options.requestTimeout || 15000;
+    this.autoJoinDirect = options.autoJoinDirect !== false;
+    this.state = 'idle';       // idle | connecting | ready | closed | stopped
+    this.user = null;
+    this.rooms = {};           // slug -> { slug, id, lastId, want }
+    this._roomById = {};
+    this._handlers = {};
+    this._pending = {};        // request id -> { resolve, reject, timer }
+    this._outbox = [];         // unacknowledged sends, in order
+    this._nextId = 1;
+    this._attempt = 0;
+    this._socket = null;
+    this._stopped = false;
+    var self = this;
+    (options.rooms || []).forEach(function (r) { self._room(r).want = true; });
+  }
+
+  Client.prototype.on = function (event, fn) { (this._handlers[event] = this._handlers[event] || []).push(fn); return this; };
+  Client.prototype.off = function (event, fn) {
+    var list = this._handlers[event];
+    if (list) this._handlers[event] = list.filter(function (f) { return f !== fn; });
+    return this;
+  };
+  Client.prototype._emit = function (event, data) {
+    (this._handlers[event] || []).slice().forEach(function (fn) {
+      try { fn(data); } catch (e) { if (typeof console !== 'undefined') console.error(e); }
+    });
+  };
+
+  Client.prototype._room = function (slug) {
+    var r = this.rooms[slug];
+    if (!r) {
+      var saved = this.storage ? Number(this.storage.get('chatportal.last.' + slug)) : 0;
+      r = this.rooms[slug] = { slug: slug, id: null, lastId: saved > 0 ? saved : null, want: false, joined: false };
+    }
+    return r;
+  };
+
+  Client.prototype._setCursor = function (room, id) {
+    if (!(id > 0) || (room.lastId && id <= room.lastId)) return false;
+    room.lastId = id;
+    if (this.storage) this.storage.set('chatportal.last.' + room.slug, String(id));
+    return true;
+  };
+
+  // ---------------------------------------------------------------- connection
+
+  Client.prototype.connect = function () {
+    this._stopped = false;
+    if (this.state === 'connecting' || this.state === 'ready') return this;
+    this._open();
+    return this;
+  };
+
+  /** Closes for good (no reconnect). Unsent messages stay in the outbox until connect() again. */
+  Client.prototype.close = function () {
+    this._stopped = true;
+    clearTimeout(this._retryTimer);
+    if (this._socket) this._socket.close(1000, 'bye');
+    this._setState('closed');
+  };
+
+  Client.prototype._setState = function (s) {
+    if (this.state === s) return;
+    this.state = s;
+    this._emit('state', s);
+  };
+
+  Client.prototype._open = function () {
+    var self = this;
+    this._setState('connecting');
+    var socket;
+    try {
+      socket = this.socketFactory(this.url);
+    } catch (e) {
+      this._scheduleReconnect();
+      return;
+    }
+    this._socket = socket;
+    socket.onmessage = function (data) { if (self._socket === socket) self._onFrame(data); };
+    socket.onclose = function (code, reason) { if (self._socket === socket) self._onClose(code, reason); };
+    socket.onopen = function () { /* the server speaks first: hello */ };
+  };
+
+  Client.prototype._onClose = function (code, reason) {
+    this._socket = null;
+    clearInterval(this._pingTimer);
+    clearTimeout(this._pongTimer);
+    for (var slug in this.rooms) this.rooms[slug].joined = false;
+    var pending = this._pending;
+    this._pending = {};
+    for (var id in pending) {
+      clearTimeout(pending[id].timer);
+      pending[id].reject(new Error('disconnected')); // unacked sends stay in the outbox and go again
+    }
+    this._emit('disconnect', { code: code, reason: reason });
+    if (this._stopped) { this._setState('closed'); return; }
+    if (code === 1008 && FATAL[reason]) {
+      this._stopped = true;
+      this._setState('stopped');
+      this._emit('stopped', { code: code, reason: reason });
+      return;
+    }
+    this._scheduleReconnect();
+  };
+
+  /** Exponential backoff with full jitter: many clients of a restarted server do not come back at once. */
+  Client.prototype._scheduleReconnect = function () {
+    var self = this;
+    this._setState('connecting');
+    var cap = Math.min(this.backoffMax, this.backoffBase * Math.pow(2, this._attempt));
+    this._attempt = Math.min(this._attempt + 1, 16);
+    var delay = Math.floor(Math.random() * cap);
+    clearTimeout(this._retryTimer);
+    this._retryTimer = setTimeout(function () { if (!self._stopped) self._open(); }, delay);
+    this._emit('reconnecting', { delay: delay, attempt: this._attempt });
+  };
+
+  Client.prototype._write = function (frame) {
+    if (!this._socket) return false;
+    try {
+      this._socket.send(typeof frame === 'string' || frame instanceof ArrayBuffer ? frame : JSON.stringify(frame));
+      return true;
+    } catch (e) {
+      return false;
+    }
+  };
+
+  // ---------------------------------------------------------------- requests
+
+  /** Sends a request frame and resolves with the reply (rejects with an Error carrying .code on an error frame). */
+  Client.prototype.request = function (frame) {
+    var self = this;
+    return new Promise(function (resolve, reject) {
+      if (self.state !== 'ready' && frame.type !== 'auth' && frame.type !== 'join') {
+        reject(new Error('not connected'));
+        return;
+      }
+      var id = self._nextId++;
+      frame.id = id;
+      var entry = { resolve: resolve, reject: reject };
+      entry.timer = setTimeout(function () {
+        if (self._pending[id] === entry) {
+          delete self._pending[id];
+          reject(new Error('timeout'));
+        }
+      }, self.requestTimeout);
+      self._pending[id] = entry;
+      if (!self._write(frame)) {
+        delete self._pending[id];
+        clearTimeout(entry.timer);
+        reject(new Error('not connected'));
+      }
+    });
+  };
+
+  /** Joins a room (now, and again after every reconnect, from the last event seen). */
+  Client.prototype.join = function (slug) {
+    var room = this._room(slug);
+    room.want = true;
+    if (this.state === 'ready' && !room.joined) return this._join(room);
+    return Promise.resolve(room);
+  };
+
+  Client.prototype.leave = function (slug) {
+    var room = this._room(slug);
+    room.want = false;
+    if (!room.joined) return Promise.resolve();
+    room.joined = false;
+    return this.request({ type: 'leave', room: slug });
+  };
+
+  Client.prototype._join = function (room) {
+    var self = this;
+    var frame = { type: 'join', room: room.slug };
+    if (room.lastId) frame.since = room.lastId;
+    room.joined = true;
+    return this.request(frame).then(function (reply) {
+      room.id = reply.room.id;
+      self._roomById[room.id] = room;
+      if (!room.lastId) self._setCursor(room, reply.last_id);
+      self._emit('joined', reply);
+      return room;
+    }, function (err) {
+      room.joined = false;
+      self._emit('error', err);
+      throw err;
+    });
+  };
+
+  /**
+   * Sends a message; resolves with the ack once the server has stored it. Survives reconnects:
+   * it is re-sent with the same client id until acknowledged.
+   */
+  Client.prototype.send = function (slug, text) { return this._enqueue({ type: 'send', room: slug, text: text }); };
+
+  /** A direct message to a user by name (the conversation is created on first use). */
+  Client.prototype.sendTo = function (userName, text) { return this._enqueue({ type: 'send', to: userName, text: text }); };
+
+  /** Sends an image (ArrayBuffer or Blob): announced, then the bytes as one binary frame. */
+  Client.prototype.sendImage = function (slug, data) {
+    var self = this;
+    var bytes = typeof Blob !== 'undefined' && data instanceof Blob ? data.arrayBuffer() : Promise.resolve(data);
+    return bytes.then(function (buf) { return self._enqueue({ type: 'image', room: slug }, buf); });
+  };
+
+  Client.prototype._enqueue = function (frame, binary) {
+    var self = this;
+    frame.client_id = randomId();
+    return new Promise(function (resolve, reject) {
+      var item = { frame: frame, binary: binary, resolve: resolve, reject: reject, inFlight: false };
+      self._outbox.push(item);
+      self._emit('queued', { client_id: frame.client_id, frame: frame });
+      if (self.state === 'ready') self._flushOutbox();
+    });
+  };
+
+  Client.prototype._flushOutbox = function () {
+    var self = this;
+    this._outbox.forEach(function (item) {
+      if (item.inFlight) return;
+      item.inFlight = true;
+      var copy = {};
+      for (var k in item.frame) copy[k] = item.frame[k];
+      var sent = self.request(copy);
+      if (item.binary) self._write(item.binary); // the very next binary frame belongs to the announcement
+      sent.then(function (ack) {
+        self._outbox.splice(self._outbox.indexOf(item), 1);
+        item.resolve(ack);
+      }, function (err) {
+        item.inFlight = false;
+        if (err.code && !RETRYABLE[err.code]) {
+          self._outbox.splice(self._outbox.indexOf(item), 1);
+          item.reject(err);
+        }
+        // Otherwise (disconnected, timeout, storage hiccup) it stays and goes again with the same client id.
+      });
+    });
+  };
+
+  Client.prototype.edit = function (messageId, text) { return this.request({ type: 'edit', message_id: messageId, text: text }); };
+  Client.prototype.remove = function (messageId) { return this.request({ type: 'delete', message_id: messageId }); };
+  Client.prototype.history = function (slug, before, limit) {
+    var f = { type: 'history', room: slug, limit: limit || 50 };
+    if (before) f.before = before;
+    return this.request(f);
+  };
+  Client.prototype.online = function (slug) { return this.request({ type: 'online', room: slug }); };
+
+  /** Typing notice, throttled to one per 3 s per room (call it on every key press). */
+  Client.prototype.typing = function (slug) {
+    var room = this._room(slug);
+    var now = Date.now();
+    if (this.state !== 'ready' || !room.joined || (room.typedAt && now - room.typedAt < 3000)) return;
+    room.typedAt = now;
+    this._write({ type: 'typing', room: slug });
+  };
+
+  // ---------------------------------------------------------------- incoming
+
+  Client.prototype._onFrame = function (data) {
+    if (typeof data !== 'string') {
+      this._emit('binary', data);
+      return;
+    }
+    var f;
+    try { f = JSON.parse(data); } catch (e) { return; }
+    if (f.reply_to !== undefined) {
+      // A reply: settle its request. The welcome also starts the session; a pong proves the link.
+      var p = this._pending[f.reply_to];
+      if (p) {
+        delete this._pending[f.reply_to];
+        clearTimeout(p.timer);
+        if (f.type === 'error') {
+          var err = new Error(f.message);
+          err.code = f.code;
+          p.reject(err);
+        } else {
+          p.resolve(f);
+        }
+      } else if (f.type === 'error') {
+        this._emit('error', f);
+      }
+      if (f.type === 'welcome') this._ready(f);
+      if (f.type === 'pong') clearTimeout(this._pongTimer);
+      return;
+    }
+    switch (f.type) {
+      case 'hello': this._authenticate(); break;
+      case 'message':
+      case 'message_edited':
+      case 'message_deleted':
+        var room = this._roomById[f.room_id];
+        if (room && !this._setCursor(room, f.event_id)) return; // seen already (catch-up overlap, retry)
+        this._emit(f.type, f);
+        break;
+      case 'caught_up':
+        var r = this._roomById[f.room_id];
+        if (r) this._setCursor(r, f.last_id);
+        this._emit('caught_up', f);
+        break;
+      case 'direct':
+        if (this.autoJoinDirect && f.room) {
+          var dm = this._room(f.room.slug);
+          if (!dm.lastId && f.event_id) dm.lastId = f.event_id - 1;
+          if (!dm.want) this.join(f.room.slug);
+        }
+        this._emit('direct', f);
+        break;
+      case 'left': // the server took us out (the room became private or closed to guests)
+        var gone = this._roomById[f.room_id];
+        if (gone) { gone.joined = false; gone.want = false; }
+        this._emit('left', f);
+        break;
+      default: this._emit(f.type, f); // presence, typing, room_changed, error (without reply_to), …
+    }
+  };
+
+  Client.prototype._authenticate = function () {
+    var self = this;
+    var socket = this._socket;
+    Promise.resolve().then(function () { return self.auth(); }).then(function (credentials) {
+      if (self._socket !== socket) return;
+      var frame = { type: 'auth' };
+      for (var k in credentials) frame[k] = credentials[k];
+      self.request(frame).catch(function (err) { self._emit('error', err); });
+    }, function (err) {
+      self._emit('error', err);
+      if (self._socket === socket) socket.close(1000, 'no credentials');
+    });
+  };
+
+  Client.prototype._ready = function (welcome) {
+    var self = this;
+    this.user = welcome.user;
+    this._attempt = 0;
+    var joins = [];
+    for (var slug in this.rooms) {
+      var room = this.rooms[slug];
+      if (room.want && !room.joined) joins.push(this._join(room).catch(function () { /* reported as error */ }));
+    }
+    this._setState('ready');
+    this._startPing();
+    this._emit('welcome', welcome);
+    // Unacked sends go after the joins were requested: frames are handled in order, so the retries
+    // land after the catch-up has been queued.
+    this._flushOutbox();
+    Promise.all(joins).then(function () { self._emit('ready', welcome); });
+  };
+
+  /** Application pings: a browser cannot see protocol pings, so a silent dead connection is noticed here. */
+  Client.prototype._startPing = function () {
+    var self = this;
+    clearInterval(this._pingTimer);
+    this._pingTimer = setInterval(function () {
+      if (self.state !== 'ready') return;
+      self._write({ type: 'ping', id: 'keepalive' });
+      clearTimeout(self._pongTimer);
+      self._pongTimer = setTimeout(function () {
+        if (self._socket) self._socket.close(4000, 'no pong');
+        // Some sockets never report the close of a dead link: do it ourselves.
+        var s = self._socket;
+        if (s) { self._socket = null; s.onclose = null; self._onClose(1006, 'no pong'); }
+      }, self.pongTimeout);
+    }, this.pingInterval);
+  };
+
+  return {
+    Client: Client,
+    PROTOCOL: PROTOCOL,
+    browserSocket: browserSocket,
+    wxSocket: wxSocket,
+    ticketAuth: ticketAuth,
+  };
+});
