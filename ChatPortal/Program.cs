@@ -1,4 +1,7 @@
+using ChatPortal.Admin;
 using ChatPortal.Hosting;
+
+if (await AdminCli.TryRunAsync(args)) return; // "admin create NAME" etc.: account commands, no server
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddChatPortal();

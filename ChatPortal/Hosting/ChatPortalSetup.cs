@@ -1,3 +1,4 @@
+using ChatPortal.Admin;
 using ChatPortal.Auth;
 using ChatPortal.Chat;
 using ChatPortal.Components;
@@ -23,6 +24,7 @@ public static class ChatPortalSetup
         builder.AddChatPortalImages();
         builder.AddChatPortalLocalization();
         builder.Services.AddSingleton<Bots.BotSwitches>();
+        builder.AddChatPortalAdmin();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
         builder.Services.AddScoped<Components.Chat.CircuitPresence>();
@@ -48,6 +50,7 @@ public static class ChatPortalSetup
         app.MapChatPortalAuth();
         app.MapChatPortalImages();
         app.MapChatPortalLocalization();
+        app.MapChatPortalAdmin();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }
