@@ -7,7 +7,7 @@ namespace ChatPortal.Admin;
 public static class AdminSetup
 {
     /// <summary>The back office's services: accounts, guard, audit, and one service per screen.</summary>
-    public static WebApplicationBuilder AddChatPortalAdmin(this WebApplicationBuilder builder)
+    public static IHostApplicationBuilder AddChatPortalAdmin(this IHostApplicationBuilder builder)
     {
         var s = builder.Services;
         s.AddHttpContextAccessor();
