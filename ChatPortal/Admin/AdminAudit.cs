@@ -31,7 +31,7 @@ public static class AuditActions
     public const string BotSwitch = "bot.switch";
 }
 
-public sealed record AuditPage(IReadOnlyList<AuditEntry> Items, int Total);
+public sealed record AuditList(IReadOnlyList<AuditEntry> Items, int Total);
 
 /// <summary>
 /// The audit log: one row per admin action (who, when, what, target, from where). Rows are
@@ -69,7 +69,7 @@ public sealed class AdminAudit(IDbContextFactory<ChatDbContext> dbFactory, Admin
     };
 
     /// <summary>Newest first; <paramref name="search"/> matches admin, action, target, detail or IP.</summary>
-    public async Task<AuditPage> SearchAsync(AdminCaller caller, string? search, int page, int pageSize, CancellationToken ct = default)
+    public async Task<AuditList> SearchAsync(AdminCaller caller, string? search, int page, int pageSize, CancellationToken ct = default)
     {
         await guard.RequireAsync(caller, ct);
         pageSize = Math.Clamp(pageSize, 1, 200);
@@ -85,7 +85,7 @@ public sealed class AdminAudit(IDbContextFactory<ChatDbContext> dbFactory, Admin
         }
         var total = await q.CountAsync(ct);
         var items = await q.OrderByDescending(a => a.Id).Skip(Math.Max(0, page) * pageSize).Take(pageSize).ToListAsync(ct);
-        return new AuditPage(items, total);
+        return new AuditList(items, total);
     }
 
     internal static string EscapeLike(string s) => s.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_");

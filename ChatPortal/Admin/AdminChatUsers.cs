@@ -10,7 +10,7 @@ namespace ChatPortal.Admin;
 public sealed record ChatUserRow(long Id, string Name, UserKind Kind, DateTimeOffset CreatedAt, DateTimeOffset? LastSeenAt,
     DateTimeOffset? MutedUntil, bool Banned, bool Online);
 
-public sealed record ChatUserPage(IReadOnlyList<ChatUserRow> Items, int Total);
+public sealed record ChatUserList(IReadOnlyList<ChatUserRow> Items, int Total);
 
 public sealed record ChatUserDetails(ChatUserRow User, string? LastIp, string? BanReason, DateTimeOffset? BannedAt,
     DateTimeOffset? LockedUntil, IReadOnlyList<RoomInfo> Rooms, IReadOnlyList<RoomInfo> OnlineIn);
@@ -28,7 +28,7 @@ public sealed class AdminChatUsers(IDbContextFactory<ChatDbContext> dbFactory, C
     public static readonly TimeSpan MaxMute = TimeSpan.FromDays(3650);
     private static readonly PasswordHasher<ChatUser> Hasher = new();
 
-    public async Task<ChatUserPage> SearchAsync(AdminCaller caller, string? search, int page, int pageSize, CancellationToken ct = default)
+    public async Task<ChatUserList> SearchAsync(AdminCaller caller, string? search, int page, int pageSize, CancellationToken ct = default)
     {
         await guard.RequireAsync(caller, ct);
         pageSize = Math.Clamp(pageSize, 1, 200);
@@ -42,7 +42,7 @@ public sealed class AdminChatUsers(IDbContextFactory<ChatDbContext> dbFactory, C
         var total = await q.CountAsync(ct);
         var rows = await q.OrderByDescending(u => u.Id).Skip(Math.Max(0, page) * pageSize).Take(pageSize).ToListAsync(ct);
         var online = OnlineIds();
-        return new ChatUserPage(rows.Select(u => Row(u, online)).ToList(), total);
+        return new ChatUserList(rows.Select(u => Row(u, online)).ToList(), total);
     }
 
     public async Task<ChatUserDetails?> GetAsync(AdminCaller caller, long userId, CancellationToken ct = default)
