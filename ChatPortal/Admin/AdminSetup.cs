@@ -1,4 +1,5 @@
 using ChatPortal.Auth;
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Components.Server.Circuits;
 
@@ -29,12 +30,14 @@ public static class AdminSetup
     public static IEndpointRouteBuilder MapChatPortalAdmin(this IEndpointRouteBuilder app)
     {
         // Sign-out is a POST with antiforgery (the layout's form carries the token), for admins only.
-        app.MapPost("/admin/logout", async (HttpContext ctx, AdminAudit audit) =>
+        app.MapPost("/admin/logout", async (HttpContext ctx, AdminAudit audit, IAntiforgery antiforgery) =>
         {
+            // No form parameters are bound here, so nothing else would check the token.
+            if (!await antiforgery.IsRequestValidAsync(ctx)) return Results.BadRequest();
             if (ctx.User.ToAdmin() is { } admin)
                 await audit.WriteAsync(admin.Id, admin.Name, ctx.Connection.RemoteIpAddress?.ToString(), AuditActions.SignOut, admin.Name);
             await ctx.SignOutAsync(PortalClaims.AdminScheme);
-            return TypedResults.LocalRedirect("/admin/login");
+            return Results.LocalRedirect("/admin/login");
         }).RequireAuthorization(Policies.Admin);
         return app;
     }
