@@ -44,13 +44,12 @@ public sealed class DashboardFeed(IDbContextFactory<ChatDbContext> dbFactory, Ch
     private int _rooms;
     private DateTimeOffset _roomsAt;
     private DateTimeOffset _lastConnectionSample;
-    private DashboardSnapshot? _latest;
 
-    /// <summary>The current numbers (sampled now if none yet).</summary>
+    /// <summary>The current numbers, sampled now (the last tick may be seconds old).</summary>
     public async Task<DashboardSnapshot> GetAsync(AdminCaller caller, CancellationToken ct = default)
     {
         await guard.RequireAsync(caller, ct);
-        return _latest is { } s && _today is not null ? s : await SampleAsync(ct);
+        return await SampleAsync(ct);
     }
 
     /// <summary>Calls <paramref name="onSnapshot"/> with every new snapshot until disposed (on the sampler's thread).</summary>
@@ -156,7 +155,7 @@ public sealed class DashboardFeed(IDbContextFactory<ChatDbContext> dbFactory, Ch
                 _connections.Last!.Value = point; // the newest point follows the live value
             }
 
-            return _latest = new DashboardSnapshot(now, online, _rooms, _today.Value, point.Web, point.Sockets,
+            return new DashboardSnapshot(now, online, _rooms, _today.Value, point.Web, point.Sockets,
                 Filled(minute), [.. _connections]);
         }
         finally
