@@ -245,4 +245,23 @@ public sealed class AdminBrowserTests(AdminPortalFixture fixture, BrowserFixture
         await user.GotoAsync("/invite/not-a-real-code");
         await Assertions.Expect(user.Locator("#invite-error")).ToBeVisibleAsync();
     }
+
+    [Fact]
+    public async Task The_back_office_speaks_Chinese_when_picked_or_when_the_browser_asks()
+    {
+        await using var ctx = await browser.NewContextAsync(Portal.BaseUri);
+        var admin = await AdminPageAsync(ctx);
+        await admin.OpenAdminAsync("/admin/rooms");
+        await Assertions.Expect(admin.Locator("#nav-dashboard")).ToContainTextAsync("Dashboard");
+        await admin.ClickAsync("#lang-zh");
+        await admin.WaitForURLAsync(u => new Uri(u).AbsolutePath == "/admin/rooms");
+        await admin.WaitForAdminCircuitAsync();
+        await Assertions.Expect(admin.Locator("#nav-dashboard")).ToContainTextAsync("仪表盘");
+        await Assertions.Expect(admin.Locator("#room-new")).ToContainTextAsync("新建聊天室");
+
+        await using var zhCtx = await browser.NewContextAsync(Portal.BaseUri, locale: "zh-CN");
+        var login = await zhCtx.NewPageAsync();
+        await login.GotoAsync("/admin/login");
+        await Assertions.Expect(login.Locator("h1")).ToHaveTextAsync("管理员登录");
+    }
 }
