@@ -36,7 +36,9 @@ public sealed class AdminHarness : IAsyncDisposable
         var dir = TempDir.Create("adminsvc");
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
-            EnvironmentName = "Testing", ContentRootPath = dir, DisableDefaults = true,
+            EnvironmentName = "Testing",
+            ContentRootPath = dir,
+            DisableDefaults = true,
         });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -77,8 +79,12 @@ public sealed class AdminHarness : IAsyncDisposable
         await using var db = await Get<IDbContextFactory<ChatDbContext>>().CreateDbContextAsync();
         var u = new ChatUser
         {
-            Name = name, NormalizedName = UserNames.Normalize(name), Kind = UserKind.Member, CreatedAt = DateTimeOffset.UtcNow,
-            SecurityStamp = Guid.NewGuid().ToString("N"), LastIp = "192.0.2.7",
+            Name = name,
+            NormalizedName = UserNames.Normalize(name),
+            Kind = UserKind.Member,
+            CreatedAt = DateTimeOffset.UtcNow,
+            SecurityStamp = Guid.NewGuid().ToString("N"),
+            LastIp = "192.0.2.7",
         };
         db.Users.Add(u);
         await db.SaveChangesAsync();

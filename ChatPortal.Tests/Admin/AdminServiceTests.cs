@@ -22,7 +22,11 @@ public sealed class AdminServiceTests
         var chatPrincipal = PortalClaims.ForChatUser(new ChatUser { Id = user.Id, Name = user.Name, NormalizedName = "TARGET", SecurityStamp = "x" });
         var staleStamp = new AdminCaller(PortalClaims.ForAdmin(new AdminUser
         {
-            Id = admin.Id, Name = admin.Name, NormalizedName = admin.NormalizedName, PasswordHash = "", SecurityStamp = "old-stamp",
+            Id = admin.Id,
+            Name = admin.Name,
+            NormalizedName = admin.NormalizedName,
+            PasswordHash = "",
+            SecurityStamp = "old-stamp",
         }), null);
         AdminCaller[] refused = [AdminHarness.Anonymous, new(chatPrincipal, null), staleStamp, null!];
         var before = await h.AuditCountAsync();
@@ -429,7 +433,8 @@ public sealed class AdminServiceTests
 
         var configured = RoomLinks.For(room, new Hosting.PortalOptions
         {
-            PublicBaseUrl = "https://public.example.org/chat/", PublicWebSocketUrl = "wss://ws.example.org/socket",
+            PublicBaseUrl = "https://public.example.org/chat/",
+            PublicWebSocketUrl = "wss://ws.example.org/socket",
         }, "http://127.0.0.1:5080/");
         Assert.Equal("https://public.example.org/chat/rooms/tech", configured.Web);
         Assert.Equal("wss://ws.example.org/socket?room=tech", configured.WebSocket);

@@ -56,7 +56,11 @@ public sealed class AdminAccounts : IDisposable
         _throttle = PartitionedRateLimiter.Create<string, string>(ip => RateLimitPartition.GetSlidingWindowLimiter(ip,
             _ => new SlidingWindowRateLimiterOptions
             {
-                PermitLimit = AttemptsPerWindow, Window = ThrottleWindow, SegmentsPerWindow = 5, QueueLimit = 0, AutoReplenishment = true,
+                PermitLimit = AttemptsPerWindow,
+                Window = ThrottleWindow,
+                SegmentsPerWindow = 5,
+                QueueLimit = 0,
+                AutoReplenishment = true,
             }));
     }
 
@@ -127,7 +131,11 @@ public sealed class AdminAccounts : IDisposable
             return AdminResult.Fail("name_taken", $"An admin named \"{trimmed}\" exists already.");
         var admin = new AdminUser
         {
-            Name = trimmed, NormalizedName = normalized, PasswordHash = "", CreatedAt = _time.GetUtcNow(), SecurityStamp = ChatAccounts.NewStamp(),
+            Name = trimmed,
+            NormalizedName = normalized,
+            PasswordHash = "",
+            CreatedAt = _time.GetUtcNow(),
+            SecurityStamp = ChatAccounts.NewStamp(),
         };
         admin.PasswordHash = Hasher.HashPassword(admin, password!);
         db.Admins.Add(admin);

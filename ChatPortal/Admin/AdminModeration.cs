@@ -102,8 +102,11 @@ public sealed class AdminModeration(IDbContextFactory<ChatDbContext> dbFactory, 
             await using var db = await dbFactory.CreateDbContextAsync(ct);
             db.Users.Add(new ChatUser
             {
-                Name = ModeratorName, NormalizedName = UserNames.Normalize(ModeratorName), Kind = UserKind.Bot,
-                CreatedAt = time.GetUtcNow(), SecurityStamp = ChatAccounts.NewStamp(),
+                Name = ModeratorName,
+                NormalizedName = UserNames.Normalize(ModeratorName),
+                Kind = UserKind.Bot,
+                CreatedAt = time.GetUtcNow(),
+                SecurityStamp = ChatAccounts.NewStamp(),
             });
             try { await db.SaveChangesAsync(ct); }
             catch (DbUpdateException) { /* made at the same moment by another request */ }

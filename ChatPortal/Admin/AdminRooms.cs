@@ -18,7 +18,12 @@ public sealed class RoomInput
 
     public static RoomInput From(RoomInfo r) => new()
     {
-        Name = r.Name, Slug = r.Slug, Topic = r.Topic, IsPrivate = r.IsPrivate, AllowGuests = r.AllowGuests, IsArchived = r.IsArchived,
+        Name = r.Name,
+        Slug = r.Slug,
+        Topic = r.Topic,
+        IsPrivate = r.IsPrivate,
+        AllowGuests = r.AllowGuests,
+        IsArchived = r.IsArchived,
     };
 }
 
