@@ -71,6 +71,12 @@ public sealed class AdminBrowserTests(AdminPortalFixture fixture, BrowserFixture
         await Assertions.Expect(admin.Locator("#link-invite")).ToHaveTextAsync(new Regex($"^{Regex.Escape(Portal.BaseUri.ToString())}invite/[0-9a-f]{{24}}$"));
         await admin.ScreenshotAsync(new() { Path = ShotPath("admin-rooms.png") });
         Assert.Equal(1, await AuditCountAsync("room.create", "/rooms/garden"));
+        await using (var db = PortalDb.Open(Portal.DataDir))
+        {
+            var entry = await db.AuditLog.SingleAsync(a => a.Action == "room.create" && a.Target == "/rooms/garden");
+            Assert.Equal(AdminPortalFixture.AdminName, entry.AdminName);
+            Assert.Equal("127.0.0.1", entry.RemoteIp); // the circuit's own address, not a guess
+        }
 
         await admin.OpenAdminAsync("/admin");
         var before = int.Parse(await admin.Locator("#stat-messages-today").InnerTextAsync());
