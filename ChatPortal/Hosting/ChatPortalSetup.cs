@@ -1,3 +1,4 @@
+using ChatPortal.Admin;
 using ChatPortal.Auth;
 using ChatPortal.Bots;
 using ChatPortal.Chat;
@@ -31,6 +32,7 @@ public static class ChatPortalSetup
         builder.Services.AddSingleton<Bots.BotSwitches>();
         builder.AddChatPortalBots();
         builder.AddChatPortalSearch();
+        builder.AddChatPortalAdmin();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
         builder.Services.AddScoped<Components.Chat.CircuitPresence>();
@@ -60,6 +62,7 @@ public static class ChatPortalSetup
         app.MapChatPortalLocalization();
         app.MapChatPortalCluster();
         app.MapChatPortalWebSockets();
+        app.MapChatPortalAdmin();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }
