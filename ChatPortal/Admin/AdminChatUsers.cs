@@ -23,7 +23,7 @@ public sealed record ChatUserDetails(ChatUserRow User, string? LastIp, string? B
 /// (open pages and sockets close now).
 /// </summary>
 public sealed class AdminChatUsers(IDbContextFactory<ChatDbContext> dbFactory, ChatService chat, AdminGuard guard,
-    AdminAudit audit, TimeProvider time)
+    AdminAudit audit, ApiTokens tokens, TimeProvider time)
 {
     public static readonly TimeSpan MaxMute = TimeSpan.FromDays(3650);
     private static readonly PasswordHasher<ChatUser> Hasher = new();
@@ -131,6 +131,8 @@ public sealed class AdminChatUsers(IDbContextFactory<ChatDbContext> dbFactory, C
         }
         audit.Add(db, actor, action, $"user #{user.Id} {user.Name}", detail);
         await db.SaveChangesAsync(ct);
+        // A ban or a new password also ends API tokens: a leaked token must not outlive either.
+        if (revoke is "banned" or "password_reset") await tokens.RevokeAllAsync(user.Id, ct);
         if (revoke is null) chat.Users.Invalidate(user.Id);
         else chat.RevokeSessions(user.Id, revoke); // also invalidates the directory entry
         return AdminResult.Success;

@@ -143,7 +143,7 @@ public sealed class DashboardFeed(IDbContextFactory<ChatDbContext> dbFactory, Ch
             }
 
             var online = chat.Presence.OnlineUserCount();
-            var point = new ConnectionPoint(now, ChatMetrics.WebConnections, ChatMetrics.Sockets, online);
+            var point = new ConnectionPoint(now, ChatMetrics.WebConnections, WebSockets.WebSocketMetrics.Current.Total, online);
             if (_connections.Count == 0 || now - _lastConnectionSample >= ConnectionEvery)
             {
                 _connections.AddLast(point);

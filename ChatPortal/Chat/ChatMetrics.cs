@@ -13,10 +13,8 @@ public static class ChatMetrics
     private static readonly Histogram<int> BatchSize = Meter.CreateHistogram<int>("chatportal.writer.batch", description: "Rows per group commit");
 
     private static readonly UpDownCounter<long> WebConnectionsGauge = Meter.CreateUpDownCounter<long>("chatportal.connections.web", description: "Open web UI connections (Blazor circuits)");
-    private static readonly UpDownCounter<long> SocketsGauge = Meter.CreateUpDownCounter<long>("chatportal.connections.sockets", description: "Open WebSocket connections");
 
     private static long _webConnections;
-    private static long _sockets;
     private static long _storedTotal;
     private static long _deliveredTotal;
     private static long _droppedTotal;
@@ -28,16 +26,9 @@ public static class ChatMetrics
     /// <summary>Open web UI connections on this node (one per connected browser tab).</summary>
     public static long WebConnections => Interlocked.Read(ref _webConnections);
 
-    /// <summary>Open WebSocket connections on this node; the socket endpoint reports them.</summary>
-    public static long Sockets => Interlocked.Read(ref _sockets);
-
     public static void WebConnectionOpened() { Interlocked.Increment(ref _webConnections); WebConnectionsGauge.Add(1); }
 
     public static void WebConnectionClosed() { Interlocked.Decrement(ref _webConnections); WebConnectionsGauge.Add(-1); }
-
-    public static void SocketOpened() { Interlocked.Increment(ref _sockets); SocketsGauge.Add(1); }
-
-    public static void SocketClosed() { Interlocked.Decrement(ref _sockets); SocketsGauge.Add(-1); }
 
     internal static void Stored(int n)
     {
