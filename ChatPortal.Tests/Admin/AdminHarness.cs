@@ -51,6 +51,7 @@ public sealed class AdminHarness : IAsyncDisposable
         builder.AddChatCore();
         builder.Services.AddSingleton<BotSwitches>();
         builder.Services.AddSingleton<ChatAccounts>();
+        builder.Services.AddSingleton<ApiTokens>();
         foreach (var bot in bots) builder.Services.AddSingleton(bot);
         builder.AddChatPortalAdmin();
         var host = builder.Build();
