@@ -12,9 +12,9 @@ public sealed class AdminBrowserTests(AdminPortalFixture fixture, BrowserFixture
     private const string UserPassword = "chat-password-1";
     private PortalProcess Portal => fixture.Portal;
 
-    /// <summary>Screenshots go to CHATPORTAL_SCREENSHOTS (e.g. the repo's docs/) when set, else to the temp folder.</summary>
+    /// <summary>Screenshots go to the repo's docs/ with CHATPORTAL_UPDATE_SCREENSHOTS=1 (like the other browser tests), else to the temp folder.</summary>
     private static string ShotPath(string name) =>
-        Path.Combine(Environment.GetEnvironmentVariable("CHATPORTAL_SCREENSHOTS") is { Length: > 0 } dir ? dir : Path.GetTempPath(), name);
+        Path.Combine(Environment.GetEnvironmentVariable("CHATPORTAL_UPDATE_SCREENSHOTS") == "1" ? Path.Combine(RepoPaths.Root, "docs") : Path.GetTempPath(), name);
 
     private async Task<IPage> AdminPageAsync(IBrowserContext ctx, string name = AdminPortalFixture.AdminName, string password = AdminPortalFixture.AdminPassword)
     {
