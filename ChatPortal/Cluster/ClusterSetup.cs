@@ -1,4 +1,5 @@
 using System.Net;
+using ChatPortal.Auth;
 using ChatPortal.Chat;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -25,6 +26,7 @@ public static class ClusterSetup
         s.AddSingleton<RedisBackplane>();
         s.Replace(ServiceDescriptor.Singleton<IChatBackplane>(sp => sp.GetRequiredService<RedisBackplane>()));
         s.AddHostedService(sp => sp.GetRequiredService<RedisBackplane>());
+        s.Replace(ServiceDescriptor.Singleton<ITicketReplayGuard, RedisTicketReplayGuard>()); // tickets single-use on every node
         return builder;
     }
 
