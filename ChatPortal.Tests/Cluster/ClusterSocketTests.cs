@@ -26,6 +26,8 @@ public sealed class ClusterSocketTests(PostgresFixture pg, BrowserFixture browse
         await using var redis = await RedisServer.StartAsync();
         var db = await pg.Server.CreateDatabaseAsync("wsweb");
         await using var nodes = await TwoNodes.StartAsync(db, redis.Configuration);
+        // The socket gauges are exported from the start, before any socket has opened.
+        await WaitForSocketGaugesAsync(nodes.Node1, plain: 0, v1: 0, guest: 0);
 
         var wendy = await OpenLobbyAsync(browser, nodes.Node2.BaseUri, "wendy");
         await using var sam = await nodes.Node1.MemberSocketAsync("sam");
@@ -75,6 +77,13 @@ public sealed class ClusterSocketTests(PostgresFixture pg, BrowserFixture browse
         // Connections by kind, per node, in /metrics.
         await WaitForSocketGaugesAsync(nodes.Node1, plain: 1, v1: 1, guest: 1);
         await WaitForSocketGaugesAsync(nodes.Node2, plain: 0, v1: 1, guest: 0);
+        // Web users are the Blazor circuits open on a node (ASP.NET Core's own gauge, exported alongside).
+        using (var http = nodes.Node2.CreateClient())
+        {
+            var circuits = Regex.Match(await http.GetStringAsync("/metrics"), "^aspnetcore_components_circuit_active\\S*\\{[^}]*\\} (\\S+)", RegexOptions.Multiline);
+            Assert.True(circuits.Success, "no aspnetcore_components_circuit_active in /metrics");
+            Assert.True(double.Parse(circuits.Groups[1].Value, CultureInfo.InvariantCulture) >= 1, circuits.Value);
+        }
 
         // Leaving spans the nodes too.
         await sam.DisposeAsync();
