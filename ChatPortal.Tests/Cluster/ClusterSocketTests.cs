@@ -4,7 +4,10 @@ using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using ChatPortal.Auth;
+using ChatPortal.Cluster;
 using ChatPortal.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using ChatPortal.Tests.WebSockets;
 using Microsoft.Playwright;
 using static ChatPortal.Tests.Cluster.ClusterWebTests;
@@ -77,6 +80,13 @@ public sealed class ClusterSocketTests(PostgresFixture pg, BrowserFixture browse
         // Connections by kind, per node, in /metrics.
         await WaitForSocketGaugesAsync(nodes.Node1, plain: 1, v1: 1, guest: 1);
         await WaitForSocketGaugesAsync(nodes.Node2, plain: 0, v1: 1, guest: 0);
+        // Queue depths: the socket send queues next to the writer's.
+        using (var http = nodes.Node1.CreateClient())
+        {
+            var text = await http.GetStringAsync("/metrics");
+            Assert.Matches(new Regex("^chatportal_ws_send_queue_depth\\{[^}]*\\} \\d+", RegexOptions.Multiline), text);
+            Assert.Matches(new Regex("^chatportal_writer_queue_depth\\{[^}]*\\} \\d+", RegexOptions.Multiline), text);
+        }
         // Web users are the Blazor circuits open on a node (ASP.NET Core's own gauge, exported alongside).
         using (var http = nodes.Node2.CreateClient())
         {
@@ -179,6 +189,39 @@ public sealed class ClusterSocketTests(PostgresFixture pg, BrowserFixture browse
             await using var again = await WsClient.ConnectAsync(redeemer.BaseUri, V1);
             Assert.Equal("ticket_invalid", (await again.AuthAsync(ticket: ticket)).Get("code"));
         }
+    }
+
+    [Fact]
+    public async Task Ticket_nonces_are_claimed_once_across_nodes_in_redis_and_once_per_node_while_redis_is_down()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var db = await pg.Server.CreateDatabaseAsync("wsnonce");
+        await using var a = await ClusterNode.StartAsync("a", db, redis.Configuration);
+        await using var b = await ClusterNode.StartAsync("b", db, redis.Configuration);
+        var onA = a.Services.GetRequiredService<ITicketReplayGuard>();
+        var onB = b.Services.GetRequiredService<ITicketReplayGuard>();
+        Assert.IsType<RedisTicketReplayGuard>(onA);
+        var expires = DateTimeOffset.UtcNow.AddSeconds(30);
+
+        Assert.True(await onA.TryClaimAsync("n1", expires));
+        Assert.False(await onB.TryClaimAsync("n1", expires));
+        Assert.False(await onA.TryClaimAsync("n1", expires));
+        Assert.True(await onB.TryClaimAsync("n2", expires));
+        Assert.False(await onA.TryClaimAsync("n2", expires));
+
+        // Redis down: each node still refuses what it has seen itself, and goes on accepting new tickets.
+        await redis.StopAsync();
+        await a.WaitUntilAsync(() => !a.Backplane.IsUp, "a notices Redis is down");
+        Assert.False(await onA.TryClaimAsync("n1", expires));
+        Assert.True(await onA.TryClaimAsync("n3", expires));
+        Assert.False(await onA.TryClaimAsync("n3", expires));
+
+        // Back: claims are shared again.
+        await redis.StartAgainAsync();
+        await a.WaitUntilAsync(() => a.Backplane.IsUp, "a reconnects");
+        await b.WaitUntilAsync(() => b.Backplane.IsUp, "b reconnects");
+        Assert.True(await onA.TryClaimAsync("n4", expires));
+        Assert.False(await onB.TryClaimAsync("n4", expires));
     }
 
     [Fact]
