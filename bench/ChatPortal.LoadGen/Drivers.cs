@@ -81,6 +81,7 @@ internal sealed class V1Driver : IProtocolDriver
         else auth = "{\"type\":\"auth\",\"id\":1,\"guest\":true}";
         await client.SendTextAsync(auth, ct);
         await client.ExpectAsync("\"type\":\"welcome\""u8.ToArray(), ct);
+        if (o.Room is "" or "-") return; // idle-socket runs: signed in, in no room
         await client.SendTextAsync($"{{\"type\":\"join\",\"id\":2,\"room\":\"{o.Room}\"}}", ct);
         await client.ExpectAsync("\"type\":\"caught_up\""u8.ToArray(), ct);
     }
