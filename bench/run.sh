@@ -49,6 +49,9 @@ cp -r "$PEERS_SRC" "$WORK/peers"
 
 CP_PORT=5871; NODE_PORT=9502; KESTREL_PORT=9503
 CP_PID=; NODE_PID=; KESTREL_PID=
+for port in $CP_PORT $NODE_PORT $KESTREL_PORT; do
+  if (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null; then echo "port $port is in use: stop that process first" >&2; exit 1; fi
+done
 
 wait_http() { # url, pid → prints ms waited
   local start=$(date +%s%N)

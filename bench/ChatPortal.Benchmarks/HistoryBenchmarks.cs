@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using ChatPortal.Chat;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace ChatPortal.Benchmarks;
 
@@ -31,9 +32,11 @@ public class HistoryBenchmarks
         {
             Console.WriteLine($"// seeding {RoomSize - have:N0} messages into {dir}");
             db.Database.SetCommandTimeout(TimeSpan.FromMinutes(20));
-            // Times as EF stores them (DateTimeOffsetToBinary: UTC ticks << 11); one second apart.
-            var start = DateTimeOffset.UtcNow.AddDays(-30).ToUniversalTime().UtcTicks << 11;
-            const long second = TimeSpan.TicksPerSecond << 11;
+            // Times as EF stores them (its DateTimeOffset-to-binary converter); one second apart.
+            var convert = new DateTimeOffsetToBinaryConverter();
+            var t0 = DateTimeOffset.UtcNow.AddDays(-30);
+            var start = (long)convert.ConvertToProvider(t0)!;
+            var second = (long)convert.ConvertToProvider(t0.AddSeconds(1))! - start;
             // Numbers only (no user input): a raw statement is safe here.
             var seed = $"""
                 WITH RECURSIVE n(i) AS (SELECT {have} UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {RoomSize})
