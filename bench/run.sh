@@ -21,6 +21,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 REPS=${REPS:-3}
 IDLE_CONNS=${IDLE_CONNS:-10000}
+WEB_USERS=${WEB_USERS:-200}
 PEERS_SRC=${PEERS_SRC:-$ROOT/../../shared/bench}
 [ -d "$PEERS_SRC" ] || PEERS_SRC=/work/shared/bench
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -56,7 +57,7 @@ done
 wait_http() { # url, pid → prints ms waited
   local start=$(date +%s%N)
   for _ in $(seq 1 600); do
-    curl -sf -o /dev/null "$1" && { echo $(( ($(date +%s%N) - start) / 1000000 )); return 0; }
+    curl -sfL -o /dev/null "$1" && { echo $(( ($(date +%s%N) - start) / 1000000 )); return 0; }
     kill -0 "$2" 2>/dev/null || { log "server $2 died"; return 1; }
     sleep 0.02
   done
@@ -139,6 +140,15 @@ for s in node kestrel; do
   run idle "$s" 1 --conns="$IDLE_CONNS" --senders=0 --msgs=0 --hold=3 --cc=100 --timeout=900
 done
 stop_pid "$CP_PID"; stop_pid "$NODE_PID"; stop_pid "$KESTREL_PID"
+
+# Scenario 4: signed-in web users (Blazor circuits) in one headless Chromium, on a fresh server.
+start_cp
+log "web users: $WEB_USERS pages"
+out=$($LG --mode=web --url=ws://127.0.0.1:$CP_PORT/ws --pid="$CP_PID" --conns="$WEB_USERS" --msgs=10 --timeout=900 --label=webusers || true)
+[ -n "$out" ] || out='{"error":"web load failed"}'
+echo "$out" | jq -c '. + {scenario:"webusers", server:"chatportal", rep:1}' >>"$RUNS"
+log "webusers: $out"
+stop_pid "$CP_PID"
 
 # In-process figures (scenario 5 baseline, scenario 6) from BenchmarkDotNet.
 BDN_DIR=
