@@ -144,7 +144,7 @@ for r in rows:
 print("\nThe peers store nothing and check nothing; ChatPortal stores every message (SQLite, WAL, "
       "synchronous=FULL) before anyone sees it. Benchmark-only settings (environment variables of the "
       "ChatPortal process, see the top of `bench/run.sh`): `Chat__RateLimitBurst`/`Chat__RateLimitPerSecond` "
-      "= 1,000,000, `WebSockets__MaxConnectionsPerIp` = 100,000, `WebSockets__SendQueueCapacity` = 4,096. "
+      "= 1,000,000, `WebSockets__MaxConnectionsPerIp` = 100,000, `WebSockets__SendQueueCapacity` = 4,096, `WebSockets__AuthTimeoutSeconds` = 60. "
       "The shipped defaults (`appsettings.json`) are unchanged.\n")
 
 if b:

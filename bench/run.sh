@@ -117,12 +117,12 @@ start_node; start_kestrel
 # Scenario 1: fan-out burst. Scenario 2: steady 100 msg/s in. Servers interleaved per repetition.
 for rep in $(seq 1 "$REPS"); do
   for s in chatportal node kestrel; do
-    run fanout "$s" "$rep" --conns=1000 --senders=10 --msgs=200 --rate=0 --timeout=180
+    run fanout "$s" "$rep" --conns=1000 --senders=10 --msgs=200 --rate=0 --idle=10000 --timeout=180
   done
 done
 for rep in $(seq 1 "$REPS"); do
   for s in chatportal node kestrel; do
-    run steady "$s" "$rep" --conns=1000 --senders=10 --msgs=100 --rate=10 --timeout=180
+    run steady "$s" "$rep" --conns=1000 --senders=10 --msgs=100 --rate=10 --idle=10000 --timeout=180
   done
 done
 
