@@ -254,30 +254,40 @@ public sealed class ChatService : IDisposable
     /// after the message is committed (and fanned out); its id orders it in the room.
     /// </summary>
     public async Task<ChatResult<ChatMessage>> PostAsync(UserRef sender, long roomId, string? text,
+        string? clientMsgId = null, string? imageId = null, CancellationToken ct = default) =>
+        await (await BeginPostAsync(sender, roomId, text, clientMsgId, imageId, ct));
+
+    /// <summary>
+    /// <see cref="PostAsync"/> in two steps, for connections that pipeline their sends: the outer
+    /// task completes once the post is checked and queued to the writer (so posts begun one after
+    /// another are stored in that order), the inner one once it is committed and fanned out.
+    /// A socket can thus have many posts in one group commit instead of one per round trip.
+    /// </summary>
+    public async Task<Task<ChatResult<ChatMessage>>> BeginPostAsync(UserRef sender, long roomId, string? text,
         string? clientMsgId = null, string? imageId = null, CancellationToken ct = default)
     {
         var body = CleanText(text);
-        if (imageId is null && body.Length == 0) return ChatError.Empty;
-        if (body.Length > _options.MaxMessageLength) return ChatError.TooLong(_options.MaxMessageLength);
-        if (clientMsgId is { Length: > 64 }) return new ChatError("bad_client_id", "The client message id is longer than 64 characters.");
+        if (imageId is null && body.Length == 0) return Refused(ChatError.Empty);
+        if (body.Length > _options.MaxMessageLength) return Refused(ChatError.TooLong(_options.MaxMessageLength));
+        if (clientMsgId is { Length: > 64 }) return Refused(new ChatError("bad_client_id", "The client message id is longer than 64 characters."));
         var filtered = await _wordFilter.ApplyAsync(body, ct);
-        if (filtered.Rejected) return ChatError.Filtered;
+        if (filtered.Rejected) return Refused(ChatError.Filtered);
         body = filtered.Text;
 
         var (room, error) = await CheckCanPostAsync(sender, roomId, ct);
-        if (error is not null) return error;
+        if (error is not null) return Refused(error);
 
         ImageRef? image = null;
         if (imageId is not null)
         {
             image = await GetImageAsync(imageId, ct);
-            if (image is null) return ChatError.NotFound("The image");
+            if (image is null) return Refused(ChatError.NotFound("The image"));
         }
 
         if (!sender.IsBot)
         {
             using var lease = _rate.AttemptAcquire(sender.Id);
-            if (!lease.IsAcquired) return ChatError.RateLimited;
+            if (!lease.IsAcquired) return Refused(ChatError.RateLimited);
         }
 
         var row = new Message
@@ -290,7 +300,15 @@ public sealed class ChatService : IDisposable
             ImageId = image?.Id,
             CreatedAt = _time.GetUtcNow(),
         };
-        var result = await _writer.SubmitAsync(new PostOp(sender, row, image), ct);
+        var stored = await _writer.EnqueueAsync(new PostOp(sender, row, image), ct);
+        return FinishPostAsync(sender, room, stored, ct);
+    }
+
+    private static Task<ChatResult<ChatMessage>> Refused(ChatError error) => Task.FromResult<ChatResult<ChatMessage>>(error);
+
+    private async Task<ChatResult<ChatMessage>> FinishPostAsync(UserRef sender, RoomInfo room, Task<WriteResult> stored, CancellationToken ct)
+    {
+        var result = await stored.WaitAsync(ct);
         if (result.Error is not null) return result.Error;
         var message = result.Message!;
         _typing.TryRemove((sender.Id, room.Id), out _); // a new message starts a new typing period

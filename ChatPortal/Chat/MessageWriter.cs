@@ -67,6 +67,20 @@ public sealed class MessageWriter : BackgroundService
         return await op.Done.Task.WaitAsync(ct).ConfigureAwait(false);
     }
 
+    /// <summary>Queues a write; the returned task completes once it is committed and fanned out.</summary>
+    internal async ValueTask<Task<WriteResult>> EnqueueAsync(WriteOp op, CancellationToken ct)
+    {
+        try
+        {
+            await _queue.Writer.WriteAsync(op, ct).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            return Task.FromResult(WriteResult.Fail(ChatError.Unavailable));
+        }
+        return op.Done.Task;
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var reader = _queue.Reader;

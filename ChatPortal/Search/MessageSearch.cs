@@ -88,7 +88,9 @@ public sealed class MessageSearch(IDbContextFactory<ChatDbContext> dbFactory, Ch
         }
         // Room ids are numbers from our own query, not user input.
         sql.Append(" AND m.DeletedAt IS NULL AND m.RoomId IN (").Append(string.Join(",", rooms.Select(r => r.ToString(CultureInfo.InvariantCulture)))).Append(')');
-        sql.Append(CultureInfo.InvariantCulture, $" ORDER BY m.Id DESC LIMIT {limit}");
+        // Ordered by the FTS rowid (= m.Id): FTS5 then walks its index newest first and the LIMIT
+        // stops it early, instead of collecting and sorting every match (bench: 1M-row room).
+        sql.Append(CultureInfo.InvariantCulture, $" ORDER BY MessageSearch.rowid DESC LIMIT {limit}");
         return await db.Database.SqlQueryRaw<long>(sql.ToString(), [.. parameters]).ToListAsync(ct);
     }
 

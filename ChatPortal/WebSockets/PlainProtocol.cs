@@ -11,6 +11,9 @@ namespace ChatPortal.WebSockets;
 /// </summary>
 internal sealed class PlainProtocol(SocketConnection conn, string? roomSlug) : ISocketProtocol
 {
+    private const int MaxSendsInFlight = 64;
+    private readonly SemaphoreSlim _inFlight = new(MaxSendsInFlight);
+    private Task _results = Task.CompletedTask;
     private RoomInfo? _room;
 
     public SocketKind Kind => SocketKind.Plain;
@@ -49,8 +52,48 @@ internal sealed class PlainProtocol(SocketConnection conn, string? roomSlug) : I
     public async Task OnTextAsync(ReadOnlyMemory<byte> utf8, CancellationToken ct)
     {
         if (_room is null || conn.User is null) return;
-        var result = await conn.Services.Chat.PostAsync(conn.User, _room.Id, Encoding.UTF8.GetString(utf8.Span), ct: ct);
-        if (!result.Ok) Error(result.Error!.Code, result.Error.Message);
+        // Checked and queued in frame order; the receive loop goes on while it commits, so one
+        // socket's messages share group commits (up to MaxSendsInFlight at a time).
+        await _inFlight.WaitAsync(ct);
+        Task<ChatResult<ChatMessage>> stored;
+        try
+        {
+            stored = await conn.Services.Chat.BeginPostAsync(conn.User, _room.Id, Encoding.UTF8.GetString(utf8.Span), ct: ct);
+        }
+        catch
+        {
+            _inFlight.Release();
+            throw;
+        }
+        _results = ReportAsync(_results, stored);
+    }
+
+    private async Task ReportAsync(Task previous, Task<ChatResult<ChatMessage>> stored)
+    {
+        try
+        {
+            await previous;
+            ChatResult<ChatMessage> result;
+            try
+            {
+                result = await stored;
+            }
+            catch (OperationCanceledException)
+            {
+                return; // the socket is closing
+            }
+            catch (Exception ex)
+            {
+                conn.Services.Logs.CreateLogger<PlainProtocol>().LogError(ex, "Send of {User} failed", conn.User?.Name);
+                conn.Send(ServerError());
+                return;
+            }
+            if (!result.Ok) Error(result.Error!.Code, result.Error.Message);
+        }
+        finally
+        {
+            _inFlight.Release();
+        }
     }
 
     public async Task OnBinaryAsync(ReadOnlyMemory<byte> data, CancellationToken ct)

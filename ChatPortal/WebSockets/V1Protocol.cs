@@ -18,6 +18,9 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
     private readonly SocketServices _s = conn.Services;
     private readonly CancellationTokenSource _deadline = new();
     private readonly Dictionary<long, long> _lastTyping = [];
+    private const int MaxSendsInFlight = 64;
+    private readonly SemaphoreSlim _inFlight = new(MaxSendsInFlight);
+    private Task _replies = Task.CompletedTask;
     private PendingImage? _pendingImage;
     private bool _authed;
 
@@ -84,9 +87,13 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         }
         catch (JsonException)
         {
+            await _replies;
             Error(null, "bad_json", "The frame is not a JSON object of this protocol (or a field has the wrong type).");
             return;
         }
+        // Sends are pipelined (acked in order as they commit); any other request waits for
+        // their acks first, so replies still come in the order of the requests.
+        if (f is null || f.Type != "send" || !_authed) await _replies;
         if (f is null)
         {
             Error(null, "bad_json", "The frame is not a JSON object.");
@@ -235,17 +242,59 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
     {
         if (f.ClientId is { Length: > MaxClientIdLength })
         {
+            await _replies;
             Error(id, "bad_client_id", $"client_id is longer than {MaxClientIdLength} characters.");
             return;
         }
         var (room, error) = await ResolveRoomAsync(me, f, ct);
         if (room is null)
         {
+            await _replies;
             Error(id, error!);
             return;
         }
-        var result = await _s.Chat.PostAsync(me, room.Id, f.Text, f.ClientId, ct: ct);
-        Ack(id, f.ClientId, result);
+        // Checked and queued here, in frame order (so stored in that order); acked when committed.
+        // Up to MaxSendsInFlight of one socket share group commits instead of one commit per round trip.
+        await _inFlight.WaitAsync(ct);
+        Task<ChatResult<ChatMessage>> stored;
+        try
+        {
+            stored = await _s.Chat.BeginPostAsync(me, room.Id, f.Text, f.ClientId, ct: ct);
+        }
+        catch
+        {
+            _inFlight.Release();
+            throw;
+        }
+        _replies = AckInOrderAsync(_replies, stored, id, f.ClientId);
+    }
+
+    private async Task AckInOrderAsync(Task previous, Task<ChatResult<ChatMessage>> stored, JsonElement? id, string? clientId)
+    {
+        try
+        {
+            await previous;
+            ChatResult<ChatMessage> result;
+            try
+            {
+                result = await stored;
+            }
+            catch (OperationCanceledException)
+            {
+                return; // the socket is closing
+            }
+            catch (Exception ex)
+            {
+                _s.Logs.CreateLogger<V1Protocol>().LogError(ex, "Send of {User} failed", conn.User?.Name);
+                conn.Send(ServerError());
+                return;
+            }
+            Ack(id, clientId, result);
+        }
+        finally
+        {
+            _inFlight.Release();
+        }
     }
 
     private async Task AnnounceImageAsync(UserRef me, ClientFrame f, JsonElement? id, CancellationToken ct)

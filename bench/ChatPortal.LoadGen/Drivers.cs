@@ -21,6 +21,7 @@ internal static class Drivers
     public static IProtocolDriver For(LoadOptions o) => o.Protocol switch
     {
         "plain" => new PlainDriver(),
+        "v1" => new V1Driver(),
         _ => throw new ArgumentException($"unknown protocol {o.Protocol}"),
     };
 
@@ -52,5 +53,66 @@ internal sealed class PlainDriver : IProtocolDriver
         if (frame.IndexOf("\"type\":\"message\""u8) < 0) return FrameKind.Other;
         sentTicks = Drivers.Timestamp(frame);
         return FrameKind.Delivery;
+    }
+}
+
+/// <summary>
+/// <c>chatportal.v1</c>: hello → auth (guest, or an API token from <c>POST /api/auth/token</c>) →
+/// join → <c>send</c> frames with a client id; counts <c>ack</c>s (stored) and <c>message</c> deliveries
+/// (the sender gets its own message too).
+/// </summary>
+internal sealed class V1Driver : IProtocolDriver
+{
+    public string? SubProtocol => "chatportal.v1";
+    public bool UsesAcks => true;
+    public bool EchoesToSender => true;
+    private string _room = "lobby";
+
+    public async Task HandshakeAsync(Client client, LoadOptions o, CancellationToken ct)
+    {
+        _room = o.Room;
+        await client.ExpectAsync("\"type\":\"hello\""u8.ToArray(), ct);
+        string auth;
+        if (o.Auth == "token")
+        {
+            var token = await TokenAsync(o, client.Index, ct);
+            auth = $"{{\"type\":\"auth\",\"id\":1,\"token\":\"{token}\"}}";
+        }
+        else auth = "{\"type\":\"auth\",\"id\":1,\"guest\":true}";
+        await client.SendTextAsync(auth, ct);
+        await client.ExpectAsync("\"type\":\"welcome\""u8.ToArray(), ct);
+        if (o.Room is "" or "-") return; // idle-socket runs: signed in, in no room
+        await client.SendTextAsync($"{{\"type\":\"join\",\"id\":2,\"room\":\"{o.Room}\"}}", ct);
+        await client.ExpectAsync("\"type\":\"caught_up\""u8.ToArray(), ct);
+    }
+
+    private static readonly HttpClient Http = new();
+
+    private static async Task<string> TokenAsync(LoadOptions o, int index, CancellationToken ct)
+    {
+        var http = new UriBuilder(o.Url) { Scheme = o.Url.Scheme == "wss" ? "https" : "http", Path = "/api/auth/token", Query = "" }.Uri;
+        var body = $"{{\"name\":\"lg{index}\",\"password\":\"loadgen-password-1\",\"label\":\"loadgen\"}}";
+        using var res = await Http.PostAsync(http, new StringContent(body, Encoding.UTF8, "application/json"), ct);
+        var json = await res.Content.ReadAsStringAsync(ct);
+        if (!res.IsSuccessStatusCode) throw new InvalidOperationException($"token: {(int)res.StatusCode} {json}");
+        using var doc = System.Text.Json.JsonDocument.Parse(json);
+        return doc.RootElement.GetProperty("token").GetString()!;
+    }
+
+    public ReadOnlyMemory<byte> Encode(string text, int sender, int seq) =>
+        Encoding.UTF8.GetBytes($"{{\"type\":\"send\",\"id\":{seq + 10},\"room\":\"{_room}\",\"text\":\"{text}\",\"client_id\":\"lg-{sender}-{seq}\"}}");
+
+    public FrameKind Classify(ReadOnlySpan<byte> frame, out long sentTicks)
+    {
+        sentTicks = 0;
+        if (frame.StartsWith("{\"type\":\"ack\""u8)) return FrameKind.Ack;
+        if (frame.StartsWith("{\"type\":\"message\""u8))
+        {
+            sentTicks = Drivers.Timestamp(frame);
+            return FrameKind.Delivery;
+        }
+        if (frame.IndexOf("\"type\":\"ack\""u8) >= 0) return FrameKind.Ack;
+        if (frame.IndexOf("\"type\":\"message\""u8) >= 0) { sentTicks = Drivers.Timestamp(frame); return FrameKind.Delivery; }
+        return FrameKind.Other;
     }
 }

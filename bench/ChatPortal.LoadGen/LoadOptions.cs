@@ -18,6 +18,10 @@ public sealed record LoadOptions
     public string Room { get; init; } = "lobby";
     /// <summary>Whether the sender also receives its own message (plain: no; v1: yes).</summary>
     public bool? Self { get; init; }
+    /// <summary>v1 only: <c>guest</c> or <c>token</c> (each connection signs up as lg&lt;i&gt; via POST /api/auth/token).</summary>
+    public string Auth { get; init; } = "guest";
+    /// <summary><c>sockets</c> (default) or <c>web</c>: --conns signed-in Blazor pages in headless Chromium, --msgs probes.</summary>
+    public string Mode { get; init; } = "sockets";
     public int ConcurrentConnects { get; init; } = 50;
     public int Pid { get; init; }
     /// <summary>Seconds to keep the connections open, idle, after the sends (idle-memory runs).</summary>
@@ -47,6 +51,8 @@ public sealed record LoadOptions
                 "window" => o with { Window = int.Parse(v, inv) },
                 "room" => o with { Room = v },
                 "self" => o with { Self = v is "1" or "true" },
+                "mode" => o with { Mode = v },
+                "auth" => o with { Auth = v },
                 "cc" => o with { ConcurrentConnects = int.Parse(v, inv) },
                 "pid" => o with { Pid = int.Parse(v, inv) },
                 "hold" => o with { Hold = double.Parse(v, inv) },

@@ -48,7 +48,7 @@ public static class LoadRun
                     await c.ConnectAsync(o, ct);
                     clients[i] = c;
                 }
-                catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or InvalidOperationException)
+                catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or InvalidOperationException or HttpRequestException)
                 {
                     error ??= $"connect {i}: {ex.Message}";
                 }
@@ -131,6 +131,30 @@ internal sealed class Client(int index, IProtocolDriver driver, LatencyHistogram
         await _ws.ConnectAsync(o.Url, ct);
         await driver.HandshakeAsync(this, o, ct);
     }
+
+    /// <summary>Handshake helper: reads frames until one contains <paramref name="marker"/>; an error frame fails.</summary>
+    public async Task ExpectAsync(byte[] marker, CancellationToken ct)
+    {
+        var buffer = new byte[64 * 1024];
+        while (true)
+        {
+            var len = 0;
+            ValueWebSocketReceiveResult r;
+            do
+            {
+                if (len == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
+                r = await _ws.ReceiveAsync(buffer.AsMemory(len), ct);
+                len += r.Count;
+            } while (!r.EndOfMessage);
+            if (r.MessageType == WebSocketMessageType.Close) throw new InvalidOperationException($"closed during handshake: {_ws.CloseStatusDescription}");
+            var frame = buffer.AsSpan(0, len);
+            if (frame.IndexOf(marker) >= 0) return;
+            if (frame.IndexOf("\"type\":\"error\""u8) >= 0) throw new InvalidOperationException(Encoding.UTF8.GetString(frame));
+        }
+    }
+
+    public Task SendTextAsync(string text, CancellationToken ct) =>
+        _ws.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, ct);
 
     public void StartReceiving(CancellationToken ct) => _receive = Task.Run(() => ReceiveLoopAsync(ct), ct);
 

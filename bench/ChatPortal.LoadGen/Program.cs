@@ -12,6 +12,12 @@ using System.Text.Json;
 using ChatPortal.LoadGen;
 
 var options = LoadOptions.Parse(args);
+if (options.Mode == "web")
+{
+    var web = await WebUsers.RunAsync(options);
+    Console.WriteLine(JsonSerializer.Serialize(web, WebSummaryJson.Default.WebSummary));
+    return web.Error is null ? 0 : 1;
+}
 var summary = await LoadRun.RunAsync(options);
 Console.WriteLine(JsonSerializer.Serialize(summary, SummaryJson.Default.Summary));
 return summary.Error is null ? 0 : 1;
