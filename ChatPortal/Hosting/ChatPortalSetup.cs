@@ -7,6 +7,7 @@ using ChatPortal.Data;
 using ChatPortal.Images;
 using ChatPortal.Localization;
 using ChatPortal.Search;
+using ChatPortal.Security;
 using ChatPortal.WebSockets;
 using Microsoft.Extensions.FileProviders;
 using MudBlazor.Services;
@@ -31,6 +32,7 @@ public static class ChatPortalSetup
         builder.Services.AddSingleton<Bots.BotSwitches>();
         builder.AddChatPortalBots();
         builder.AddChatPortalSearch();
+        builder.AddChatPortalSecurity();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
         builder.Services.AddScoped<Components.Chat.CircuitPresence>();
@@ -43,6 +45,7 @@ public static class ChatPortalSetup
     {
         app.UseChatPortalForwardedHeaders();
         app.UseShutdownGate();
+        app.UseChatPortalSecurity();
         if (!app.Environment.IsDevelopment())
             app.UseExceptionHandler("/Error", createScopeForErrors: true);
         app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
