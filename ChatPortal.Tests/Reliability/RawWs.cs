@@ -13,6 +13,7 @@ public sealed class RawWs : IAsyncDisposable
 {
     private readonly TcpClient _tcp;
     private readonly NetworkStream _stream;
+    private readonly System.Threading.Channels.Channel<ServerFrame> _frames = System.Threading.Channels.Channel.CreateUnbounded<ServerFrame>();
 
     private RawWs(TcpClient tcp)
     {
@@ -37,6 +38,10 @@ public sealed class RawWs : IAsyncDisposable
         req.Append("\r\n");
         await ws._stream.WriteAsync(Encoding.ASCII.GetBytes(req.ToString()));
         ws.ResponseHead = await ws.ReadHeadAsync();
+        // Read like a real client, from the first byte: a server that resets the connection after its
+        // close frame must not destroy frames we have not looked at yet.
+        if (ws.Upgraded) _ = Task.Run(ws.PumpAsync);
+        else ws._frames.Writer.TryComplete();
         return ws;
     }
 
@@ -103,8 +108,30 @@ public sealed class RawWs : IAsyncDisposable
         public string Text => Encoding.UTF8.GetString(Opcode == Close && Payload.Length >= 2 ? Payload[2..] : Payload);
     }
 
+    private async Task PumpAsync()
+    {
+        try
+        {
+            while (await ReadRawFrameAsync(CancellationToken.None) is { } f) _frames.Writer.TryWrite(f);
+        }
+        catch (Exception) { /* the connection ended */ }
+        finally { _frames.Writer.TryComplete(); }
+    }
+
     /// <summary>Next frame, or null when the connection ends.</summary>
     public async Task<ServerFrame?> ReadFrameAsync(CancellationToken ct)
+    {
+        try
+        {
+            return await _frames.Reader.ReadAsync(ct);
+        }
+        catch (System.Threading.Channels.ChannelClosedException)
+        {
+            return null;
+        }
+    }
+
+    private async Task<ServerFrame?> ReadRawFrameAsync(CancellationToken ct)
     {
         var h = new byte[2];
         if (!await FillAsync(h, ct)) return null;
@@ -163,18 +190,16 @@ public sealed class RawWs : IAsyncDisposable
         throw new InvalidOperationException($"connection ended while waiting for {needle}");
     }
 
-    /// <summary>True once the server has closed the TCP connection (read returns 0).</summary>
+    /// <summary>True once the server has closed the TCP connection.</summary>
     public async Task<bool> ServerHungUpAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
-        var buf = new byte[4096];
         try
         {
-            while (await _stream.ReadAsync(buf, cts.Token) > 0) { }
+            while (await ReadFrameAsync(cts.Token) is not null) { }
             return true;
         }
         catch (OperationCanceledException) { return false; }
-        catch (IOException) { return true; }
     }
 
     public ValueTask DisposeAsync()
