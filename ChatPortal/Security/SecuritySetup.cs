@@ -40,7 +40,7 @@ public static class SecuritySetup
         builder.Services.AddSingleton<CircuitCap>();
         builder.Services.AddSingleton<SignInThrottle>();
         // The circuits' hub only (Blazor's ComponentHub), not the global SignalR defaults.
-        builder.Services.AddServerSideBlazor().AddHubOptions(h =>
+        builder.Services.AddRazorComponents().AddInteractiveServerComponents().AddHubOptions(h =>
         {
             h.MaximumReceiveMessageSize = Math.Max(1024, o.MaxCircuitMessageBytes);
             h.AddFilter<CircuitCapFilter>();
