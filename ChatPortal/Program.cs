@@ -1,6 +1,9 @@
+using ChatPortal.Admin;
 using ChatPortal.Hosting;
 
 if (await ChatPortal.Cluster.HealthProbe.RunIfAskedAsync(args)) return;
+if (await AdminCli.TryRunAsync(args)) return; // "admin create NAME" etc.: account commands, no server
+
 var builder = WebApplication.CreateBuilder(args);
 builder.AddChatPortal();
 

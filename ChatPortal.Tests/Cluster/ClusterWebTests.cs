@@ -13,13 +13,13 @@ namespace ChatPortal.Tests.Cluster;
 public sealed class ClusterWebTests(PostgresFixture pg, BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
     /// <summary>Two portal nodes with their own data folders sharing one DataProtection key ring (as a shared volume would).</summary>
-    private sealed class TwoNodes : IAsyncDisposable
+    internal sealed class TwoNodes : IAsyncDisposable
     {
         private readonly List<string> _dirs = [];
         public PortalProcess Node1 { get; private set; } = default!;
         public PortalProcess Node2 { get; private set; } = default!;
 
-        public static async Task<TwoNodes> StartAsync(string db, string redis)
+        public static async Task<TwoNodes> StartAsync(string db, string redis, Dictionary<string, string>? extra = null)
         {
             var t = new TwoNodes();
             var d1 = TempDir.Create("node1");
@@ -30,9 +30,12 @@ public sealed class ClusterWebTests(PostgresFixture pg, BrowserFixture browser) 
             Directory.CreateSymbolicLink(Path.Combine(d2, "keys"), Path.Combine(d1, "keys"));
             Directory.CreateSymbolicLink(Path.Combine(d2, "images"), Path.Combine(d1, "images"));
             // One after the other: the first migrates the database and creates the key.
-            t.Node1 = await PortalProcess.StartAsync(NodeEnv("node1", db, redis), d1);
-            t.Node2 = await PortalProcess.StartAsync(NodeEnv("node2", db, redis), d2);
+            t.Node1 = await PortalProcess.StartAsync(Env("node1"), d1);
+            t.Node2 = await PortalProcess.StartAsync(Env("node2"), d2);
             return t;
+
+            Dictionary<string, string> Env(string name) =>
+                new[] { NodeEnv(name, db, redis), extra ?? [] }.SelectMany(d => d).ToDictionary();
         }
 
         public async ValueTask DisposeAsync()
@@ -57,7 +60,7 @@ public sealed class ClusterWebTests(PostgresFixture pg, BrowserFixture browser) 
         return env;
     }
 
-    private static async Task<IPage> OpenLobbyAsync(BrowserFixture browser, Uri baseUri, string name, Func<IBrowserContext, Task>? prepare = null)
+    internal static async Task<IPage> OpenLobbyAsync(BrowserFixture browser, Uri baseUri, string name, Func<IBrowserContext, Task>? prepare = null)
     {
         var ctx = await browser.NewContextAsync(baseUri);
         if (prepare is not null) await prepare(ctx);
@@ -67,17 +70,17 @@ public sealed class ClusterWebTests(PostgresFixture pg, BrowserFixture browser) 
         return page;
     }
 
-    private static async Task SayAsync(IPage page, string text)
+    internal static async Task SayAsync(IPage page, string text)
     {
         await page.FillAsync("#composer-input", text);
         await page.ClickAsync("#send-button");
         await Expect(page, text);
     }
 
-    private static Task Expect(IPage page, string text) =>
+    internal static Task Expect(IPage page, string text) =>
         page.Locator("#messages .msg-text", new() { HasText = text }).First.WaitForAsync(new() { Timeout = 20_000 });
 
-    private static Task ExpectOnline(IPage page, string name, bool online = true) =>
+    internal static Task ExpectOnline(IPage page, string name, bool online = true) =>
         page.Locator($"#online-list [data-user='{name}']").First.WaitForAsync(new()
         {
             Timeout = 20_000,

@@ -213,7 +213,10 @@ public sealed class RichBrowserTests(RichPortalFixture f) : IClassFixture<RichPo
     [Fact]
     public async Task Screenshots_of_desktop_phone_dark_mode_and_zh_CN()
     {
-        var docs = Path.Combine(RepoPaths.Root, "docs");
+        // The README's pictures are refreshed on request (CHATPORTAL_UPDATE_SCREENSHOTS=1), so test runs leave the work tree clean.
+        var docs = Environment.GetEnvironmentVariable("CHATPORTAL_UPDATE_SCREENSHOTS") == "1"
+            ? Path.Combine(RepoPaths.Root, "docs")
+            : Path.Combine(AppContext.BaseDirectory, "screenshots");
         Directory.CreateDirectory(docs);
         await using (var db = f.Db())
         {

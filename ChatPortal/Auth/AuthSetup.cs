@@ -74,7 +74,12 @@ public static class AuthSetup
     {
         var admin = await ctx.AuthenticateAsync(PortalClaims.AdminScheme);
         if (admin.Succeeded && admin.Principal.AdminIdentity() is { } id && ctx.User.AdminIdentity() is null)
-            ctx.User.AddIdentity(id);
+        {
+            // The primary identity must be a signed-in one: Blazor's revalidating provider only
+            // re-checks a circuit whose primary identity is authenticated (an admin without a chat cookie).
+            if (ctx.User.Identities.Any(i => i.IsAuthenticated)) ctx.User.AddIdentity(id);
+            else ctx.User = new ClaimsPrincipal(id);
+        }
         await next();
     });
 

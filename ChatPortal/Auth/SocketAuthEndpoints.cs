@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using ChatPortal.Chat;
 using ChatPortal.Hosting;
 using ChatPortal.WebSockets;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace ChatPortal.Auth;
@@ -17,6 +18,7 @@ public static class SocketAuthEndpoints
     public static IServiceCollection AddSocketAuth(this IServiceCollection services)
     {
         services.AddSingleton<SocketTickets>();
+        services.TryAddSingleton<ITicketReplayGuard, LocalTicketReplayGuard>(); // the cluster puts Redis's in first
         services.AddSingleton<ApiTokens>();
         services.AddSingleton<GuestAccounts>();
         return services;

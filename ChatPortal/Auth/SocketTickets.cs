@@ -1,5 +1,4 @@
 using System.Buffers.Text;
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -14,14 +13,13 @@ namespace ChatPortal.Auth;
 /// Short-lived, single-use tickets that let a signed-in web page open an authenticated socket
 /// without the socket relying on the cookie (which a foreign page could ride on). A ticket is
 /// sealed with the portal's DataProtection keys (so any node sharing the key folder can check
-/// it) and remembered once redeemed until it would have expired.
+/// it) and remembered once redeemed until it would have expired (<see cref="ITicketReplayGuard"/>:
+/// in memory, and in Redis when the portal runs as a cluster).
 /// </summary>
 public sealed class SocketTickets(IDataProtectionProvider protection, UserDirectory users, TimeProvider time,
-    IOptions<WebSocketEndpointOptions> options)
+    IOptions<WebSocketEndpointOptions> options, ITicketReplayGuard replay)
 {
     private readonly IDataProtector _protector = protection.CreateProtector("ChatPortal.WebSocketTicket.v1");
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _redeemed = new();
-    private long _nextPrune;
 
     public TimeSpan Lifetime => options.Value.TicketLifetime;
 
@@ -55,20 +53,9 @@ public sealed class SocketTickets(IDataProtectionProvider protection, UserDirect
         var now = time.GetUtcNow();
         var expires = DateTimeOffset.FromUnixTimeMilliseconds(expiresMs);
         if (expires <= now) return null;
-        Prune(now);
-        if (!_redeemed.TryAdd(parts[2], expires)) return null; // single use
+        if (!await replay.TryClaimAsync(parts[2], expires, ct)) return null; // single use
         var state = await users.GetAsync(userId, ct);
         if (state is null || state.Banned || state.SecurityStamp != parts[1]) return null;
         return state.User;
-    }
-
-    private void Prune(DateTimeOffset now)
-    {
-        var due = Interlocked.Read(ref _nextPrune);
-        if (now.UtcTicks < due || Interlocked.CompareExchange(ref _nextPrune, now.UtcTicks + TimeSpan.TicksPerMinute, due) != due) return;
-        foreach (var (nonce, expires) in _redeemed)
-        {
-            if (expires <= now) _redeemed.TryRemove(nonce, out _);
-        }
     }
 }

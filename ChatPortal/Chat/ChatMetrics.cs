@@ -12,6 +12,9 @@ public static class ChatMetrics
     private static readonly Counter<long> SlowDropped = Meter.CreateCounter<long>("chatportal.subscribers.dropped", description: "Slow subscribers dropped");
     private static readonly Histogram<int> BatchSize = Meter.CreateHistogram<int>("chatportal.writer.batch", description: "Rows per group commit");
 
+    private static readonly UpDownCounter<long> WebConnectionsGauge = Meter.CreateUpDownCounter<long>("chatportal.connections.web", description: "Open web UI connections (Blazor circuits)");
+
+    private static long _webConnections;
     private static long _storedTotal;
     private static long _deliveredTotal;
     private static long _droppedTotal;
@@ -19,6 +22,13 @@ public static class ChatMetrics
     public static long StoredTotal => Interlocked.Read(ref _storedTotal);
     public static long DeliveredTotal => Interlocked.Read(ref _deliveredTotal);
     public static long DroppedTotal => Interlocked.Read(ref _droppedTotal);
+
+    /// <summary>Open web UI connections on this node (one per connected browser tab).</summary>
+    public static long WebConnections => Interlocked.Read(ref _webConnections);
+
+    public static void WebConnectionOpened() { Interlocked.Increment(ref _webConnections); WebConnectionsGauge.Add(1); }
+
+    public static void WebConnectionClosed() { Interlocked.Decrement(ref _webConnections); WebConnectionsGauge.Add(-1); }
 
     internal static void Stored(int n)
     {

@@ -66,6 +66,7 @@ public sealed record ChatError(string Code, string Message)
     public static readonly ChatError Banned = new("banned", "Your account is banned.");
     public static readonly ChatError Archived = new("archived", "This room is archived and read-only.");
     public static readonly ChatError RateLimited = new("rate_limited", "You are sending too fast; wait a moment.");
+    public static readonly ChatError Filtered = new("filtered", "The message contains a word that is not allowed here.");
     public static readonly ChatError Empty = new("empty", "The message is empty.");
     public static ChatError TooLong(int max) => new("too_long", $"The message is longer than {max} characters.");
     public static readonly ChatError StorageFailed = new("storage_failed", "The message could not be stored; it was not sent. Try again.");

@@ -20,6 +20,7 @@ public sealed class ChatService : IDisposable
     private readonly IChatBackplane _backplane;
     private readonly PresenceTracker _presence;
     private readonly UserDirectory _users;
+    private readonly WordFilter _wordFilter;
     private readonly ChatOptions _options;
     private readonly TimeProvider _time;
     private readonly PartitionedRateLimiter<long> _rate;
@@ -29,8 +30,9 @@ public sealed class ChatService : IDisposable
 
     public ChatService(IDbContextFactory<ChatDbContext> dbFactory, MessageWriter writer, LocalFanout fanout,
         IChatBackplane backplane, PresenceTracker presence, UserDirectory users, IOptions<ChatOptions> options,
-        TimeProvider time)
+        TimeProvider time, WordFilter wordFilter)
     {
+        _wordFilter = wordFilter;
         _dbFactory = dbFactory;
         _writer = writer;
         _fanout = fanout;
@@ -168,6 +170,13 @@ public sealed class ChatService : IDisposable
         }
     }
 
+    /// <summary>Removes a user from a room's members (private rooms: they lose access).</summary>
+    public async Task<bool> RemoveMemberAsync(long roomId, long userId, CancellationToken ct = default)
+    {
+        await using var db = await _dbFactory.CreateDbContextAsync(ct);
+        return await db.RoomMembers.Where(m => m.RoomId == roomId && m.UserId == userId).ExecuteDeleteAsync(ct) > 0;
+    }
+
     public static string NewInviteCode() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
 
     // ---------------------------------------------------------------- direct conversations
@@ -251,6 +260,9 @@ public sealed class ChatService : IDisposable
         if (imageId is null && body.Length == 0) return ChatError.Empty;
         if (body.Length > _options.MaxMessageLength) return ChatError.TooLong(_options.MaxMessageLength);
         if (clientMsgId is { Length: > 64 }) return new ChatError("bad_client_id", "The client message id is longer than 64 characters.");
+        var filtered = await _wordFilter.ApplyAsync(body, ct);
+        if (filtered.Rejected) return ChatError.Filtered;
+        body = filtered.Text;
 
         var (room, error) = await CheckCanPostAsync(sender, roomId, ct);
         if (error is not null) return error;
@@ -296,6 +308,9 @@ public sealed class ChatService : IDisposable
         var body = CleanText(text);
         if (body.Length == 0) return ChatError.Empty;
         if (body.Length > _options.MaxMessageLength) return ChatError.TooLong(_options.MaxMessageLength);
+        var filtered = await _wordFilter.ApplyAsync(body, ct);
+        if (filtered.Rejected) return ChatError.Filtered;
+        body = filtered.Text;
         var target = await LoadMessageAsync(messageId, ct);
         if (target is null || target.DeletedAt is not null || target.Kind is MessageKind.Edit or MessageKind.Delete)
             return ChatError.NotFound("The message");

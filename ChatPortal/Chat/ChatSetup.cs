@@ -12,6 +12,7 @@ public static class ChatSetup
         s.AddSingleton<IChatBackplane, InProcessBackplane>();
         s.AddSingleton<PresenceTracker>();
         s.AddSingleton<UserDirectory>();
+        s.AddSingleton<WordFilter>();
         s.AddSingleton<MessageWriter>();
         s.AddHostedService(sp => sp.GetRequiredService<MessageWriter>());
         s.AddSingleton<ChatService>();

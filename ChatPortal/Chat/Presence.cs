@@ -89,6 +89,18 @@ public sealed class PresenceTracker(IChatBackplane backplane, IRemotePresence? r
         lock (_gate) return _rooms.ToDictionary(r => r.Key, r => r.Value.Values.Select(v => v.User).ToArray());
     }
 
+    /// <summary>Ids of the users online anywhere on this node.</summary>
+    public IReadOnlySet<long> OnlineUserIds()
+    {
+        lock (_gate) return _rooms.Values.SelectMany(u => u.Keys).ToHashSet();
+    }
+
+    /// <summary>Rooms the user is online in on this node.</summary>
+    public IReadOnlyList<long> RoomsOf(long userId)
+    {
+        lock (_gate) return _rooms.Where(r => r.Value.ContainsKey(userId)).Select(r => r.Key).ToList();
+    }
+
     private sealed class Lease(PresenceTracker owner, long roomId, UserRef user) : IDisposable
     {
         private int _disposed;

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using ChatPortal.Chat;
+using ChatPortal.WebSockets;
 
 namespace ChatPortal.Cluster;
 
@@ -29,6 +30,9 @@ public sealed class ClusterGauges
             description: "Writes waiting for the single writer's next group commit");
         meter.CreateObservableGauge("chatportal.online.users", () => presence.OnlineUserCount(),
             description: "Distinct users online (all nodes)");
+        if (services.GetService<SocketRegistry>() is { } sockets)
+            meter.CreateObservableGauge("chatportal.ws.send_queue_depth", () => sockets.QueuedFrames,
+                description: "Frames waiting in the open sockets' send queues (a socket whose queue fills is dropped)");
         var redis = services.GetService<RedisBackplane>();
         if (redis is not null)
         {

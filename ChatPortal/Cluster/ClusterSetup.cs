@@ -1,5 +1,7 @@
 using System.Net;
+using ChatPortal.Auth;
 using ChatPortal.Chat;
+using ChatPortal.WebSockets;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry.Metrics;
@@ -25,6 +27,7 @@ public static class ClusterSetup
         s.AddSingleton<RedisBackplane>();
         s.Replace(ServiceDescriptor.Singleton<IChatBackplane>(sp => sp.GetRequiredService<RedisBackplane>()));
         s.AddHostedService(sp => sp.GetRequiredService<RedisBackplane>());
+        s.Replace(ServiceDescriptor.Singleton<ITicketReplayGuard, RedisTicketReplayGuard>()); // tickets single-use on every node
         return builder;
     }
 
@@ -40,6 +43,8 @@ public static class ClusterSetup
             .AddMeter(ChatMetrics.MeterName)
             // Requests, open connections (HTTP, WebSocket, Blazor circuits) from ASP.NET Core itself.
             .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Http.Connections")
+            // Web users: Blazor circuits open on this node (sockets are counted by kind in chatportal.ws.connections).
+            .AddMeter("Microsoft.AspNetCore.Components.Server.Circuits")
             .AddPrometheusExporter());
         return builder;
     }
@@ -71,6 +76,7 @@ public static class ClusterSetup
     public static WebApplication MapChatPortalCluster(this WebApplication app)
     {
         app.Services.GetRequiredService<ClusterGauges>(); // creates the gauges
+        _ = WebSocketMetrics.Current; // and the socket gauges, so /metrics lists them (at 0) before the first socket
         app.MapHealthChecks("/healthz", HealthJson.EndpointOptions);
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;

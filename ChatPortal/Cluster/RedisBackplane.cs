@@ -70,6 +70,9 @@ public sealed class RedisBackplane : BackgroundService, IChatBackplane
 
     public bool IsUp => _up;
 
+    /// <summary>Redis for small shared state (e.g. redeemed socket tickets) while connected; null while down.</summary>
+    public IDatabase? Database => _up && _mux is { IsConnected: true } mux ? mux.GetDatabase() : null;
+
     // ---------------------------------------------------------------- publishing
 
     public void Publish(ChatEvent evt)

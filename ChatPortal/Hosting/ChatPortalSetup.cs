@@ -1,3 +1,4 @@
+using ChatPortal.Admin;
 using ChatPortal.Auth;
 using ChatPortal.Bots;
 using ChatPortal.Chat;
@@ -33,6 +34,7 @@ public static class ChatPortalSetup
         builder.AddChatPortalBots();
         builder.AddChatPortalSearch();
         builder.AddChatPortalSecurity();
+        builder.AddChatPortalAdmin();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
         builder.Services.AddScoped<Components.Chat.CircuitPresence>();
@@ -63,6 +65,7 @@ public static class ChatPortalSetup
         app.MapChatPortalLocalization();
         app.MapChatPortalCluster();
         app.MapChatPortalWebSockets();
+        app.MapChatPortalAdmin();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }

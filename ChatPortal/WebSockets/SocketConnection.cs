@@ -98,6 +98,9 @@ internal sealed class SocketConnection : IChatSubscriber
     public UserRef? User { get; private set; }
     /// <summary>The API token this socket authenticated with, if any (revoking it closes the socket).</summary>
     public long? TokenId { get; private set; }
+
+    /// <summary>Frames waiting in this socket's send queue (for the queue-depth gauge).</summary>
+    public int QueuedFrames => _out.Reader.CanCount ? _out.Reader.Count : 0;
     public SocketServices Services => _s;
     public bool IsClosing => Volatile.Read(ref _closing) == 1;
 

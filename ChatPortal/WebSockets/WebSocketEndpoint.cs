@@ -147,6 +147,9 @@ internal sealed class SocketRegistry
 
     public int Count => _open.Count;
 
+    /// <summary>Frames waiting in all open sockets' send queues.</summary>
+    public long QueuedFrames => _open.Keys.Sum(c => (long)c.QueuedFrames);
+
     public bool TryReserve(string ip)
     {
         var max = _options.MaxConnectionsPerIp;
