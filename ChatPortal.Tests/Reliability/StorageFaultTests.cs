@@ -91,14 +91,16 @@ public sealed class StorageFaultTests
 
             // Fill the disk to the last byte.
             var filler = Path.Combine(mount, "filler");
-            await using (var f = new FileStream(filler, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.None))
+            try
             {
+                // Unbuffered, so every write reaches the disk and fails there when it is full.
+                using var f = new FileStream(filler, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1);
                 var chunk = new byte[64 * 1024];
                 try { while (true) f.Write(chunk); }
                 catch (IOException) { }
-                try { while (true) { f.Write(chunk, 0, 512); f.Flush(); } }
-                catch (IOException) { }
+                while (true) f.Write(chunk, 0, 512);
             }
+            catch (IOException) { /* full */ }
 
             var text = new string('x', 3900);
             string? failedCid = null;

@@ -50,6 +50,7 @@ public static class SecuritySetup
 
     internal static bool IsSignInAttempt(HttpRequest r) =>
         HttpMethods.IsPost(r.Method) && (r.Path.Equals("/login", StringComparison.OrdinalIgnoreCase)
+                                         || r.Path.Equals("/admin/login", StringComparison.OrdinalIgnoreCase)
                                          || r.Path.Equals("/api/auth/token", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Security headers on every response, then the sign-in limiter.</summary>
