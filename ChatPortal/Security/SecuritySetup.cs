@@ -70,7 +70,8 @@ public static class SecuritySetup
                 h.XFrameOptions = "DENY";
                 h["Referrer-Policy"] = "same-origin";
                 h["Cross-Origin-Opener-Policy"] = "same-origin";
-                if (o.ContentSecurityPolicy)
+                // The client kit's sample pages (/clients/) are static demos with inline scripts, not the app.
+                if (o.ContentSecurityPolicy && !ctx.Request.Path.StartsWithSegments("/clients"))
                 {
                     // Blazor Server needs its own scripts and the socket to itself; MudBlazor sets inline
                     // styles, hence 'unsafe-inline' for styles only. The import map is inline: it gets the nonce.
@@ -127,8 +128,10 @@ internal sealed class CircuitCapFilter(CircuitCap cap, Microsoft.Extensions.Opti
         {
             if (!cap.TryEnter(user.Id, options.Value.MaxCircuitsPerUser))
             {
+                // Abort rather than throw: a throw here is logged by SignalR as a server error.
                 log.LogWarning("User {UserId} has too many open circuits; refusing another", user.Id);
-                throw new HubException("Too many open tabs for this account.");
+                context.Context.Abort();
+                return;
             }
             context.Context.Items[CountedKey] = user.Id;
             try
