@@ -39,6 +39,9 @@ public static class SocketAuthEndpoints
     private static IResult IssueTicket(HttpContext ctx, SocketTickets tickets, IOptions<PortalOptions> portal,
         IOptions<WebSocketEndpointOptions> socket)
     {
+        // A page of another site riding on the visitor's cookie gets no ticket (the socket checks Origin too).
+        if (!WebSockets.WebSocketEndpoint.OriginAllowed(ctx.Request, socket.Value, portal.Value))
+            return Problem(403, "origin", "This page's origin may not ask for tickets here.");
         var user = ctx.User.ToChatUser();
         var stamp = ctx.User.ChatIdentity()?.FindFirst(PortalClaims.Stamp)?.Value;
         if (user is null || stamp is null) return Problem(401, "unauthorized", "Sign in to the web chat first; tickets are for signed-in pages.");

@@ -29,8 +29,8 @@ public static class DataSetup
 
         builder.Services.AddDbContextFactory<ChatDbContext>(o =>
         {
-            o.UseSqlite(connection, sql => sql.CommandTimeout(30));
-            o.AddInterceptors(new SqlitePragmas());
+            o.UseSqlite(connection, sql => sql.CommandTimeout((int)Math.Ceiling(Math.Max(1, portal.SqliteCommandTimeoutSeconds))));
+            o.AddInterceptors(new SqlitePragmas((int)Math.Max(0, portal.SqliteBusyTimeoutSeconds * 1000)));
         });
         return builder;
     }
@@ -76,14 +76,14 @@ public static class DataSetup
 }
 
 /// <summary>Durable and patient SQLite connections: full fsync on commit, wait instead of failing on a lock.</summary>
-internal sealed class SqlitePragmas : DbConnectionInterceptor
+internal sealed class SqlitePragmas(int busyTimeoutMs = 5000) : DbConnectionInterceptor
 {
-    private const string Pragmas = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;";
+    private readonly string _pragmas = $"PRAGMA synchronous=FULL; PRAGMA busy_timeout={busyTimeoutMs}; PRAGMA foreign_keys=ON;";
 
     public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
     {
         using var cmd = connection.CreateCommand();
-        cmd.CommandText = Pragmas;
+        cmd.CommandText = _pragmas;
         cmd.ExecuteNonQuery();
     }
 
@@ -91,7 +91,7 @@ internal sealed class SqlitePragmas : DbConnectionInterceptor
         CancellationToken cancellationToken = default)
     {
         await using var cmd = connection.CreateCommand();
-        cmd.CommandText = Pragmas;
+        cmd.CommandText = _pragmas;
         await cmd.ExecuteNonQueryAsync(cancellationToken);
     }
 }

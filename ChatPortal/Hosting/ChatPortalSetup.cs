@@ -8,6 +8,7 @@ using ChatPortal.Data;
 using ChatPortal.Images;
 using ChatPortal.Localization;
 using ChatPortal.Search;
+using ChatPortal.Security;
 using ChatPortal.WebSockets;
 using Microsoft.Extensions.FileProviders;
 using MudBlazor.Services;
@@ -32,6 +33,7 @@ public static class ChatPortalSetup
         builder.Services.AddSingleton<Bots.BotSwitches>();
         builder.AddChatPortalBots();
         builder.AddChatPortalSearch();
+        builder.AddChatPortalSecurity();
         builder.AddChatPortalAdmin();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
@@ -45,6 +47,7 @@ public static class ChatPortalSetup
     {
         app.UseChatPortalForwardedHeaders();
         app.UseShutdownGate();
+        app.UseChatPortalSecurity();
         if (!app.Environment.IsDevelopment())
             app.UseExceptionHandler("/Error", createScopeForErrors: true);
         app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);

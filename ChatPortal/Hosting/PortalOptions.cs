@@ -23,6 +23,12 @@ public sealed class PortalOptions
     /// <summary>Connection string for PostgreSQL (or to override the SQLite file).</summary>
     public string? ConnectionString { get; set; }
 
+    /// <summary>How long a SQLite write waits for another connection's lock before it fails (then the sender gets storage_failed).</summary>
+    public double SqliteBusyTimeoutSeconds { get; set; } = 5;
+
+    /// <summary>Upper bound of one SQLite command, lock retries included.</summary>
+    public double SqliteCommandTimeoutSeconds { get; set; } = 30;
+
     public string ResolveDataPath(string contentRoot) =>
         Path.GetFullPath(Path.IsPathRooted(DataPath) ? DataPath : Path.Combine(contentRoot, DataPath));
 }

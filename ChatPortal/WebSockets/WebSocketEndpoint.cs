@@ -24,6 +24,7 @@ public static class WebSocketSetup
     public static WebApplication MapChatPortalWebSockets(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<IOptions<WebSocketEndpointOptions>>().Value;
+        _ = WebSocketMetrics.Current; // creates the gauges now, so /metrics shows 0 before the first socket
         app.UseWebSockets();
         app.Map(options.Path, WebSocketEndpoint.HandleAsync).AllowAnonymous().WithDisplayName("ChatPortal WebSocket");
         app.MapSocketAuth();
