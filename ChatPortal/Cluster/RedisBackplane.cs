@@ -10,7 +10,7 @@ namespace ChatPortal.Cluster;
 public sealed record RedisStatus(bool Enabled, bool Connected, DateTimeOffset Since, string? LastError, string NodeId, int OtherNodes);
 
 /// <summary>
-/// Fan-out across nodes through Redis pub/sub. The origin delivers to its own subscribers at once
+/// Fan-out across nodes through Redis pub/sub. The origin delivers presence and other transient events to its own subscribers at once
 /// and publishes the event (serialized once) on one channel; every other node delivers it to
 /// its subscribers. Presence is shared the same way, plus a snapshot per node with a TTL so a
 /// crashed node's users disappear.
@@ -77,13 +77,18 @@ public sealed class RedisBackplane : BackgroundService, IChatBackplane
 
     public void Publish(ChatEvent evt)
     {
-        // Our own users first, at once. A join or leave of someone still online on another node
-        // changes nobody's list, so it is not shown here; the other nodes still hear of it.
-        if (evt is not PresenceChanged pc || !_remote.IsOnline(pc.RoomId, pc.User.Id))
+        var mux = _mux;
+        var up = _up && mux is not null;
+        // Stored events reach this node's users through the channel too while Redis is up: the
+        // channel's order is the one every node sees, and the room gate publishes in id order,
+        // so no node shows (or lets a client record) id N+1 before id N from another node.
+        // Anything else goes to our own users at once. A join or leave of someone still online on
+        // another node changes nobody's list, so it is not shown here; the other nodes still hear of it.
+        var viaChannel = up && StoredId(evt) is not null;
+        if (!viaChannel && (evt is not PresenceChanged pc || !_remote.IsOnline(pc.RoomId, pc.User.Id)))
             DeliverLocally(evt);
 
-        var mux = _mux;
-        if (!_up || mux is null) return; // down: local only; the other nodes fill the gap from the database later
+        if (!up) return; // down: local only; the other nodes fill the gap from the database later
         try
         {
             var payload = evt.Encoded(ClusterEventJson.Format);
@@ -91,9 +96,13 @@ public sealed class RedisBackplane : BackgroundService, IChatBackplane
             {
                 // Numbered and handed to the connection under one lock: the channel carries them in this order.
                 var seq = ++_seq;
-                var task = mux.GetSubscriber().PublishAsync(_channel, Envelope(seq, payload));
+                var task = mux!.GetSubscriber().PublishAsync(_channel, Envelope(seq, payload));
                 _lastPublish = task;
-                _ = task.ContinueWith(t => OnPublishFailed(t.Exception), CancellationToken.None,
+                _ = task.ContinueWith(t =>
+                {
+                    if (viaChannel) DeliverLocally(evt); // it will not come back: our own users get it now (once, by id)
+                    OnPublishFailed(t.Exception);
+                }, CancellationToken.None,
                     TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
             ClusterMetrics.Published();
@@ -101,6 +110,7 @@ public sealed class RedisBackplane : BackgroundService, IChatBackplane
         catch (Exception ex)
         {
             // Never let the backplane fail a writer: the event is stored and delivered here; the others catch up.
+            if (viaChannel) DeliverLocally(evt);
             OnPublishFailed(ex);
         }
     }
@@ -160,7 +170,12 @@ public sealed class RedisBackplane : BackgroundService, IChatBackplane
             _log.LogWarning(ex, "Ignoring a malformed message on {Channel}", message.Channel);
             return;
         }
-        if (env.N == NodeId) return;
+        if (env.N == NodeId)
+        {
+            // Our own stored events come back to be delivered here in channel order; the rest was delivered at publish.
+            if (StoredId(env.E) is not null) DeliverLocally(env.E);
+            return;
+        }
         ClusterMetrics.Received();
         try
         {
