@@ -17,7 +17,10 @@ public static class AdminCli
                ChatPortal admin disable NAME    disable an admin (their open pages close within seconds)
                ChatPortal admin enable NAME     enable a disabled admin again
                ChatPortal admin list            list admins
+               ChatPortal admin create-room SLUG... [--guests]   create public rooms (for members; --guests: guests too)
         """;
+
+    private const string GuestsFlag = "--guests";
 
     /// <summary>Runs the command when the arguments name one; false means "start the server".</summary>
     public static async Task<bool> TryRunAsync(string[] args, TextReader? input = null, TextWriter? output = null, TextWriter? error = null)
@@ -33,14 +36,14 @@ public static class AdminCli
     {
         var command = args.Length > 1 ? args[1].ToLowerInvariant() : "";
         var name = args.Length > 2 && !args[2].StartsWith("--", StringComparison.Ordinal) ? args[2] : null;
-        if (command is not ("create" or "disable" or "enable" or "list") || (command != "list" && name is null))
+        if (command is not ("create" or "disable" or "enable" or "list" or "create-room") || (command != "list" && name is null))
         {
             await error.WriteLineAsync(Usage);
             return 2;
         }
 
         // Only "--key=value" settings go on to configuration; the command words stay out of it.
-        var settings = args.Skip(2).Where(a => a.StartsWith("--", StringComparison.Ordinal)).ToArray();
+        var settings = args.Skip(2).Where(a => a.StartsWith("--", StringComparison.Ordinal) && a != GuestsFlag).ToArray();
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = settings });
         builder.Logging.ClearProviders();
         builder.AddChatPortalData();
@@ -48,6 +51,7 @@ public static class AdminCli
         builder.Services.AddSingleton<AdminGuard>();
         builder.Services.AddSingleton<AdminAudit>();
         builder.Services.AddSingleton<AdminAccounts>();
+        builder.Services.AddSingleton<AdminRooms>();
         await using var app = builder.Build();
         await app.Services.InitializeDatabaseAsync();
         var accounts = app.Services.GetRequiredService<AdminAccounts>();
@@ -60,6 +64,21 @@ public static class AdminCli
                 if (all.Count == 0) await output.WriteLineAsync("No admins yet. Create one: admin create NAME");
                 foreach (var a in all)
                     await output.WriteLineAsync($"{a.Name}\t{(a.Disabled ? "disabled" : "enabled")}\tcreated {a.CreatedAt:yyyy-MM-dd HH:mm}Z");
+                return 0;
+            case "create-room":
+                // One or more slugs; each room is named after its slug (rename it in the back office).
+                var rooms = app.Services.GetRequiredService<AdminRooms>();
+                var guests = args.Contains(GuestsFlag);
+                foreach (var slug in args.Skip(2).Where(a => !a.StartsWith("--", StringComparison.Ordinal)))
+                {
+                    var room = await rooms.CreateAsync(cli, new RoomInput { Slug = slug.Trim(), Name = slug.Trim(), AllowGuests = guests });
+                    if (!room.Ok)
+                    {
+                        await error.WriteLineAsync($"{slug}: {room.Status.Message}");
+                        return 1;
+                    }
+                    await output.WriteLineAsync($"Room \"{room.Value!.Name}\" created at /rooms/{room.Value.Slug}.");
+                }
                 return 0;
             case "create":
                 var password = await ReadPasswordAsync(input, output, error);

@@ -69,9 +69,12 @@ public sealed partial class AdminRooms(IDbContextFactory<ChatDbContext> dbFactor
         return room is { IsDirect: false } ? room : null;
     }
 
-    public async Task<AdminResult<RoomInfo>> CreateAsync(AdminCaller caller, RoomInput input, CancellationToken ct = default)
+    public async Task<AdminResult<RoomInfo>> CreateAsync(AdminCaller caller, RoomInput input, CancellationToken ct = default) =>
+        await CreateAsync(await guard.RequireAsync(caller, ct), input, ct);
+
+    /// <summary>For an actor already confirmed: a signed-in admin (above) or the server's command line.</summary>
+    internal async Task<AdminResult<RoomInfo>> CreateAsync(AdminActor actor, RoomInput input, CancellationToken ct = default)
     {
-        var actor = await guard.RequireAsync(caller, ct);
         var invalid = Validate(input);
         if (invalid is not null) return invalid;
         var slug = input.Slug.Trim();

@@ -18,4 +18,10 @@ public sealed class ChatOptions
     public int CircuitQueueCapacity { get; set; } = 512;
     /// <summary>At most one typing notice per user and room this often (the web UI shows one for about 5 s).</summary>
     public TimeSpan TypingInterval { get; set; } = TimeSpan.FromSeconds(3);
+    /// <summary>
+    /// SQLite: the writer adds new messages to the search index once no write has come for this long
+    /// (or between batches once 2,048 wait), so a burst is indexed in one step. Search reads the
+    /// messages not yet indexed directly, so results are complete either way.
+    /// </summary>
+    public TimeSpan SearchIndexDelay { get; set; } = TimeSpan.FromMilliseconds(200);
 }

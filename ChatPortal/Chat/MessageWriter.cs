@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using ChatPortal.Data;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace ChatPortal.Chat;
 
@@ -30,6 +31,11 @@ public interface IRoomWriteGate
 public sealed class MessageWriter : BackgroundService
 {
     private const int MaxBatch = 512;
+    /// <summary>Rows per search-index step, and how many may wait before one runs between batches.</summary>
+    private const int IndexStep = 4096, IndexEagerly = 2048;
+    private readonly TimeSpan _indexIdle;
+    private long _unindexed = 1; // unknown at start: look once
+    private bool _indexBehind;
     private readonly Channel<WriteOp> _queue = Channel.CreateBounded<WriteOp>(new BoundedChannelOptions(20_000)
     {
         SingleReader = true,
@@ -40,15 +46,19 @@ public sealed class MessageWriter : BackgroundService
     private readonly IEnumerable<IStoredEventObserver> _observers;
     private readonly ILogger<MessageWriter> _log;
     private readonly IRoomWriteGate? _gate;
+    private readonly SqlitePostStore? _posts;
 
     public MessageWriter(IDbContextFactory<ChatDbContext> db, IChatBackplane backplane,
-        IEnumerable<IStoredEventObserver> observers, ILogger<MessageWriter> log, IRoomWriteGate? gate = null)
+        IEnumerable<IStoredEventObserver> observers, ILogger<MessageWriter> log, IRoomWriteGate? gate = null,
+        SqlitePostStore? posts = null, IOptions<ChatOptions>? options = null)
     {
+        _indexIdle = options?.Value.SearchIndexDelay ?? TimeSpan.FromMilliseconds(200);
         _db = db;
         _backplane = backplane;
         _observers = observers;
         _log = log;
         _gate = gate;
+        _posts = posts;
     }
 
     public int QueueDepth => _queue.Reader.Count;
@@ -86,12 +96,45 @@ public sealed class MessageWriter : BackgroundService
         var reader = _queue.Reader;
         var batch = new List<WriteOp>(MaxBatch);
         // Keep draining after a stop request until the queue is closed and empty.
-        while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        while (!reader.Completion.IsCompleted)
         {
+            if (_posts is not null && _unindexed > 0 && reader.Count == 0)
+            {
+                // Nothing to write: index for search. After a burst wait briefly first, so that one
+                // step covers the whole burst (bigger FTS segments, less merging).
+                if (_indexBehind || !await WritesArriveWithinAsync(reader, _indexIdle).ConfigureAwait(false)) IndexSearch();
+                continue;
+            }
+            if (!await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false)) break;
             while (batch.Count < MaxBatch && reader.TryRead(out var op))
                 batch.Add(op);
             await CommitAsync(batch).ConfigureAwait(false);
             batch.Clear();
+            // Under sustained load there is no idle moment: index between batches once enough waits.
+            if (_posts is not null && _unindexed >= IndexEagerly) IndexSearch();
+        }
+    }
+
+    private static async Task<bool> WritesArriveWithinAsync(ChannelReader<WriteOp> reader, TimeSpan wait)
+    {
+        var more = reader.WaitToReadAsync(CancellationToken.None).AsTask();
+        return await Task.WhenAny(more, Task.Delay(wait)).ConfigureAwait(false) == more; // also true once closed
+    }
+
+    /// <summary>One search-index step on SQLite (see <see cref="SqlitePostStore.IndexPending"/>); search reads the unindexed tail directly.</summary>
+    private void IndexSearch()
+    {
+        try
+        {
+            _indexBehind = !_posts!.IndexPending(IndexStep);
+            _unindexed = _indexBehind ? IndexEagerly : 0;
+        }
+        catch (Exception ex)
+        {
+            // Retried after the next write; until then search reads those messages without the index.
+            _log.LogWarning(ex, "Search indexing failed");
+            _indexBehind = false;
+            _unindexed = 0;
         }
     }
 
@@ -175,13 +218,19 @@ public sealed class MessageWriter : BackgroundService
                 catch (Exception ex) { _log.LogError(ex, "Observer {Observer} failed", o.GetType().Name); }
             }
         }
-        if (stored > 0) ChatMetrics.Stored(stored);
+        if (stored > 0)
+        {
+            ChatMetrics.Stored(stored);
+            _unindexed += stored;
+        }
         foreach (var (op, result) in results)
             op.Done.TrySetResult(result);
     }
 
     private async Task<List<(WriteOp, WriteResult)>> ApplyAsync(List<WriteOp> batch)
     {
+        if (_posts is not null && batch.TrueForAll(op => op is PostOp))
+            return ApplyPosts(_posts, batch);
         await using var db = await _db.CreateDbContextAsync().ConfigureAwait(false);
         var results = new List<(WriteOp, WriteResult)>(batch.Count);
 
@@ -267,6 +316,37 @@ public sealed class MessageWriter : BackgroundService
         // Keep the callers' order (results were gathered in two passes).
         var order = batch.Select((op, i) => (op, i)).ToDictionary(x => x.op, x => x.i);
         results.Sort((a, b) => order[a.Item1].CompareTo(order[b.Item1]));
+        return results;
+    }
+
+    /// <summary>
+    /// New posts only, on SQLite: prepared statements in one transaction (see <see cref="SqlitePostStore"/>).
+    /// Same rules as the EF path: a client id already stored, or earlier in this batch, returns that row.
+    /// </summary>
+    private static List<(WriteOp, WriteResult)> ApplyPosts(SqlitePostStore store, List<WriteOp> batch)
+    {
+        var results = new List<(WriteOp, WriteResult)>(batch.Count);
+        Dictionary<(long, string), Message>? known = null;
+        using var tx = store.Begin();
+        foreach (var op in batch)
+        {
+            var p = (PostOp)op;
+            if (p.Row.ClientMsgId is { } cid)
+            {
+                known ??= [];
+                var key = (p.Row.SenderId, cid);
+                if (known.TryGetValue(key, out var first) || (first = tx.FindByClientId(p.Row.SenderId, cid)) is not null)
+                {
+                    known[key] = first;
+                    results.Add((op, WriteResult.Duplicated(first, p)));
+                    continue;
+                }
+                known[key] = p.Row;
+            }
+            tx.Insert(p.Row);
+            results.Add((op, WriteResult.Stored(new MessagePosted(ToChatMessage(p.Row, p.Sender, p.Image)), p.Row)));
+        }
+        tx.Commit();
         return results;
     }
 

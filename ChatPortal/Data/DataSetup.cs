@@ -27,11 +27,15 @@ public static class DataSetup
             ? cs
             : $"Data Source={Path.Combine(dataPath, "chatportal.db")};Pooling=True";
 
+        var commandTimeout = (int)Math.Ceiling(Math.Max(1, portal.SqliteCommandTimeoutSeconds));
+        var pragmas = new SqlitePragmas((int)Math.Max(0, portal.SqliteBusyTimeoutSeconds * 1000));
         builder.Services.AddDbContextFactory<ChatDbContext>(o =>
         {
-            o.UseSqlite(connection, sql => sql.CommandTimeout((int)Math.Ceiling(Math.Max(1, portal.SqliteCommandTimeoutSeconds))));
-            o.AddInterceptors(new SqlitePragmas((int)Math.Max(0, portal.SqliteBusyTimeoutSeconds * 1000)));
+            o.UseSqlite(connection, sql => sql.CommandTimeout(commandTimeout));
+            o.AddInterceptors(pragmas);
         });
+        // The single writer's prepared-statement path for new posts (MessageWriter uses it when present).
+        builder.Services.AddSingleton(_ => new SqlitePostStore(connection, pragmas.Sql, commandTimeout));
         return builder;
     }
 
@@ -79,6 +83,9 @@ public static class DataSetup
 internal sealed class SqlitePragmas(int busyTimeoutMs = 5000) : DbConnectionInterceptor
 {
     private readonly string _pragmas = $"PRAGMA synchronous=FULL; PRAGMA busy_timeout={busyTimeoutMs}; PRAGMA foreign_keys=ON;";
+
+    /// <summary>The statements every connection runs first.</summary>
+    public string Sql => _pragmas;
 
     public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
     {

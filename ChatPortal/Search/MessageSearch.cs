@@ -78,7 +78,9 @@ public sealed class MessageSearch(IDbContextFactory<ChatDbContext> dbFactory, Ch
         CancellationToken ct)
     {
         var parameters = new List<object>();
-        var sql = new StringBuilder("SELECT m.Id AS Value FROM MessageSearch JOIN Messages m ON m.Id = MessageSearch.rowid WHERE MessageSearch MATCH {0}");
+        // Room ids are numbers from our own query, not user input.
+        var inRooms = " AND m.DeletedAt IS NULL AND m.RoomId IN (" + string.Join(",", rooms.Select(r => r.ToString(CultureInfo.InvariantCulture))) + ")";
+        var sql = new StringBuilder("SELECT Value FROM (SELECT m.Id AS Value FROM MessageSearch JOIN Messages m ON m.Id = MessageSearch.rowid WHERE MessageSearch MATCH {0}");
         // Each long term is a quoted phrase: user text never becomes FTS5 syntax.
         parameters.Add(string.Join(" AND ", terms.Where(t => Length(t) >= 3).Select(t => "\"" + t.Replace("\"", "\"\"") + "\"")));
         foreach (var shortTerm in terms.Where(t => Length(t) < 3))
@@ -86,11 +88,19 @@ public sealed class MessageSearch(IDbContextFactory<ChatDbContext> dbFactory, Ch
             sql.Append(CultureInfo.InvariantCulture, $" AND m.Text LIKE {{{parameters.Count}}} ESCAPE '\\'");
             parameters.Add(LikePattern(shortTerm));
         }
-        // Room ids are numbers from our own query, not user input.
-        sql.Append(" AND m.DeletedAt IS NULL AND m.RoomId IN (").Append(string.Join(",", rooms.Select(r => r.ToString(CultureInfo.InvariantCulture)))).Append(')');
+        sql.Append(inRooms);
         // Ordered by the FTS rowid (= m.Id): FTS5 then walks its index newest first and the LIMIT
         // stops it early, instead of collecting and sorting every match (bench: 1M-row room).
-        sql.Append(CultureInfo.InvariantCulture, $" ORDER BY MessageSearch.rowid DESC LIMIT {limit}");
+        sql.Append(CultureInfo.InvariantCulture, $" ORDER BY MessageSearch.rowid DESC LIMIT {limit})");
+        // The newest messages the writer has not indexed yet (SearchDeferred migration): every term by LIKE.
+        sql.Append(" UNION ALL SELECT m.Id FROM Messages m WHERE m.Id > (SELECT LastId FROM SearchProgress WHERE Id = 1) AND m.Kind IN (0, 1)");
+        foreach (var term in terms)
+        {
+            sql.Append(CultureInfo.InvariantCulture, $" AND m.Text LIKE {{{parameters.Count}}} ESCAPE '\\'");
+            parameters.Add(LikePattern(term));
+        }
+        sql.Append(inRooms);
+        sql.Append(CultureInfo.InvariantCulture, $" ORDER BY Value DESC LIMIT {limit}");
         return await db.Database.SqlQueryRaw<long>(sql.ToString(), [.. parameters]).ToListAsync(ct);
     }
 

@@ -45,6 +45,10 @@ public class HistoryBenchmarks
                        '第' || i || '条 ' || substr('春眠不觉晓处处闻啼鸟夜来风雨声花落知多少白日依山尽黄河入海流欲穷千里目更上一层楼床前明月光疑是地上霜举头望明月低头思故乡', (i * 7) % 60 + 1, 8) || ' hello ' || (i % 9973),
                        {start} + i * {second}
                 FROM n;
+                -- Indexed for search at once, as the writer would (SearchDeferred migration).
+                INSERT INTO MessageSearch(rowid, Text) SELECT Id, Text FROM Messages
+                  WHERE Id > (SELECT LastId FROM SearchProgress WHERE Id = 1) AND Kind IN (0, 1) AND Text <> '';
+                UPDATE SearchProgress SET LastId = (SELECT MAX(Id) FROM Messages) WHERE Id = 1;
                 """;
             await db.Database.ExecuteSqlRawAsync(seed);
         }

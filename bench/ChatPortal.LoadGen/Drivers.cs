@@ -82,7 +82,7 @@ internal sealed class V1Driver : IProtocolDriver
         await client.SendTextAsync(auth, ct);
         await client.ExpectAsync("\"type\":\"welcome\""u8.ToArray(), ct);
         if (o.Room is "" or "-") return; // idle-socket runs: signed in, in no room
-        await client.SendTextAsync($"{{\"type\":\"join\",\"id\":2,\"room\":\"{o.Room}\"}}", ct);
+        await client.SendTextAsync($"{{\"type\":\"join\",\"id\":2,\"room\":\"{RoomOf(client.Index)}\"}}", ct);
         await client.ExpectAsync("\"type\":\"caught_up\""u8.ToArray(), ct);
     }
 
@@ -99,8 +99,14 @@ internal sealed class V1Driver : IProtocolDriver
         return doc.RootElement.GetProperty("token").GetString()!;
     }
 
+    /// <summary>--room=storage-{i}: each connection in a room of its own (<c>admin create-room</c> made them).</summary>
+    private string RoomOf(int index) => _room.Replace("{i}", index.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+
     public ReadOnlyMemory<byte> Encode(string text, int sender, int seq) =>
-        Encoding.UTF8.GetBytes($"{{\"type\":\"send\",\"id\":{seq + 10},\"room\":\"{_room}\",\"text\":\"{text}\",\"client_id\":\"lg-{sender}-{seq}\"}}");
+        Encoding.UTF8.GetBytes($"{{\"type\":\"send\",\"id\":{seq + 10},\"room\":\"{RoomOf(sender)}\",\"text\":\"{text}\",\"client_id\":\"lg-{Run}-{sender}-{seq}\"}}");
+
+    /// <summary>Client ids are unique per run: token users persist between runs, and a repeated id would be acked as a duplicate, not stored.</summary>
+    private static readonly string Run = Guid.NewGuid().ToString("N")[..8];
 
     public FrameKind Classify(ReadOnlySpan<byte> frame, out long sentTicks)
     {

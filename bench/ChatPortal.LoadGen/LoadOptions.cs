@@ -14,7 +14,7 @@ public sealed record LoadOptions
     public string Protocol { get; init; } = "plain";
     /// <summary>v1 only: messages a sender may have unacknowledged at once.</summary>
     public int Window { get; init; } = 32;
-    /// <summary>v1 only: room slug to join.</summary>
+    /// <summary>v1 only: room slug to join; <c>{i}</c> in it is the connection's index (a room per connection).</summary>
     public string Room { get; init; } = "lobby";
     /// <summary>Whether the sender also receives its own message (plain: no; v1: yes).</summary>
     public bool? Self { get; init; }

@@ -66,7 +66,9 @@ public static class LoadRun
         // Send.
         var senders = live.Take(Math.Min(o.Senders, live.Length)).ToArray();
         var self = o.Self ?? driver.EchoesToSender;
-        var expected = (long)senders.Length * o.Msgs * (self ? live.Length : live.Length - 1);
+        // Everyone in one room, or (--room=name-{i}) each connection alone in its own room.
+        var audience = o.Room.Contains("{i}", StringComparison.Ordinal) ? 1 : live.Length;
+        var expected = (long)senders.Length * o.Msgs * (self ? audience : audience - 1);
         var sendWatch = Stopwatch.StartNew();
         try
         {
