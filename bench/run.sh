@@ -67,9 +67,13 @@ wait_http() { # url, pid → prints ms waited
 }
 wait_port() { for _ in $(seq 1 500); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.02; done; return 1; }
 
-start_cp() { # fresh data folder; records the cold start (launch → first page served)
+start_cp() { # fresh data folder; records the cold start (launch → first page served) unless "rooms" is given
   local data=$WORK/data-$RANDOM$RANDOM
   mkdir -p "$data"
+  if [ "${1:-}" = rooms ]; then
+    # Scenario 5's rooms (one per sender), made by the admin command line before the server starts.
+    (cd "$APPDIR" && dotnet ChatPortal.dll admin create-room $(seq -f "storage-%g" 0 49) --guests --Portal:DataPath="$data" >/dev/null)
+  fi
   local t0=$(date +%s%N)
   (cd "$APPDIR" && exec env ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production \
     Urls=http://127.0.0.1:$CP_PORT Portal__DataPath="$data" Logging__LogLevel__Default=Warning \
@@ -79,7 +83,7 @@ start_cp() { # fresh data folder; records the cold start (launch → first page 
   CP_PID=$!; PIDS+=("$CP_PID")
   wait_http "http://127.0.0.1:$CP_PORT/" "$CP_PID" >/dev/null
   local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-  echo "{\"scenario\":\"coldstart\",\"server\":\"chatportal\",\"coldStartMs\":$ms}" >>"$RUNS"
+  [ "${1:-}" = rooms ] || echo "{\"scenario\":\"coldstart\",\"server\":\"chatportal\",\"coldStartMs\":$ms}" >>"$RUNS"
   log "chatportal pid $CP_PID up in ${ms} ms"
 }
 stop_pid() { [ -n "$1" ] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null || true; }
@@ -107,12 +111,12 @@ run() { # scenario server rep args... → appends the JSON summary
   log "$scenario $server #$rep: $(echo "$out" | jq -c '{deliveriesPerSecond,acksPerSecond,latencyP50Ms,latencyP99Ms,loss,connectsPerSecond,error}')"
 }
 
-# Cold start (scenario 7): three fresh starts; the last one stays up for the load scenarios.
-for i in $(seq 1 "$REPS"); do
+# Cold start (scenario 7): fresh starts (at least 3), each on a new data folder.
+for i in $(seq 1 $(( REPS < 3 ? 3 : REPS ))); do
   start_cp
-  if [ "$i" -lt "$REPS" ]; then stop_pid "$CP_PID"; fi
+  stop_pid "$CP_PID"
 done
-start_node; start_kestrel
+start_cp rooms; start_node; start_kestrel
 
 # Scenario 1: fan-out burst. Scenario 2: steady 100 msg/s in. Servers interleaved per repetition.
 for rep in $(seq 1 "$REPS"); do
@@ -126,9 +130,15 @@ for rep in $(seq 1 "$REPS"); do
   done
 done
 
-# Scenario 5 through the socket: 50 v1 senders, window 32, acks = stored.
+# Scenario 5 through the socket: 50 v1 senders, window 32, acks = stored. Each sender in a room of
+# its own, so the figure measures storage (scenario 1 measures fan-out); for comparison, the same
+# 50 sockets all in the lobby, where every message also goes to 50 sockets.
+run storage-warmup chatportal 1 --protocol=v1 --room='storage-{i}' --conns=50 --senders=50 --msgs=400 --window=32 --timeout=180
 for rep in $(seq 1 "$REPS"); do
-  run storage chatportal "$rep" --protocol=v1 --conns=50 --senders=50 --msgs=400 --window=32 --timeout=180
+  run storage chatportal "$rep" --protocol=v1 --room='storage-{i}' --conns=50 --senders=50 --msgs=1000 --window=32 --timeout=180
+done
+for rep in $(seq 1 "$REPS"); do
+  run storage-shared chatportal "$rep" --protocol=v1 --conns=50 --senders=50 --msgs=400 --window=32 --timeout=180
 done
 
 # Scenario 3: idle sockets on freshly started servers (RSS before vs held).
