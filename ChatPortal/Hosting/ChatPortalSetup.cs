@@ -47,6 +47,7 @@ public static class ChatPortalSetup
     {
         app.UseChatPortalForwardedHeaders();
         app.UseShutdownGate();
+        app.UseChatPortalSocketEndpoint();
         app.UseChatPortalSecurity();
         if (!app.Environment.IsDevelopment())
             app.UseExceptionHandler("/Error", createScopeForErrors: true);

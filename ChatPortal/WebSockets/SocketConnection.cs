@@ -417,23 +417,20 @@ internal sealed class SocketConnection : IChatSubscriber
     private async Task ReceiveLoopAsync()
     {
         var o = _s.Options;
-        var buffer = ArrayPool<byte>.Shared.Rent(SmallBuffer);
+        byte[]? buffer = null;
         try
         {
             while (true)
             {
+                // An idle socket holds no buffer: a zero-byte read waits for the next frame's header,
+                // and only then is a buffer rented (and it goes back after the message).
+                var r = await _ws.ReceiveAsync(Memory<byte>.Empty, _life.Token);
+                buffer = ArrayPool<byte>.Shared.Rent(SmallBuffer);
                 var count = 0;
-                var type = WebSocketMessageType.Text;
-                var first = true;
-                ValueWebSocketReceiveResult r;
-                do
+                var type = r.MessageType;
+                var limit = type == WebSocketMessageType.Text ? o.MaxTextMessageBytes : o.MaxBinaryMessageBytes;
+                while (true)
                 {
-                    if (count == buffer.Length)
-                    {
-                        var limit = type == WebSocketMessageType.Text ? o.MaxTextMessageBytes : o.MaxBinaryMessageBytes;
-                        buffer = Grow(buffer, count, Math.Min(buffer.Length * 2L, limit + 1L));
-                    }
-                    r = await _ws.ReceiveAsync(buffer.AsMemory(count), _life.Token);
                     if (r.MessageType == WebSocketMessageType.Close)
                     {
                         // The peer closes: answer with the same code, and we are done.
@@ -441,20 +438,17 @@ internal sealed class SocketConnection : IChatSubscriber
                         await CloseAsync(status, "");
                         return;
                     }
-                    if (first)
-                    {
-                        type = r.MessageType;
-                        first = false;
-                    }
                     count += r.Count;
-                    if (count > (type == WebSocketMessageType.Text ? o.MaxTextMessageBytes : o.MaxBinaryMessageBytes))
+                    if (count > limit)
                     {
                         await CloseAsync(WebSocketCloseStatus.MessageTooBig, "message_too_big");
                         await DrainAsync(buffer);
                         return;
                     }
+                    if (r.EndOfMessage) break;
+                    if (count == buffer.Length) buffer = Grow(buffer, count, Math.Min(buffer.Length * 2L, limit + 1L));
+                    r = await _ws.ReceiveAsync(buffer.AsMemory(count), _life.Token);
                 }
-                while (!r.EndOfMessage);
 
                 if (IsClosing)
                 {
@@ -481,17 +475,13 @@ internal sealed class SocketConnection : IChatSubscriber
                     Send(Protocol.ServerError());
                 }
                 await WaitForRepliesAsync();
-                if (buffer.Length > 64 * 1024)
-                {
-                    // An idle socket keeps a small buffer, not its largest image.
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = ArrayPool<byte>.Shared.Rent(SmallBuffer);
-                }
+                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = null;
             }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
