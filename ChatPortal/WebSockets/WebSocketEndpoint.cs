@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using ChatPortal.Auth;
 using ChatPortal.Hosting;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
 namespace ChatPortal.WebSockets;
@@ -23,12 +24,16 @@ public static class WebSocketSetup
     /// <summary>The socket endpoint (plain and <c>chatportal.v1</c>) on the web UI's port, plus ticket and token endpoints.</summary>
     public static WebApplication MapChatPortalWebSockets(this WebApplication app)
     {
+        var options = app.Services.GetRequiredService<IOptions<WebSocketEndpointOptions>>().Value;
+        // Upgrade requests took the early branch (UseChatPortalSocketEndpoint); anything else sent to
+        // the socket path gets its explanation here, with the usual security headers.
+        app.Map(options.Path, WebSocketEndpoint.HandleAsync).AllowAnonymous().WithDisplayName("ChatPortal WebSocket");
         app.MapSocketAuth();
         return app;
     }
 
     /// <summary>
-    /// The socket path branches off the pipeline early, before localization, authentication,
+    /// Upgrade requests to the socket path branch off the pipeline early, before localization, authentication,
     /// antiforgery, status pages and the security headers: sockets authenticate in the protocol
     /// (ticket, token or guest), not by cookie, and every middleware still on the stack of an open
     /// socket stays in memory as long as the socket lives (about 3 KiB each for 10,000 idle sockets).
@@ -38,7 +43,8 @@ public static class WebSocketSetup
         var options = app.Services.GetRequiredService<IOptions<WebSocketEndpointOptions>>().Value;
         _ = WebSocketMetrics.Current; // creates the gauges now, so /metrics shows 0 before the first socket
         var path = new PathString(options.Path);
-        app.MapWhen(ctx => ctx.Request.Path.Equals(path, StringComparison.OrdinalIgnoreCase), branch =>
+        app.MapWhen(ctx => ctx.Request.Path.Equals(path, StringComparison.OrdinalIgnoreCase)
+            && ctx.Features.Get<IHttpUpgradeFeature>()?.IsUpgradableRequest == true, branch =>
         {
             branch.UseWebSockets();
             branch.Run(WebSocketEndpoint.HandleAsync);
