@@ -140,6 +140,12 @@ internal static partial class WebUsers
             await Task.Delay(1000, ct);
         }
         await WaitSeenAsync(live, probes, TimeSpan.FromSeconds(30), ct);
+        if (o.Hold > 0)
+        {
+            // --hold: pages stay open (e.g. for a heap snapshot of the server); said on stderr.
+            await Console.Error.WriteLineAsync($"holding {live.Length} pages for {o.Hold} s");
+            await Task.Delay(TimeSpan.FromSeconds(o.Hold), ct);
+        }
 
         var latencies = new List<double>();
         foreach (var page in live)
