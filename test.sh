@@ -32,8 +32,9 @@ fi
 # The Dockerfile's restore and publish steps, exactly: the published app is started by a test
 # (ClusterUnitTests.The_published_app_starts_and_passes_its_container_health_probe).
 rm -rf artifacts/publish
-if ! { dotnet restore ChatPortal/ChatPortal.csproj -nologo -v quiet \
-       && dotnet publish ChatPortal/ChatPortal.csproj -c Release -o artifacts/publish --no-restore -nologo -v quiet; } >"$log" 2>&1; then
+if ! { dotnet restore ChatPortal/ChatPortal.csproj -r linux-x64 -nologo -v quiet \
+       && dotnet publish ChatPortal/ChatPortal.csproj -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+            -o artifacts/publish --no-restore -nologo -v quiet; } >"$log" 2>&1; then
   cat "$log"
   echo "Publish failed."
   echo "0 passed, 1 failed, 0 skipped"

@@ -39,10 +39,11 @@ cleanup() {
 trap cleanup EXIT
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 
-log "building Release"
-dotnet build -c Release ChatPortal/ChatPortal.csproj -v q -nologo >/dev/null
+log "publishing Release as the Dockerfile does (ReadyToRun)"
+APPDIR=$WORK/app
+dotnet publish ChatPortal/ChatPortal.csproj -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+  -o "$APPDIR" -v q -nologo >/dev/null
 dotnet build -c Release bench/ChatPortal.LoadGen/ChatPortal.LoadGen.csproj -v q -nologo >/dev/null
-APPDIR=$ROOT/ChatPortal/bin/Release/net10.0
 LG="dotnet $ROOT/bench/ChatPortal.LoadGen/bin/Release/net10.0/ChatPortal.LoadGen.dll"
 
 log "preparing peers in $WORK/peers"
