@@ -136,7 +136,7 @@ done
 # 50 sockets all in the lobby, where every message also goes to 50 sockets.
 run storage-warmup chatportal 1 --protocol=v1 --room='storage-{i}' --conns=50 --senders=50 --msgs=400 --window=32 --timeout=180
 for rep in $(seq 1 "$REPS"); do
-  run storage chatportal "$rep" --protocol=v1 --room='storage-{i}' --conns=50 --senders=50 --msgs=1000 --window=32 --timeout=180
+  run storage chatportal "$rep" --protocol=v1 --room='storage-{i}' --conns=50 --senders=50 --msgs=3000 --window=32 --timeout=180
 done
 for rep in $(seq 1 "$REPS"); do
   run storage-shared chatportal "$rep" --protocol=v1 --conns=50 --senders=50 --msgs=400 --window=32 --timeout=180
