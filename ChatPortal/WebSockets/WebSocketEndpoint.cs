@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using ChatPortal.Auth;
 using ChatPortal.Hosting;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
 namespace ChatPortal.WebSockets;
@@ -25,6 +26,7 @@ public static class WebSocketSetup
     {
         var options = app.Services.GetRequiredService<IOptions<WebSocketEndpointOptions>>().Value;
         _ = WebSocketMetrics.Current; // creates the gauges now, so /metrics shows 0 before the first socket
+        LingeringUpgradeFeature.UseLingeringUpgrade(app, options.Path);
         app.UseWebSockets();
         app.Map(options.Path, WebSocketEndpoint.HandleAsync).AllowAnonymous().WithDisplayName("ChatPortal WebSocket");
         app.MapSocketAuth();
@@ -93,6 +95,10 @@ internal static class WebSocketEndpoint
                 registry.Remove(conn);
                 WebSocketMetrics.Closed(kind);
             }
+            // The framework sent its close frame after a protocol error: read until the client's close
+            // (bounded), or the reset of ending now could destroy that frame before the client reads it.
+            if (conn.ClosedOnProtocolError && ctx.Features.Get<IHttpUpgradeFeature>() is LingeringUpgradeFeature { Stream: { } raw })
+                await CloseLinger.DrainUntilCloseAsync(raw, CloseLinger.Budget, CloseLinger.Timeout);
         }
         finally
         {
