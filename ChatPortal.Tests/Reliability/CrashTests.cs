@@ -157,7 +157,7 @@ public sealed class CrashTests
     }
 }
 
-/// <summary>The longer, by-hand mode: <c>CHATPORTAL_SOAK=1 ./bench/soak.sh</c>.</summary>
+/// <summary>The longer, by-hand mode: <c>bench/soak.sh suite</c> (sets CHATPORTAL_SOAK=1).</summary>
 public static class Soak
 {
     public static bool Enabled => Environment.GetEnvironmentVariable("CHATPORTAL_SOAK") == "1";

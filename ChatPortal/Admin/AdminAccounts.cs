@@ -38,8 +38,8 @@ public sealed class AdminAccounts : IDisposable
     public const int AttemptsPerWindow = 20;
     public static readonly TimeSpan ThrottleWindow = TimeSpan.FromMinutes(5);
 
-    private static readonly PasswordHasher<AdminUser> Hasher = new();
-    private static readonly string DummyHash = Hasher.HashPassword(null!, "not-a-real-admin-password");
+    private readonly IPasswordHasher<AdminUser> _hasher;
+    private readonly string _dummyHash;
 
     private readonly IDbContextFactory<ChatDbContext> _dbFactory;
     private readonly AdminGuard _guard;
@@ -47,8 +47,11 @@ public sealed class AdminAccounts : IDisposable
     private readonly TimeProvider _time;
     private readonly PartitionedRateLimiter<string> _throttle;
 
-    public AdminAccounts(IDbContextFactory<ChatDbContext> dbFactory, AdminGuard guard, AdminAudit audit, TimeProvider time)
+    /// <remarks>The hasher comes from DI when one is registered (tests count its work), else Identity's default.</remarks>
+    public AdminAccounts(IDbContextFactory<ChatDbContext> dbFactory, AdminGuard guard, AdminAudit audit, TimeProvider time, IPasswordHasher<AdminUser>? hasher = null)
     {
+        _hasher = hasher ?? new PasswordHasher<AdminUser>();
+        _dummyHash = _hasher.HashPassword(null!, "not-a-real-admin-password"); // verified for unknown names: same cost
         _dbFactory = dbFactory;
         _guard = guard;
         _audit = audit;
@@ -86,14 +89,14 @@ public sealed class AdminAccounts : IDisposable
         var admin = await db.Admins.FirstOrDefaultAsync(a => a.NormalizedName == normalized, ct);
         if (admin is null)
         {
-            Hasher.VerifyHashedPassword(null!, DummyHash, password); // same cost as a known name
+            _hasher.VerifyHashedPassword(null!, _dummyHash, password); // same cost as a known name
             await _audit.WriteAsync(null, name.Trim(), remoteIp, AuditActions.SignInFailed, name.Trim(), "unknown name", ct);
             return new(AdminSignInStatus.Failed);
         }
         if (admin.LockedUntil is { } locked && locked > now)
             return new(AdminSignInStatus.LockedOut);
 
-        var verdict = Hasher.VerifyHashedPassword(admin, admin.PasswordHash, password);
+        var verdict = _hasher.VerifyHashedPassword(admin, admin.PasswordHash, password);
         if (verdict == PasswordVerificationResult.Failed || admin.Disabled)
         {
             if (verdict == PasswordVerificationResult.Failed && ++admin.FailedSignIns >= MaxFailures)
@@ -107,7 +110,7 @@ public sealed class AdminAccounts : IDisposable
             return new(admin.LockedUntil > now ? AdminSignInStatus.LockedOut : AdminSignInStatus.Failed);
         }
 
-        if (verdict == PasswordVerificationResult.SuccessRehashNeeded) admin.PasswordHash = Hasher.HashPassword(admin, password);
+        if (verdict == PasswordVerificationResult.SuccessRehashNeeded) admin.PasswordHash = _hasher.HashPassword(admin, password);
         admin.FailedSignIns = 0;
         admin.LockedUntil = null;
         _audit.Add(db, new AdminActor(admin.Id, admin.Name, remoteIp), AuditActions.SignIn, admin.Name);
@@ -137,7 +140,7 @@ public sealed class AdminAccounts : IDisposable
             CreatedAt = _time.GetUtcNow(),
             SecurityStamp = ChatAccounts.NewStamp(),
         };
-        admin.PasswordHash = Hasher.HashPassword(admin, password!);
+        admin.PasswordHash = _hasher.HashPassword(admin, password!);
         db.Admins.Add(admin);
         _audit.Add(db, by, AuditActions.AdminCreate, trimmed);
         try

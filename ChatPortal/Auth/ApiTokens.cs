@@ -45,7 +45,7 @@ public sealed class ApiTokens(IDbContextFactory<ChatDbContext> dbFactory, UserDi
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var row = await db.ApiTokens.AsNoTracking().FirstOrDefaultAsync(t => t.TokenHash == hash && t.RevokedAt == null, ct);
         if (row is null) return null;
-        var state = await users.GetAsync(row.UserId, ct);
+        var state = await users.GetFreshAsync(row.UserId, ct); // the database decides a ban, not the cache
         if (state is null || state.Banned) return null;
         var now = time.GetUtcNow();
         await db.ApiTokens.Where(t => t.Id == row.Id).ExecuteUpdateAsync(s => s.SetProperty(t => t.LastUsedAt, now), ct);

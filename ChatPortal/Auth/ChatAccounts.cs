@@ -25,15 +25,16 @@ public sealed record SignInOutcome(SignInStatus Status, ChatUser? User = null, s
 /// The original's "auto register": a new nickname creates the account, a known one signs in.
 /// Passwords use ASP.NET Core Identity's hasher; repeated failures lock the account for a while.
 /// </summary>
-public sealed class ChatAccounts(IDbContextFactory<ChatDbContext> dbFactory, UserDirectory users, TimeProvider time)
+/// <remarks>The hasher comes from DI when one is registered (tests count its work), else Identity's default.</remarks>
+public sealed class ChatAccounts(IDbContextFactory<ChatDbContext> dbFactory, UserDirectory users, TimeProvider time, IPasswordHasher<ChatUser>? hasher = null)
 {
     public const int MinPasswordLength = 6;
     public const int MaxPasswordLength = 128;
     public const int MaxFailures = 5;
     public static readonly TimeSpan LockoutTime = TimeSpan.FromMinutes(5);
-    private static readonly PasswordHasher<ChatUser> Hasher = new();
-    // Verified against unknown names too, so both paths cost about the same.
-    private static readonly string DummyHash = Hasher.HashPassword(null!, "not-a-real-password");
+    private readonly IPasswordHasher<ChatUser> _hasher = hasher ?? new PasswordHasher<ChatUser>();
+    // Verified against unknown names too, so both paths cost the same one verification.
+    private readonly string _dummyHash = (hasher ?? new PasswordHasher<ChatUser>()).HashPassword(null!, "not-a-real-password");
 
     public async Task<SignInOutcome> SignInOrRegisterAsync(string? name, string? password, string? remoteIp, CancellationToken ct = default)
     {
@@ -51,7 +52,7 @@ public sealed class ChatAccounts(IDbContextFactory<ChatDbContext> dbFactory, Use
         var user = await db.Users.FirstOrDefaultAsync(u => u.NormalizedName == normalized, ct);
         if (user is null)
         {
-            Hasher.VerifyHashedPassword(null!, DummyHash, password);
+            _hasher.VerifyHashedPassword(null!, _dummyHash, password);
             user = new ChatUser
             {
                 Name = trimmed,
@@ -62,7 +63,7 @@ public sealed class ChatAccounts(IDbContextFactory<ChatDbContext> dbFactory, Use
                 LastIp = remoteIp,
                 SecurityStamp = NewStamp(),
             };
-            user.PasswordHash = Hasher.HashPassword(user, password);
+            user.PasswordHash = _hasher.HashPassword(user, password);
             db.Users.Add(user);
             try
             {
@@ -82,7 +83,7 @@ public sealed class ChatAccounts(IDbContextFactory<ChatDbContext> dbFactory, Use
         if (user.LockedUntil is { } locked && locked > now)
             return new(SignInStatus.LockedOut, Error: "Too many failed attempts. Try again later.", LockedUntil: locked);
 
-        var verdict = Hasher.VerifyHashedPassword(user, user.PasswordHash, password);
+        var verdict = _hasher.VerifyHashedPassword(user, user.PasswordHash, password);
         if (verdict == PasswordVerificationResult.Failed)
         {
             user.FailedSignIns++;
@@ -100,7 +101,7 @@ public sealed class ChatAccounts(IDbContextFactory<ChatDbContext> dbFactory, Use
             return new(SignInStatus.Banned, Error: "This account is banned.");
 
         if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
-            user.PasswordHash = Hasher.HashPassword(user, password);
+            user.PasswordHash = _hasher.HashPassword(user, password);
         user.FailedSignIns = 0;
         user.LockedUntil = null;
         user.LastSeenAt = now;
@@ -119,12 +120,12 @@ public sealed class ChatAccounts(IDbContextFactory<ChatDbContext> dbFactory, Use
         var user = await db.Users.FirstOrDefaultAsync(u => u.NormalizedName == normalized, ct);
         if (user?.PasswordHash is null)
         {
-            Hasher.VerifyHashedPassword(null!, DummyHash, password);
+            _hasher.VerifyHashedPassword(null!, _dummyHash, password);
             return new(SignInStatus.WrongPassword, Error: "Unknown name or wrong password.");
         }
         var now = time.GetUtcNow();
         if (user.LockedUntil is { } locked && locked > now) return new(SignInStatus.LockedOut, Error: "Too many failed attempts. Try again later.");
-        if (Hasher.VerifyHashedPassword(user, user.PasswordHash, password) == PasswordVerificationResult.Failed)
+        if (_hasher.VerifyHashedPassword(user, user.PasswordHash, password) == PasswordVerificationResult.Failed)
         {
             user.FailedSignIns++;
             if (user.FailedSignIns >= MaxFailures)

@@ -54,7 +54,7 @@ public sealed class SocketTickets(IDataProtectionProvider protection, UserDirect
         var expires = DateTimeOffset.FromUnixTimeMilliseconds(expiresMs);
         if (expires <= now) return null;
         if (!await replay.TryClaimAsync(parts[2], expires, ct)) return null; // single use
-        var state = await users.GetAsync(userId, ct);
+        var state = await users.GetFreshAsync(userId, ct); // the database decides a ban or sign-out, not the cache
         if (state is null || state.Banned || state.SecurityStamp != parts[1]) return null;
         return state.User;
     }

@@ -29,6 +29,25 @@ public sealed class UserDirectory(IDbContextFactory<ChatDbContext> dbFactory)
         return state;
     }
 
+    /// <summary>
+    /// The user's state read from the database (one primary-key lookup), refreshing the cache. New
+    /// authentications (token, ticket) use this, so a ban or a new security stamp written straight
+    /// into the database stops them at once; hot paths keep <see cref="GetAsync"/>.
+    /// </summary>
+    public async ValueTask<UserState?> GetFreshAsync(long userId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var u = await db.Users.AsNoTracking().FirstOrDefaultAsync(x => x.Id == userId, ct);
+        if (u is null)
+        {
+            Invalidate(userId);
+            return null;
+        }
+        var state = From(u);
+        _cache[userId] = state;
+        return state;
+    }
+
     public async Task<UserRef?> FindByNameAsync(string name, CancellationToken ct = default)
     {
         var normalized = UserNames.Normalize(name);

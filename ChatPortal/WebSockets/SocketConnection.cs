@@ -103,6 +103,8 @@ internal sealed class SocketConnection : IChatSubscriber
     public int QueuedFrames => _out.Reader.CanCount ? _out.Reader.Count : 0;
     public SocketServices Services => _s;
     public bool IsClosing => Volatile.Read(ref _closing) == 1;
+    /// <summary>The framework closed the socket for a protocol violation; the endpoint drains until the client's close.</summary>
+    public bool ClosedOnProtocolError { get; private set; }
 
     public async Task RunAsync()
     {
@@ -114,7 +116,9 @@ internal sealed class SocketConnection : IChatSubscriber
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException)
         {
-            // The peer went away or we aborted: nothing to report.
+            // The peer went away or we aborted: nothing to report. A protocol error caught by the
+            // framework (it has sent 1002/1007) still needs the client's close read: see CloseLinger.
+            if (ex is WebSocketException { WebSocketErrorCode: WebSocketError.Faulted }) ClosedOnProtocolError = true;
         }
         catch (Exception ex)
         {
@@ -316,7 +320,9 @@ internal sealed class SocketConnection : IChatSubscriber
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException)
         {
-            Abort();
+            // Not when the socket is closing or ending anyway (a close frame went out, e.g. the framework's
+            // 1002): Abort() resets the TCP connection, which would destroy that frame on its way to the client.
+            if (!_life.IsCancellationRequested && _ws.State == WebSocketState.Open) Abort();
         }
         catch (Exception ex)
         {
@@ -496,10 +502,12 @@ internal sealed class SocketConnection : IChatSubscriber
     /// <summary>After our close frame: discard what still arrives until the peer's close (bounded by the close timeout).</summary>
     private async Task DrainAsync(byte[] scratch)
     {
-        while (_ws.State is WebSocketState.Open or WebSocketState.CloseSent)
+        long budget = CloseLinger.Budget; // and at most the close timeout: a hostile client cannot hold us
+        while (_ws.State is WebSocketState.Open or WebSocketState.CloseSent && budget > 0)
         {
             var r = await _ws.ReceiveAsync(scratch.AsMemory(), _life.Token);
             if (r.MessageType == WebSocketMessageType.Close) return;
+            budget -= r.Count;
         }
     }
 

@@ -46,6 +46,7 @@ public static class WebSocketSetup
         app.MapWhen(ctx => ctx.Request.Path.Equals(path, StringComparison.OrdinalIgnoreCase)
             && ctx.Features.Get<IHttpUpgradeFeature>()?.IsUpgradableRequest == true, branch =>
         {
+            LingeringUpgradeFeature.UseLingeringUpgrade(branch, path);
             branch.UseWebSockets();
             branch.Run(WebSocketEndpoint.HandleAsync);
         });
@@ -114,6 +115,10 @@ internal static class WebSocketEndpoint
                 registry.Remove(conn);
                 WebSocketMetrics.Closed(kind);
             }
+            // The framework sent its close frame after a protocol error: read until the client's close
+            // (bounded), or the reset of ending now could destroy that frame before the client reads it.
+            if (conn.ClosedOnProtocolError && ctx.Features.Get<IHttpUpgradeFeature>() is LingeringUpgradeFeature { Stream: { } raw })
+                await CloseLinger.DrainUntilCloseAsync(raw, CloseLinger.Budget, CloseLinger.Timeout);
         }
         finally
         {

@@ -11,6 +11,7 @@ using System.Text;
 using System.Text.Json;
 using ChatPortal.LoadGen;
 
+if (args.Contains("--mode=soak")) return await Soak.MainAsync(args); // bench/soak.sh: long steady run with a verdict
 var options = LoadOptions.Parse(args);
 if (options.Mode == "web")
 {
