@@ -34,6 +34,9 @@ public sealed class GuestAccounts(IDbContextFactory<ChatDbContext> dbFactory, Us
                 SecurityStamp = ChatAccounts.NewStamp(),
             };
             await using var db = await dbFactory.CreateDbContextAsync(ct);
+            // A taken name (about one in a thousand guests draws one) is skipped before the insert, so
+            // the unique index only catches a true race and the database logs no error for it.
+            if (attempt < 10 && await db.Users.AnyAsync(u => u.NormalizedName == user.NormalizedName, ct)) continue;
             db.Users.Add(user);
             try
             {
