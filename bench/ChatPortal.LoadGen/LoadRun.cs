@@ -61,7 +61,19 @@ public static class LoadRun
         connectWatch.Stop();
         var live = clients.Where(c => c is not null).ToArray();
         foreach (var c in live) c.StartReceiving(ct);
-        await Task.Delay(300, ct); // let join/presence traffic settle before measuring
+        // Let connection-time traffic settle before measuring (ChatPortal announces every join to the
+        // room: about N²/2 notices while N plain sockets connect; the peers send none): wait until no
+        // frame has arrived for 500 ms, at most 60 s.
+        long Frames() => live.Sum(c => Interlocked.Read(ref c.Frames));
+        var quiet = Stopwatch.StartNew();
+        var settling = Stopwatch.StartNew();
+        var framesSeen = Frames();
+        while (quiet.ElapsedMilliseconds < 500 && settling.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            await Task.Delay(50, ct);
+            var now = Frames();
+            if (now != framesSeen) { framesSeen = now; quiet.Restart(); }
+        }
 
         // Send.
         var senders = live.Take(Math.Min(o.Senders, live.Length)).ToArray();
@@ -122,6 +134,8 @@ internal sealed class Client(int index, IProtocolDriver driver, LatencyHistogram
     private SemaphoreSlim? _ackWindow;
     public long Delivered;
     public long Acked;
+    /// <summary>Every frame received, of any kind.</summary>
+    public long Frames;
     public int Index { get; } = index;
     public ClientWebSocket Socket => _ws;
 
@@ -176,6 +190,7 @@ internal sealed class Client(int index, IProtocolDriver driver, LatencyHistogram
                     len += r.Count;
                 } while (!r.EndOfMessage);
                 if (r.MessageType == WebSocketMessageType.Close) break;
+                Interlocked.Increment(ref Frames);
                 if (r.MessageType != WebSocketMessageType.Text) continue;
                 var frame = buffer.AsSpan(0, len);
                 switch (driver.Classify(frame, out var sentTicks))
