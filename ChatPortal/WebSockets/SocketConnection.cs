@@ -132,9 +132,12 @@ internal sealed class SocketConnection : IChatSubscriber
             _out.Writer.TryComplete();
             _life.Cancel();
             try { await sender.WaitAsync(_s.Options.CloseTimeout); }
-            catch (TimeoutException) { Abort(); } // a send stuck on a client that stopped reading
+            catch (TimeoutException)
+            {
+                Abort(); // a send stuck on a client that stopped reading
+                try { await sender; } catch (Exception) { /* ended by the abort */ }
+            }
             catch (Exception) { /* already logged by the loop */ }
-            try { await sender; } catch (Exception) { /* already logged by the loop */ }
             await CleanupAsync();
         }
     }

@@ -154,19 +154,27 @@ internal sealed class Client(int index, IProtocolDriver driver, LatencyHistogram
         var buffer = new byte[64 * 1024];
         while (true)
         {
-            var len = 0;
-            ValueWebSocketReceiveResult r;
-            do
-            {
-                if (len == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
-                r = await _ws.ReceiveAsync(buffer.AsMemory(len), ct);
-                len += r.Count;
-            } while (!r.EndOfMessage);
-            if (r.MessageType == WebSocketMessageType.Close) throw new InvalidOperationException($"closed during handshake: {_ws.CloseStatusDescription}");
+            (buffer, var len, var type) = await ReceiveFrameAsync(_ws, buffer, ct);
+            if (type == WebSocketMessageType.Close) throw new InvalidOperationException($"closed during handshake: {_ws.CloseStatusDescription}");
             var frame = buffer.AsSpan(0, len);
             if (frame.IndexOf(marker) >= 0) return;
             if (frame.IndexOf("\"type\":\"error\""u8) >= 0) throw new InvalidOperationException(Encoding.UTF8.GetString(frame));
         }
+    }
+
+    /// <summary>One whole message (all its frames) into <paramref name="buffer"/>, grown when needed.</summary>
+    public static async Task<(byte[] Buffer, int Length, WebSocketMessageType Type)> ReceiveFrameAsync(WebSocket ws, byte[] buffer,
+        CancellationToken ct)
+    {
+        var len = 0;
+        ValueWebSocketReceiveResult r;
+        do
+        {
+            if (len == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
+            r = await ws.ReceiveAsync(buffer.AsMemory(len), ct);
+            len += r.Count;
+        } while (!r.EndOfMessage);
+        return (buffer, len, r.MessageType);
     }
 
     public Task SendTextAsync(string text, CancellationToken ct) =>
@@ -181,17 +189,10 @@ internal sealed class Client(int index, IProtocolDriver driver, LatencyHistogram
         {
             while (_ws.State == WebSocketState.Open)
             {
-                var len = 0;
-                ValueWebSocketReceiveResult r;
-                do
-                {
-                    if (len == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
-                    r = await _ws.ReceiveAsync(buffer.AsMemory(len), ct);
-                    len += r.Count;
-                } while (!r.EndOfMessage);
-                if (r.MessageType == WebSocketMessageType.Close) break;
+                (buffer, var len, var type) = await ReceiveFrameAsync(_ws, buffer, ct);
+                if (type == WebSocketMessageType.Close) break;
                 Interlocked.Increment(ref Frames);
-                if (r.MessageType != WebSocketMessageType.Text) continue;
+                if (type != WebSocketMessageType.Text) continue;
                 var frame = buffer.AsSpan(0, len);
                 switch (driver.Classify(frame, out var sentTicks))
                 {
@@ -246,34 +247,42 @@ internal sealed class Client(int index, IProtocolDriver driver, LatencyHistogram
     }
 }
 
-/// <summary>Latency in 0.05 ms buckets up to 60 s: lock-free recording, exact enough percentiles.</summary>
-internal sealed class LatencyHistogram
+/// <summary>Latency in fixed buckets (default 0.05 ms up to 60 s; beyond: the last one): lock-free recording, exact enough percentiles.</summary>
+internal sealed class LatencyHistogram(double maxMs = 60_000, double bucketMs = 0.05)
 {
-    private const double Bucket = 0.05;
-    private readonly long[] _counts = new long[(int)(60_000 / Bucket) + 1];
+    private readonly long[] _counts = new long[(int)(maxMs / bucketMs) + 1];
     private long _maxMicros;
 
     public double Max => Interlocked.Read(ref _maxMicros) / 1000.0;
+    public long Count => _counts.Sum();
 
     public void Record(double ms)
     {
-        var i = (int)Math.Clamp(ms / Bucket, 0, _counts.Length - 1);
+        var i = (int)Math.Clamp(ms / bucketMs, 0, _counts.Length - 1);
         Interlocked.Increment(ref _counts[i]);
         var micros = (long)(ms * 1000);
         long seen;
         while (micros > (seen = Interlocked.Read(ref _maxMicros)) && Interlocked.CompareExchange(ref _maxMicros, micros, seen) != seen) { }
     }
 
+    /// <summary>Adds another histogram of the same buckets (e.g. several intervals into one window).</summary>
+    public void Add(LatencyHistogram other)
+    {
+        for (var i = 0; i < _counts.Length; i++) _counts[i] += Interlocked.Read(ref other._counts[i]);
+        var micros = Interlocked.Read(ref other._maxMicros);
+        if (micros > _maxMicros) _maxMicros = micros;
+    }
+
     public double Percentile(double p)
     {
-        var total = _counts.Sum();
+        var total = Count;
         if (total == 0) return 0;
         var rank = (long)Math.Ceiling(p * total);
         long seen = 0;
         for (var i = 0; i < _counts.Length; i++)
         {
-            seen += _counts[i];
-            if (seen >= rank) return (i + 0.5) * Bucket;
+            seen += Interlocked.Read(ref _counts[i]);
+            if (seen >= rank) return (i + 0.5) * bucketMs;
         }
         return Max;
     }

@@ -63,6 +63,7 @@ public static class Soak
 
         // Connect (in waves of --cc): hello → guest auth → join → caught_up.
         var clients = new SoakClient?[o.Conns];
+        var unused = NewHistogram(); // a Client wants one; SoakClient records latency per interval instead
         var connectWatch = Stopwatch.StartNew();
         using (var gate = new SemaphoreSlim(o.ConcurrentConnects))
         {
@@ -71,7 +72,7 @@ public static class Soak
                 await gate.WaitAsync(ct);
                 try
                 {
-                    var c = new Client(i, driver, new LatencyHistogram());
+                    var c = new Client(i, driver, unused);
                     await c.ConnectAsync(o, ct);
                     clients[i] = new SoakClient(c, driver);
                 }
@@ -162,8 +163,8 @@ public static class Soak
 
         // Interval k covers ((k)·sample, (k+1)·sample]; the last one (after the final sample) is the drain and not counted.
         var measured = intervals.Take(samples.Count).ToList();
-        var firstLat = new Histogram();
-        var lastLat = new Histogram();
+        var firstLat = NewHistogram();
+        var lastLat = NewHistogram();
         foreach (var iv in measured)
         {
             var end = (iv.Index + 1) * so.Sample;
@@ -193,40 +194,14 @@ public static class Soak
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return 0; }
     }
 
+    /// <summary>0.1 ms buckets up to 10 s (800 KB each): one per sampling interval.</summary>
+    private static LatencyHistogram NewHistogram() => new(maxMs: 10_000, bucketMs: 0.1);
+
     /// <summary>One sampling interval's latencies.</summary>
     private sealed class Interval(int index)
     {
         public int Index { get; } = index;
-        public Histogram Latency { get; } = new();
-    }
-
-    /// <summary>Latency in 0.1 ms buckets up to 10 s (beyond: the last bucket).</summary>
-    private sealed class Histogram
-    {
-        private const double Bucket = 0.1;
-        private readonly long[] _counts = new long[100_001];
-        public long Count => _counts.Sum();
-
-        public void Record(double ms) => Interlocked.Increment(ref _counts[(int)Math.Clamp(ms / Bucket, 0, _counts.Length - 1)]);
-
-        public void Add(Histogram other)
-        {
-            for (var i = 0; i < _counts.Length; i++) _counts[i] += Interlocked.Read(ref other._counts[i]);
-        }
-
-        public double Percentile(double p)
-        {
-            var total = Count;
-            if (total == 0) return 0;
-            var rank = (long)Math.Ceiling(p * total);
-            long seen = 0;
-            for (var i = 0; i < _counts.Length; i++)
-            {
-                seen += Interlocked.Read(ref _counts[i]);
-                if (seen >= rank) return (i + 0.5) * Bucket;
-            }
-            return _counts.Length * Bucket;
-        }
+        public LatencyHistogram Latency { get; } = NewHistogram();
     }
 
     /// <summary>A connected v1 socket: counts acks and deliveries (latency into the current interval); senders send steadily.</summary>
@@ -247,15 +222,8 @@ public static class Soak
             {
                 while (Socket.State == WebSocketState.Open)
                 {
-                    var len = 0;
-                    ValueWebSocketReceiveResult r;
-                    do
-                    {
-                        if (len == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
-                        r = await Socket.ReceiveAsync(buffer.AsMemory(len), ct);
-                        len += r.Count;
-                    } while (!r.EndOfMessage);
-                    if (r.MessageType == WebSocketMessageType.Close) break;
+                    (buffer, var len, var type) = await Client.ReceiveFrameAsync(Socket, buffer, ct);
+                    if (type == WebSocketMessageType.Close) break;
                     switch (driver.Classify(buffer.AsSpan(0, len), out var ticks))
                     {
                         case FrameKind.Ack:
