@@ -207,8 +207,10 @@ public sealed class AdminBrowserTests(AdminPortalFixture fixture, BrowserFixture
         await using var ctx = await browser.NewContextAsync(Portal.BaseUri);
         var user = await ChatPageAsync(ctx, "curious");
         // Client-side navigation inside the live circuit...
+        // The redirect is a full page load of the back office's sign-in; under a full test run on 2 cores
+        // that took longer than 10 s once (clean-clone run, 02:06 UTC), hence 30 s.
         await user.EvaluateAsync("() => Blazor.navigateTo('/admin/users')");
-        await user.WaitForURLAsync(u => new Uri(u).AbsolutePath == "/admin/login", new() { Timeout = 10_000 });
+        await user.WaitForURLAsync(u => new Uri(u).AbsolutePath == "/admin/login", new() { Timeout = 30_000 });
         // ...and typed addresses.
         foreach (var path in new[] { "/admin", "/admin/rooms", "/admin/audit" })
         {
