@@ -13,6 +13,52 @@ public interface IChatSubscriber
 }
 
 /// <summary>
+/// A subscriber whose queue is drained on demand instead of by a loop that waits on it. The
+/// fan-out first queues the event to every subscriber of the room, then starts the drains of
+/// those that were idle in a few thread-pool work items (<see cref="DrainBatch"/>) rather than
+/// waking one waiting loop per subscriber: one hand-over per 64 sockets instead of per socket.
+/// </summary>
+public interface IDrainedSubscriber : IChatSubscriber
+{
+    /// <summary>
+    /// Queues the event; false when the queue is full. <paramref name="startDrain"/> is true when
+    /// the subscriber was idle: the caller must then call <see cref="Drain"/> (soon, on any thread).
+    /// </summary>
+    bool TryQueue(ChatEvent evt, out bool startDrain);
+
+    /// <summary>Sends what is queued; runs on the calling thread until a send has to wait, then goes on asynchronously.</summary>
+    void Drain();
+}
+
+/// <summary>Starts the drains of many subscribers in work items of <see cref="Size"/> each.</summary>
+internal sealed class DrainBatch : IThreadPoolWorkItem
+{
+    public const int Size = 64;
+    private readonly IDrainedSubscriber[] _items;
+    private readonly int _start, _count;
+
+    private DrainBatch(IDrainedSubscriber[] items, int start, int count)
+    {
+        _items = items;
+        _start = start;
+        _count = count;
+    }
+
+    /// <summary>Queues the drains of <paramref name="items"/>[0..count) to the thread pool.</summary>
+    public static void Start(IDrainedSubscriber[] items, int count)
+    {
+        for (var i = 0; i < count; i += Size)
+            ThreadPool.UnsafeQueueUserWorkItem(new DrainBatch(items, i, Math.Min(Size, count - i)), preferLocal: false);
+    }
+
+    public void Execute()
+    {
+        for (var i = _start; i < _start + _count; i++)
+            _items[i].Drain(); // a drain never throws: it ends its own socket on failure
+    }
+}
+
+/// <summary>
 /// A bounded queue drained by one loop: the standard subscriber for circuits and sockets.
 /// A full queue means the consumer is too slow; it is dropped (it reconnects and catches up)
 /// instead of slowing the room.
@@ -129,14 +175,29 @@ internal sealed class SubscriberSet
         }
     }
 
-    /// <summary>Delivers to all; returns the number delivered. Slow subscribers are removed.</summary>
+    /// <summary>
+    /// Delivers to all; returns the number delivered. Slow subscribers are removed. Every
+    /// subscriber has the event queued before any drain starts, so each sees events in publish order.
+    /// </summary>
     public int Publish(ChatEvent evt)
     {
         var items = Volatile.Read(ref _items);
         var delivered = 0;
+        IDrainedSubscriber[]? starts = null;
+        var startCount = 0;
         foreach (var s in items)
         {
-            if (s.TryDeliver(evt))
+            bool queued;
+            if (s is IDrainedSubscriber d)
+            {
+                queued = d.TryQueue(evt, out var start);
+                if (queued && start) (starts ??= new IDrainedSubscriber[items.Length])[startCount++] = d;
+            }
+            else
+            {
+                queued = s.TryDeliver(evt);
+            }
+            if (queued)
             {
                 delivered++;
                 continue;
@@ -144,6 +205,7 @@ internal sealed class SubscriberSet
             Remove(s);
             s.OnOverflow();
         }
+        if (startCount > 0) DrainBatch.Start(starts!, startCount);
         return delivered;
     }
 }

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Text.Unicode;
-using System.Threading.Channels;
 using ChatPortal.Chat;
 
 namespace ChatPortal.WebSockets;
@@ -53,11 +52,13 @@ internal sealed record JoinBatch(RoomFeed Feed, WireFrame Reply, long? Since);
 internal sealed record CloseAfterFlush(WebSocketCloseStatus Status, string Reason);
 
 /// <summary>
-/// One socket: a receive loop (this request's thread), ONE send loop draining a bounded queue
-/// (a .NET WebSocket allows one send at a time), and subscriptions to the chat core. A client
-/// that lets its queue fill is dropped without slowing anyone; it reconnects and catches up.
+/// One socket: a receive loop (this request's thread), a bounded queue with at most ONE drain
+/// sending from it at a time (a .NET WebSocket allows one send at a time), and subscriptions to
+/// the chat core. The drain runs only while something is queued: an idle socket holds no waiting
+/// loop, and the fan-out starts the drains of a room's sockets in batches (<see cref="DrainBatch"/>).
+/// A client that lets its queue fill is dropped without slowing anyone; it reconnects and catches up.
 /// </summary>
-internal sealed class SocketConnection : IChatSubscriber
+internal sealed class SocketConnection : IDrainedSubscriber
 {
     private const int CatchUpPage = 500;
     private const int SmallBuffer = 4096;
@@ -65,12 +66,17 @@ internal sealed class SocketConnection : IChatSubscriber
     private readonly WebSocket _ws;
     private readonly SocketServices _s;
     private readonly ILogger _log;
-    private readonly Channel<object> _out;
+    private const int Idle = 0, Draining = 1, Stopped = 2;
+    private readonly ConcurrentQueue<object> _out = new();
     private readonly int _capacity;
     private int _queued;
+    private int _completed; // set when closing: nothing more is queued
+    private int _drain; // Idle, Draining (one drain owns the queue), Stopped (sending ended for good)
+    private TaskCompletionSource? _drainEndWaiter;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _life = new();
-    private readonly ConcurrentDictionary<long, RoomFeed> _rooms = new();
+    // Sized for a socket's few rooms: the defaults (31 buckets, a lock per core) cost ~0.4 KB per socket.
+    private readonly ConcurrentDictionary<long, RoomFeed> _rooms = new(concurrencyLevel: 1, capacity: 2);
     private readonly int _replyLimit;
     private IDisposable? _userSubscription;
     private TaskCompletionSource? _drainWaiter;
@@ -84,10 +90,9 @@ internal sealed class SocketConnection : IChatSubscriber
         _s = services;
         RemoteIp = remoteIp;
         _log = services.Logs.CreateLogger("ChatPortal.WebSockets");
-        // Single reader, writers without a lock: the fan-out writes into every socket's queue while
-        // the socket's send loop reads it, and the bounded channel's lock made them contend
-        // (Monitor.Enter_Slowpath, 18% of the server's CPU in the steady benchmark). A counter keeps the bound.
-        _out = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+        // The queue takes writers without a lock (a bounded channel's lock made the fan-out and the
+        // sender contend: Monitor.Enter_Slowpath, 18% of the server's CPU in the steady benchmark);
+        // a counter keeps the bound.
         _capacity = Math.Max(4, services.Options.SendQueueCapacity);
         // Replies may fill half the queue; the other half is room for events. A client that sends
         // requests faster than it reads the replies is slowed down (we stop reading it), not dropped.
@@ -110,7 +115,6 @@ internal sealed class SocketConnection : IChatSubscriber
 
     public async Task RunAsync()
     {
-        var sender = Task.Run(SendLoopAsync);
         try
         {
             await Protocol.OnOpenAsync(_life.Token);
@@ -129,15 +133,13 @@ internal sealed class SocketConnection : IChatSubscriber
         }
         finally
         {
-            _out.Writer.TryComplete();
+            Complete();
             _life.Cancel();
-            try { await sender.WaitAsync(_s.Options.CloseTimeout); }
-            catch (TimeoutException)
+            if (!await DrainEndedAsync(_s.Options.CloseTimeout))
             {
                 Abort(); // a send stuck on a client that stopped reading
-                try { await sender; } catch (Exception) { /* ended by the abort */ }
+                await DrainEndedAsync(_s.Options.CloseTimeout);
             }
-            catch (Exception) { /* already logged by the loop */ }
             await CleanupAsync();
         }
     }
@@ -197,18 +199,25 @@ internal sealed class SocketConnection : IChatSubscriber
         if (IsClosing) return;
         Interlocked.Increment(ref _pendingReplies);
         if (!TryQueue(item)) Drop();
+        else if (ClaimDrain()) ThreadPool.UnsafeQueueUserWorkItem(static c => c.Drain(), this, preferLocal: false);
     }
 
     /// <summary>False when the queue is full (the client is too slow) or closed.</summary>
     private bool TryQueue(object item)
     {
-        if (Interlocked.Increment(ref _queued) > _capacity || !_out.Writer.TryWrite(item))
+        if (Interlocked.Increment(ref _queued) > _capacity || Volatile.Read(ref _completed) == 1)
         {
             Interlocked.Decrement(ref _queued);
             return false;
         }
+        _out.Enqueue(item);
         return true;
     }
+
+    /// <summary>True when the caller must start the drain: whoever queues to an idle socket starts it, so the queue is never left unattended.</summary>
+    private bool ClaimDrain() => Interlocked.CompareExchange(ref _drain, Draining, Idle) == Idle;
+
+    private void Complete() => Volatile.Write(ref _completed, 1);
 
     /// <summary>Backpressure for requests: before reading the next one, wait until the replies so far are mostly sent.</summary>
     private async Task WaitForRepliesAsync()
@@ -230,6 +239,14 @@ internal sealed class SocketConnection : IChatSubscriber
 
     public bool TryDeliver(ChatEvent evt)
     {
+        if (!TryQueue(evt, out var start)) return false;
+        if (start) ThreadPool.UnsafeQueueUserWorkItem(static c => c.Drain(), this, preferLocal: false);
+        return true;
+    }
+
+    public bool TryQueue(ChatEvent evt, out bool startDrain)
+    {
+        startDrain = false;
         if (IsClosing) return true; // going anyway; do not count it as slow
         if (evt is SessionRevoked revoked)
         {
@@ -237,8 +254,12 @@ internal sealed class SocketConnection : IChatSubscriber
             _ = Task.Run(() => CloseAsync(WebSocketCloseStatus.PolicyViolation, "session_revoked"));
             return true;
         }
-        return TryQueue(evt);
+        if (!TryQueue((object)evt)) return false;
+        startDrain = ClaimDrain();
+        return true;
     }
+
+    public void Drain() => _ = DrainAsync();
 
     public void OnOverflow() => Drop();
 
@@ -255,7 +276,7 @@ internal sealed class SocketConnection : IChatSubscriber
     {
         if (Interlocked.Exchange(ref _aborted, 1) == 1) return;
         Interlocked.Exchange(ref _closing, 1);
-        _out.Writer.TryComplete();
+        Complete();
         try { _ws.Abort(); } catch (Exception) { /* already gone */ }
         try { _life.Cancel(); } catch (ObjectDisposedException) { }
     }
@@ -267,7 +288,7 @@ internal sealed class SocketConnection : IChatSubscriber
     public async Task CloseAsync(WebSocketCloseStatus status, string reason)
     {
         if (Interlocked.Exchange(ref _closing, 1) == 1) return;
-        _out.Writer.TryComplete();
+        Complete();
         var timeout = _s.Options.CloseTimeout;
         _ = AbortIfStillOpenAsync(timeout);
         var locked = false;
@@ -308,14 +329,18 @@ internal sealed class SocketConnection : IChatSubscriber
         if (_ws.State is not WebSocketState.Closed) Abort();
     }
 
-    private async Task SendLoopAsync()
+    /// <summary>
+    /// Sends what is queued, in order, until the queue is empty; only the caller that claimed the
+    /// drain runs it. It ends for good (<see cref="Stopped"/>) when the socket closes or a send fails.
+    /// </summary>
+    private async Task DrainAsync()
     {
-        var reader = _out.Reader;
+        var idle = false;
         try
         {
-            while (await reader.WaitToReadAsync(_life.Token))
+            while (true)
             {
-                while (reader.TryRead(out var item))
+                while (_out.TryDequeue(out var item))
                 {
                     Interlocked.Decrement(ref _queued);
                     if (IsClosing) return;
@@ -336,6 +361,14 @@ internal sealed class SocketConnection : IChatSubscriber
                     }
                     ReplySent();
                 }
+                Volatile.Write(ref _drain, Idle);
+                // Something queued after the last dequeue and before Idle was written: its sender saw
+                // Draining and left it to us.
+                if (_out.IsEmpty || !ClaimDrain())
+                {
+                    idle = true;
+                    return;
+                }
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException)
@@ -349,6 +382,25 @@ internal sealed class SocketConnection : IChatSubscriber
             _log.LogError(ex, "Send loop of {User} failed", User?.Name);
             Abort();
         }
+        finally
+        {
+            if (!idle) Volatile.Write(ref _drain, Stopped);
+            Interlocked.Exchange(ref _drainEndWaiter, null)?.TrySetResult();
+        }
+    }
+
+    /// <summary>Waits until no drain is running (at close); false if one still runs after <paramref name="timeout"/>.</summary>
+    private async Task<bool> DrainEndedAsync(TimeSpan timeout)
+    {
+        while (Volatile.Read(ref _drain) == Draining)
+        {
+            var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _drainEndWaiter, waiter);
+            if (Volatile.Read(ref _drain) != Draining) break;
+            try { await waiter.Task.WaitAsync(timeout); }
+            catch (TimeoutException) { return false; }
+        }
+        return true;
     }
 
     private async Task DeliverAsync(ChatEvent evt)

@@ -13,7 +13,7 @@ public sealed record Summary(
     long Sent, long Acked, long ExpectedDeliveries, long Delivered, double Loss,
     double SendSeconds, double DeliveriesPerSecond, double AcksPerSecond,
     double LatencyP50Ms, double LatencyP99Ms, double LatencyMaxMs,
-    long ServerRssBeforeKiB, long ServerRssPeakKiB, long ServerRssAfterKiB, double ServerCpuSeconds,
+    long ServerRssBeforeKiB, long ServerRssPeakKiB, long ServerRssAfterKiB, double ServerCpuSeconds, double ServerCpuSendingSeconds,
     string? Error);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = false)]
@@ -82,6 +82,7 @@ public static class LoadRun
         var audience = o.Room.Contains("{i}", StringComparison.Ordinal) ? 1 : live.Length;
         var expected = (long)senders.Length * o.Msgs * (self ? audience : audience - 1);
         var sendWatch = Stopwatch.StartNew();
+        var cpuAtSend = server.CpuSeconds();
         try
         {
             await Task.WhenAll(senders.Select(s => s.SendAllAsync(o, ct)));
@@ -107,6 +108,7 @@ public static class LoadRun
         var deliverSeconds = Math.Max(0.001, sendWatch.Elapsed.TotalSeconds - (Delivered() >= expected ? 0 : lastChange.Elapsed.TotalSeconds));
         var delivered = Delivered();
         var acked = live.Sum(c => Interlocked.Read(ref c.Acked));
+        var cpuSending = server.CpuSeconds() - cpuAtSend;
 
         if (o.Hold > 0) await Task.Delay(TimeSpan.FromSeconds(o.Hold), CancellationToken.None);
         var rssHeld = server.RssKiB();
@@ -120,7 +122,7 @@ public static class LoadRun
             expected == 0 ? 0 : Round(1 - delivered / (double)expected, 6),
             Round(sendSeconds), Round(delivered / deliverSeconds), Round(acked / Math.Max(0.001, sendSeconds)),
             Round(stats.Percentile(0.50)), Round(stats.Percentile(0.99)), Round(stats.Max),
-            rssBefore, Math.Max(sampling.PeakKiB, rssHeld), rssHeld, Round(cpu), error);
+            rssBefore, Math.Max(sampling.PeakKiB, rssHeld), rssHeld, Round(cpu), Round(cpuSending), error);
     }
 
     private static double Round(double v, int digits = 3) => Math.Round(v, digits);
