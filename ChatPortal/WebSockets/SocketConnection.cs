@@ -67,7 +67,9 @@ internal sealed class SocketConnection : IDrainedSubscriber
     private readonly SocketServices _s;
     private readonly ILogger _log;
     private const int Idle = 0, Draining = 1, Stopped = 2;
-    private readonly ConcurrentQueue<object> _out = new();
+    // A plain queue under its own lock: a ConcurrentQueue's first segment alone is ~0.8 KB per socket.
+    private readonly Queue<object> _out = new();
+    private int _queuePeak; // under the queue's lock
     private readonly int _capacity;
     private int _queued;
     private int _completed; // set when closing: nothing more is queued
@@ -210,7 +212,11 @@ internal sealed class SocketConnection : IDrainedSubscriber
             Interlocked.Decrement(ref _queued);
             return false;
         }
-        _out.Enqueue(item);
+        lock (_out)
+        {
+            _out.Enqueue(item);
+            if (_out.Count > _queuePeak) _queuePeak = _out.Count;
+        }
         return true;
     }
 
@@ -340,7 +346,7 @@ internal sealed class SocketConnection : IDrainedSubscriber
         {
             while (true)
             {
-                while (_out.TryDequeue(out var item))
+                while (TryTake(out var item))
                 {
                     Interlocked.Decrement(ref _queued);
                     if (IsClosing) return;
@@ -364,7 +370,7 @@ internal sealed class SocketConnection : IDrainedSubscriber
                 Volatile.Write(ref _drain, Idle);
                 // Something queued after the last dequeue and before Idle was written: its sender saw
                 // Draining and left it to us.
-                if (_out.IsEmpty || !ClaimDrain())
+                if (IsQueueEmpty() || !ClaimDrain())
                 {
                     idle = true;
                     return;
@@ -387,6 +393,25 @@ internal sealed class SocketConnection : IDrainedSubscriber
             if (!idle) Volatile.Write(ref _drain, Stopped);
             Interlocked.Exchange(ref _drainEndWaiter, null)?.TrySetResult();
         }
+    }
+
+    private bool TryTake([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out object? item)
+    {
+        lock (_out)
+        {
+            if (_out.TryDequeue(out item)) return true;
+            if (_queuePeak > 64)
+            {
+                _out.TrimExcess(); // a burst's big array is not kept by an idle socket
+                _queuePeak = 0;
+            }
+            return false;
+        }
+    }
+
+    private bool IsQueueEmpty()
+    {
+        lock (_out) return _out.Count == 0;
     }
 
     /// <summary>Waits until no drain is running (at close); false if one still runs after <paramref name="timeout"/>.</summary>

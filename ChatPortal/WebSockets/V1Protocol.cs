@@ -17,7 +17,7 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
 
     private readonly SocketServices _s = conn.Services;
     private readonly CancellationTokenSource _deadline = new();
-    private readonly Dictionary<long, long> _lastTyping = [];
+    private Dictionary<long, long>? _lastTyping; // made on the first typing notice
     private const int MaxSendsInFlight = 64;
     private readonly SemaphoreSlim _inFlight = new(MaxSendsInFlight);
     private Task _replies = Task.CompletedTask;
@@ -361,6 +361,7 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         }
         // Throttled per room: a client that sends typing on every key press costs the room nothing extra.
         var now = _s.Time.GetTimestamp();
+        _lastTyping ??= [];
         if (_lastTyping.TryGetValue(roomId.Value, out var last) && _s.Time.GetElapsedTime(last, now).TotalSeconds < _s.Options.TypingIntervalSeconds)
             return;
         _lastTyping[roomId.Value] = now;

@@ -27,7 +27,8 @@ public static class WebSocketSetup
         var options = app.Services.GetRequiredService<IOptions<WebSocketEndpointOptions>>().Value;
         // Upgrade requests took the early branch (UseChatPortalSocketEndpoint); anything else sent to
         // the socket path gets its explanation here, with the usual security headers.
-        app.Map(options.Path, WebSocketEndpoint.HandleAsync).AllowAnonymous().WithDisplayName("ChatPortal WebSocket");
+        app.Map(options.Path, (HttpContext ctx) => WebSocketEndpoint.HandleAsync(ctx, ctx.RequestServices.GetRequiredService<SocketServices>(),
+            ctx.RequestServices.GetRequiredService<SocketRegistry>(), ctx.RequestServices.GetRequiredService<IOptions<PortalOptions>>().Value)).AllowAnonymous().WithDisplayName("ChatPortal WebSocket");
         app.MapSocketAuth();
         return app;
     }
@@ -48,7 +49,12 @@ public static class WebSocketSetup
         {
             LingeringUpgradeFeature.UseLingeringUpgrade(branch, path);
             branch.UseWebSockets();
-            branch.Run(WebSocketEndpoint.HandleAsync);
+            // The singletons are taken here, not from RequestServices: that would make a request scope
+            // that lives as long as the socket.
+            var services = app.Services.GetRequiredService<SocketServices>();
+            var registry = app.Services.GetRequiredService<SocketRegistry>();
+            var portal = app.Services.GetRequiredService<IOptions<PortalOptions>>().Value;
+            branch.Run(ctx => WebSocketEndpoint.HandleAsync(ctx, services, registry, portal));
         });
         return app;
     }
@@ -57,11 +63,8 @@ public static class WebSocketSetup
 /// <summary>The upgrade: origin check, subprotocol choice, per-address cap, then one <see cref="SocketConnection"/>.</summary>
 internal static class WebSocketEndpoint
 {
-    public static async Task HandleAsync(HttpContext ctx)
+    public static async Task HandleAsync(HttpContext ctx, SocketServices services, SocketRegistry registry, PortalOptions portal)
     {
-        var services = ctx.RequestServices.GetRequiredService<SocketServices>();
-        var registry = ctx.RequestServices.GetRequiredService<SocketRegistry>();
-        var portal = ctx.RequestServices.GetRequiredService<IOptions<PortalOptions>>().Value;
         var o = services.Options;
 
         if (!ctx.WebSockets.IsWebSocketRequest)
