@@ -92,9 +92,9 @@ internal sealed class SocketConnection : IDrainedSubscriber
         _s = services;
         RemoteIp = remoteIp;
         _log = services.Logs.CreateLogger("ChatPortal.WebSockets");
-        // The queue takes writers without a lock (a bounded channel's lock made the fan-out and the
-        // sender contend: Monitor.Enter_Slowpath, 18% of the server's CPU in the steady benchmark);
-        // a counter keeps the bound.
+        // The queue's lock is held only to add or take one item (a bounded channel's lock, also held
+        // while it woke the waiting reader, made the fan-out and the sender contend:
+        // Monitor.Enter_Slowpath, 18% of the server's CPU in the steady benchmark); a counter keeps the bound.
         _capacity = Math.Max(4, services.Options.SendQueueCapacity);
         // Replies may fill half the queue; the other half is room for events. A client that sends
         // requests faster than it reads the replies is slowed down (we stop reading it), not dropped.
