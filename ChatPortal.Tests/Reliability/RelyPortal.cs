@@ -64,6 +64,16 @@ public static class RelyHelpers
         return now;
     }
 
+    /// <summary>Waits (bounded) for the gauge to reach at least <paramref name="count"/>; returns the last value.</summary>
+    public static async Task<int> WaitForOpenSocketsAtLeastAsync(this PortalProcess portal, int count, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        int now;
+        while ((now = await portal.OpenSocketsAsync()) < count && DateTime.UtcNow < deadline)
+            await Task.Delay(200);
+        return now;
+    }
+
     /// <summary>Lines where the server reports an error or an exception it did not handle.</summary>
     public static IReadOnlyList<string> ErrorLines(this PortalProcess portal) =>
         portal.ReadLog().Split('\n')

@@ -2,6 +2,7 @@ using Bunit;
 using ChatPortal.Components.Chat;
 using ChatPortal.Data;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ChatPortal.Tests.Web;
 
@@ -180,6 +181,49 @@ public sealed class RoomViewTests
             Assert.Equal("2", link.QuerySelector(".unread-badge")?.TextContent.Trim());
         }, Wait);
         Assert.Empty(cut.FindAll("#no-direct"));
+    }
+
+    [Fact]
+    public async Task A_direct_message_whose_room_event_was_missed_is_counted_once_from_its_notice()
+    {
+        // Under load the drawer can start watching a new conversation's room after its first
+        // messages went out: their notices must count them, and a room event plus a notice for the
+        // same message must count it once.
+        await using var h = await ComponentHarness.StartAsync("jun");
+        var kai = await h.Core.CreateUserAsync("kai");
+        var cut = h.Context.Render<ChatNav>();
+        cut.WaitForAssertion(() => Assert.NotNull(cut.Find("[data-room='lobby']")), Wait);
+        var dm = await h.Core.Chat.OpenDirectAsync(kai, "jun");
+        Assert.True(dm.Ok, dm.Error?.Message);
+        cut.WaitForAssertion(() => Assert.NotNull(cut.Find("[data-dm='kai']")), Wait);
+
+        // A normal message: its room event and its notice both arrive; counted once.
+        await h.Core.PostAsync(kai, dm.Value!, "first");
+        cut.WaitForAssertion(() => Assert.Equal("1", cut.Find("[data-dm='kai'] .unread-badge").TextContent.Trim()), Wait);
+
+        // A message the drawer only hears of through its notice (its room event came before it watched).
+        var missedId = await h.Core.WithDbAsync(async db =>
+        {
+            var row = new Message { RoomId = dm.Value!.Room.Id, SenderId = kai.Id, Kind = MessageKind.Text, Text = "missed", CreatedAt = DateTimeOffset.UtcNow };
+            db.Messages.Add(row);
+            await db.SaveChangesAsync();
+            return row.Id;
+        });
+        var backplane = h.Core.Services.GetRequiredService<ChatPortal.Chat.IChatBackplane>();
+        var me = h.Me;
+        backplane.Publish(new ChatPortal.Chat.DirectActivity(dm.Value!.Room.Id, me, new ChatPortal.Chat.DirectConversation(dm.Value!.Room, kai), missedId));
+        cut.WaitForAssertion(() => Assert.Equal("2", cut.Find("[data-dm='kai'] .unread-badge").TextContent.Trim()), Wait);
+
+        // Its late room event, and the notice again: still counted once. A last normal message shows the
+        // drawer is still live (3, not 4 or 5).
+        var missed = new ChatPortal.Chat.ChatMessage(missedId, dm.Value!.Room.Id, kai, MessageKind.Text, "missed", DateTimeOffset.UtcNow,
+            null, null, null, null, null);
+        backplane.Publish(new ChatPortal.Chat.MessagePosted(missed));
+        backplane.Publish(new ChatPortal.Chat.DirectActivity(dm.Value!.Room.Id, me, new ChatPortal.Chat.DirectConversation(dm.Value!.Room, kai), missedId));
+        await h.Core.PostAsync(kai, dm.Value!, "last");
+        cut.WaitForAssertion(() => Assert.Equal("3", cut.Find("[data-dm='kai'] .unread-badge").TextContent.Trim()), Wait);
+        await Task.Delay(300);
+        Assert.Equal("3", cut.Find("[data-dm='kai'] .unread-badge").TextContent.Trim());
     }
 
     private static string[] Notices(IRenderedComponent<RoomPage> cut) => cut.FindAll(".notice").Select(n => n.TextContent).ToArray();
