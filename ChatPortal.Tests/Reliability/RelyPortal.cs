@@ -55,21 +55,18 @@ public static class RelyHelpers
     }
 
     /// <summary>Waits (bounded) for the gauge to come back to <paramref name="baseline"/>; returns the last value.</summary>
-    public static async Task<int> WaitForOpenSocketsAsync(this PortalProcess portal, int baseline, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
-        int now;
-        while ((now = await portal.OpenSocketsAsync()) != baseline && DateTime.UtcNow < deadline)
-            await Task.Delay(200);
-        return now;
-    }
+    public static Task<int> WaitForOpenSocketsAsync(this PortalProcess portal, int baseline, TimeSpan? timeout = null) =>
+        portal.WaitForOpenSocketsAsync(n => n == baseline, timeout ?? TimeSpan.FromSeconds(20));
 
     /// <summary>Waits (bounded) for the gauge to reach at least <paramref name="count"/>; returns the last value.</summary>
-    public static async Task<int> WaitForOpenSocketsAtLeastAsync(this PortalProcess portal, int count, TimeSpan? timeout = null)
+    public static Task<int> WaitForOpenSocketsAtLeastAsync(this PortalProcess portal, int count, TimeSpan? timeout = null) =>
+        portal.WaitForOpenSocketsAsync(n => n >= count, timeout ?? TimeSpan.FromSeconds(10));
+
+    private static async Task<int> WaitForOpenSocketsAsync(this PortalProcess portal, Func<int, bool> done, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        var deadline = DateTime.UtcNow + timeout;
         int now;
-        while ((now = await portal.OpenSocketsAsync()) < count && DateTime.UtcNow < deadline)
+        while (!done(now = await portal.OpenSocketsAsync()) && DateTime.UtcNow < deadline)
             await Task.Delay(200);
         return now;
     }
