@@ -49,6 +49,9 @@ public sealed record RoomInfo(
 /// <summary>One direct conversation from one side: the room and the other person.</summary>
 public sealed record DirectConversation(RoomInfo Room, UserRef Other);
 
+/// <summary>A room's unread messages: how many, and the newest one's id.</summary>
+public readonly record struct UnreadRoom(int Count, long LastId);
+
 /// <summary>Result of a chat command: either a value or a stable error code with a message.</summary>
 public readonly record struct ChatResult<T>(T? Value, ChatError? Error)
 {

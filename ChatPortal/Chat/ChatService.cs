@@ -614,7 +614,14 @@ public sealed class ChatService : IDisposable
     }
 
     /// <summary>Unread visible messages per room for a user (rooms with none are left out).</summary>
-    public async Task<IReadOnlyDictionary<long, int>> UnreadCountsAsync(long userId, CancellationToken ct = default)
+    public async Task<IReadOnlyDictionary<long, int>> UnreadCountsAsync(long userId, CancellationToken ct = default) =>
+        (await UnreadAsync(userId, ct)).ToDictionary(r => r.Key, r => r.Value.Count);
+
+    /// <summary>
+    /// Unread messages per room with the newest unread id, read in one query: a live event whose id
+    /// is at most that id is already in the count.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<long, UnreadRoom>> UnreadAsync(long userId, CancellationToken ct = default)
     {
         await using var db = await _dbFactory.CreateDbContextAsync(ct);
         var rows = await (from m in db.RoomMembers
@@ -624,8 +631,8 @@ public sealed class ChatService : IDisposable
                                 && (msg.Kind == MessageKind.Text || msg.Kind == MessageKind.Image)
                                 && msg.DeletedAt == null && msg.SenderId != userId
                           group msg by msg.RoomId into g
-                          select new { RoomId = g.Key, Count = g.Count() }).ToListAsync(ct);
-        return rows.ToDictionary(r => r.RoomId, r => r.Count);
+                          select new { RoomId = g.Key, Count = g.Count(), LastId = g.Max(x => x.Id) }).ToListAsync(ct);
+        return rows.ToDictionary(r => r.RoomId, r => new UnreadRoom(r.Count, r.LastId));
     }
 
     public async Task<long> LastReadAsync(long userId, long roomId, CancellationToken ct = default)
