@@ -200,12 +200,12 @@ internal sealed class SocketConnection : IDrainedSubscriber
     {
         if (IsClosing) return;
         Interlocked.Increment(ref _pendingReplies);
-        if (!TryQueue(item)) Drop();
-        else if (ClaimDrain()) ThreadPool.UnsafeQueueUserWorkItem(static c => c.Drain(), this, preferLocal: false);
+        if (!TryAdd(item)) Drop();
+        else if (ClaimDrain()) DrainLater();
     }
 
     /// <summary>False when the queue is full (the client is too slow) or closed.</summary>
-    private bool TryQueue(object item)
+    private bool TryAdd(object item)
     {
         if (Interlocked.Increment(ref _queued) > _capacity || Volatile.Read(ref _completed) == 1)
         {
@@ -224,6 +224,8 @@ internal sealed class SocketConnection : IDrainedSubscriber
     private bool ClaimDrain() => Interlocked.CompareExchange(ref _drain, Draining, Idle) == Idle;
 
     private void Complete() => Volatile.Write(ref _completed, 1);
+
+    private void DrainLater() => ThreadPool.UnsafeQueueUserWorkItem(static c => c.Drain(), this, preferLocal: false);
 
     /// <summary>Backpressure for requests: before reading the next one, wait until the replies so far are mostly sent.</summary>
     private async Task WaitForRepliesAsync()
@@ -246,7 +248,7 @@ internal sealed class SocketConnection : IDrainedSubscriber
     public bool TryDeliver(ChatEvent evt)
     {
         if (!TryQueue(evt, out var start)) return false;
-        if (start) ThreadPool.UnsafeQueueUserWorkItem(static c => c.Drain(), this, preferLocal: false);
+        if (start) DrainLater();
         return true;
     }
 
@@ -260,7 +262,7 @@ internal sealed class SocketConnection : IDrainedSubscriber
             _ = Task.Run(() => CloseAsync(WebSocketCloseStatus.PolicyViolation, "session_revoked"));
             return true;
         }
-        if (!TryQueue((object)evt)) return false;
+        if (!TryAdd(evt)) return false;
         startDrain = ClaimDrain();
         return true;
     }
