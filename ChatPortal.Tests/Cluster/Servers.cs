@@ -51,6 +51,9 @@ public sealed class RedisServer : IAsyncDisposable
     public const string Binary = "/usr/bin/redis-server";
     private readonly string _dir;
     private Process? _process;
+    // Its own password: a node whose Redis was stopped must not reconnect to another test's Redis
+    // that happened to get the same port meanwhile (it would report itself healthy again).
+    private readonly string _password = Guid.NewGuid().ToString("N");
 
     private RedisServer(int port, string dir)
     {
@@ -59,7 +62,7 @@ public sealed class RedisServer : IAsyncDisposable
     }
 
     public int Port { get; }
-    public string Configuration => $"127.0.0.1:{Port}";
+    public string Configuration => $"127.0.0.1:{Port},password={_password}";
     public bool IsRunning => _process is { HasExited: false };
 
     public static async Task<RedisServer> StartAsync()
@@ -74,7 +77,7 @@ public sealed class RedisServer : IAsyncDisposable
     {
         if (IsRunning) return;
         var psi = new ProcessStartInfo(Binary) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _dir, "--daemonize", "no", "--protected-mode", "yes" })
+        foreach (var a in new[] { "--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _dir, "--daemonize", "no", "--protected-mode", "yes", "--requirepass", _password })
             psi.ArgumentList.Add(a);
         _process = Process.Start(psi)!;
         _process.OutputDataReceived += (_, _) => { };
