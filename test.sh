@@ -29,10 +29,13 @@ if [ "$build" -ne 0 ]; then
   exit 1
 fi
 
-# The Dockerfile's restore and publish steps, exactly: the published app is started by a test
+# The Dockerfile's restore and publish steps, exactly (Setup/BuildStepsTests fails when they
+# differ): the published app is started by a test
 # (ClusterUnitTests.The_published_app_starts_and_passes_its_container_health_probe).
+# The restore names PublishReadyToRun too: only then does it fetch the ReadyToRun compiler pack that
+# the --no-restore publish needs (without it the publish fails on an empty NuGet cache, NETSDK1094).
 rm -rf artifacts/publish
-if ! { dotnet restore ChatPortal/ChatPortal.csproj -r linux-x64 -nologo -v quiet \
+if ! { dotnet restore ChatPortal/ChatPortal.csproj -r linux-x64 -p:PublishReadyToRun=true -nologo -v quiet \
        && dotnet publish ChatPortal/ChatPortal.csproj -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
             -o artifacts/publish --no-restore -nologo -v quiet; } >"$log" 2>&1; then
   cat "$log"
