@@ -11,21 +11,26 @@ namespace ChatPortal.Tests.Infrastructure;
 /// <summary>What the chat components need in a bUnit container, taken from a real core.</summary>
 public static class ComponentServices
 {
-    public static BunitContext NewContext(CoreHarness core)
+    public static BunitContext NewContext(CoreHarness core) => NewContext(core.Services);
+
+    /// <summary>A context whose components use the services of <paramref name="node"/> (a core harness or a running portal).</summary>
+    public static BunitContext NewContext(IServiceProvider node)
     {
         var ctx = new BunitContext();
         ctx.JSInterop.Mode = JSRuntimeMode.Loose;
         var s = ctx.Services;
         s.AddMudServices();
         s.AddLocalization();
-        s.AddSingleton(core.Chat);
-        s.AddSingleton(core.Images);
-        s.AddSingleton(core.Services.GetRequiredService<ImageUrls>());
-        s.AddSingleton(core.Services.GetRequiredService<BotDirectory>());
-        s.AddSingleton(core.Search);
-        s.AddSingleton(core.Services.GetRequiredService<IOptions<ImageOptions>>());
-        s.AddScoped<CircuitPresence>();
-        s.AddScoped<ChatViewState>();
+        s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.ChatRooms>());
+        s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.ChatCommands>());
+        s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.ChatHistory>());
+        s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.ChatSessions>());
+        s.AddSingleton(node.GetRequiredService<ImageStore>());
+        s.AddSingleton(node.GetRequiredService<ImageUrls>());
+        s.AddSingleton(node.GetRequiredService<BotDirectory>());
+        s.AddSingleton(node.GetRequiredService<ChatPortal.Search.MessageSearch>());
+        s.AddSingleton(node.GetRequiredService<IOptions<ImageOptions>>());
+        s.AddScoped<ChatCircuit>();
         return ctx;
     }
 }

@@ -33,7 +33,7 @@ public sealed class ClusterGauges
         if (services.GetService<SocketRegistry>() is { } sockets)
             meter.CreateObservableGauge("chatportal.ws.send_queue_depth", () => sockets.QueuedFrames,
                 description: "Frames waiting in the open sockets' send queues (a socket whose queue fills is dropped)");
-        var redis = services.GetService<RedisBackplane>();
+        var redis = services.GetService<RedisLink>();
         if (redis is not null)
         {
             meter.CreateObservableGauge("chatportal.cluster.redis_up", () => redis.IsUp ? 1 : 0,

@@ -24,9 +24,13 @@ public static class ClusterSetup
         var s = builder.Services;
         s.AddSingleton<RemotePresenceCache>();
         s.AddSingleton<IRemotePresence>(sp => sp.GetRequiredService<RemotePresenceCache>());
+        s.AddSingleton<RedisLink>();
+        s.AddSingleton<RedisPresence>();
         s.AddSingleton<RedisBackplane>();
         s.Replace(ServiceDescriptor.Singleton<IChatBackplane>(sp => sp.GetRequiredService<RedisBackplane>()));
-        s.AddHostedService(sp => sp.GetRequiredService<RedisBackplane>());
+        // The first hosted service: started first, stopped last, so the writer has drained and its last
+        // events have gone out before the link closes.
+        s.Insert(0, ServiceDescriptor.Singleton<IHostedService>(sp => sp.GetRequiredService<RedisLink>()));
         s.Replace(ServiceDescriptor.Singleton<ITicketReplayGuard, RedisTicketReplayGuard>()); // tickets single-use on every node
         return builder;
     }

@@ -37,9 +37,8 @@ public static class ChatPortalSetup
         builder.AddChatPortalAdmin();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
-        builder.Services.AddScoped<Components.Chat.CircuitPresence>();
-        builder.Services.AddScoped<Components.Chat.ChatViewState>();
-        builder.Services.AddScoped<Microsoft.AspNetCore.Components.Server.Circuits.CircuitHandler, Components.Chat.PresenceCircuitHandler>();
+        builder.Services.AddScoped<Components.Chat.ChatCircuit>();
+        builder.Services.AddScoped<Microsoft.AspNetCore.Components.Server.Circuits.CircuitHandler, Components.Chat.ChatCircuitHandler>();
         return builder;
     }
 
