@@ -175,7 +175,8 @@ public sealed class InProcessTests
     public async Task Connection_counters_count_plain_v1_and_guest_sockets()
     {
         await using var portal = await InProcessPortal.StartAsync();
-        var before = WebSocketMetrics.Current;
+        var metrics = portal.Services.GetRequiredService<WebSocketMetrics>();
+        var before = metrics.Current;
 
         await using var plain = await WsClient.ConnectAsync(portal.BaseUri);
         await plain.WaitForAsync(f => f.Is("openSuccess"));
@@ -183,7 +184,7 @@ public sealed class InProcessTests
         await using var guest = await WsClient.ConnectAsync(portal.BaseUri, "chatportal.v1");
         await guest.AuthAsync(guest: true);
 
-        var now = WebSocketMetrics.Current;
+        var now = metrics.Current;
         Assert.Equal(before.Plain + 1, now.Plain);
         Assert.Equal(before.V1 + 2, now.V1);
         Assert.Equal(before.Guests + 2, now.Guests); // the plain guest and the v1 guest
@@ -193,8 +194,8 @@ public sealed class InProcessTests
         await guest.DisposeAsync();
         await plain.DisposeAsync();
         var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (WebSocketMetrics.Current != before && DateTime.UtcNow < deadline) await Task.Delay(50);
-        Assert.Equal(before, WebSocketMetrics.Current);
+        while (metrics.Current != before && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.Equal(before, metrics.Current);
     }
 
     [Fact]

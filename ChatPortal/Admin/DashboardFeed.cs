@@ -23,7 +23,7 @@ public sealed record DashboardSnapshot(
 /// counters. Ticks every 2 s while a dashboard is open, every 10 s otherwise, and pushes each
 /// snapshot to the open dashboards.
 /// </summary>
-public sealed class DashboardFeed(ChatHistory history, ChatRooms rooms, ChatSessions sessions, AdminGuard guard,
+public sealed class DashboardFeed(ChatHistory history, ChatRooms rooms, ChatSessions sessions, ChatMetrics metrics, IServiceProvider services, AdminGuard guard,
     TimeProvider time, ILogger<DashboardFeed> log) : BackgroundService
 {
     public const int Minutes = 30;
@@ -137,7 +137,7 @@ public sealed class DashboardFeed(ChatHistory history, ChatRooms rooms, ChatSess
             }
 
             var online = sessions.Presence.OnlineUserCount();
-            var point = new ConnectionPoint(now, ChatMetrics.WebConnections, WebSockets.WebSocketMetrics.Current.Total, online);
+            var point = new ConnectionPoint(now, metrics.WebConnections, services.GetService<WebSockets.WebSocketMetrics>()?.Current.Total ?? 0, online);
             if (_connections.Count == 0 || now - _lastConnectionSample >= ConnectionEvery)
             {
                 _connections.AddLast(point);

@@ -12,6 +12,8 @@ public static class ChatSetup
         var s = builder.Services;
         s.Configure<ChatOptions>(builder.Configuration.GetSection(ChatOptions.Section));
         s.AddSingleton(TimeProvider.System);
+        s.AddMetrics();
+        s.AddSingleton<ChatMetrics>();
         s.AddSingleton<UserDirectory>();
         s.AddSingleton<RoomDirectory>();
         s.AddSingleton<LocalFanout>();

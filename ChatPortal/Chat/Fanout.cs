@@ -8,7 +8,7 @@ namespace ChatPortal.Chat;
 /// of this node or another passes here, so this is where the core's caches learn of room,
 /// membership and user changes, just before the event reaches anyone.
 /// </summary>
-public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users)
+public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMetrics metrics)
 {
     private readonly ConcurrentDictionary<long, SubscriberSet> _rooms = new();
     private readonly ConcurrentDictionary<long, SubscriberSet> _users = new();
@@ -36,7 +36,7 @@ public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users)
             MemberRemoved m => Publish(_users, m.User.Id, evt) + Publish(_rooms, evt.RoomId, evt),
             _ => Publish(_rooms, evt.RoomId, evt),
         };
-        ChatMetrics.Delivered(delivered);
+        metrics.Delivered(delivered);
         return delivered;
     }
 

@@ -48,11 +48,13 @@ public sealed class MessageWriter : BackgroundService
     private readonly IRoomWriteGate? _gate;
     private readonly SqlitePostStore? _posts;
     private readonly RoomDirectory? _rooms;
+    private readonly ChatMetrics? _metrics;
 
     public MessageWriter(IDbContextFactory<ChatDbContext> db, IChatBackplane backplane,
         IEnumerable<IStoredEventObserver> observers, ILogger<MessageWriter> log, IRoomWriteGate? gate = null,
-        SqlitePostStore? posts = null, IOptions<ChatOptions>? options = null, RoomDirectory? rooms = null)
+        SqlitePostStore? posts = null, IOptions<ChatOptions>? options = null, RoomDirectory? rooms = null, ChatMetrics? metrics = null)
     {
+        _metrics = metrics;
         _rooms = rooms;
         _indexIdle = options?.Value.SearchIndexDelay ?? TimeSpan.FromMilliseconds(200);
         _db = db;
@@ -226,7 +228,7 @@ public sealed class MessageWriter : BackgroundService
         }
         if (stored > 0)
         {
-            ChatMetrics.Stored(stored);
+            _metrics?.Stored(stored);
             _unindexed += stored;
         }
         foreach (var (op, result) in results)

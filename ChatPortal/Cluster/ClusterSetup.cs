@@ -24,6 +24,7 @@ public static class ClusterSetup
         var s = builder.Services;
         s.AddSingleton<RemotePresenceCache>();
         s.AddSingleton<IRemotePresence>(sp => sp.GetRequiredService<RemotePresenceCache>());
+        s.AddSingleton<ClusterMetrics>();
         s.AddSingleton<RedisLink>();
         s.AddSingleton<RedisPresence>();
         s.AddSingleton<RedisBackplane>();
@@ -80,7 +81,7 @@ public static class ClusterSetup
     public static WebApplication MapChatPortalCluster(this WebApplication app)
     {
         app.Services.GetRequiredService<ClusterGauges>(); // creates the gauges
-        _ = WebSocketMetrics.Current; // and the socket gauges, so /metrics lists them (at 0) before the first socket
+        app.Services.GetService<WebSocketMetrics>(); // and the socket gauges, so /metrics lists them (at 0) before the first socket
         app.MapHealthChecks("/healthz", HealthJson.EndpointOptions);
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;

@@ -27,6 +27,7 @@ public sealed class RedisBackplane : IChatBackplane, IRedisLinkWatcher
     private readonly RedisPresence _presence;
     private readonly LocalFanout _fanout;
     private readonly ChatHistory _history;
+    private readonly ClusterMetrics _metrics;
     private readonly ILogger<RedisBackplane> _log;
     private readonly RedisChannel _channel;
     private readonly Lock _publishGate = new();
@@ -39,8 +40,9 @@ public sealed class RedisBackplane : IChatBackplane, IRedisLinkWatcher
     private long _maxDelivered;
     private bool _everUp;
 
-    public RedisBackplane(RedisLink link, RedisPresence presence, LocalFanout fanout, ChatHistory history, ILogger<RedisBackplane> log)
+    public RedisBackplane(RedisLink link, RedisPresence presence, LocalFanout fanout, ChatHistory history, ClusterMetrics metrics, ILogger<RedisBackplane> log)
     {
+        _metrics = metrics;
         _link = link;
         _presence = presence;
         _fanout = fanout;
@@ -83,7 +85,7 @@ public sealed class RedisBackplane : IChatBackplane, IRedisLinkWatcher
                     _link.Suspect(t.Exception);
                 }, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
-            ClusterMetrics.Published();
+            _metrics.Published();
         }
         catch (Exception ex)
         {
@@ -146,7 +148,7 @@ public sealed class RedisBackplane : IChatBackplane, IRedisLinkWatcher
             if (ChatEvents.IsOrdered(env.E)) DeliverLocally(env.E);
             return;
         }
-        ClusterMetrics.Received();
+        _metrics.Received();
         try
         {
             if (env.E is PresenceChanged pc) _presence.OnRemote(env.N, env.S, pc);
@@ -225,7 +227,7 @@ public sealed class RedisBackplane : IChatBackplane, IRedisLinkWatcher
                 _log.LogWarning(ex, "Could not fill room {Room} after the Redis outage", room);
             }
         }
-        ClusterMetrics.GapFilled(filled);
+        _metrics.GapFilled(filled);
         if (filled > 0) _log.LogInformation("Delivered {Count} stored events that this node's viewers missed while Redis was down", filled);
     }
 

@@ -128,7 +128,7 @@ internal sealed class SocketConnection : IChatSessionSink
     public ChatSession Authenticate(UserRef user, long? tokenId = null)
     {
         TokenId = tokenId;
-        if (user.IsGuest) WebSocketMetrics.GuestIn();
+        if (user.IsGuest) _s.Metrics.GuestIn();
         return Session = _s.Sessions.Open(user, this, maxStash: _s.Options.SendQueueCapacity);
     }
 
@@ -227,7 +227,7 @@ internal sealed class SocketConnection : IChatSessionSink
     private void Drop()
     {
         if (IsClosing || Volatile.Read(ref _aborted) == 1) return;
-        WebSocketMetrics.SlowDropped();
+        _s.Metrics.SlowDropped();
         _log.LogInformation("Dropping the socket of {User}: it stopped reading and its queue is full", User?.Name);
         Abort();
     }
@@ -398,7 +398,7 @@ internal sealed class SocketConnection : IChatSessionSink
             {
                 _sendLock.Release();
             }
-            WebSocketMetrics.Sent();
+            _s.Metrics.Sent();
         }
     }
 
@@ -445,7 +445,7 @@ internal sealed class SocketConnection : IChatSessionSink
                     await DrainAsync(buffer); // we are closing: read until the peer's close, ignore the rest
                     return;
                 }
-                WebSocketMetrics.Received();
+                _s.Metrics.Received();
                 var message = buffer.AsMemory(0, count);
                 if (type == WebSocketMessageType.Text && !Utf8.IsValid(message.Span))
                 {
@@ -503,7 +503,7 @@ internal sealed class SocketConnection : IChatSessionSink
         Session?.Dispose();
         if (User is { IsGuest: true } guest)
         {
-            WebSocketMetrics.GuestOut();
+            _s.Metrics.GuestOut();
             try { await _s.Guests.ForgetIfUnusedAsync(guest.Id); }
             catch (Exception ex) { _log.LogWarning(ex, "Could not remove unused guest {Guest}", guest.Name); }
         }

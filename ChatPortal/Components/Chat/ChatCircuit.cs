@@ -23,7 +23,7 @@ public interface IChatCircuitListener
 /// session's items back to it and passes what comes out to the listening components. It also knows
 /// which conversation the tab shows, and tells the session when the tab's connection drops.
 /// </summary>
-public sealed class ChatCircuit(ChatSessions sessions, IOptions<ChatOptions> options, ILogger<ChatCircuit> log) : IChatSessionSink, IAsyncDisposable
+public sealed class ChatCircuit(ChatSessions sessions, ChatMetrics metrics, IOptions<ChatOptions> options, ILogger<ChatCircuit> log) : IChatSessionSink, IAsyncDisposable
 {
     private readonly Lock _gate = new();
     private readonly List<IChatCircuitListener> _listeners = [];
@@ -100,7 +100,7 @@ public sealed class ChatCircuit(ChatSessions sessions, IOptions<ChatOptions> opt
     public void Overflow()
     {
         if (Interlocked.Exchange(ref _resyncing, 1) == 1) return;
-        ChatMetrics.SlowSubscriberDropped();
+        metrics.SlowSubscriberDropped();
         _ = Task.Run(ResyncAsync);
     }
 
