@@ -25,6 +25,7 @@ public static class ComponentServices
         s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.ChatCommands>());
         s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.ChatHistory>());
         s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.ChatSessions>());
+        s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.ChatMetrics>());
         s.AddSingleton(node.GetRequiredService<ImageStore>());
         s.AddSingleton(node.GetRequiredService<ImageUrls>());
         s.AddSingleton(node.GetRequiredService<BotDirectory>());

@@ -23,8 +23,8 @@ public sealed record DashboardSnapshot(
 /// counters. Ticks every 2 s while a dashboard is open, every 10 s otherwise, and pushes each
 /// snapshot to the open dashboards.
 /// </summary>
-public sealed class DashboardFeed(ChatHistory history, ChatRooms rooms, ChatSessions sessions, ChatMetrics metrics, IServiceProvider services, AdminGuard guard,
-    TimeProvider time, ILogger<DashboardFeed> log) : BackgroundService
+public sealed class DashboardFeed(ChatHistory history, ChatRooms rooms, ChatSessions sessions, ChatMetrics metrics, AdminGuard guard,
+    TimeProvider time, ILogger<DashboardFeed> log, WebSockets.WebSocketMetrics? sockets = null) : BackgroundService
 {
     public const int Minutes = 30;
     public const int ConnectionSamples = 60;
@@ -137,7 +137,7 @@ public sealed class DashboardFeed(ChatHistory history, ChatRooms rooms, ChatSess
             }
 
             var online = sessions.Presence.OnlineUserCount();
-            var point = new ConnectionPoint(now, metrics.WebConnections, services.GetService<WebSockets.WebSocketMetrics>()?.Current.Total ?? 0, online);
+            var point = new ConnectionPoint(now, metrics.WebConnections, sockets?.Current.Total ?? 0, online);
             if (_connections.Count == 0 || now - _lastConnectionSample >= ConnectionEvery)
             {
                 _connections.AddLast(point);

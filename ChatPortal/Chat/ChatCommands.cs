@@ -11,34 +11,13 @@ namespace ChatPortal.Chat;
 /// rate-limited and word-filtered here, for every adapter alike, then goes through the single writer:
 /// the task completes once the change is stored and fanned out.
 /// </summary>
-public sealed class ChatCommands : IDisposable
+public sealed class ChatCommands(MessageWriter writer, RoomDirectory rooms, ChatRooms roomService, ChatHistory history, UserDirectory users,
+    WordFilter wordFilter, IChatBackplane backplane, IOptions<ChatOptions> options, TimeProvider time) : IDisposable
 {
-    private readonly MessageWriter _writer;
-    private readonly RoomDirectory _rooms;
-    private readonly ChatRooms _roomService;
-    private readonly ChatHistory _history;
-    private readonly UserDirectory _users;
-    private readonly WordFilter _wordFilter;
-    private readonly IChatBackplane _backplane;
-    private readonly ChatOptions _options;
-    private readonly TimeProvider _time;
-    private readonly PartitionedRateLimiter<long> _rate;
+    private readonly ChatOptions _options = options.Value;
+    private readonly PartitionedRateLimiter<long> _rate = PartitionedRateLimiter.Create<long, long>(userId =>
+        RateLimitPartition.GetTokenBucketLimiter(userId, _ => BucketFor(options.Value)));
     private readonly ConcurrentDictionary<(long User, long Room), DateTimeOffset> _typing = new();
-
-    public ChatCommands(MessageWriter writer, RoomDirectory rooms, ChatRooms roomService, ChatHistory history, UserDirectory users,
-        WordFilter wordFilter, IChatBackplane backplane, IOptions<ChatOptions> options, TimeProvider time)
-    {
-        _writer = writer;
-        _rooms = rooms;
-        _roomService = roomService;
-        _history = history;
-        _users = users;
-        _wordFilter = wordFilter;
-        _backplane = backplane;
-        _options = options.Value;
-        _time = time;
-        _rate = PartitionedRateLimiter.Create<long, long>(userId => RateLimitPartition.GetTokenBucketLimiter(userId, _ => BucketFor(_options)));
-    }
 
     public ChatOptions Options => _options;
 
@@ -82,7 +61,7 @@ public sealed class ChatCommands : IDisposable
         if (imageId is null && body.Length == 0) return Refused(ChatError.Empty);
         if (body.Length > _options.MaxMessageLength) return Refused(ChatError.TooLong(_options.MaxMessageLength));
         if (clientMsgId is { Length: > 64 }) return Refused(new ChatError("bad_client_id", "The client message id is longer than 64 characters."));
-        var filtered = await _wordFilter.ApplyAsync(body, ct);
+        var filtered = await wordFilter.ApplyAsync(body, ct);
         if (filtered.Rejected) return Refused(ChatError.Filtered);
         body = filtered.Text;
 
@@ -92,7 +71,7 @@ public sealed class ChatCommands : IDisposable
         ImageRef? image = null;
         if (imageId is not null)
         {
-            image = await _history.GetImageAsync(imageId, ct);
+            image = await history.GetImageAsync(imageId, ct);
             if (image is null) return Refused(ChatError.NotFound("The image"));
         }
 
@@ -110,18 +89,18 @@ public sealed class ChatCommands : IDisposable
             Text = body,
             ClientMsgId = string.IsNullOrEmpty(clientMsgId) ? null : clientMsgId,
             ImageId = image?.Id,
-            CreatedAt = _time.GetUtcNow(),
+            CreatedAt = time.GetUtcNow(),
         };
-        var stored = await _writer.EnqueueAsync(new PostOp(sender, row, image), ct);
+        var stored = await writer.EnqueueAsync(new PostOp(sender, row, image), ct);
         return FinishPostAsync(sender, room, stored, ct);
     }
 
     /// <summary>The room, or why the user may not post in it now (the check every post and image upload makes).</summary>
     public async Task<(RoomInfo? Room, ChatError? Error)> CheckPostAsync(UserRef sender, long roomId, CancellationToken ct = default)
     {
-        var room = await _rooms.GetAsync(roomId, ct);
+        var room = await rooms.GetAsync(roomId, ct);
         if (room is null) return (null, ChatError.NotFound("The room"));
-        var denied = await _rooms.CheckPostAsync(sender, room, ct);
+        var denied = await rooms.CheckPostAsync(sender, room, ct);
         return denied is null ? (room, null) : (null, denied);
     }
 
@@ -135,9 +114,9 @@ public sealed class ChatCommands : IDisposable
         _typing.TryRemove((sender.Id, room.Id), out _); // a new message starts a new typing period
         if (room.IsDirect && !result.Duplicate)
         {
-            var partner = await _roomService.DirectPartnerAsync(room.Id, sender.Id, ct);
+            var partner = await roomService.DirectPartnerAsync(room.Id, sender.Id, ct);
             if (partner is not null)
-                _backplane.Publish(new DirectActivity(room.Id, partner, new DirectConversation(room, sender), message.Id));
+                backplane.Publish(new DirectActivity(room.Id, partner, new DirectConversation(room, sender), message.Id));
         }
         return message;
     }
@@ -149,46 +128,47 @@ public sealed class ChatCommands : IDisposable
         var body = CleanText(text);
         if (body.Length == 0) return ChatError.Empty;
         if (body.Length > _options.MaxMessageLength) return ChatError.TooLong(_options.MaxMessageLength);
-        var filtered = await _wordFilter.ApplyAsync(body, ct);
+        var filtered = await wordFilter.ApplyAsync(body, ct);
         if (filtered.Rejected) return ChatError.Filtered;
         body = filtered.Text;
-        var target = await _history.GetRowAsync(messageId, ct);
+        var target = await history.GetRowAsync(messageId, ct);
         if (target is null || target.IsDeleted || target.Kind is MessageKind.Edit or MessageKind.Delete)
             return ChatError.NotFound("The message");
-        // Someone else's message answers the same as a missing one to whoever may not read its room.
-        var (_, error) = await CheckPostAsync(editor, target.RoomId, ct);
-        if (error is not null) return error;
+        // A message in a room the editor may not read answers as a missing one; then: only one's own, not while muted.
+        var room = await rooms.GetAsync(target.RoomId, ct);
+        if (room is null || await rooms.CheckReadAsync(editor, room, ct) is { Code: "not_found" }) return ChatError.NotFound("The message");
         if (target.Sender.Id != editor.Id) return ChatError.Forbidden;
         if (target.Kind == MessageKind.Image) return new ChatError("not_editable", "Images cannot be edited.");
+        if (await rooms.CheckPostAsync(editor, room, ct) is { } denied) return denied;
 
         var row = new Message
         {
-            RoomId = target.RoomId, SenderId = editor.Id, Kind = MessageKind.Edit, Text = body, TargetId = target.Id, CreatedAt = _time.GetUtcNow(),
+            RoomId = target.RoomId, SenderId = editor.Id, Kind = MessageKind.Edit, Text = body, TargetId = target.Id, CreatedAt = time.GetUtcNow(),
         };
-        var result = await _writer.SubmitAsync(new ChangeOp(editor, row, editor, null), ct);
+        var result = await writer.SubmitAsync(new ChangeOp(editor, row, editor, null), ct);
         return result.Error is not null ? result.Error : result.Message!;
     }
 
     /// <summary>Deletes one's own message, or any message when <paramref name="asModerator"/> (the back office).</summary>
     public async Task<ChatResult<long>> DeleteAsync(UserRef by, long messageId, bool asModerator = false, CancellationToken ct = default)
     {
-        var target = await _history.GetRowAsync(messageId, ct);
+        var target = await history.GetRowAsync(messageId, ct);
         if (target is null || target.IsDeleted || target.Kind is MessageKind.Edit or MessageKind.Delete)
             return ChatError.NotFound("The message");
         if (!asModerator)
         {
             // One's own message may go while muted too, but not from a room one may no longer see.
-            var room = await _rooms.GetAsync(target.RoomId, ct);
-            var state = await _users.GetAsync(by.Id, ct);
-            if (room is null || state is null || !await _rooms.IsVisibleAsync(by, room, ct)) return ChatError.NotFound("The message");
+            var room = await rooms.GetAsync(target.RoomId, ct);
+            var state = await users.GetAsync(by.Id, ct);
+            if (room is null || state is null || !await rooms.IsVisibleAsync(by, room, ct)) return ChatError.NotFound("The message");
             if (state.Banned) return ChatError.Banned;
             if (target.Sender.Id != by.Id) return ChatError.Forbidden;
         }
         var row = new Message
         {
-            RoomId = target.RoomId, SenderId = by.Id, Kind = MessageKind.Delete, TargetId = target.Id, CreatedAt = _time.GetUtcNow(),
+            RoomId = target.RoomId, SenderId = by.Id, Kind = MessageKind.Delete, TargetId = target.Id, CreatedAt = time.GetUtcNow(),
         };
-        var result = await _writer.SubmitAsync(new ChangeOp(by, row, target.Sender, null), ct);
+        var result = await writer.SubmitAsync(new ChangeOp(by, row, target.Sender, null), ct);
         return result.Error is not null ? result.Error : result.Row!.Id;
     }
 
@@ -214,7 +194,7 @@ public sealed class ChatCommands : IDisposable
     /// </summary>
     public bool Typing(UserRef user, long roomId)
     {
-        var now = _time.GetUtcNow();
+        var now = time.GetUtcNow();
         var key = (user.Id, roomId);
         if (_typing.TryGetValue(key, out var last) && now - last < _options.TypingInterval) return false;
         _typing[key] = now;
@@ -223,7 +203,7 @@ public sealed class ChatCommands : IDisposable
             foreach (var (k, at) in _typing)
                 if (now - at > _options.TypingInterval) _typing.TryRemove(k, out _);
         }
-        _backplane.Publish(new UserTyping(roomId, user));
+        backplane.Publish(new UserTyping(roomId, user));
         return true;
     }
 

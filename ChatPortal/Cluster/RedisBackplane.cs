@@ -42,12 +42,7 @@ public sealed class RedisBackplane : IChatBackplane, IRedisLinkWatcher
 
     public RedisBackplane(RedisLink link, RedisPresence presence, LocalFanout fanout, ChatHistory history, ClusterMetrics metrics, ILogger<RedisBackplane> log)
     {
-        _metrics = metrics;
-        _link = link;
-        _presence = presence;
-        _fanout = fanout;
-        _history = history;
-        _log = log;
+        (_link, _presence, _fanout, _history, _metrics, _log) = (link, presence, fanout, history, metrics, log);
         _channel = RedisChannel.Literal($"{link.Options.Prefix}:events");
         presence.CurrentSeq = () =>
         {

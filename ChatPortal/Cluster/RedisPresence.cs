@@ -25,14 +25,9 @@ public sealed class RedisPresence : IRedisLinkWatcher
     public RedisPresence(RedisLink link, LocalFanout fanout, PresenceTracker presence, RemotePresenceCache remote, TimeProvider time,
         ILogger<RedisPresence> log)
     {
-        _link = link;
-        _fanout = fanout;
-        _presence = presence;
-        _remote = remote;
-        _time = time;
-        _log = log;
+        (_link, _fanout, _presence, _remote, _time, _log) = (link, fanout, presence, remote, time, log);
         _nodesKey = $"{link.Options.Prefix}:presence:nodes";
-        link.Watch(this);
+        link.Watch(this); // heartbeats while Redis is up, expiry while it is down
     }
 
     /// <summary>The backplane numbers this node's messages; a snapshot carries the number it was taken at.</summary>

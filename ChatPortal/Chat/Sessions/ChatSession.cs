@@ -52,16 +52,8 @@ public interface IChatSessionSink
 /// </summary>
 public sealed class RoomJoin
 {
-    internal RoomJoin(RoomInfo room, long? since, int latestPage, IReadOnlyList<UserRef> online, long lastId, object? tag, RoomFeed feed)
-    {
-        Room = room;
-        Since = since;
-        LatestPage = latestPage;
-        Online = online;
-        LastId = lastId;
-        Tag = tag;
-        Feed = feed;
-    }
+    internal RoomJoin(RoomInfo room, long? since, int latestPage, IReadOnlyList<UserRef> online, long lastId, object? tag, RoomFeed feed) =>
+        (Room, Since, LatestPage, Online, LastId, Tag, Feed) = (room, since, latestPage, online, lastId, tag, feed);
 
     public RoomInfo Room { get; }
     /// <summary>Catch up with everything stored after this id (null: no catch-up).</summary>
@@ -128,10 +120,7 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
 
     internal ChatSession(ChatSessions core, UserRef user, IChatSessionSink sink, int maxStash)
     {
-        _core = core;
-        User = user;
-        _sink = sink;
-        _maxStash = maxStash;
+        (_core, User, _sink, _maxStash) = (core, user, sink, maxStash);
         _userSubscription = core.Fanout.SubscribeUser(user.Id, this);
     }
 
@@ -323,15 +312,8 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
     public async ValueTask DeliverAsync(object item)
     {
         if (IsEnded) return;
-        switch (item)
-        {
-            case RoomJoin join:
-                await CatchUpAsync(join);
-                break;
-            case ChatEvent evt:
-                await RouteAsync(evt);
-                break;
-        }
+        if (item is RoomJoin join) await CatchUpAsync(join);
+        else if (item is ChatEvent evt) await RouteAsync(evt);
     }
 
     private async ValueTask CatchUpAsync(RoomJoin join)
