@@ -106,7 +106,8 @@ public sealed class AdminChatUsers(IDbContextFactory<ChatDbContext> dbFactory, C
         var password = NewPassword();
         var result = await ChangeAsync(actor, userId, AuditActions.UserResetPassword, null, u =>
         {
-            if (u.Kind != UserKind.Member || u.PasswordHash is null) throw new NoPasswordException();
+            // Imported members have no password until an admin sets one; deleted accounts never get one again.
+            if (u.Kind != UserKind.Member || u.DeletedAt is not null) throw new NoPasswordException();
             u.PasswordHash = Hasher.HashPassword(u, password);
             u.SecurityStamp = ChatAccounts.NewStamp();
             u.FailedSignIns = 0;

@@ -19,6 +19,7 @@ public static class AdminSetup
         s.AddSingleton<AdminChatUsers>();
         s.AddSingleton<AdminModeration>();
         s.AddSingleton<AdminBots>();
+        s.AddSingleton<AdminGovernance>();
         s.AddSingleton<DashboardFeed>();
         s.AddHostedService(sp => sp.GetRequiredService<DashboardFeed>());
         s.AddScoped<ClientAddress>();
@@ -39,6 +40,7 @@ public static class AdminSetup
             await ctx.SignOutAsync(PortalClaims.AdminScheme);
             return Results.LocalRedirect("/admin/login");
         }).RequireAuthorization(Policies.Admin);
+        AdminGovernance.MapAdminExports(app);
         return app;
     }
 }
