@@ -28,6 +28,14 @@ public sealed class DataExport(IDbContextFactory<ChatDbContext> dbFactory, Messa
     /// <summary>Writes the room's export to <paramref name="output"/>; false when there is no such room.</summary>
     public async Task<bool> WriteRoomAsync(long roomId, Stream output, CancellationToken ct = default)
     {
+        var sink = new AsyncOnlyOutput(output);
+        var ok = await WriteRoomCoreAsync(roomId, sink, ct);
+        await sink.FlushAsync(ct);
+        return ok;
+    }
+
+    private async Task<bool> WriteRoomCoreAsync(long roomId, Stream output, CancellationToken ct)
+    {
         Room? room;
         await using (var db = await dbFactory.CreateDbContextAsync(ct))
             room = await db.Rooms.AsNoTracking().FirstOrDefaultAsync(r => r.Id == roomId, ct);
@@ -69,6 +77,14 @@ public sealed class DataExport(IDbContextFactory<ChatDbContext> dbFactory, Messa
 
     /// <summary>Writes everything stored about one chat user and by them to <paramref name="output"/>; false when there is no such user.</summary>
     public async Task<bool> WriteUserAsync(long userId, Stream output, CancellationToken ct = default)
+    {
+        var sink = new AsyncOnlyOutput(output);
+        var ok = await WriteUserCoreAsync(userId, sink, ct);
+        await sink.FlushAsync(ct);
+        return ok;
+    }
+
+    private async Task<bool> WriteUserCoreAsync(long userId, Stream output, CancellationToken ct)
     {
         ChatUser? user;
         List<(RoomMember Member, Room Room)> memberships;

@@ -231,7 +231,7 @@ public sealed partial class SlackImport(IDbContextFactory<ChatDbContext> dbFacto
             text = ChatService.CleanText(text);
             if (text.Length == 0) { counts.Skipped++; continue; }
             if (text.Length > 4000) text = text[..4000];
-            var sender = await SenderAsync(db, m, users, ct);
+            var sender = await SenderAsync(db, m, users, counts, ct);
             var data = new JsonObject();
             if (Str(m, "thread_ts") is { } parentTs && parentTs != s.Ts)
             {
@@ -297,7 +297,7 @@ public sealed partial class SlackImport(IDbContextFactory<ChatDbContext> dbFacto
     }
 
     /// <summary>The mapped user; a bot or integration message without one gets a bot user of its own (mapped by bot id or name).</summary>
-    private async Task<long> SenderAsync(ChatDbContext db, JsonObject m, Dictionary<string, long> users, CancellationToken ct)
+    private async Task<long> SenderAsync(ChatDbContext db, JsonObject m, Dictionary<string, long> users, Counts counts, CancellationToken ct)
     {
         if (Str(m, "user") is { } u && users.TryGetValue(u, out var id)) return id;
         var external = Str(m, "bot_id") ?? Str(m, "user") ?? Str(m, "username") ?? "unknown";
@@ -307,6 +307,7 @@ public sealed partial class SlackImport(IDbContextFactory<ChatDbContext> dbFacto
         db.ImportMappings.Add(Mapping("user", external, id, null));
         await db.SaveChangesAsync(ct);
         users[external] = id;
+        counts.Users++;
         return id;
     }
 
