@@ -13,7 +13,7 @@ public sealed record ChatUserRow(long Id, string Name, UserKind Kind, DateTimeOf
 public sealed record ChatUserList(IReadOnlyList<ChatUserRow> Items, int Total);
 
 public sealed record ChatUserDetails(ChatUserRow User, string? LastIp, string? BanReason, DateTimeOffset? BannedAt,
-    DateTimeOffset? LockedUntil, IReadOnlyList<RoomInfo> Rooms, IReadOnlyList<RoomInfo> OnlineIn);
+    DateTimeOffset? LockedUntil, IReadOnlyList<RoomInfo> Rooms, IReadOnlyList<RoomInfo> OnlineIn, DateTimeOffset? DeletedAt = null);
 
 /// <summary>
 /// Chat users in the back office: search, details, and moderation. Every change goes to the
@@ -61,7 +61,7 @@ public sealed class AdminChatUsers(IDbContextFactory<ChatDbContext> dbFactory, C
         var presentIds = chat.Presence.RoomsOf(userId);
         var presentIn = (await db.Rooms.AsNoTracking().Where(r => presentIds.Contains(r.Id) && !r.IsDirect).ToListAsync(ct))
             .Select(RoomInfo.From).ToList();
-        return new ChatUserDetails(Row(u, OnlineIds()), u.LastIp, u.BanReason, u.BannedAt, u.LockedUntil, infos, presentIn);
+        return new ChatUserDetails(Row(u, OnlineIds()), u.LastIp, u.BanReason, u.BannedAt, u.LockedUntil, infos, presentIn, u.DeletedAt);
     }
 
     public async Task<AdminResult> MuteAsync(AdminCaller caller, long userId, TimeSpan duration, CancellationToken ct = default)

@@ -20,9 +20,10 @@ public static class GovernanceSetup
         return builder;
     }
 
-    /// <summary>The services alone (also for the command line).</summary>
+    /// <summary>The services alone (also for the command line and the back office); adding them twice is harmless.</summary>
     public static IServiceCollection AddChatGovernanceServices(this IServiceCollection s, IConfiguration configuration)
     {
+        if (s.Any(d => d.ServiceType == typeof(MessagePurge))) return s;
         s.Configure<GovernanceOptions>(configuration.GetSection(GovernanceOptions.Section));
         s.AddSingleton<GovernanceSettings>();
         s.AddSingleton<MessagePurge>();
