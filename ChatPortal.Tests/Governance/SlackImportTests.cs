@@ -151,7 +151,10 @@ public sealed class SlackImportTests
 
         var noUsers = Path.Combine(h.DataDir, "other.zip");
         using (var zip = ZipFile.Open(noUsers, ZipArchiveMode.Create))
-            using (var w = new StreamWriter(zip.CreateEntry("readme.txt").Open())) w.Write("hi");
+        {
+            using var w = new StreamWriter(zip.CreateEntry("readme.txt").Open());
+            w.Write("hi");
+        }
         var e2 = await Assert.ThrowsAsync<SlackImportException>(() => h.Get<SlackImport>().ImportAsync(noUsers, "(test)"));
         Assert.Contains("users.json", e2.Message);
 

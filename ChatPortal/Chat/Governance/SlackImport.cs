@@ -90,8 +90,13 @@ public sealed partial class SlackImport(IDbContextFactory<ChatDbContext> dbFacto
             {
                 db.AuditLog.Add(new AuditEntry
                 {
-                    At = time.GetUtcNow(), AdminId = adminId, AdminName = by.Length > 64 ? by[..64] : by, Action = AuditAction,
-                    Target = Path.GetFileName(zipPath) is { Length: <= 200 } f ? f : "slack export", Detail = result.ToString(), RemoteIp = remoteIp,
+                    At = time.GetUtcNow(),
+                    AdminId = adminId,
+                    AdminName = by.Length > 64 ? by[..64] : by,
+                    Action = AuditAction,
+                    Target = Path.GetFileName(zipPath) is { Length: <= 200 } f ? f : "slack export",
+                    Detail = result.ToString(),
+                    RemoteIp = remoteIp,
                 });
                 await db.SaveChangesAsync(ct);
             }
@@ -135,7 +140,10 @@ public sealed partial class SlackImport(IDbContextFactory<ChatDbContext> dbFacto
             if (await db.Users.AnyAsync(x => x.NormalizedName == normalized, ct)) continue;
             var user = new ChatUser
             {
-                Name = name, NormalizedName = normalized, Kind = kind, CreatedAt = time.GetUtcNow(),
+                Name = name,
+                NormalizedName = normalized,
+                Kind = kind,
+                CreatedAt = time.GetUtcNow(),
                 SecurityStamp = Auth.ChatAccounts.NewStamp(),
             };
             db.Users.Add(user);
@@ -258,8 +266,12 @@ public sealed partial class SlackImport(IDbContextFactory<ChatDbContext> dbFacto
             }
             var row = new Message
             {
-                RoomId = roomId, SenderId = sender, Kind = MessageKind.Text, Text = text,
-                ClientMsgId = Clip($"slack:{channelId}:{s.Ts}", 64), CreatedAt = TsToTime(s.Ts),
+                RoomId = roomId,
+                SenderId = sender,
+                Kind = MessageKind.Text,
+                Text = text,
+                ClientMsgId = Clip($"slack:{channelId}:{s.Ts}", 64),
+                CreatedAt = TsToTime(s.Ts),
                 EditedAt = m["edited"] is JsonObject e && Str(e, "ts") is { } ets ? TsToTime(ets) : null,
             };
             pending.Add((s, row, data.Count > 0 ? data : null));
@@ -313,7 +325,12 @@ public sealed partial class SlackImport(IDbContextFactory<ChatDbContext> dbFacto
 
     private ImportMapping Mapping(string kind, string external, long local, string? data) => new()
     {
-        Source = Source, Kind = kind, ExternalId = Clip(external, 200), LocalId = local, Data = data, ImportedAt = time.GetUtcNow(),
+        Source = Source,
+        Kind = kind,
+        ExternalId = Clip(external, 200),
+        LocalId = local,
+        Data = data,
+        ImportedAt = time.GetUtcNow(),
     };
 
     /// <summary>Slack's markup as plain text: mentions by name, links with their label, HTML entities decoded.</summary>
