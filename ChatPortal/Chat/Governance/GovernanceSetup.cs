@@ -15,7 +15,7 @@ public static class GovernanceSetup
         {
             // Restore refuses while this is held (see DataBackup); taken now, before the database is opened.
             var hold = ServerLock.HoldShared(portal.ResolveDataPath(builder.Environment.ContentRootPath));
-            builder.Services.AddSingleton(hold);
+            builder.Services.AddHostedService(_ => hold); // released on stop, and disposed with the container
         }
         return builder;
     }

@@ -77,6 +77,8 @@ public sealed class MessagePurge(IDbContextFactory<ChatDbContext> dbFactory, IEn
         }
     }
 
+    private const int MaxBusyRetries = 10;
+
     private int BatchSize => Math.Clamp(options.Value.PurgeBatchSize, 1, 5000);
 
     /// <summary>Deletes every message <paramref name="select"/> picks (any kind), batch by batch, oldest id first.</summary>
@@ -84,10 +86,24 @@ public sealed class MessagePurge(IDbContextFactory<ChatDbContext> dbFactory, IEn
     {
         var total = PurgeResult.None;
         var last = 0L;
+        var busy = 0;
         while (true)
         {
             ct.ThrowIfCancellationRequested();
-            var (batch, next, done) = await PurgeBatchAsync(select, last, ct);
+            PurgeResult batch;
+            long next;
+            bool done;
+            try
+            {
+                (batch, next, done) = await PurgeBatchAsync(select, last, ct);
+            }
+            catch (Microsoft.Data.Sqlite.SqliteException ex) when (ex.SqliteErrorCode is 5 or 6 && busy++ < MaxBusyRetries)
+            {
+                // The writer kept the lock past the busy timeout (heavy load): it has priority; try this batch again later.
+                log.LogInformation("Purge of {What} waits: the database is busy ({Retry}/{Max})", what, busy, MaxBusyRetries);
+                await Task.Delay(TimeSpan.FromSeconds(1), ct);
+                continue;
+            }
             total = total.Add(batch);
             last = next;
             if (done) break;
@@ -109,8 +125,9 @@ public sealed class MessagePurge(IDbContextFactory<ChatDbContext> dbFactory, IEn
         if (picked.Count == 0) return (PurgeResult.None, after, true);
         var last = picked[^1];
 
-        var clock = Stopwatch.StartNew();
+        // BEGIN IMMEDIATE waits (busy timeout) while the writer commits; the clock starts once the lock is ours.
         await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var clock = Stopwatch.StartNew();
         var ids = picked;
         foreach (var hook in hooks)
         {

@@ -232,7 +232,7 @@ internal static class BackupJson
 /// advisory lock while the server runs (several nodes may share a folder). Restore takes it
 /// exclusively, so it refuses while any server runs, and a server will not start mid-restore.
 /// </summary>
-public sealed class ServerLock : IDisposable
+public sealed class ServerLock : IHostedService, IDisposable
 {
     public const string FileName = "server.lock";
     private readonly FileStream _file;
@@ -284,6 +284,15 @@ public sealed class ServerLock : IDisposable
         {
             return "server.lock is held";
         }
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Released when the server stops (a restore may run once the last server is gone).</summary>
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        Dispose();
+        return Task.CompletedTask;
     }
 
     public void Dispose() => _file.Dispose();
