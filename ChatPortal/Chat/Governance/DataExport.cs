@@ -293,7 +293,7 @@ public sealed class DataExport(IDbContextFactory<ChatDbContext> dbFactory, Messa
         await w.WriteAsync($$"""
             <!DOCTYPE html>
             <html><head><meta charset="utf-8"><title>{{Html.Encode(title)}}</title>
-            <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src 'self'; style-src 'unsafe-inline'">
+            <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src 'self' file: data:; style-src 'unsafe-inline'">
             <style>body{font:15px/1.45 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}ol{list-style:none;padding:0}
             li{margin:.5rem 0}.who{font-weight:600}.at{color:#777;font-size:.85em;margin-left:.4rem}.text{white-space:pre-wrap}
             .deleted{color:#999;font-style:italic}img{max-width:24rem;display:block;margin-top:.3rem}</style></head>
