@@ -6,6 +6,7 @@ using ChatPortal.Admin;
 using ChatPortal.Auth;
 using ChatPortal.Bots;
 using ChatPortal.Chat;
+using ChatPortal.Chat.Governance;
 using ChatPortal.Components.Admin;
 using ChatPortal.Data;
 using ChatPortal.Tests.Infrastructure;
@@ -332,6 +333,65 @@ public sealed class AdminPagesTests
             await dialogs.FindAll("button").First(b => b.TextContent.Trim() == "Disable").ClickAsync(new());
             cut.WaitForAssertion(() => Assert.NotNull(cut.Find("[data-enable=mia]")), Wait);
             Assert.True(await h.Db(db => db.Admins.AnyAsync(a => a.Name == "mia" && a.Disabled)));
+        }
+        finally { await DisposeAsync(h, ctx); }
+    }
+
+    [Fact]
+    public async Task Data_page_counts_what_retention_would_delete_and_runs_it_with_an_audit_entry()
+    {
+        var (h, ctx, admin) = await StartAsync();
+        try
+        {
+            var kim = await h.CreateUserAsync("kim");
+            var lobby = (await h.Rooms.GetDefaultAsync())!;
+            var ids = new List<long>();
+            for (var i = 0; i < 5; i++) ids.Add((await h.Commands.PostAsync(kim, lobby.Id, $"old {i}")).Value!.Id);
+            await h.Commands.PostAsync(kim, lobby.Id, "new");
+            var at = DateTimeOffset.UtcNow.AddDays(-10);
+            await h.Db(db => db.Messages.Where(m => ids.Contains(m.Id)).ExecuteUpdateAsync(x => x.SetProperty(m => m.CreatedAt, at)));
+            var caller = await ctx.Services.GetRequiredService<AdminSession>().CallerAsync();
+            Assert.True((await h.Get<AdminGovernance>().SavePolicyAsync(caller, new(7, AccountDeletionMode.KeepAsDeletedUser))).Ok);
+            Assert.Equal("retention_days", (await h.Get<AdminGovernance>().SavePolicyAsync(caller, new(-1, AccountDeletionMode.KeepAsDeletedUser))).ErrorCode);
+
+            var dialogs = ctx.Render<MudDialogProvider>();
+            var cut = ctx.Render<DataPage>();
+            cut.WaitForAssertion(() => Assert.Equal("5", cut.Find("[data-expired=lobby]").TextContent.Trim()), Wait);
+            Assert.Contains("/admin/export/rooms/" + lobby.Id, cut.Find("[data-export=lobby]").GetAttribute("href"));
+            _ = cut.Find("#run-retention").ClickAsync(new()); // the handler waits for the dialog
+            dialogs.WaitForAssertion(() => Assert.Contains("cannot be undone", dialogs.Markup), Wait);
+            await dialogs.FindAll("button").First(b => b.TextContent.Trim() == "Run retention now").ClickAsync(new());
+            cut.WaitForAssertion(() => Assert.Contains("Deleted 5 messages", cut.Find("#retention-result").TextContent), Wait);
+            cut.WaitForAssertion(() => Assert.Equal("0", cut.Find("[data-expired=lobby]").TextContent.Trim()), Wait);
+            Assert.Equal(1, await h.Db(db => db.Messages.CountAsync(m => m.RoomId == lobby.Id)));
+            Assert.Equal(1, await h.AuditCountAsync(AdminGovernance.PolicyUpdate));
+            Assert.True(await h.Db(db => db.AuditLog.AnyAsync(a => a.Action == Retention.AuditAction && a.AdminId == admin.Id)));
+        }
+        finally { await DisposeAsync(h, ctx); }
+    }
+
+    [Fact]
+    public async Task Chat_user_page_deletes_an_account_after_confirmation()
+    {
+        var (h, ctx, admin) = await StartAsync();
+        try
+        {
+            var kim = await h.CreateUserAsync("kim", "kim-password");
+            var lobby = (await h.Rooms.GetDefaultAsync())!;
+            var posted = (await h.Commands.PostAsync(kim, lobby.Id, "still here")).Value!;
+            var revoked = new RecordingSubscriber();
+            using var sub = h.Fanout.SubscribeUser(kim.Id, revoked);
+            var dialogs = ctx.Render<MudDialogProvider>();
+            var cut = ctx.Render<ChatUserPage>(p => p.Add(x => x.Id, kim.Id));
+            cut.WaitForAssertion(() => Assert.Equal("kim", cut.Find("#user-name").TextContent), Wait);
+            _ = cut.Find("#user-delete").ClickAsync(new());
+            dialogs.WaitForAssertion(() => Assert.Contains("cannot be undone", dialogs.Markup), Wait);
+            await dialogs.FindAll("button").First(b => b.TextContent.Trim() == "Delete account").ClickAsync(new());
+            cut.WaitForAssertion(() => Assert.Equal($"deleted user #{kim.Id}", cut.Find("#user-name").TextContent), Wait);
+            Assert.Single(await revoked.WaitForAsync<SessionRevoked>(1));
+            Assert.Equal(posted.Id, (await h.History.GetHistoryAsync(lobby.Id)).Single().Id);
+            Assert.True(await h.Db(db => db.AuditLog.AnyAsync(a => a.Action == AccountDeletion.AuditAction && a.AdminId == admin.Id)));
+            Assert.Empty(cut.FindAll("#user-delete")); // a tombstone has nothing left to delete
         }
         finally { await DisposeAsync(h, ctx); }
     }

@@ -13,7 +13,7 @@ public sealed record ChatUserRow(long Id, string Name, UserKind Kind, DateTimeOf
 public sealed record ChatUserList(IReadOnlyList<ChatUserRow> Items, int Total);
 
 public sealed record ChatUserDetails(ChatUserRow User, string? LastIp, string? BanReason, DateTimeOffset? BannedAt,
-    DateTimeOffset? LockedUntil, IReadOnlyList<RoomInfo> Rooms, IReadOnlyList<RoomInfo> OnlineIn);
+    DateTimeOffset? LockedUntil, IReadOnlyList<RoomInfo> Rooms, IReadOnlyList<RoomInfo> OnlineIn, DateTimeOffset? DeletedAt = null);
 
 /// <summary>
 /// Chat users in the back office: search, details, and moderation. Every change goes to the
@@ -57,7 +57,7 @@ public sealed class AdminChatUsers(IDbContextFactory<ChatDbContext> dbFactory, C
         {
             if (await rooms.GetAsync(id, ct) is { IsDirect: false } room) presentIn.Add(room);
         }
-        return new ChatUserDetails(Row(u, OnlineIds()), u.LastIp, u.BanReason, u.BannedAt, u.LockedUntil, memberOf, presentIn);
+        return new ChatUserDetails(Row(u, OnlineIds()), u.LastIp, u.BanReason, u.BannedAt, u.LockedUntil, memberOf, presentIn, u.DeletedAt);
     }
 
     public async Task<AdminResult> MuteAsync(AdminCaller caller, long userId, TimeSpan duration, CancellationToken ct = default)
@@ -102,7 +102,8 @@ public sealed class AdminChatUsers(IDbContextFactory<ChatDbContext> dbFactory, C
         var password = NewPassword();
         var result = await ChangeAsync(actor, userId, AuditActions.UserResetPassword, null, u =>
         {
-            if (u.Kind != UserKind.Member || u.PasswordHash is null) throw new NoPasswordException();
+            // Imported members have no password until an admin sets one; deleted accounts never get one again.
+            if (u.Kind != UserKind.Member || u.DeletedAt is not null) throw new NoPasswordException();
             u.PasswordHash = Hasher.HashPassword(u, password);
             u.SecurityStamp = ChatAccounts.NewStamp();
             u.FailedSignIns = 0;

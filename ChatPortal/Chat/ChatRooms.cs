@@ -127,6 +127,26 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
         return true;
     }
 
+    /// <summary>
+    /// Takes the user out of every room but direct conversations (a deleted account), announcing each
+    /// removal so every node's caches and sessions drop the rooms; returns how many.
+    /// </summary>
+    public async Task<int> RemoveFromAllRoomsAsync(long userId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var roomIds = await (from m in db.RoomMembers
+                             where m.UserId == userId
+                             join r in db.Rooms on m.RoomId equals r.Id
+                             where !r.IsDirect
+                             select m.RoomId).ToListAsync(ct);
+        var removed = 0;
+        foreach (var roomId in roomIds)
+        {
+            if (await RemoveMemberAsync(roomId, userId, ct)) removed++;
+        }
+        return removed;
+    }
+
     /// <summary>Members of a room (for @-completion), by name, at most <paramref name="limit"/>; banned users are left out.</summary>
     public async Task<IReadOnlyList<UserRef>> ListMembersAsync(long roomId, int limit = 200, CancellationToken ct = default)
     {

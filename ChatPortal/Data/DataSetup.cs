@@ -50,7 +50,8 @@ public static class DataSetup
             await db.Database.OpenConnectionAsync(ct);
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
         }
-        await db.Database.MigrateAsync(ct);
+        await using (db.Database.IsNpgsql() ? await PostgresData.MigrationLockAsync(services, ct) : null)
+            await db.Database.MigrateAsync(ct);
         await services.GetRequiredService<ChatRooms>().EnsureDefaultRoomAsync("Everyone's room · 大家的聊天室", ct);
     }
 }

@@ -2,6 +2,7 @@ using ChatPortal.Admin;
 using ChatPortal.Auth;
 using ChatPortal.Bots;
 using ChatPortal.Chat;
+using ChatPortal.Chat.Governance;
 using ChatPortal.Cluster;
 using ChatPortal.Components;
 using ChatPortal.Data;
@@ -35,6 +36,7 @@ public static class ChatPortalSetup
         builder.AddChatPortalSearch();
         builder.AddChatPortalSecurity();
         builder.AddChatPortalAdmin();
+        builder.AddChatPortalGovernance();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
         builder.Services.AddScoped<Components.Chat.ChatCircuit>();
@@ -66,6 +68,7 @@ public static class ChatPortalSetup
         app.MapChatPortalCluster();
         app.MapChatPortalWebSockets();
         app.MapChatPortalAdmin();
+        app.MapAccountData();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }
