@@ -26,6 +26,7 @@ public static class ComponentServices
         s.AddSingleton(core.Services.GetRequiredService<IOptions<ImageOptions>>());
         s.AddScoped<CircuitPresence>();
         s.AddScoped<ChatViewState>();
+        s.AddScoped<ClientAddress>();
         return ctx;
     }
 }

@@ -37,7 +37,7 @@ public sealed record RoomMemberRow(UserRef User, DateTimeOffset JoinedAt);
 /// membership goes through the core's own methods.
 /// </summary>
 public sealed partial class AdminRooms(IDbContextFactory<ChatDbContext> dbFactory, ChatService chat, AdminGuard guard,
-    AdminAudit audit, TimeProvider time)
+    AdminAudit audit, TimeProvider time, Chat.Safeguards.ImageRetention imageRetention)
 {
     /// <summary>Lowercase letters, digits and dashes; "dm-" is kept for direct conversations.</summary>
     public const string SlugPattern = "^(?!dm-)[a-z0-9][a-z0-9-]{1,79}$";
@@ -160,6 +160,7 @@ public sealed partial class AdminRooms(IDbContextFactory<ChatDbContext> dbFactor
         var room = await db.Rooms.AsNoTracking().FirstOrDefaultAsync(r => r.Id == roomId && !r.IsDirect, ct);
         if (room is null) return NotFound;
         if (IsDefault(room)) return AdminResult.Fail("default_room", "The default room cannot be deleted.");
+        var images = await imageRetention.ImagesOfRoomAsync(roomId, ct); // removed with the room (issue 20, item 5)
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
             var messages = await db.Messages.Where(m => m.RoomId == roomId).ExecuteDeleteAsync(ct);
@@ -171,6 +172,7 @@ public sealed partial class AdminRooms(IDbContextFactory<ChatDbContext> dbFactor
             await tx.CommitAsync(ct);
         }
         await chat.RoomChangedAsync(roomId, ct); // drops the core's cached copy
+        await imageRetention.DeleteImagesAsync(images, CancellationToken.None);
         return AdminResult.Success;
     }
 

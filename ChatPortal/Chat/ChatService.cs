@@ -24,14 +24,16 @@ public sealed class ChatService : IDisposable
     private readonly ChatOptions _options;
     private readonly TimeProvider _time;
     private readonly PartitionedRateLimiter<long> _rate;
+    private readonly Safeguards.AddressLimits? _addressLimits;
     private readonly ConcurrentDictionary<long, RoomInfo> _roomsById = new();
     private readonly ConcurrentDictionary<string, ImageRef> _images = new();
     private readonly ConcurrentDictionary<(long User, long Room), DateTimeOffset> _typing = new();
 
     public ChatService(IDbContextFactory<ChatDbContext> dbFactory, MessageWriter writer, LocalFanout fanout,
         IChatBackplane backplane, PresenceTracker presence, UserDirectory users, IOptions<ChatOptions> options,
-        TimeProvider time, WordFilter wordFilter)
+        TimeProvider time, WordFilter wordFilter, Safeguards.AddressLimits? addressLimits = null)
     {
+        _addressLimits = addressLimits;
         _wordFilter = wordFilter;
         _dbFactory = dbFactory;
         _writer = writer;
@@ -254,17 +256,19 @@ public sealed class ChatService : IDisposable
     /// after the message is committed (and fanned out); its id orders it in the room.
     /// </summary>
     public async Task<ChatResult<ChatMessage>> PostAsync(UserRef sender, long roomId, string? text,
-        string? clientMsgId = null, string? imageId = null, CancellationToken ct = default) =>
-        await (await BeginPostAsync(sender, roomId, text, clientMsgId, imageId, ct));
+        string? clientMsgId = null, string? imageId = null, CancellationToken ct = default, string? address = null) =>
+        await (await BeginPostAsync(sender, roomId, text, clientMsgId, imageId, ct, address));
 
     /// <summary>
     /// <see cref="PostAsync"/> in two steps, for connections that pipeline their sends: the outer
     /// task completes once the post is checked and queued to the writer (so posts begun one after
     /// another are stored in that order), the inner one once it is committed and fanned out.
     /// A socket can thus have many posts in one group commit instead of one per round trip.
+    /// <paramref name="address"/> is the client's address, for the per-address limit on top of the
+    /// per-user one (null: none, e.g. bots and the back office).
     /// </summary>
     public async Task<Task<ChatResult<ChatMessage>>> BeginPostAsync(UserRef sender, long roomId, string? text,
-        string? clientMsgId = null, string? imageId = null, CancellationToken ct = default)
+        string? clientMsgId = null, string? imageId = null, CancellationToken ct = default, string? address = null)
     {
         var body = CleanText(text);
         if (imageId is null && body.Length == 0) return Refused(ChatError.Empty);
@@ -288,6 +292,7 @@ public sealed class ChatService : IDisposable
         {
             using var lease = _rate.AttemptAcquire(sender.Id);
             if (!lease.IsAcquired) return Refused(ChatError.RateLimited);
+            if (_addressLimits?.TryPost(address) == false) return Refused(ChatError.RateLimited); // rotating users buys nothing
         }
 
         var row = new Message
@@ -672,11 +677,14 @@ public sealed class ChatService : IDisposable
         return true;
     }
 
-    /// <summary>Ends a user's live sessions everywhere (ban, kick): adapters close them.</summary>
-    public void RevokeSessions(long userId, string reason)
+    /// <summary>
+    /// Ends a user's live sessions everywhere (ban, kick): adapters close them. With a sign-in
+    /// <paramref name="sessionId"/>, only that session's tabs and sockets (sign-out).
+    /// </summary>
+    public void RevokeSessions(long userId, string reason, string? sessionId = null)
     {
         _users.Invalidate(userId);
-        _backplane.Publish(new SessionRevoked(userId, reason));
+        _backplane.Publish(new SessionRevoked(userId, reason, sessionId));
     }
 
     public void Dispose() => _rate.Dispose();

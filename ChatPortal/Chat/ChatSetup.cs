@@ -1,3 +1,5 @@
+using ChatPortal.Chat.Safeguards;
+
 namespace ChatPortal.Chat;
 
 public static class ChatSetup
@@ -16,6 +18,7 @@ public static class ChatSetup
         s.AddSingleton<MessageWriter>();
         s.AddHostedService(sp => sp.GetRequiredService<MessageWriter>());
         s.AddSingleton<ChatService>();
+        builder.AddChatSafeguards(); // per-address limits, image retention, guest expiry (Chat/Safeguards)
         return builder;
     }
 }

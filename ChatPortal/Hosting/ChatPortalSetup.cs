@@ -40,6 +40,10 @@ public static class ChatPortalSetup
         builder.Services.AddScoped<Components.Chat.CircuitPresence>();
         builder.Services.AddScoped<Components.Chat.ChatViewState>();
         builder.Services.AddScoped<Microsoft.AspNetCore.Components.Server.Circuits.CircuitHandler, Components.Chat.PresenceCircuitHandler>();
+        // The client's address in the circuit, for the per-address limits (Chat/Safeguards/AddressLimits).
+        builder.Services.AddHttpContextAccessor();
+        builder.Services.AddScoped<Components.Chat.ClientAddress>();
+        builder.Services.AddScoped<Microsoft.AspNetCore.Components.Server.Circuits.CircuitHandler, Components.Chat.ClientAddressCircuitHandler>();
         return builder;
     }
 

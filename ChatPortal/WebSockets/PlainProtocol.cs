@@ -37,6 +37,12 @@ internal sealed class PlainProtocol(SocketConnection conn, string? roomSlug) : I
             return;
         }
         var guest = await s.Guests.CreateAsync(conn.RemoteIp, ct);
+        if (guest is null) // this address made too many guests
+        {
+            Error(Auth.GuestAccounts.TooMany.Code, Auth.GuestAccounts.TooMany.Message);
+            conn.CloseAfterFlush(WebSocketCloseStatus.PolicyViolation, Auth.GuestAccounts.TooMany.Code);
+            return;
+        }
         conn.Authenticate(guest);
         _room = room;
         var error = await conn.JoinAsync(room, null, (online, _) => PlainWireFormat.Json(
@@ -58,7 +64,7 @@ internal sealed class PlainProtocol(SocketConnection conn, string? roomSlug) : I
         Task<ChatResult<ChatMessage>> stored;
         try
         {
-            stored = await conn.Services.Chat.BeginPostAsync(conn.User, _room.Id, Encoding.UTF8.GetString(utf8.Span), ct: ct);
+            stored = await conn.Services.Chat.BeginPostAsync(conn.User, _room.Id, Encoding.UTF8.GetString(utf8.Span), ct: ct, address: conn.RemoteIp);
         }
         catch
         {
@@ -99,7 +105,7 @@ internal sealed class PlainProtocol(SocketConnection conn, string? roomSlug) : I
     public async Task OnBinaryAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
     {
         if (_room is null || conn.User is null) return;
-        var result = await conn.Services.PostImageAsync(conn.User, _room, data, null, ct);
+        var result = await conn.Services.PostImageAsync(conn.User, _room, data, null, ct, conn.RemoteIp);
         if (!result.Ok) Error(result.Error!.Code, result.Error.Message);
     }
 

@@ -107,6 +107,8 @@ internal sealed class SocketConnection : IDrainedSubscriber
     public UserRef? User { get; private set; }
     /// <summary>The API token this socket authenticated with, if any (revoking it closes the socket).</summary>
     public long? TokenId { get; private set; }
+    /// <summary>The sign-in session whose ticket opened this socket, if any (signing it out closes the socket).</summary>
+    public string? SignInSessionId { get; private set; }
 
     /// <summary>Frames waiting in this socket's send queue (for the queue-depth gauge).</summary>
     public int QueuedFrames => Volatile.Read(ref _queued);
@@ -149,10 +151,11 @@ internal sealed class SocketConnection : IDrainedSubscriber
     // ------------------------------------------------------------------ identity and rooms
 
     /// <summary>The socket now acts as this user: it gets the user's own events (direct messages, revocation).</summary>
-    public void Authenticate(UserRef user, long? tokenId = null)
+    public void Authenticate(UserRef user, long? tokenId = null, string? signInSessionId = null)
     {
         User = user;
         TokenId = tokenId;
+        SignInSessionId = signInSessionId;
         if (user.IsGuest) WebSocketMetrics.GuestIn();
         _userSubscription = _s.Chat.SubscribeUser(user.Id, this);
     }
@@ -258,6 +261,7 @@ internal sealed class SocketConnection : IDrainedSubscriber
         if (IsClosing) return true; // going anyway; do not count it as slow
         if (evt is SessionRevoked revoked)
         {
+            if (revoked.SessionId is not null && revoked.SessionId != SignInSessionId) return true; // another sign-in session of the user
             _log.LogInformation("Closing the socket of user {UserId}: session revoked ({Reason})", revoked.UserId, revoked.Reason);
             _ = Task.Run(() => CloseAsync(WebSocketCloseStatus.PolicyViolation, "session_revoked"));
             return true;

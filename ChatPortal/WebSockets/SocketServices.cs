@@ -7,8 +7,10 @@ namespace ChatPortal.WebSockets;
 
 /// <summary>What every socket needs, in one singleton (a socket itself is not a DI service).</summary>
 public sealed class SocketServices(ChatService chat, ImageStore images, SocketTickets tickets, ApiTokens tokens, GuestAccounts guests,
-    PlainWireFormat plain, V1WireFormat v1, IOptions<WebSocketEndpointOptions> options, TimeProvider time, ILoggerFactory logs)
+    PlainWireFormat plain, V1WireFormat v1, IOptions<WebSocketEndpointOptions> options, TimeProvider time, ILoggerFactory logs,
+    Chat.Safeguards.ImageRetention retention)
 {
+    public Chat.Safeguards.ImageRetention Retention { get; } = retention;
     public ChatService Chat { get; } = chat;
     public ImageStore Images { get; } = images;
     public SocketTickets Tickets { get; } = tickets;
@@ -36,12 +38,15 @@ public sealed class SocketServices(ChatService chat, ImageStore images, SocketTi
 
     /// <summary>Stores the image (validated by content) and posts it; the result is the stored message.</summary>
     public async Task<ChatResult<ChatMessage>> PostImageAsync(UserRef user, RoomInfo room, ReadOnlyMemory<byte> bytes, string? clientId,
-        CancellationToken ct)
+        CancellationToken ct, string? address = null)
     {
         if (await CheckCanPostImageAsync(user, room, ct) is { } denied) return denied;
-        var saved = await Images.SaveAsync(bytes, user.Id, null, ct);
+        var saved = await Images.SaveAsync(bytes, user.Id, null, ct, address);
         if (!saved.Ok) return saved.Error!;
-        return await Chat.PostAsync(user, room.Id, null, clientId, saved.Value!.Id, ct);
+        var posted = await Chat.PostAsync(user, room.Id, null, clientId, saved.Value!.Id, ct, address);
+        // Refused (rate limit, mute...): the upload would be an orphan; remove it now rather than at the sweep.
+        if (!posted.Ok) await Retention.DeleteImagesAsync([saved.Value.Id], CancellationToken.None);
+        return posted;
     }
 
     internal static bool IsGuestRoom(RoomInfo room) => room.AllowGuests && !room.IsPrivate && !room.IsDirect;
