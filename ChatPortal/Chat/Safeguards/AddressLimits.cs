@@ -75,8 +75,9 @@ public sealed class AddressLimits : IDisposable
     {
         if (burst <= 0 || perUnit <= 0) return null;
         var steps = Math.Max(1, Math.Min(10, (int)Math.Floor(perUnit)));
-        var period = unit / steps;
-        var tokens = Math.Max(1, (int)Math.Round(perUnit / steps));
+        // Less than one per unit: one token every 1/perUnit units.
+        var period = perUnit < 1 ? unit / perUnit : unit / steps;
+        var tokens = perUnit < 1 ? 1 : Math.Max(1, (int)Math.Round(perUnit / steps));
         return PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
         {
             TokenLimit = burst,

@@ -14,6 +14,7 @@ public static class SafeguardSetup
         var s = builder.Services;
         s.Configure<AddressLimitOptions>(builder.Configuration.GetSection(AddressLimitOptions.Section));
         s.Configure<ImageOptions>(builder.Configuration.GetSection(ImageOptions.Section));
+        s.Configure<Hosting.PortalOptions>(builder.Configuration.GetSection(Hosting.PortalOptions.Section)); // the image folder
         s.Configure<GuestOptions>(builder.Configuration.GetSection(GuestOptions.Section));
         s.AddSingleton<AddressLimits>();
         s.AddSingleton<ImageRetention>();

@@ -9,7 +9,7 @@ namespace ChatPortal.Components.Chat;
 /// </summary>
 public sealed class ClientAddress
 {
-    public string? Value { get; internal set; }
+    public string? Value { get; set; }
 }
 
 /// <summary>
