@@ -19,7 +19,7 @@ public sealed class SignOutTests
     private static async Task<HttpStatusCode> PostLogoutAsync(PortalProcess portal, CookieContainer cookies, bool everywhere = false)
     {
         using var http = portal.CreateClient(cookies: cookies);
-        var page = await http.GetStringAsync("/");
+        var page = await http.GetStringAsync("/rooms/lobby");
         var token = WebUtility.HtmlDecode(Regex.Match(page, "name=\"__RequestVerificationToken\" value=\"([^\"]+)\"").Groups[1].Value);
         Assert.False(string.IsNullOrEmpty(token), "no sign-out form on the chat page");
         var fields = new Dictionary<string, string> { ["__RequestVerificationToken"] = token, ["returnUrl"] = "/login" };
@@ -57,7 +57,7 @@ public sealed class SignOutTests
         Assert.Equal(HttpStatusCode.Unauthorized, await TicketStatusAsync(portal, stolen));
         using var http = portal.CreateClient(cookies: stolen);
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/api/auth/tokens")).StatusCode);
-        using var page = await http.GetAsync("/");
+        using var page = await http.GetAsync("/rooms/lobby");
         Assert.Equal(HttpStatusCode.Redirect, page.StatusCode);
         Assert.Contains("/login", page.Headers.Location!.ToString());
     }

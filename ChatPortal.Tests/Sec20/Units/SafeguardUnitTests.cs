@@ -149,6 +149,7 @@ public sealed class SafeguardUnitTests
         // The web composer passes its circuit's address: the same address's budget is spent.
         await using var ctx = ComponentServices.NewContext(core);
         ctx.Services.AddScoped(_ => new Components.Chat.ClientAddress { Value = "203.0.113.44" });
+        ctx.SetRendererInfo(new Microsoft.AspNetCore.Components.RendererInfo("Server", isInteractive: true));
         var sent = new List<ChatMessage>();
         var composer = ctx.Render<Components.Chat.Composer>(p => p.Add(c => c.Room, room).Add(c => c.Me, b).Add(c => c.OnSent, m => sent.Add(m)));
         await composer.InvokeAsync(() => composer.Find("#composer-input").Input("from the web"));
