@@ -33,6 +33,34 @@ public sealed class SqliteDesignTimeFactory : IDesignTimeDbContextFactory<ChatDb
 
 public static class PostgresData
 {
+    /// <summary>
+    /// Applies migrations while holding a session advisory lock, so nodes starting together apply
+    /// them one after another. EF Core's own migration lock on PostgreSQL is taken per migration
+    /// transaction: with more than one pending migration a second node could apply one the first
+    /// had already planned (seen: "column already exists" with two nodes and two pending migrations).
+    /// </summary>
+    public static async Task MigrateSeriallyAsync(ChatDbContext db, CancellationToken ct = default)
+    {
+        await using var conn = new NpgsqlConnection(db.Database.GetConnectionString());
+        await conn.OpenAsync(ct);
+        await using (var take = new NpgsqlCommand("SELECT pg_advisory_lock($1, $2)", conn))
+        {
+            take.CommandTimeout = 300;
+            take.Parameters.Add(new NpgsqlParameter { Value = PostgresRoomGate.LockSpace });
+            take.Parameters.Add(new NpgsqlParameter { Value = int.MinValue }); // not a room key (rooms hash to their id)
+            await take.ExecuteNonQueryAsync(ct);
+        }
+        try
+        {
+            await db.Database.MigrateAsync(ct);
+        }
+        finally
+        {
+            await using var release = new NpgsqlCommand("SELECT pg_advisory_unlock_all()", conn);
+            await release.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+    }
+
     public const string ProviderName = "Postgres";
 
     public static bool IsPostgres(string? provider) =>

@@ -52,7 +52,8 @@ public static class DataSetup
             await db.Database.OpenConnectionAsync(ct);
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
         }
-        await db.Database.MigrateAsync(ct);
+        if (db.Database.IsNpgsql()) await Cluster.PostgresData.MigrateSeriallyAsync(db, ct); // nodes starting together
+        else await db.Database.MigrateAsync(ct);
         var slug = options.DefaultRoomSlug.Trim().ToLowerInvariant();
         if (!await db.Rooms.AnyAsync(r => r.Slug == slug, ct))
         {
