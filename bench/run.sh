@@ -13,6 +13,8 @@
 #   Chat__RateLimitBurst=1000000, Chat__RateLimitPerSecond=1000000   one load generator sends
 #       far faster than a person (shipped: burst 10, 3/s per user)
 #   WebSockets__MaxConnectionsPerIp=100000   every socket comes from 127.0.0.1 (shipped: 256)
+#   Limits__*PerAddress=0                    the per-address limits are off: every guest, post and
+#       image of the load generator comes from 127.0.0.1 (shipped: see appsettings.json)
 #   WebSockets__SendQueueCapacity=4096       a 2,000-message burst to each socket (shipped: 512;
 #       a slower consumer is otherwise disconnected, which the benchmark would count as loss)
 #   WebSockets__AuthTimeoutSeconds=60        10,000 guests signing in at once queue behind each
@@ -79,6 +81,7 @@ start_cp() { # fresh data folder; records the cold start (launch → first page 
   (cd "$APPDIR" && exec env ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production \
     Urls=http://127.0.0.1:$CP_PORT Portal__DataPath="$data" Logging__LogLevel__Default=Warning \
     Chat__RateLimitBurst=1000000 Chat__RateLimitPerSecond=1000000 \
+    Limits__PostBurstPerAddress=0 Limits__GuestBurstPerAddress=0 Limits__ImageBurstPerAddress=0 Limits__ImageBytesPerAddressPerHour=0 Limits__RegistrationBurstPerAddress=0 \
     WebSockets__MaxConnectionsPerIp=100000 WebSockets__SendQueueCapacity=4096 WebSockets__AuthTimeoutSeconds=60 \
     dotnet ChatPortal.dll >>"$WORK/chatportal.log" 2>&1) &
   CP_PID=$!; PIDS+=("$CP_PID")

@@ -44,6 +44,7 @@ mkdir -p "$WORK/data"
 (cd "$ROOT/ChatPortal/bin/Release/net10.0" && exec env ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production \
   Urls=http://127.0.0.1:$PORT Portal__DataPath="$WORK/data" Logging__LogLevel__Default=Warning \
   Chat__RateLimitBurst=1000000 Chat__RateLimitPerSecond=1000000 \
+  Limits__PostBurstPerAddress=0 Limits__GuestBurstPerAddress=0 Limits__ImageBurstPerAddress=0 Limits__ImageBytesPerAddressPerHour=0 Limits__RegistrationBurstPerAddress=0 \
   WebSockets__MaxConnectionsPerIp=100000 WebSockets__SendQueueCapacity=4096 WebSockets__AuthTimeoutSeconds=60 \
   dotnet ChatPortal.dll >>"$WORK/chatportal.log" 2>&1) &
 CP_PID=$!

@@ -49,6 +49,7 @@ public sealed class AdminHarness : IChatCore, IAsyncDisposable
         builder.AddChatPortalData();
         builder.AddChatCore();
         builder.Services.AddSingleton<BotSwitches>();
+        builder.Services.AddSingleton<SignInGuard>();
         builder.Services.AddSingleton<ChatAccounts>();
         builder.Services.AddSingleton<ApiTokens>();
         foreach (var bot in bots) builder.Services.AddSingleton(bot);

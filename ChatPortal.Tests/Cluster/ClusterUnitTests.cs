@@ -26,11 +26,11 @@ public sealed class ClusterUnitTests
     [
         new MessagePosted(Msg),
         new MessageEdited(Msg with { Text = "edited" }, 43),
-        new MessageDeleted(3, 42, 44, Ann),
+        new MessageDeleted(3, 42, 44, Ann, "0123456789abcdef0123456789abcdef"),
         new PresenceChanged(3, Ann, Joined: true),
         new UserTyping(3, Ann),
         new DirectActivity(9, Ann, new DirectConversation(Room with { Id = 9, IsDirect = true }, Ann with { Id = 8, Name = "ben" }), 45),
-        new SessionRevoked(7, "banned"),
+        new SessionRevoked(7, "signed_out", "feedfacefeedfacefeedfacefeedface"),
         new RoomChanged(Room),
         new RoomDeleted(3),
         new MemberAdded(3, Ann),

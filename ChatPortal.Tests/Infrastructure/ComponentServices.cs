@@ -32,6 +32,7 @@ public static class ComponentServices
         s.AddSingleton(node.GetRequiredService<ChatPortal.Search.MessageSearch>());
         s.AddSingleton(node.GetRequiredService<IOptions<ImageOptions>>());
         s.AddScoped<ChatCircuit>();
+        s.AddScoped<ClientAddress>();
         return ctx;
     }
 }

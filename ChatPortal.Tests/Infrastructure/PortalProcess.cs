@@ -40,6 +40,13 @@ public sealed class PortalProcess : IAsyncDisposable
         return p;
     }
 
+    /// <summary>The per-address limits (environment names) the test portals switch off by default.</summary>
+    public static readonly string[] PerAddressLimits =
+    [
+        "Limits__PostBurstPerAddress", "Limits__GuestBurstPerAddress", "Limits__ImageBurstPerAddress",
+        "Limits__ImageBytesPerAddressPerHour", "Limits__RegistrationBurstPerAddress",
+    ];
+
     public static int FreePort()
     {
         using var l = new TcpListener(IPAddress.Loopback, 0);
@@ -73,6 +80,9 @@ public sealed class PortalProcess : IAsyncDisposable
         psi.Environment["Portal__DataPath"] = DataDir;
         psi.Environment["Logging__LogLevel__Default"] = "Warning";
         psi.Environment["Logging__LogLevel__ChatPortal"] = "Information";
+        // Every test client comes from 127.0.0.1: the per-address limits (Limits section) would make
+        // a suite's many users one abuser. Off unless a test sets them (as the per-user rate is raised).
+        foreach (var limit in PerAddressLimits) psi.Environment[limit] = "0";
         foreach (var (k, v) in _env) psi.Environment[k] = v;
 
         var log = new StreamWriter(LogPath, append: true) { AutoFlush = true };

@@ -71,7 +71,7 @@ public sealed class RawFrameTests(RelyPortalFixture fx)
             if (protocol is not null) await raw.ReadTextContainingAsync("\"hello\"");
             foreach (var frame in Frames(name)) await raw.SendRawAsync(frame);
             var code = await raw.ReadUntilCloseAsync();
-            Assert.True(code == expected, $"{name} over {protocol ?? "plain"}: expected close {expected}, saw {code?.ToString() ?? "a reset or end of stream"}");
+            Assert.True(code == expected, $"{name} over {protocol ?? "plain"}: expected close {expected}, saw {code?.ToString() ?? "a reset or end of stream"}\n" + string.Join("\n", portal.ReadLog().Split('\n').TakeLast(30)));
             await raw.SendRawAsync(RawWs.Frame(RawWs.Fin | RawWs.Close, [(byte)(expected >> 8), (byte)expected]));
             Assert.True(await raw.ServerHungUpAsync(TimeSpan.FromSeconds(15)), $"{name}: the server kept the connection open");
         }

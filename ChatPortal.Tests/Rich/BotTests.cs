@@ -132,7 +132,11 @@ public sealed class BotTests
         await using var h = await CoreHarness.StartAsync();
         await WaitUntil(() => h.Services.GetRequiredService<BotDirectory>().Get(XiaoAiBot.BotName) is not null);
         var accounts = new Auth.ChatAccounts(h.Services.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<Data.ChatDbContext>>(),
-            h.Users, TimeProvider.System);
+            h.Users, TimeProvider.System,
+            new Auth.SignInGuard(Microsoft.Extensions.Options.Options.Create(new Auth.AccountOptions()), TimeProvider.System),
+            h.Services.GetRequiredService<Chat.Safeguards.AddressLimits>(),
+            Microsoft.Extensions.Options.Options.Create(new Auth.AccountOptions()),
+            Microsoft.Extensions.Options.Options.Create(new ChatPortal.WebSockets.WebSocketEndpointOptions()));
         var attempt = await accounts.SignInOrRegisterAsync(XiaoAiBot.BotName, "password123", null);
         Assert.False(attempt.Succeeded);
     }

@@ -81,7 +81,7 @@ public static class UpgradeFixtureMaker
         var bob = await Member("bob", "bob-password-1");
         var li = await Member("李雷", "lilei-password-1");
         var carol = await Member("carol", "carol-password-1");
-        var guest = await Get<GuestAccounts>().CreateAsync("192.0.2.20");
+        var guest = (await Get<GuestAccounts>().CreateAsync("192.0.2.20"))!;
         var (token, _) = await Get<ApiTokens>().IssueAsync(alice.Id, "mini-program");
         var (old, _) = await Get<ApiTokens>().IssueAsync(bob.Id, "old script");
         Assert.True(await Get<ApiTokens>().RevokeAsync(old));

@@ -1,5 +1,6 @@
 using System.Net.WebSockets;
 using ChatPortal.Data;
+using ChatPortal.WebSockets;
 using Microsoft.EntityFrameworkCore;
 
 namespace ChatPortal.Tests.WebSockets;
@@ -69,15 +70,18 @@ public sealed class PlainClientTests(WsPortalFixture fx)
         var evil = $"<img src=x onerror=alert(1)> & \"quoted\" 'single' {Guid.NewGuid():N}";
         await alice.SendTextAsync(evil);
 
-        var got = await bob.WaitForAsync(f => f.Is("message") && f.Get("message") == evil);
+        // Plain frames carry the text htmlspecialchars'd (as the original server sent it), then JSON-escaped.
+        var escaped = PlainWireFormat.HtmlSpecialChars(evil);
+        Assert.NotEqual(evil, escaped);
+        var got = await bob.WaitForAsync(f => f.Is("message") && f.Get("message") == escaped);
         var raw = got.Text;
         Assert.DoesNotContain("<", raw);
         Assert.DoesNotContain(">", raw);
         Assert.DoesNotContain("&", raw);
         Assert.DoesNotContain("'", raw);
-        Assert.Contains("\\u003Cimg", raw);
+        Assert.Contains("\\u0026lt;img", raw);
         Assert.Contains("\\u0026", raw);
-        Assert.Contains("\\u0022quoted\\u0022", raw);
+        Assert.Contains("\\u0026quot;quoted\\u0026quot;", raw);
     }
 
     [Fact]

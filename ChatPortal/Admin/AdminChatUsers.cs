@@ -23,7 +23,7 @@ public sealed record ChatUserDetails(ChatUserRow User, string? LastIp, string? B
 /// (open pages and sockets close now).
 /// </summary>
 public sealed class AdminChatUsers(IDbContextFactory<ChatDbContext> dbFactory, ChatRooms rooms, ChatSessions sessions, UserDirectory users,
-    AdminGuard guard, AdminAudit audit, ApiTokens tokens, TimeProvider time)
+    AdminGuard guard, AdminAudit audit, ApiTokens tokens, TimeProvider time, SignInSessions? signIns = null)
 {
     public static readonly TimeSpan MaxMute = TimeSpan.FromDays(3650);
     private static readonly PasswordHasher<ChatUser> Hasher = new();
@@ -128,8 +128,13 @@ public sealed class AdminChatUsers(IDbContextFactory<ChatDbContext> dbFactory, C
         }
         audit.Add(db, actor, action, $"user #{user.Id} {user.Name}", detail);
         await db.SaveChangesAsync(ct);
-        // A ban or a new password also ends API tokens: a leaked token must not outlive either.
-        if (revoke is "banned" or "password_reset") await tokens.RevokeAllAsync(user.Id, ct);
+        // A ban, a kick or a new password also ends API tokens and sign-in sessions: a leaked token or
+        // cookie must not outlive any of them (a kicked bot signs in again for a new token).
+        if (revoke is not null)
+        {
+            await tokens.RevokeAllAsync(user.Id, ct);
+            if (signIns is not null) await signIns.EndAllAsync(user.Id, revoke, publish: false, ct);
+        }
         if (revoke is null) users.Invalidate(user.Id);
         else await sessions.RevokeAsync(user.Id, revoke); // also invalidates the directory entry, on every node
         return AdminResult.Success;

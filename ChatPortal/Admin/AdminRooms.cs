@@ -35,7 +35,8 @@ public sealed record RoomMemberRow(UserRef User, DateTimeOffset JoinedAt);
 /// which writes the rows, announces the change to every session on every node, and takes this
 /// class's audit entry into the same transaction.
 /// </summary>
-public sealed partial class AdminRooms(ChatRooms chat, UserDirectory users, AdminGuard guard, AdminAudit audit)
+public sealed partial class AdminRooms(ChatRooms chat, UserDirectory users, AdminGuard guard, AdminAudit audit,
+    Chat.Safeguards.ImageRetention imageRetention)
 {
     /// <summary>Lowercase letters, digits and dashes; "dm-" is kept for direct conversations.</summary>
     public const string SlugPattern = "^(?!dm-)[a-z0-9][a-z0-9-]{1,79}$";
@@ -108,9 +109,12 @@ public sealed partial class AdminRooms(ChatRooms chat, UserDirectory users, Admi
         var room = await chat.GetAsync(roomId, ct);
         if (room is null || room.IsDirect) return NotFound;
         if (chat.IsDefault(room)) return AdminResult.Fail("default_room", "The default room cannot be deleted.");
+        var images = await imageRetention.ImagesOfRoomAsync(roomId, ct); // their files go with the room
         var result = await chat.DeleteAsync(roomId,
             (db, r, messages) => audit.Add(db, actor, AuditActions.RoomDelete, Target(r), $"{messages} stored events removed"), ct);
-        return result.Ok ? AdminResult.Success : NotFound;
+        if (!result.Ok) return NotFound;
+        await imageRetention.DeleteImagesAsync(images, CancellationToken.None);
+        return AdminResult.Success;
     }
 
     /// <summary>A new invite code: links given out before stop working.</summary>

@@ -61,7 +61,10 @@ public static class AuthSetup
 
         builder.Services.AddCascadingAuthenticationState();
         builder.Services.AddScoped<AuthenticationStateProvider, PortalAuthenticationStateProvider>();
+        builder.Services.Configure<AccountOptions>(builder.Configuration.GetSection(AccountOptions.Section));
+        builder.Services.AddSingleton<SignInGuard>();
         builder.Services.AddSingleton<ChatAccounts>();
+        builder.Services.AddHostedService<NameSkeletonBackfill>();
         return builder;
     }
 
@@ -94,6 +97,14 @@ public static class AuthSetup
             if (!ctx.Request.HasFormContentType || !await antiforgery.IsRequestValidAsync(ctx))
                 return Results.Text("The sign-out form has expired. Reload the page and sign out again.", statusCode: StatusCodes.Status400BadRequest);
             var form = await ctx.Request.ReadFormAsync(ctx.RequestAborted);
+            // End the session on the server too: a copy of the cookie (another tab, a stolen one)
+            // stops working, and the session's tabs and ticket sockets close. "everywhere" ends all.
+            if (ctx.User.ToChatUser() is { } user)
+            {
+                var sessions = ctx.RequestServices.GetRequiredService<SignInSessions>();
+                if (form["everywhere"] == "true") await sessions.EndAllAsync(user.Id, ct: ctx.RequestAborted);
+                else if (ctx.User.ChatSessionId() is { } sid) await sessions.EndAsync(user.Id, sid, ct: ctx.RequestAborted);
+            }
             await ctx.SignOutAsync(PortalClaims.ChatScheme);
             return Results.LocalRedirect(SafeReturnUrl.Resolve(form["returnUrl"], "/login"));
         }).DisableAntiforgery();
@@ -114,7 +125,8 @@ public static class AuthSetup
     private static async Task ValidateChatUserAsync(CookieValidatePrincipalContext ctx)
     {
         var users = ctx.HttpContext.RequestServices.GetRequiredService<UserDirectory>();
-        if (!await IsChatUserValidAsync(users, ctx.Principal))
+        var sessions = ctx.HttpContext.RequestServices.GetRequiredService<SignInSessions>();
+        if (!await IsChatUserValidAsync(users, sessions, ctx.Principal))
         {
             ctx.RejectPrincipal();
             await ctx.HttpContext.SignOutAsync(PortalClaims.ChatScheme);
@@ -131,14 +143,18 @@ public static class AuthSetup
         }
     }
 
-    /// <summary>A chat cookie is valid while the account exists, is not banned and its stamp matches.</summary>
-    internal static async Task<bool> IsChatUserValidAsync(UserDirectory users, ClaimsPrincipal? principal)
+    /// <summary>
+    /// A chat cookie is valid while the account exists, is not banned, its stamp matches and its
+    /// sign-in session lives (a cookie without one, from before sessions existed, is not valid: sign in again).
+    /// </summary>
+    internal static async Task<bool> IsChatUserValidAsync(UserDirectory users, SignInSessions sessions, ClaimsPrincipal? principal)
     {
         var id = principal.ChatIdentity();
         var user = principal.ToChatUser();
         if (id is null || user is null) return true; // nothing to validate
         var state = await users.GetAsync(user.Id);
-        return state is not null && !state.Banned && state.SecurityStamp == id.FindFirst(PortalClaims.Stamp)?.Value;
+        if (state is null || state.Banned || state.SecurityStamp != id.FindFirst(PortalClaims.Stamp)?.Value) return false;
+        return await sessions.IsLiveAsync(principal.ChatSessionId(), user.Id);
     }
 
     internal static async Task<bool> IsAdminValidAsync(IDbContextFactory<ChatDbContext> dbFactory, ClaimsPrincipal? principal)
@@ -165,7 +181,8 @@ internal sealed class PortalAuthenticationStateProvider(ILoggerFactory loggerFac
     {
         await using var scope = scopes.CreateAsyncScope();
         var users = scope.ServiceProvider.GetRequiredService<UserDirectory>();
+        var sessions = scope.ServiceProvider.GetRequiredService<SignInSessions>();
         var db = scope.ServiceProvider.GetRequiredService<IDbContextFactory<ChatDbContext>>();
-        return await AuthSetup.IsChatUserValidAsync(users, state.User) && await AuthSetup.IsAdminValidAsync(db, state.User);
+        return await AuthSetup.IsChatUserValidAsync(users, sessions, state.User) && await AuthSetup.IsAdminValidAsync(db, state.User);
     }
 }

@@ -3,6 +3,9 @@ using ChatPortal.Chat;
 using ChatPortal.Data;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using ChatPortal.Chat.Safeguards;
+using ChatPortal.WebSockets;
 
 namespace ChatPortal.Auth;
 
@@ -11,27 +14,36 @@ public enum SignInStatus
     SignedIn,
     Registered,
     WrongPassword,
+    /// <summary>This address failed too often for this account and must wait (the account itself is not locked).</summary>
     LockedOut,
     Banned,
     Invalid,
+    /// <summary>The name is unknown and auto-registration is off.</summary>
+    RegistrationClosed,
+    /// <summary>This address registered too many accounts lately.</summary>
+    RegistrationThrottled,
 }
 
-public sealed record SignInOutcome(SignInStatus Status, ChatUser? User = null, string? Error = null, DateTimeOffset? LockedUntil = null)
+public sealed record SignInOutcome(SignInStatus Status, ChatUser? User = null, string? Error = null)
 {
     public bool Succeeded => Status is SignInStatus.SignedIn or SignInStatus.Registered;
 }
 
 /// <summary>
 /// The original's "auto register": a new nickname creates the account, a known one signs in.
-/// Passwords use ASP.NET Core Identity's hasher; repeated failures lock the account for a while.
+/// Passwords use ASP.NET Core Identity's hasher. Guessing is slowed per account and address
+/// (<see cref="SignInGuard"/>: no lockout of the owner), registration is limited per address
+/// (<see cref="AddressLimits.TryRegister"/>) and can be switched off (<see cref="AccountOptions.AutoRegister"/>),
+/// and a new name may not look like an existing or reserved one (<see cref="NameSkeletons"/>).
 /// </summary>
 /// <remarks>The hasher comes from DI when one is registered (tests count its work), else Identity's default.</remarks>
-public sealed class ChatAccounts(IDbContextFactory<ChatDbContext> dbFactory, UserDirectory users, TimeProvider time, IPasswordHasher<ChatUser>? hasher = null)
+public sealed class ChatAccounts(IDbContextFactory<ChatDbContext> dbFactory, UserDirectory users, TimeProvider time,
+    SignInGuard guard, AddressLimits limits, IOptions<AccountOptions> accountOptions, IOptions<WebSocketEndpointOptions> socketOptions,
+    IPasswordHasher<ChatUser>? hasher = null)
 {
     public const int MinPasswordLength = 6;
     public const int MaxPasswordLength = 128;
-    public const int MaxFailures = 5;
-    public static readonly TimeSpan LockoutTime = TimeSpan.FromMinutes(5);
+    private const string TooManyFailures = "Too many failed attempts. Try again later.";
     private readonly IPasswordHasher<ChatUser> _hasher = hasher ?? new PasswordHasher<ChatUser>();
     // Verified against unknown names too, so both paths cost the same one verification.
     private readonly string _dummyHash = (hasher ?? new PasswordHasher<ChatUser>()).HashPassword(null!, "not-a-real-password");
@@ -52,11 +64,21 @@ public sealed class ChatAccounts(IDbContextFactory<ChatDbContext> dbFactory, Use
         var user = await db.Users.FirstOrDefaultAsync(u => u.NormalizedName == normalized, ct);
         if (user is null)
         {
+            if (!accountOptions.Value.AutoRegister)
+            {
+                _hasher.VerifyHashedPassword(null!, _dummyHash, password);
+                return new(SignInStatus.RegistrationClosed, Error: "New accounts cannot be created here. Sign in with an existing nickname.");
+            }
+            if (await LooksTakenAsync(db, trimmed, ct))
+                return new(SignInStatus.Invalid, Error: "That nickname looks too much like an existing or reserved one; pick another.");
+            if (!limits.TryRegister(remoteIp))
+                return new(SignInStatus.RegistrationThrottled, Error: "Too many new accounts from your network. Try again later.");
             _hasher.VerifyHashedPassword(null!, _dummyHash, password);
             user = new ChatUser
             {
                 Name = trimmed,
                 NormalizedName = normalized,
+                NameSkeleton = NameSkeletons.Of(trimmed),
                 Kind = UserKind.Member,
                 CreatedAt = now,
                 LastSeenAt = now,
@@ -80,64 +102,76 @@ public sealed class ChatAccounts(IDbContextFactory<ChatDbContext> dbFactory, Use
 
         if (user.Kind != UserKind.Member || user.PasswordHash is null)
             return new(SignInStatus.Invalid, Error: "That nickname is reserved.");
-        if (user.LockedUntil is { } locked && locked > now)
-            return new(SignInStatus.LockedOut, Error: "Too many failed attempts. Try again later.", LockedUntil: locked);
+        // Only this address waits: the account is not locked for its owner elsewhere.
+        if (guard.IsBlocked(user.Id, remoteIp))
+            return new(SignInStatus.LockedOut, Error: TooManyFailures);
 
         var verdict = _hasher.VerifyHashedPassword(user, user.PasswordHash, password);
         if (verdict == PasswordVerificationResult.Failed)
         {
-            user.FailedSignIns++;
-            if (user.FailedSignIns >= MaxFailures)
-            {
-                user.LockedUntil = now + LockoutTime;
-                user.FailedSignIns = 0;
-            }
-            await db.SaveChangesAsync(ct);
-            return user.LockedUntil > now
-                ? new(SignInStatus.LockedOut, Error: "Too many failed attempts. Try again later.", LockedUntil: user.LockedUntil)
+            var blocked = guard.Failed(user.Id, remoteIp);
+            var delay = guard.DelayFor(user.Id);
+            if (delay > TimeSpan.Zero) await Task.Delay(delay, time, ct);
+            return blocked
+                ? new(SignInStatus.LockedOut, Error: TooManyFailures)
                 : new(SignInStatus.WrongPassword, Error: "Wrong password for this nickname. (A new nickname creates a new account.)");
         }
         if (user.BannedAt is not null)
             return new(SignInStatus.Banned, Error: "This account is banned.");
 
+        guard.Succeeded(user.Id);
         if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
             user.PasswordHash = _hasher.HashPassword(user, password);
-        user.FailedSignIns = 0;
-        user.LockedUntil = null;
         user.LastSeenAt = now;
         user.LastIp = remoteIp;
+        user.NameSkeleton ??= NameSkeletons.Of(user.Name);
         await db.SaveChangesAsync(ct);
         users.Invalidate(user.Id);
         return new(SignInStatus.SignedIn, user);
     }
 
-    /// <summary>Checks a password without signing in (API tokens).</summary>
-    public async Task<SignInOutcome> VerifyAsync(string? name, string? password, CancellationToken ct = default)
+    /// <summary>
+    /// Checks a signed-in user's password again before something irreversible (deleting the account),
+    /// with the same throttle as a sign-in; never registers and changes nothing on success.
+    /// </summary>
+    public async Task<SignInOutcome> VerifyAsync(string? name, string? password, string? remoteIp = null, CancellationToken ct = default)
     {
         if (string.IsNullOrWhiteSpace(name) || string.IsNullOrEmpty(password)) return new(SignInStatus.Invalid, Error: "Name and password are required.");
-        var normalized = UserNames.Normalize(name);
+        var normalized = UserNames.Normalize(name.Trim());
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var user = await db.Users.FirstOrDefaultAsync(u => u.NormalizedName == normalized, ct);
+        var user = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.NormalizedName == normalized, ct);
         if (user?.PasswordHash is null)
         {
             _hasher.VerifyHashedPassword(null!, _dummyHash, password);
-            return new(SignInStatus.WrongPassword, Error: "Unknown name or wrong password.");
+            return new(SignInStatus.WrongPassword, Error: "Wrong password.");
         }
-        var now = time.GetUtcNow();
-        if (user.LockedUntil is { } locked && locked > now) return new(SignInStatus.LockedOut, Error: "Too many failed attempts. Try again later.");
+        if (guard.IsBlocked(user.Id, remoteIp)) return new(SignInStatus.LockedOut, Error: TooManyFailures);
         if (_hasher.VerifyHashedPassword(user, user.PasswordHash, password) == PasswordVerificationResult.Failed)
         {
-            user.FailedSignIns++;
-            if (user.FailedSignIns >= MaxFailures)
-            {
-                user.LockedUntil = now + LockoutTime;
-                user.FailedSignIns = 0;
-            }
-            await db.SaveChangesAsync(ct);
-            return new(SignInStatus.WrongPassword, Error: "Unknown name or wrong password.");
+            var blocked = guard.Failed(user.Id, remoteIp);
+            return blocked ? new(SignInStatus.LockedOut, Error: TooManyFailures) : new(SignInStatus.WrongPassword, Error: "Wrong password.");
         }
         if (user.BannedAt is not null) return new(SignInStatus.Banned, Error: "This account is banned.");
+        guard.Succeeded(user.Id);
         return new(SignInStatus.SignedIn, user);
+    }
+
+    /// <summary>
+    /// Whether a new name looks like a reserved name, a guest name (prefix and digits) or an existing
+    /// user's name: same confusable skeleton (<see cref="NameSkeletons"/>).
+    /// </summary>
+    internal async Task<bool> LooksTakenAsync(ChatDbContext db, string name, CancellationToken ct)
+    {
+        var keys = NameSkeletons.Keys(name);
+        foreach (var reserved in accountOptions.Value.Reserved)
+            if (NameSkeletons.Keys(reserved).Intersect(keys).Any()) return true;
+        var prefix = socketOptions.Value.GuestNamePrefix.Trim();
+        var folded = name.Normalize(System.Text.NormalizationForm.FormKC);
+        if (prefix.Length > 0 && folded.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)
+            && folded.Length > prefix.Length && folded[prefix.Length..].All(char.IsAsciiDigit))
+            return true;
+        var list = keys.ToList();
+        return await db.Users.AnyAsync(u => u.NameSkeleton != null && list.Contains(u.NameSkeleton), ct);
     }
 
     public static string NewStamp() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));

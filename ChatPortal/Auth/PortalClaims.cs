@@ -13,14 +13,20 @@ public static class PortalClaims
     public const string AdminScheme = "admin";
     public const string Stamp = "chatportal:stamp";
     public const string Kind = "chatportal:kind";
+    /// <summary>The server-side sign-in session (<see cref="SignInSessions"/>) a chat cookie belongs to.</summary>
+    public const string Session = "chatportal:sid";
 
-    public static ClaimsPrincipal ForChatUser(ChatUser u) => new(new ClaimsIdentity(
+    public static ClaimsPrincipal ForChatUser(ChatUser u, string? sessionId = null) => new(new ClaimsIdentity(
     [
         new Claim(ClaimTypes.NameIdentifier, u.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)),
         new Claim(ClaimTypes.Name, u.Name),
         new Claim(Kind, u.Kind.ToString()),
         new Claim(Stamp, u.SecurityStamp),
+        .. sessionId is null ? Array.Empty<Claim>() : [new Claim(Session, sessionId)],
     ], ChatScheme, ClaimTypes.Name, ClaimTypes.Role));
+
+    /// <summary>The sign-in session id of the chat cookie, or null.</summary>
+    public static string? ChatSessionId(this ClaimsPrincipal? p) => p.ChatIdentity()?.FindFirst(Session)?.Value;
 
     public static ClaimsPrincipal ForAdmin(AdminUser a) => new(new ClaimsIdentity(
     [

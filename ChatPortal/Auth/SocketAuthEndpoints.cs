@@ -21,6 +21,8 @@ public static class SocketAuthEndpoints
         services.TryAddSingleton<ITicketReplayGuard, LocalTicketReplayGuard>(); // the cluster puts Redis's in first
         services.AddSingleton<ApiTokens>();
         services.AddSingleton<GuestAccounts>();
+        services.AddSingleton<SignInSessions>();
+        services.AddHostedService(sp => sp.GetRequiredService<SignInSessions>());
         return services;
     }
 
@@ -44,9 +46,12 @@ public static class SocketAuthEndpoints
             return Problem(403, "origin", "This page's origin may not ask for tickets here.");
         var user = ctx.User.ToChatUser();
         var stamp = ctx.User.ChatIdentity()?.FindFirst(PortalClaims.Stamp)?.Value;
-        if (user is null || stamp is null) return Problem(401, "unauthorized", "Sign in to the web chat first; tickets are for signed-in pages.");
+        // The cookie was validated against its live sign-in session by the cookie handler already.
+        var session = ctx.User.ChatSessionId();
+        if (user is null || stamp is null || session is null)
+            return Problem(401, "unauthorized", "Sign in to the web chat first; tickets are for signed-in pages.");
         NoStore(ctx);
-        var ticket = tickets.Issue(user, stamp);
+        var ticket = tickets.Issue(user, stamp, session);
         return TypedResults.Json(new TicketResponse(ticket, (int)Math.Ceiling(tickets.Lifetime.TotalSeconds),
             SocketUrl(ctx.Request, portal.Value, socket.Value)), AuthJson.Default.TicketResponse);
     }
@@ -62,6 +67,8 @@ public static class SocketAuthEndpoints
             {
                 SignInStatus.WrongPassword => Problem(401, "wrong_password", outcome.Error!),
                 SignInStatus.LockedOut => Problem(429, "locked_out", outcome.Error!),
+                SignInStatus.RegistrationThrottled => Problem(429, "registration_throttled", outcome.Error!),
+                SignInStatus.RegistrationClosed => Problem(403, "registration_closed", outcome.Error!),
                 SignInStatus.Banned => Problem(403, "banned", outcome.Error!),
                 _ => Problem(400, "invalid", outcome.Error ?? "Invalid name or password."),
             };

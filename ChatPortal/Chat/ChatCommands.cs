@@ -12,7 +12,8 @@ namespace ChatPortal.Chat;
 /// the task completes once the change is stored and fanned out.
 /// </summary>
 public sealed class ChatCommands(MessageWriter writer, RoomDirectory rooms, ChatRooms roomService, ChatHistory history, UserDirectory users,
-    WordFilter wordFilter, IChatBackplane backplane, IOptions<ChatOptions> options, TimeProvider time) : IDisposable
+    WordFilter wordFilter, IChatBackplane backplane, IOptions<ChatOptions> options, TimeProvider time,
+    Safeguards.AddressLimits? addressLimits = null) : IDisposable
 {
     private readonly ChatOptions _options = options.Value;
     private readonly PartitionedRateLimiter<long> _rate = PartitionedRateLimiter.Create<long, long>(userId =>
@@ -45,8 +46,8 @@ public sealed class ChatCommands(MessageWriter writer, RoomDirectory rooms, Chat
     /// after the message is committed (and fanned out); its id orders it in the room.
     /// </summary>
     public async Task<ChatResult<ChatMessage>> PostAsync(UserRef sender, long roomId, string? text,
-        string? clientMsgId = null, string? imageId = null, CancellationToken ct = default) =>
-        await (await BeginPostAsync(sender, roomId, text, clientMsgId, imageId, ct));
+        string? clientMsgId = null, string? imageId = null, CancellationToken ct = default, string? address = null) =>
+        await (await BeginPostAsync(sender, roomId, text, clientMsgId, imageId, ct, address));
 
     /// <summary>
     /// <see cref="PostAsync"/> in two steps, for connections that pipeline their sends: the outer
@@ -55,7 +56,7 @@ public sealed class ChatCommands(MessageWriter writer, RoomDirectory rooms, Chat
     /// A socket can thus have many posts in one group commit instead of one per round trip.
     /// </summary>
     public async Task<Task<ChatResult<ChatMessage>>> BeginPostAsync(UserRef sender, long roomId, string? text,
-        string? clientMsgId = null, string? imageId = null, CancellationToken ct = default)
+        string? clientMsgId = null, string? imageId = null, CancellationToken ct = default, string? address = null)
     {
         var body = CleanText(text);
         if (imageId is null && body.Length == 0) return Refused(ChatError.Empty);
@@ -79,6 +80,7 @@ public sealed class ChatCommands(MessageWriter writer, RoomDirectory rooms, Chat
         {
             using var lease = _rate.AttemptAcquire(sender.Id);
             if (!lease.IsAcquired) return Refused(ChatError.RateLimited);
+            if (addressLimits?.TryPost(address) == false) return Refused(ChatError.RateLimited); // rotating users buys nothing
         }
 
         var row = new Message

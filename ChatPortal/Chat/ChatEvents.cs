@@ -26,7 +26,8 @@ public sealed record MessagePosted(ChatMessage Message) : ChatEvent(Message.Room
 
 public sealed record MessageEdited(ChatMessage Message, long EventId) : ChatEvent(Message.RoomId);
 
-public sealed record MessageDeleted(long Room, long MessageId, long EventId, UserRef By) : ChatEvent(Room);
+/// <summary>A message was deleted; <paramref name="ImageId"/> is the image it had (its file is removed too), only on the live event.</summary>
+public sealed record MessageDeleted(long Room, long MessageId, long EventId, UserRef By, string? ImageId = null) : ChatEvent(Room);
 
 /// <summary>A user came online in a room (first tab/socket) or went (last one closed).</summary>
 public sealed record PresenceChanged(long Room, UserRef User, bool Joined) : ChatEvent(Room);
@@ -36,8 +37,11 @@ public sealed record UserTyping(long Room, UserRef User) : ChatEvent(Room);
 /// <summary>Sent to one user's own channel: a direct conversation with them started or got a message.</summary>
 public sealed record DirectActivity(long Room, UserRef Recipient, DirectConversation Conversation, long MessageId) : ChatEvent(Room);
 
-/// <summary>Sent to a user's channel: their sessions must end now (ban, kick).</summary>
-public sealed record SessionRevoked(long UserId, string Reason) : ChatEvent(0);
+/// <summary>
+/// Sent to a user's channel: their sessions must end now (ban, kick, sign-out). With a
+/// <paramref name="SessionId"/>, only the tabs and ticket sockets of that sign-in session end; null: all of them.
+/// </summary>
+public sealed record SessionRevoked(long UserId, string Reason, string? SessionId = null) : ChatEvent(0);
 
 /// <summary>A room's settings changed (rename, made private or public, archived, guests on or off, ...).</summary>
 public sealed record RoomChanged(RoomInfo Room) : ChatEvent(Room.Id);

@@ -7,18 +7,22 @@ namespace ChatPortal.Chat;
 /// first, so nothing is written to disk for a user who may not post there, then the image store
 /// (validated by content), then the post.
 /// </summary>
-public sealed class ChatImages(ChatCommands commands, ImageStore images)
+public sealed class ChatImages(ChatCommands commands, ImageStore images, Safeguards.ImageRetention retention)
 {
     /// <summary>Why the user may not post an image in the room now, or null (the same check as <see cref="ChatCommands.PostAsync"/>).</summary>
     public async Task<ChatError?> CheckAsync(UserRef user, long roomId, CancellationToken ct = default) =>
         (await commands.CheckPostAsync(user, roomId, ct)).Error;
 
+    /// <summary>Checks, stores and posts; <paramref name="address"/> is the client's, for the per-address limits.</summary>
     public async Task<ChatResult<ChatMessage>> PostAsync(UserRef user, long roomId, ReadOnlyMemory<byte> bytes, string? clientId,
-        string? caption = null, CancellationToken ct = default)
+        string? caption = null, CancellationToken ct = default, string? address = null)
     {
         if (await CheckAsync(user, roomId, ct) is { } denied) return denied;
-        var saved = await images.SaveAsync(bytes, user.Id, null, ct);
+        var saved = await images.SaveAsync(bytes, user.Id, null, ct, address);
         if (!saved.Ok) return saved.Error!;
-        return await commands.PostAsync(user, roomId, caption, clientId, saved.Value!.Id, ct);
+        var posted = await commands.PostAsync(user, roomId, caption, clientId, saved.Value!.Id, ct, address);
+        // Refused (rate limit, mute...): the upload would be an orphan; remove it now rather than at the sweep.
+        if (!posted.Ok) await retention.DeleteImagesAsync([saved.Value.Id], CancellationToken.None);
+        return posted;
     }
 }

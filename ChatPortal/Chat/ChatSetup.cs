@@ -1,3 +1,5 @@
+using ChatPortal.Chat.Safeguards;
+
 namespace ChatPortal.Chat;
 
 public static class ChatSetup
@@ -26,6 +28,7 @@ public static class ChatSetup
         s.AddSingleton<ChatRooms>();
         s.AddSingleton<ChatCommands>();
         s.AddSingleton<ChatSessions>();
+        builder.AddChatSafeguards(); // per-address limits, image retention, guest expiry (Chat/Safeguards)
         return builder;
     }
 }

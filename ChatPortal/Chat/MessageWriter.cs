@@ -273,6 +273,7 @@ public sealed class MessageWriter : BackgroundService
         var targets = targetIds.Count == 0
             ? new Dictionary<long, Message>()
             : await db.Messages.Where(m => targetIds.Contains(m.Id)).ToDictionaryAsync(m => m.Id).ConfigureAwait(false);
+        var purge = await Safeguards.DeletePurge.LoadAsync(db, batch).ConfigureAwait(false); // a delete purges its edits' text too
 
         var pending = new List<(WriteOp Op, Message Row, Message? Target)>();
         var inBatch = new Dictionary<(long, string), PostOp>();
@@ -303,6 +304,7 @@ public sealed class MessageWriter : BackgroundService
                     }
                     else
                     {
+                        purge.Apply(t, pending.Select(x => x.Row));
                         t.Text = "";
                         t.ImageId = null;
                         t.DeletedAt = change.Row.CreatedAt;
@@ -329,7 +331,7 @@ public sealed class MessageWriter : BackgroundService
                 PostOp post => WriteResult.Stored(new MessagePosted(ToChatMessage(row, post.Sender, post.Image)), row),
                 ChangeOp { Row.Kind: MessageKind.Edit } edit => WriteResult.Stored(
                     new MessageEdited(ToChatMessage(target!, edit.TargetSender, edit.TargetImage), row.Id), row),
-                ChangeOp del => WriteResult.Stored(new MessageDeleted(row.RoomId, target!.Id, row.Id, del.Sender), row),
+                ChangeOp del => WriteResult.Stored(new MessageDeleted(row.RoomId, target!.Id, row.Id, del.Sender, purge.ImageOf(target.Id)), row),
                 _ => throw new InvalidOperationException("unknown write"),
             }));
         }

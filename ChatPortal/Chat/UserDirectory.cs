@@ -80,8 +80,10 @@ public static class UserNames
         if (n.Length > MaxLength) return $"The nickname must be at most {MaxLength} characters.";
         foreach (var r in n.EnumerateRunes())
         {
+            // Fillers and blanks are letters or symbols to Unicode but show as nothing (or as a wall).
+            if (NameCharacters.IsBlankOrFiller(r)) return "The nickname may not contain blank or invisible characters.";
             if (System.Text.Rune.IsLetterOrDigit(r) || r.Value is '_' or '-' or '.' or ' ') continue;
-            if (System.Text.Rune.GetUnicodeCategory(r) is System.Globalization.UnicodeCategory.OtherSymbol) continue; // emoji
+            if (NameCharacters.IsEmojiLike(r)) continue;
             return "The nickname may contain letters (any script), digits, spaces, '_', '-' and '.'.";
         }
         if (n.Contains("  ", StringComparison.Ordinal)) return "The nickname may not contain two spaces in a row.";

@@ -83,7 +83,9 @@ public static class ClusterSetup
         app.Services.GetRequiredService<ClusterGauges>(); // creates the gauges
         app.Services.GetService<WebSocketMetrics>(); // and the socket gauges, so /metrics lists them (at 0) before the first socket
         app.MapHealthChecks("/healthz", HealthJson.EndpointOptions);
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        var metrics = new MetricsAccess(app.Configuration.GetSection(MetricsOptions.Section).Get<MetricsOptions>() ?? new MetricsOptions());
+        app.MapPrometheusScrapingEndpoint("/metrics", meterProvider: null,
+            configureBranchedPipeline: branch => MetricsAccess.UseGate(branch, metrics), optionsName: null);
         return app;
     }
 }

@@ -22,6 +22,7 @@ public class ChatDbContext : DbContext
     public DbSet<BotSetting> BotSettings => Set<BotSetting>();
     public DbSet<PortalSetting> Settings => Set<PortalSetting>();
     public DbSet<ImportMapping> ImportMappings => Set<ImportMapping>();
+    public DbSet<SignInSession> SignInSessions => Set<SignInSession>();
 
     protected override void OnModelCreating(ModelBuilder b)
     {
@@ -31,6 +32,15 @@ public class ChatDbContext : DbContext
             e.Property(x => x.NormalizedName).HasMaxLength(64);
             e.HasIndex(x => x.NormalizedName).IsUnique();
             e.Property(x => x.SecurityStamp).HasMaxLength(64);
+            e.Property(x => x.NameSkeleton).HasMaxLength(256);
+            e.HasIndex(x => x.NameSkeleton);
+        });
+        b.Entity<SignInSession>(e =>
+        {
+            e.Property(x => x.Id).HasMaxLength(64);
+            e.Property(x => x.RemoteIp).HasMaxLength(64);
+            e.Property(x => x.UserAgent).HasMaxLength(200);
+            e.HasIndex(x => x.UserId);
         });
         b.Entity<AdminUser>(e =>
         {
@@ -56,9 +66,14 @@ public class ChatDbContext : DbContext
             e.HasIndex(x => new { x.RoomId, x.Id });
             e.HasIndex(x => new { x.SenderId, x.ClientMsgId }).IsUnique();
             e.HasIndex(x => x.TargetId);
+            e.HasIndex(x => x.ImageId); // image retention: which images a message still shows
             e.Property(x => x.ClientMsgId).HasMaxLength(64);
         });
-        b.Entity<StoredImage>(e => e.Property(x => x.Id).HasMaxLength(40));
+        b.Entity<StoredImage>(e =>
+        {
+            e.Property(x => x.Id).HasMaxLength(40);
+            e.HasIndex(x => x.UploaderId); // per-user quota, a guest's uploads
+        });
         b.Entity<ApiToken>(e =>
         {
             e.HasIndex(x => x.TokenHash).IsUnique();

@@ -24,6 +24,27 @@ public sealed class ChatUser
     public string? Theme { get; set; }
     /// <summary>Set when the account was deleted: the row stays as a tombstone ("deleted user") so kept messages have a sender.</summary>
     public DateTimeOffset? DeletedAt { get; set; }
+    /// <summary>
+    /// The name's confusable skeleton (Unicode TR39, see Auth/NameSkeletons): two names with the same
+    /// skeleton look alike, so a new name may not take an existing one's. Null until computed.
+    /// </summary>
+    public string? NameSkeleton { get; set; }
+}
+
+/// <summary>
+/// One signed-in browser session of a chat user. Its id is in the cookie; the cookie is valid only
+/// while this row exists, so signing out (this session) or signing out everywhere (all rows)
+/// ends the cookie on the server, not only in the browser.
+/// </summary>
+public sealed class SignInSession
+{
+    /// <summary>Random 128-bit id (hex), the cookie's <c>chatportal:sid</c> claim.</summary>
+    public required string Id { get; set; }
+    public long UserId { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset LastSeenAt { get; set; }
+    public string? RemoteIp { get; set; }
+    public string? UserAgent { get; set; }
 }
 
 public enum UserKind

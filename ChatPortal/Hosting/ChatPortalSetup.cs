@@ -41,6 +41,10 @@ public static class ChatPortalSetup
         builder.Services.AddMudServices();
         builder.Services.AddScoped<Components.Chat.ChatCircuit>();
         builder.Services.AddScoped<Microsoft.AspNetCore.Components.Server.Circuits.CircuitHandler, Components.Chat.ChatCircuitHandler>();
+        // The client's address in the circuit, for the per-address limits (Chat/Safeguards/AddressLimits).
+        builder.Services.AddHttpContextAccessor();
+        builder.Services.AddScoped<Components.Chat.ClientAddress>();
+        builder.Services.AddScoped<Microsoft.AspNetCore.Components.Server.Circuits.CircuitHandler, Components.Chat.ClientAddressCircuitHandler>();
         return builder;
     }
 

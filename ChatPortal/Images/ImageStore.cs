@@ -20,6 +20,17 @@ public sealed class ImageOptions
     public int UploadBurst { get; set; } = 20;
     /// <summary>Uploads per minute the burst refills at.</summary>
     public int UploadsPerMinute { get; set; } = 20;
+    /// <summary>Bytes of stored images one user may hold (deleted and orphaned images free their share); 0: no quota.</summary>
+    public long MaxBytesPerUser { get; set; } = 200L * 1024 * 1024;
+    /// <summary>How long browsers and proxies may cache an image; a delete is honoured by caches within this time.</summary>
+    public int CacheSeconds { get; set; } = 300;
+    /// <summary>An upload no message refers to is removed once it is this old (a picked image waiting in a composer is not).</summary>
+    public double OrphanMinutes { get; set; } = 60;
+    /// <summary>How often the sweep for orphaned uploads runs (0: never).</summary>
+    public double CleanupIntervalMinutes { get; set; } = 10;
+
+    public TimeSpan OrphanAge => TimeSpan.FromMinutes(Math.Max(0, OrphanMinutes));
+    public TimeSpan CleanupInterval => TimeSpan.FromMinutes(Math.Max(0, CleanupIntervalMinutes));
 }
 
 /// <summary>
@@ -27,7 +38,7 @@ public sealed class ImageOptions
 /// under random names. Every adapter (web upload, socket binary frame) goes through here.
 /// </summary>
 public sealed class ImageStore(IDbContextFactory<ChatDbContext> dbFactory, IOptions<PortalOptions> portal,
-    IOptions<ImageOptions> options, IWebHostEnvironment env, TimeProvider time) : IDisposable
+    IOptions<ImageOptions> options, IWebHostEnvironment env, TimeProvider time, Chat.Safeguards.AddressLimits? addressLimits = null) : IDisposable
 {
     private readonly System.Threading.RateLimiting.PartitionedRateLimiter<long> _uploads =
         System.Threading.RateLimiting.PartitionedRateLimiter.Create<long, long>(user =>
@@ -42,8 +53,12 @@ public sealed class ImageStore(IDbContextFactory<ChatDbContext> dbFactory, IOpti
 
     public string Folder { get; } = Path.Combine(portal.Value.ResolveDataPath(env.ContentRootPath), "images");
 
+    /// <summary>
+    /// Checks and stores an upload. <paramref name="address"/> is the client's address (per-address
+    /// limits, see <see cref="Chat.Safeguards.AddressLimits"/>); null where there is none (bots, tests).
+    /// </summary>
     public async Task<ChatResult<ImageRef>> SaveAsync(ReadOnlyMemory<byte> bytes, long uploaderId, string? originalName = null,
-        CancellationToken ct = default)
+        CancellationToken ct = default, string? address = null)
     {
         var o = options.Value;
         if (bytes.Length == 0) return new ChatError("image_empty", "The image is empty.");
@@ -51,6 +66,15 @@ public sealed class ImageStore(IDbContextFactory<ChatDbContext> dbFactory, IOpti
         using (var lease = _uploads.AttemptAcquire(uploaderId))
         {
             if (!lease.IsAcquired) return new ChatError("rate_limited", "You are uploading images too fast; wait a moment.");
+        }
+        if (addressLimits is not null && !addressLimits.TryUploadImage(address, bytes.Length))
+            return new ChatError("rate_limited", "Too many images from your network; wait a moment.");
+        if (o.MaxBytesPerUser > 0)
+        {
+            await using var quotaDb = await dbFactory.CreateDbContextAsync(ct);
+            var held = await quotaDb.Images.Where(i => i.UploaderId == uploaderId).SumAsync(i => (long?)i.Length, ct) ?? 0;
+            if (held + bytes.Length > o.MaxBytesPerUser)
+                return new ChatError("image_quota", $"Your stored images would exceed {o.MaxBytesPerUser / 1024 / 1024} MB; delete some first.");
         }
         var info = ImageSniffer.Identify(bytes.Span);
         if (info is null) return new ChatError("image_type", "Only PNG, JPEG, GIF and WebP images are accepted.");
@@ -101,7 +125,18 @@ public sealed class ImageStore(IDbContextFactory<ChatDbContext> dbFactory, IOpti
 
     /// <summary>The stored file of an image id, or null (ids are hex only: no path tricks).</summary>
     public string? PathOf(string id) =>
-        id.Length == 32 && id.All(char.IsAsciiHexDigitLower) && File.Exists(Path.Combine(Folder, id)) ? Path.Combine(Folder, id) : null;
+        IsImageId(id) && File.Exists(Path.Combine(Folder, id)) ? Path.Combine(Folder, id) : null;
+
+    /// <summary>Whether the text has the shape of an image id (32 lower-case hex digits), and so is also a safe file name.</summary>
+    public static bool IsImageId(string id) => id.Length == 32 && id.All(char.IsAsciiHexDigitLower);
+
+    /// <summary>The image's row read from the database (not a cache): a deleted image is gone at once.</summary>
+    public async Task<StoredImage?> FindAsync(string id, CancellationToken ct = default)
+    {
+        if (!IsImageId(id)) return null;
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.Images.AsNoTracking().FirstOrDefaultAsync(i => i.Id == id, ct);
+    }
 }
 
 /// <summary>Reads type and size from the first bytes of PNG, JPEG, GIF and WebP files.</summary>
@@ -168,16 +203,17 @@ public static class ImageSetup
         return builder;
     }
 
-    /// <summary>GET /images/{id}: stored images with their sniffed type, nosniff, long caching (ids never change).</summary>
+    /// <summary>GET /images/{id}: stored images with their sniffed type, nosniff, cached for <see cref="ImageOptions.CacheSeconds"/>.</summary>
     public static IEndpointRouteBuilder MapChatPortalImages(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/images/{id}", async (string id, ImageStore store, ChatHistory history, HttpContext ctx) =>
+        app.MapGet("/images/{id}", async (string id, ImageStore store, IOptions<ImageOptions> options, HttpContext ctx) =>
         {
             var path = store.PathOf(id);
-            var meta = path is null ? null : await history.GetImageAsync(id, ctx.RequestAborted);
+            var meta = path is null ? null : await store.FindAsync(id, ctx.RequestAborted);
             if (path is null || meta is null) return Results.NotFound();
             ctx.Response.Headers.XContentTypeOptions = "nosniff";
-            ctx.Response.Headers.CacheControl = "public, max-age=31536000, immutable";
+            // Not "immutable" for a year: a deleted image must stop being served, by caches too, within CacheSeconds.
+            ctx.Response.Headers.CacheControl = $"public, max-age={Math.Max(0, options.Value.CacheSeconds)}";
             ctx.Response.Headers.ContentSecurityPolicy = "default-src 'none'; sandbox";
             return Results.File(path, meta.ContentType, enableRangeProcessing: false);
         }); // public by unguessable 128-bit id, so a CDN or a mini-program can fetch it (see docs/security.md)

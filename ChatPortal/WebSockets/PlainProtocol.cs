@@ -37,6 +37,12 @@ internal sealed class PlainProtocol(SocketConnection conn, string? roomSlug) : I
             return;
         }
         var guest = await s.Guests.CreateAsync(conn.RemoteIp, ct);
+        if (guest is null) // this address made too many guests
+        {
+            Error(Auth.GuestAccounts.TooMany.Code, Auth.GuestAccounts.TooMany.Message);
+            conn.CloseAfterFlush(WebSocketCloseStatus.PolicyViolation, Auth.GuestAccounts.TooMany.Code);
+            return;
+        }
         var joined = await conn.Authenticate(guest).JoinAsync(room, ct: ct);
         if (!joined.Ok)
         {
@@ -56,7 +62,7 @@ internal sealed class PlainProtocol(SocketConnection conn, string? roomSlug) : I
         Task<ChatResult<ChatMessage>> stored;
         try
         {
-            stored = await conn.Services.Commands.BeginPostAsync(conn.User, _room.Id, Encoding.UTF8.GetString(utf8.Span), ct: ct);
+            stored = await conn.Services.Commands.BeginPostAsync(conn.User, _room.Id, Encoding.UTF8.GetString(utf8.Span), ct: ct, address: conn.RemoteIp);
         }
         catch
         {
@@ -97,7 +103,7 @@ internal sealed class PlainProtocol(SocketConnection conn, string? roomSlug) : I
     public async Task OnBinaryAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
     {
         if (_room is null || conn.User is null) return;
-        var result = await conn.Services.Images.PostAsync(conn.User, _room.Id, data, null, ct: ct);
+        var result = await conn.Services.Images.PostAsync(conn.User, _room.Id, data, null, ct: ct, address: conn.RemoteIp);
         if (!result.Ok) Error(result.Error!.Code, result.Error.Message);
     }
 

@@ -125,11 +125,11 @@ internal sealed class SocketConnection : IChatSessionSink
     }
 
     /// <summary>The socket now acts as this user: a session opens for it (the user's own events, rooms to join).</summary>
-    public ChatSession Authenticate(UserRef user, long? tokenId = null)
+    public ChatSession Authenticate(UserRef user, long? tokenId = null, string? signInSessionId = null)
     {
         TokenId = tokenId;
         if (user.IsGuest) _s.Metrics.GuestIn();
-        return Session = _s.Sessions.Open(user, this, maxStash: _s.Options.SendQueueCapacity);
+        return Session = _s.Sessions.Open(user, this, maxStash: _s.Options.SendQueueCapacity, signInSessionId: signInSessionId);
     }
 
     // ------------------------------------------------------------------ outgoing

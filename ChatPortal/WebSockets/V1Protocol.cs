@@ -173,7 +173,7 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
             return;
         }
         _pendingImage = null;
-        Ack(pending.ReplyTo, pending.ClientId, await _s.Images.PostAsync(session.User, pending.Room.Id, data, pending.ClientId, ct: ct));
+        Ack(pending.ReplyTo, pending.ClientId, await _s.Images.PostAsync(session.User, pending.Room.Id, data, pending.ClientId, ct: ct, address: conn.RemoteIp));
     }
 
     // ------------------------------------------------------------------ authentication
@@ -187,10 +187,11 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         }
         UserRef? user = null;
         long? tokenId = null;
+        string? signInSession = null;
         string failCode, failMessage;
         if (!string.IsNullOrEmpty(f.Ticket))
         {
-            user = await _s.Tickets.RedeemAsync(f.Ticket, ct);
+            if (await _s.Tickets.RedeemSessionAsync(f.Ticket, ct) is { } held) (user, signInSession) = (held.User, held.SessionId);
             (failCode, failMessage) = ("ticket_invalid", "The ticket is unknown, expired or already used. Get a new one from POST /api/ws/ticket.");
         }
         else if (!string.IsNullOrEmpty(f.Token))
@@ -202,7 +203,8 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         else if (f.Guest == true)
         {
             if (_s.Options.AllowGuests) user = await _s.Guests.CreateAsync(conn.RemoteIp, ct);
-            (failCode, failMessage) = ("guests_not_allowed", "Guests are not allowed on this server.");
+            (failCode, failMessage) = !_s.Options.AllowGuests ? ("guests_not_allowed", "Guests are not allowed on this server.")
+                : (Auth.GuestAccounts.TooMany.Code, Auth.GuestAccounts.TooMany.Message); // per-address guest limit
         }
         else
         {
@@ -217,7 +219,7 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
             return;
         }
         await _deadline.CancelAsync();
-        conn.Authenticate(user, tokenId);
+        conn.Authenticate(user, tokenId, signInSession);
         var (rooms, direct) = await ListAsync(user, ct);
         conn.Send(PlainWireFormat.Json(new WelcomeFrame(id, WireJson.User(user), rooms, direct), J.WelcomeFrame));
     }
@@ -268,7 +270,7 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         Task<ChatResult<ChatMessage>> stored;
         try
         {
-            stored = await _s.Commands.BeginPostAsync(r.Me, room.Id, f.Text, f.ClientId, ct: r.Ct);
+            stored = await _s.Commands.BeginPostAsync(r.Me, room.Id, f.Text, f.ClientId, ct: r.Ct, address: conn.RemoteIp);
         }
         catch
         {

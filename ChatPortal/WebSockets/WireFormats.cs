@@ -20,9 +20,9 @@ public sealed class PlainWireFormat(ImageStore images, ILogger<PlainWireFormat> 
     public WireFrame Encode(ChatEvent evt) => evt switch
     {
         MessagePosted { Message: { IsDeleted: false } m } when m.Image is { } img => ImageFrame(img, m),
-        MessagePosted { Message: { IsDeleted: false } m } => Json(new PlainMessage(m.Text, Datetime(m.CreatedAt), User(m.Sender)), WireJson.Context.PlainMessage),
+        MessagePosted { Message: { IsDeleted: false } m } => Json(new PlainMessage(HtmlSpecialChars(m.Text), Datetime(m.CreatedAt), User(m.Sender)), WireJson.Context.PlainMessage),
         PresenceChanged p => Json(new PlainNotice(p.Joined ? "open" : "close",
-            p.Joined ? $"{p.User.Name}加入聊天室" : $"{p.User.Name}离开聊天室", Datetime(DateTimeOffset.Now), User(p.User)), WireJson.Context.PlainNotice),
+            HtmlSpecialChars(p.Joined ? $"{p.User.Name}加入聊天室" : $"{p.User.Name}离开聊天室"), Datetime(DateTimeOffset.Now), User(p.User)), WireJson.Context.PlainNotice),
         _ => WireFrame.None,
     };
 
@@ -31,6 +31,32 @@ public sealed class PlainWireFormat(ImageStore images, ILogger<PlainWireFormat> 
 
     internal static PlainUser User(UserRef u) => new(u.Id, u.Name);
 
+    /// <summary>
+    /// The text of a plain frame's <c>message</c> as the original server sent it: PHP's
+    /// <c>htmlspecialchars</c> (ENT_QUOTES) before JSON, so a client that JSON-parses the frame and
+    /// puts <c>message</c> into innerHTML shows the text instead of running it. Only these five
+    /// characters change; the JSON escaping of the frame stays as well.
+    /// </summary>
+    public static string HtmlSpecialChars(string text)
+    {
+        if (text.AsSpan().IndexOfAny("&<>\"'") < 0) return text;
+        var sb = new System.Text.StringBuilder(text.Length + 16);
+        foreach (var c in text)
+        {
+            sb.Append(c switch
+            {
+                '&' => "&amp;",
+                '<' => "&lt;",
+                '>' => "&gt;",
+                '"' => "&quot;",
+                '\'' => "&#039;",
+                _ => null,
+            });
+            if (c is not ('&' or '<' or '>' or '"' or '\'')) sb.Append(c);
+        }
+        return sb.ToString();
+    }
+
     internal static WireFrame Json<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) =>
         new(JsonSerializer.SerializeToUtf8Bytes(value, type));
 
@@ -38,7 +64,7 @@ public sealed class PlainWireFormat(ImageStore images, ILogger<PlainWireFormat> 
     private WireFrame ImageFrame(ImageRef img, ChatMessage m)
     {
         var caption = m.Text.Length > 0
-            ? Json(new PlainMessage(m.Text, Datetime(m.CreatedAt), User(m.Sender)), WireJson.Context.PlainMessage)
+            ? Json(new PlainMessage(HtmlSpecialChars(m.Text), Datetime(m.CreatedAt), User(m.Sender)), WireJson.Context.PlainMessage)
             : null;
         var path = images.PathOf(img.Id);
         if (path is null) return caption ?? WireFrame.None;

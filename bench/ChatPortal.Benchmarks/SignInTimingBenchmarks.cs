@@ -30,7 +30,11 @@ public class SignInTimingBenchmarks
         _core = await BenchCore.StartAsync(Path.Combine(Path.GetTempPath(), $"chatportal-bench-signin-{Guid.NewGuid():N}"));
         var time = new LeapingTime();
         var db = _core.DbFactory;
-        _chat = new ChatAccounts(db, _core.Services.GetRequiredService<UserDirectory>(), time);
+        // No failure delay here: this measures the hashing work of the two answers, not the throttle.
+        var accounts = Microsoft.Extensions.Options.Options.Create(new AccountOptions { FailureDelayMs = 0 });
+        _chat = new ChatAccounts(db, _core.Services.GetRequiredService<UserDirectory>(), time, new SignInGuard(accounts, time),
+            _core.Services.GetRequiredService<ChatPortal.Chat.Safeguards.AddressLimits>(), accounts,
+            Microsoft.Extensions.Options.Options.Create(new ChatPortal.WebSockets.WebSocketEndpointOptions()));
         var guard = new AdminGuard(db);
         _admin = new AdminAccounts(db, guard, new AdminAudit(db, guard, time), time);
         if (!(await _chat.SignInOrRegisterAsync(KnownChat, "right-password-1", "127.0.0.1")).Succeeded) throw new InvalidOperationException("chat user");

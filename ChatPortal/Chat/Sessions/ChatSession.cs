@@ -118,13 +118,16 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
     private bool _connected = true;
     private int _ended;
 
-    internal ChatSession(ChatSessions core, UserRef user, IChatSessionSink sink, int maxStash)
+    internal ChatSession(ChatSessions core, UserRef user, IChatSessionSink sink, int maxStash, string? signInSessionId)
     {
-        (_core, User, _sink, _maxStash) = (core, user, sink, maxStash);
+        (_core, User, _sink, _maxStash, SignInSessionId) = (core, user, sink, maxStash, signInSessionId);
         _userSubscription = core.Fanout.SubscribeUser(user.Id, this);
     }
 
     public UserRef User { get; }
+
+    /// <summary>The browser sign-in this connection belongs to, if any: signing it out ends the session.</summary>
+    public string? SignInSessionId { get; }
 
     public bool IsEnded => Volatile.Read(ref _ended) == 1;
 
@@ -275,7 +278,7 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
         if (IsEnded) return true; // going anyway; not slow
         if (evt is SessionRevoked revoked)
         {
-            if (revoked.UserId == User.Id)
+            if (revoked.UserId == User.Id && (revoked.SessionId is null || revoked.SessionId == SignInSessionId))
             {
                 _core.Log.LogInformation("Ending a session of user {UserId}: {Reason}", revoked.UserId, revoked.Reason);
                 ThreadPool.UnsafeQueueUserWorkItem(static s => s.Session.Revoke(s.Reason), (Session: this, revoked.Reason), preferLocal: false);

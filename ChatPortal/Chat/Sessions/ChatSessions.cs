@@ -22,17 +22,22 @@ public sealed class ChatSessions(LocalFanout fanout, IChatBackplane backplane, P
     /// A session for one connection of <paramref name="user"/>; it listens to the user's own events
     /// (direct conversations, membership, revocation) from now on. Dispose it when the connection closes.
     /// </summary>
-    public ChatSession Open(UserRef user, IChatSessionSink sink, int? maxStash = null) =>
-        new(this, user, sink, maxStash ?? Math.Max(64, options.Value.CircuitQueueCapacity));
+    /// <paramref name="signInSessionId"/> is the browser sign-in the connection belongs to (a tab, a
+    /// ticket socket), so signing that one out ends it; null for tokens and guests.
+    public ChatSession Open(UserRef user, IChatSessionSink sink, int? maxStash = null, string? signInSessionId = null) =>
+        new(this, user, sink, maxStash ?? Math.Max(64, options.Value.CircuitQueueCapacity), signInSessionId);
 
     /// <summary>Who is online in a room (this node and, in a cluster, the others).</summary>
     public IReadOnlyList<UserRef> Online(long roomId) => presence.Online(roomId);
 
-    /// <summary>Ends a user's sessions everywhere (ban, kick): every node's sessions of the user close.</summary>
-    public void Revoke(long userId, string reason)
+    /// <summary>
+    /// Ends a user's sessions everywhere (ban, kick): every node's sessions of the user close. With a
+    /// sign-in <paramref name="signInSessionId"/>, only the sessions opened under that sign-in (sign-out).
+    /// </summary>
+    public void Revoke(long userId, string reason, string? signInSessionId = null)
     {
         users.Invalidate(userId);
-        backplane.Publish(new SessionRevoked(userId, reason));
+        backplane.Publish(new SessionRevoked(userId, reason, signInSessionId));
     }
 
     /// <summary><see cref="Revoke"/>, returning once the revocation has left this node (so what the caller does next comes after it everywhere).</summary>

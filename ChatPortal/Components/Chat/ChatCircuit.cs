@@ -1,5 +1,7 @@
 using System.Threading.Channels;
+using ChatPortal.Auth;
 using ChatPortal.Chat;
+using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.AspNetCore.Components.Server.Circuits;
 using Microsoft.Extensions.Options;
 
@@ -60,12 +62,18 @@ public sealed class ChatCircuit(ChatSessions sessions, ChatMetrics metrics, IOpt
                 SingleReader = true,
                 FullMode = BoundedChannelFullMode.Wait, // TryWrite fails instead of dropping silently
             });
-            _session = sessions.Open(user, this);
+            _session = sessions.Open(user, this, signInSessionId: SignInSessionId);
             if (!_connected) _session.SetConnected(false);
             _loop = Task.Run(() => DrainAsync(_queue.Reader, _session));
             return _session;
         }
     }
+
+    /// <summary>
+    /// The browser sign-in of the tab: signing it out ends the tab's session. Set by
+    /// <see cref="ChatCircuitHandler"/> when the circuit opens, before its components run.
+    /// </summary>
+    public string? SignInSessionId { get; internal set; }
 
     public IDisposable Listen(IChatCircuitListener listener)
     {
@@ -220,8 +228,11 @@ public sealed class ChatCircuit(ChatSessions sessions, ChatMetrics metrics, IOpt
 }
 
 /// <summary>Feeds the circuit's connection state into its <see cref="ChatCircuit"/> (presence while the tab is connected).</summary>
-public sealed class ChatCircuitHandler(ChatCircuit circuit) : CircuitHandler
+public sealed class ChatCircuitHandler(ChatCircuit circuit, AuthenticationStateProvider auth) : CircuitHandler
 {
+    public override async Task OnCircuitOpenedAsync(Circuit c, CancellationToken cancellationToken) =>
+        circuit.SignInSessionId = (await auth.GetAuthenticationStateAsync()).User.ChatSessionId();
+
     public override Task OnConnectionDownAsync(Circuit c, CancellationToken cancellationToken)
     {
         circuit.SetConnected(false);

@@ -27,6 +27,7 @@ public static class ChatErrors
         "image_type" => l["Only PNG, JPEG, GIF and WebP images are accepted."],
         "image_corrupt" => l["The image could not be decoded; it is damaged or not an image."],
         "image_dimensions" => l["The image has too many pixels."],
+        "image_quota" => l["Your stored images have reached your quota; delete some first."],
         "not_editable" => l["Images cannot be edited."],
         "self" => l["You cannot start a conversation with yourself."],
         "guest" => l["Guests cannot receive direct messages."],
