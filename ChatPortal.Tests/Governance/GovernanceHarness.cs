@@ -26,6 +26,7 @@ public static class GovernanceHarness
         return await CoreHarness.StartAsync(settings: all, configure: s =>
         {
             s.AddChatGovernanceServices(configuration);
+            s.AddSingleton<SignInGuard>();
             s.AddSingleton<ChatAccounts>();
             s.AddSingleton<ApiTokens>();
             s.AddSingleton<AdminGuard>();

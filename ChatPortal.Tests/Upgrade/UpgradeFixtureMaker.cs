@@ -37,6 +37,7 @@ public static class UpgradeFixtureMaker
         UpgradeFixtureFacts facts;
         await using (var h = await CoreHarness.StartAsync(dataDir, configure: s =>
         {
+            s.AddSingleton<SignInGuard>();
             s.AddSingleton<ChatAccounts>();
             s.AddSingleton<ApiTokens>();
             s.AddOptions<WebSocketEndpointOptions>();

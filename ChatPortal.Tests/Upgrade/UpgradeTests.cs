@@ -37,6 +37,7 @@ public sealed class UpgradeTests
 
             await using (var h = await CoreHarness.StartAsync(dir, configure: s =>
             {
+                s.AddSingleton<SignInGuard>();
                 s.AddSingleton<ChatAccounts>();
                 s.AddSingleton<ApiTokens>();
             }))
@@ -84,6 +85,7 @@ public sealed class UpgradeTests
             // Credentials made by the old release still work (after the comparison: signing in updates the rows).
             await using (var h = await CoreHarness.StartAsync(dir, configure: s =>
             {
+                s.AddSingleton<SignInGuard>();
                 s.AddSingleton<ChatAccounts>();
                 s.AddSingleton<ApiTokens>();
             }))

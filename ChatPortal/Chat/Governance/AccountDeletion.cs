@@ -39,6 +39,7 @@ public sealed class AccountDeletion(IDbContextFactory<ChatDbContext> dbFactory, 
             oldName = user.Name;
             user.Name = tombstone;
             user.NormalizedName = UserNames.Normalize(tombstone);
+            user.NameSkeleton = Auth.NameSkeletons.Of(tombstone); // the old name is free again, for anyone
             user.PasswordHash = null;
             user.SecurityStamp = Auth.ChatAccounts.NewStamp();
             user.DeletedAt = time.GetUtcNow();
