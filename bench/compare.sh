@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Interleaved A/B of two ChatPortal builds on the fan-out and steady scenarios of bench/run.sh
+# (same load generator arguments), with the raw-Kestrel peer as the yardstick of the machine's
+# noise in each round. For a change that may cost speed: run it against the commit before.
+#
+#   bench/compare.sh <old-commit> [REPS=3]
+#
+# Publishes both builds as the Dockerfile does (the old one from a temporary git worktree), starts
+# each on a fresh data folder on loopback, runs round after round old → new → kestrel, stops what
+# it started (by PID) and prints one JSON line per run plus a summary table. Bounded: every load
+# run has --timeout, the peer a lifetime.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OLD=${1:?usage: bench/compare.sh <old-commit>}
+REPS=${REPS:-3}
+PEERS_SRC=${PEERS_SRC:-$ROOT/../../shared/bench}
+[ -d "$PEERS_SRC" ] || PEERS_SRC=/work/shared/bench
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+WORK=$(mktemp -d /tmp/chatportal-compare.XXXXXX)
+RUNS=$WORK/runs.jsonl
+: >"$RUNS"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+  git -C "$ROOT" worktree remove --force "$WORK/old-src" 2>/dev/null || true
+}
+trap cleanup EXIT
+log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+
+publish() { # source dir → output dir
+  dotnet publish "$1/ChatPortal/ChatPortal.csproj" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+    -o "$2" -v q -nologo >/dev/null
+}
+log "publishing the old build ($OLD) and the new one ($(git rev-parse --short HEAD))"
+git worktree add -q --detach "$WORK/old-src" "$OLD"
+publish "$WORK/old-src" "$WORK/old"
+publish "$ROOT" "$WORK/new"
+dotnet build -c Release bench/ChatPortal.LoadGen/ChatPortal.LoadGen.csproj -v q -nologo >/dev/null
+LG="dotnet $ROOT/bench/ChatPortal.LoadGen/bin/Release/net10.0/ChatPortal.LoadGen.dll"
+cp -r "$PEERS_SRC" "$WORK/peers"
+(cd "$WORK/peers/peer-aspnet" && dotnet build -c Release -v q -nologo >/dev/null)
+
+OLD_PORT=5881; NEW_PORT=5882; KESTREL_PORT=9513
+for port in $OLD_PORT $NEW_PORT $KESTREL_PORT; do
+  if (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null; then echo "port $port is in use: stop that process first" >&2; exit 1; fi
+done
+wait_port() { for _ in $(seq 1 1500); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.02; done; return 1; }
+
+start_cp() { # app dir, port → sets LAST_PID (the same benchmark-only settings as bench/run.sh)
+  local data=$WORK/data-$2
+  mkdir -p "$data"
+  (cd "$1" && exec env ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production \
+    Urls=http://127.0.0.1:$2 Portal__DataPath="$data" Logging__LogLevel__Default=Warning \
+    Chat__RateLimitBurst=1000000 Chat__RateLimitPerSecond=1000000 \
+    WebSockets__MaxConnectionsPerIp=100000 WebSockets__SendQueueCapacity=4096 WebSockets__AuthTimeoutSeconds=60 \
+    Limits__PostBurstPerAddress=0 Limits__GuestBurstPerAddress=0 Limits__ImageBurstPerAddress=0 Limits__ImageBytesPerAddressPerHour=0 Limits__RegistrationBurstPerAddress=0 \
+    dotnet ChatPortal.dll >>"$WORK/server-$2.log" 2>&1) &
+  LAST_PID=$!; PIDS+=("$LAST_PID")
+  wait_port "$2"
+}
+start_cp "$WORK/old" $OLD_PORT; OLD_PID=$LAST_PID
+start_cp "$WORK/new" $NEW_PORT; NEW_PID=$LAST_PID
+dotnet "$WORK/peers/peer-aspnet/bin/Release/net10.0/peer-aspnet.dll" --port=$KESTREL_PORT --lifetime=3000 >>"$WORK/kestrel.log" 2>&1 &
+KESTREL_PID=$!; PIDS+=("$KESTREL_PID"); wait_port $KESTREL_PORT
+sleep 2
+
+run() { # scenario server rep args...
+  local scenario=$1 server=$2 rep=$3; shift 3
+  local url pid out
+  case $server in
+    old) url=ws://127.0.0.1:$OLD_PORT/ws; pid=$OLD_PID ;;
+    new) url=ws://127.0.0.1:$NEW_PORT/ws; pid=$NEW_PID ;;
+    kestrel) url=ws://127.0.0.1:$KESTREL_PORT/; pid=$KESTREL_PID ;;
+  esac
+  out=$($LG --url="$url" --pid="$pid" --label="$scenario/$server/$rep" "$@" || true)
+  [ -n "$out" ] || out='{"error":"load generator failed"}'
+  echo "$out" | jq -c --arg s "$scenario" --arg v "$server" --argjson r "$rep" '. + {scenario:$s, server:$v, rep:$r}' | tee -a "$RUNS"
+}
+for rep in $(seq 1 "$REPS"); do
+  for s in old new kestrel; do run fanout "$s" "$rep" --conns=1000 --senders=10 --msgs=200 --rate=0 --idle=10000 --timeout=180; done
+done
+for rep in $(seq 1 "$REPS"); do
+  for s in old new kestrel; do run steady "$s" "$rep" --conns=1000 --senders=10 --msgs=100 --rate=10 --idle=10000 --timeout=180; done
+done
+
+echo
+echo "| run | deliveries/s | p50 ms | p99 ms | loss | server CPU s | error |"
+echo "|---|---|---|---|---|---|---|"
+jq -r '"| \(.scenario)/\(.server)/\(.rep) | \(.deliveriesPerSecond // "") | \(.latencyP50Ms // "") | \(.latencyP99Ms // "") | \(.loss // "") | \(.serverCpuSeconds // "") | \(.error // "") |"' "$RUNS"
+log "done (work folder $WORK)"
