@@ -26,10 +26,14 @@ public sealed class DataExport(IDbContextFactory<ChatDbContext> dbFactory, Messa
     public static string RoomFileName(RoomInfo room) => $"room-{room.Slug}-{DateTime.UtcNow:yyyyMMdd}.zip";
 
     /// <summary>Writes the room's export to <paramref name="output"/>; false when there is no such room.</summary>
-    public async Task<bool> WriteRoomAsync(long roomId, Stream output, CancellationToken ct = default)
+    public Task<bool> WriteRoomAsync(long roomId, Stream output, CancellationToken ct = default) =>
+        WriteAsync(output, sink => WriteRoomCoreAsync(roomId, sink, ct), ct);
+
+    /// <summary>Streams an export through an output that is only written asynchronously, then flushes it.</summary>
+    private static async Task<bool> WriteAsync(Stream output, Func<Stream, Task<bool>> write, CancellationToken ct)
     {
         var sink = new AsyncOnlyOutput(output);
-        var ok = await WriteRoomCoreAsync(roomId, sink, ct);
+        var ok = await write(sink);
         await sink.FlushAsync(ct);
         return ok;
     }
@@ -76,13 +80,8 @@ public sealed class DataExport(IDbContextFactory<ChatDbContext> dbFactory, Messa
     }
 
     /// <summary>Writes everything stored about one chat user and by them to <paramref name="output"/>; false when there is no such user.</summary>
-    public async Task<bool> WriteUserAsync(long userId, Stream output, CancellationToken ct = default)
-    {
-        var sink = new AsyncOnlyOutput(output);
-        var ok = await WriteUserCoreAsync(userId, sink, ct);
-        await sink.FlushAsync(ct);
-        return ok;
-    }
+    public Task<bool> WriteUserAsync(long userId, Stream output, CancellationToken ct = default) =>
+        WriteAsync(output, sink => WriteUserCoreAsync(userId, sink, ct), ct);
 
     private async Task<bool> WriteUserCoreAsync(long userId, Stream output, CancellationToken ct)
     {
