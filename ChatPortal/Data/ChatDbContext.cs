@@ -21,6 +21,12 @@ public class ChatDbContext : DbContext
     public DbSet<AuditEntry> AuditLog => Set<AuditEntry>();
     public DbSet<BotSetting> BotSettings => Set<BotSetting>();
     public DbSet<PortalSetting> Settings => Set<PortalSetting>();
+    public DbSet<UserProfile> Profiles => Set<UserProfile>();
+    public DbSet<ExternalLogin> ExternalLogins => Set<ExternalLogin>();
+    public DbSet<NotificationPreference> NotificationPreferences => Set<NotificationPreference>();
+    public DbSet<RoomNotificationSetting> RoomNotificationSettings => Set<RoomNotificationSetting>();
+    public DbSet<PushSubscriptionRecord> PushSubscriptions => Set<PushSubscriptionRecord>();
+    public DbSet<PendingNotification> PendingNotifications => Set<PendingNotification>();
 
     protected override void OnModelCreating(ModelBuilder b)
     {
@@ -66,6 +72,7 @@ public class ChatDbContext : DbContext
         b.Entity<AuditEntry>(e => e.HasIndex(x => x.At));
         b.Entity<BotSetting>(e => e.HasIndex(x => new { x.BotName, x.RoomId }).IsUnique());
         b.Entity<PortalSetting>(e => e.HasKey(x => x.Key));
+        IdentityModel.Configure(b);
     }
 
     protected override void ConfigureConventions(ModelConfigurationBuilder c)
