@@ -1,12 +1,15 @@
 using ChatPortal.Admin;
 using ChatPortal.Auth;
+using ChatPortal.Auth.Oidc;
 using ChatPortal.Bots;
 using ChatPortal.Chat;
+using ChatPortal.Chat.Notifications;
 using ChatPortal.Cluster;
 using ChatPortal.Components;
 using ChatPortal.Data;
 using ChatPortal.Images;
 using ChatPortal.Localization;
+using ChatPortal.Profiles;
 using ChatPortal.Search;
 using ChatPortal.Security;
 using ChatPortal.WebSockets;
@@ -35,6 +38,9 @@ public static class ChatPortalSetup
         builder.AddChatPortalSearch();
         builder.AddChatPortalSecurity();
         builder.AddChatPortalAdmin();
+        builder.AddChatPortalProfiles();
+        builder.AddChatPortalOidc();
+        builder.AddChatPortalNotifications();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
         builder.Services.AddScoped<Components.Chat.CircuitPresence>();
@@ -67,6 +73,9 @@ public static class ChatPortalSetup
         app.MapChatPortalCluster();
         app.MapChatPortalWebSockets();
         app.MapChatPortalAdmin();
+        app.MapChatPortalProfiles();
+        app.MapChatPortalOidc();
+        app.MapChatPortalNotifications();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }

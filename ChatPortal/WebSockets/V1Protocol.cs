@@ -204,7 +204,7 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         await _deadline.CancelAsync();
         conn.Authenticate(user, tokenId);
         var (rooms, direct) = await ListAsync(user, ct);
-        conn.Send(PlainWireFormat.Json(new WelcomeFrame(id, WireJson.User(user), rooms, direct), J.WelcomeFrame));
+        conn.Send(PlainWireFormat.Json(new WelcomeFrame(id, _s.V1.User(user), rooms, direct), J.WelcomeFrame));
     }
 
     private async Task JoinAsync(UserRef me, ClientFrame f, JsonElement? id, CancellationToken ct)
@@ -223,7 +223,7 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         }
         room = opened.Value!;
         var joinError = await conn.JoinAsync(room, f.Since, (online, lastId) => PlainWireFormat.Json(
-            new JoinedFrame(id, WireJson.Room(room), online.Select(WireJson.User).ToList(), lastId), J.JoinedFrame), ct);
+            new JoinedFrame(id, WireJson.Room(room), online.Select(_s.V1.User).ToList(), lastId), J.JoinedFrame), ct);
         if (joinError is not null) Error(id, joinError);
     }
 
@@ -389,7 +389,7 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
             Error(id, error!);
             return;
         }
-        conn.Send(PlainWireFormat.Json(new OnlineFrame(id, room.Id, _s.Chat.Online(room.Id).Select(WireJson.User).ToList()), J.OnlineFrame));
+        conn.Send(PlainWireFormat.Json(new OnlineFrame(id, room.Id, _s.Chat.Online(room.Id).Select(_s.V1.User).ToList()), J.OnlineFrame));
     }
 
     private async Task RoomsAsync(UserRef me, JsonElement? id, CancellationToken ct)
@@ -405,7 +405,7 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         var rooms = (await _s.Chat.ListRoomsAsync(user, ct)).Select(WireJson.Room).ToList();
         var direct = user.IsGuest
             ? []
-            : (await _s.Chat.ListDirectAsync(user, ct)).Select(d => new WireDirect(WireJson.Room(d.Room), WireJson.User(d.Other))).ToList();
+            : (await _s.Chat.ListDirectAsync(user, ct)).Select(d => new WireDirect(WireJson.Room(d.Room), _s.V1.User(d.Other))).ToList();
         return (rooms, direct);
     }
 
