@@ -1,5 +1,6 @@
 using ChatPortal.Chat;
 using ChatPortal.Data;
+using ChatPortal.Email;
 using ChatPortal.Security;
 using Microsoft.EntityFrameworkCore;
 
@@ -178,6 +179,8 @@ public static class ProfileSetup
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ProfileDirectory>());
         builder.Services.AddSingleton<UserProfiles>();
         builder.Services.AddSingleton<Auth.SelfService.AccountSelfService>();
+        builder.Services.AddChatPortalEmail(builder.Configuration);
+        builder.Services.AddSingleton<EmailConfirmation>();
         return builder;
     }
 
