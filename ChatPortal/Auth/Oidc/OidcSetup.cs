@@ -74,22 +74,38 @@ public static class OidcSetup
     public static IEndpointRouteBuilder MapChatPortalOidc(this IEndpointRouteBuilder app)
     {
         // A link (GET), not a form: the redirect to the provider would break CSP form-action 'self'.
-        app.MapGet("/login/oidc", (HttpContext ctx, string? returnUrl, IOptions<OidcOptions> options) =>
+        app.MapGet("/login/oidc", async (HttpContext ctx, string? returnUrl, IOptions<OidcOptions> options) =>
         {
             if (!options.Value.Enabled) return Results.NotFound();
             var props = new AuthenticationProperties { RedirectUri = "/" };
             props.Items[TargetKey] = "chat";
             props.Items[ReturnKey] = SafeReturnUrl.Resolve(returnUrl);
-            return Results.Challenge(props, [Scheme]);
+            return await ChallengeAsync(ctx, props, "/login?oidc=unavailable");
         }).AllowAnonymous();
-        app.MapGet("/admin/login/oidc", (HttpContext ctx, IOptions<OidcOptions> options) =>
+        app.MapGet("/admin/login/oidc", async (HttpContext ctx, IOptions<OidcOptions> options) =>
         {
             if (!options.Value.AdminEnabled) return Results.NotFound();
             var props = new AuthenticationProperties { RedirectUri = "/admin" };
             props.Items[TargetKey] = "admin";
-            return Results.Challenge(props, [Scheme]);
+            return await ChallengeAsync(ctx, props, "/admin/login?oidc=unavailable");
         }).AllowAnonymous();
         return app;
+    }
+
+    /// <summary>Redirects to the provider; a provider that cannot be reached (discovery fails) gets a message, not a 500.</summary>
+    private static async Task<IResult> ChallengeAsync(HttpContext ctx, AuthenticationProperties props, string onFailure)
+    {
+        try
+        {
+            await ctx.ChallengeAsync(Scheme, props);
+            return Results.Empty;
+        }
+        catch (InvalidOperationException ex)
+        {
+            ctx.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("ChatPortal.Oidc")
+                .LogWarning(ex, "The OpenID Connect provider could not be reached");
+            return Results.Redirect(onFailure);
+        }
     }
 
     private static async Task OnTicketReceivedAsync(TicketReceivedContext ctx)

@@ -178,6 +178,11 @@ window.chatPortal = {
   },
 
   // Notification settings (issue 17): the sound switch, the device's time zone, Web Push.
+  // The account pages call this once their circuit is up (tests wait for it before clicking).
+  markCircuitUp() {
+    window.chatPortalCircuitUp = true;
+  },
+
   setSound(on) {
     localStorage.setItem('chatportal.sound', on ? '1' : '0');
   },
