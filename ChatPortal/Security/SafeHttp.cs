@@ -65,6 +65,13 @@ public sealed class SafeHttpClient : IDisposable
     /// </summary>
     public HttpClient Client { get; }
 
+    /// <summary>A client whose requests pass through <paramref name="outer"/> first, then the guarded handler.</summary>
+    public HttpClient CreateClient(DelegatingHandler outer)
+    {
+        outer.InnerHandler = _handler;
+        return new HttpClient(outer, disposeHandler: false) { Timeout = Client.Timeout };
+    }
+
     /// <summary>GET with redirects followed by hand; a refusal or failure throws <see cref="SafeHttpException"/> with the reason.</summary>
     public async Task<SafeHttpResponse> GetAsync(Uri url, long? maxBytes = null, CancellationToken ct = default)
     {

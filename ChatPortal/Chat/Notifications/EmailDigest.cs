@@ -12,9 +12,9 @@ using MimeKit;
 namespace ChatPortal.Chat.Notifications;
 
 /// <summary>
-/// The email digest: every <see cref="EmailOptions.DigestCheckSeconds"/> it takes the remembered
-/// mentions and direct messages older than <see cref="EmailOptions.DigestDelayMinutes"/>, keeps the
-/// ones still unread (the user's read position in that room is before them), and sends each user
+/// The email digest: every <see cref="EmailOptions.DigestCheckSeconds"/> it looks for users with a
+/// remembered mention or direct message older than <see cref="EmailOptions.DigestDelayMinutes"/>,
+/// takes everything remembered for them, keeps the ones still unread (the user's read position in that room is before them), and sends each user
 /// one mail listing them, with a signed unsubscribe link that works without signing in. Rows are
 /// deleted once mailed (or read, or no longer wanted); a failed send keeps them for the next round.
 /// Quiet hours postpone the mail.
@@ -55,7 +55,8 @@ public sealed class EmailDigest(IDbContextFactory<ChatDbContext> dbFactory, Chat
         var done = new List<long>();
         foreach (var userId in due)
         {
-            var rows = await db.PendingNotifications.AsNoTracking().Where(n => n.UserId == userId && n.CreatedAt <= cutoff)
+            // Once the oldest is due, everything waiting for the user goes into this one mail (one mail per round).
+            var rows = await db.PendingNotifications.AsNoTracking().Where(n => n.UserId == userId)
                 .OrderBy(n => n.MessageId).ToListAsync(ct);
             var s = await settings.GetAsync(userId, ct);
             var profile = await db.Profiles.AsNoTracking().FirstOrDefaultAsync(p => p.UserId == userId, ct);

@@ -77,6 +77,7 @@ public sealed class VapidKeys
 
 [JsonSerializable(typeof(VapidKeys.StoredKeys))]
 [JsonSerializable(typeof(PushPayload))]
+[JsonSerializable(typeof(VapidClaims))]
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 internal sealed partial class KeyJson : JsonSerializerContext;
 
@@ -179,8 +180,9 @@ public sealed class PushSender : IDisposable
     {
         _subscriptions = subscriptions;
         _log = log;
-        _vapid = new VapidAuthentication(keys.PublicKey, keys.PrivateKey) { Subject = Subject(options.Value, portal.Value) };
-        _client = new PushServiceClient(http.Client)
+        var subject = Subject(options.Value, portal.Value);
+        _vapid = new VapidAuthentication(keys.PublicKey, keys.PrivateKey) { Subject = subject };
+        _client = new PushServiceClient(http.CreateClient(new VapidTokenHandler(keys, subject)))
         {
             DefaultAuthentication = _vapid,
             DefaultAuthenticationScheme = VapidAuthenticationScheme.Vapid,
@@ -247,3 +249,68 @@ public sealed class PushSender : IDisposable
 
     public void Dispose() => _vapid.Dispose();
 }
+
+/// <summary>
+/// Signs the VAPID token (RFC 8292, ES256) for each push service origin. Lib.Net.Http.WebPush names
+/// the audience without the port (<c>scheme://host</c>); RFC 8292 says the origin, which includes a
+/// non-default port, and a push service that checks it would refuse ours. So the library's header
+/// is replaced with one whose audience is the endpoint's origin. Tokens live 12 hours and are
+/// reused for an hour per origin.
+/// </summary>
+internal sealed class VapidTokenHandler(VapidKeys keys, string subject) : DelegatingHandler
+{
+    private readonly ECDsa _key = ImportKey(keys);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string Token, DateTimeOffset Renew)> _tokens = new();
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (request.RequestUri is { } uri && request.Headers.Authorization?.Scheme is "vapid" or "WebPush")
+        {
+            var audience = uri.GetLeftPart(UriPartial.Authority);
+            var now = DateTimeOffset.UtcNow;
+            if (!_tokens.TryGetValue(audience, out var cached) || cached.Renew <= now)
+                _tokens[audience] = cached = (Token(audience, now.AddHours(12)), now.AddHours(1));
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("vapid", $"t={cached.Token}, k={keys.PublicKey}");
+            request.Headers.Remove("Crypto-Key");
+        }
+        return base.SendAsync(request, cancellationToken);
+    }
+
+    private string Token(string audience, DateTimeOffset expires)
+    {
+        var header = VapidKeys.Base64Url("{\"typ\":\"JWT\",\"alg\":\"ES256\"}"u8.ToArray());
+        var claims = VapidKeys.Base64Url(JsonSerializer.SerializeToUtf8Bytes(
+            new VapidClaims(audience, expires.ToUnixTimeSeconds(), subject), KeyJson.Default.VapidClaims));
+        var input = header + "." + claims;
+        var signature = _key.SignData(System.Text.Encoding.ASCII.GetBytes(input), HashAlgorithmName.SHA256); // r‖s, 64 bytes
+        return input + "." + VapidKeys.Base64Url(signature);
+    }
+
+    private static ECDsa ImportKey(VapidKeys keys)
+    {
+        var q = FromBase64Url(keys.PublicKey);
+        return ECDsa.Create(new ECParameters
+        {
+            Curve = ECCurve.NamedCurves.nistP256,
+            Q = new ECPoint { X = q[1..33], Y = q[33..65] },
+            D = FromBase64Url(keys.PrivateKey),
+        });
+    }
+
+    private static byte[] FromBase64Url(string s)
+    {
+        var b = s.Replace('-', '+').Replace('_', '/');
+        return Convert.FromBase64String(b.PadRight(b.Length + (4 - b.Length % 4) % 4, '='));
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _key.Dispose();
+        base.Dispose(disposing);
+    }
+}
+
+internal sealed record VapidClaims(
+    [property: JsonPropertyName("aud")] string Aud,
+    [property: JsonPropertyName("exp")] long Exp,
+    [property: JsonPropertyName("sub")] string Sub);
