@@ -61,7 +61,8 @@ public sealed class EmailDigest(IDbContextFactory<ChatDbContext> dbFactory, Chat
             var s = await settings.GetAsync(userId, ct);
             var profile = await db.Profiles.AsNoTracking().FirstOrDefaultAsync(p => p.UserId == userId, ct);
             var user = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == userId, ct);
-            if (user is null || user.BannedAt is not null || !s.Preference.EmailDigest || profile?.Email is null)
+            // Only to a confirmed address: nobody can have digests sent to an address they merely typed.
+            if (user is null || user.BannedAt is not null || !s.Preference.EmailDigest || profile?.Email is null || !profile.EmailVerified)
             {
                 done.AddRange(rows.Select(r => r.Id));
                 continue;
