@@ -94,9 +94,19 @@ public sealed class NotificationTests
 
         var dm = (await chat.OpenDirectAsync(bob, aliceName)).Value!.Room;
 
-        // Alice has a tab open (present in the lobby): no push. Then she closes it: the next DM is pushed.
+        // Alice has a tab open (present in the lobby) until the dispatcher has looked at the message: no push.
+        // Then she closes it: the next DM is pushed.
+        var dispatcher = portal.Services.GetRequiredService<NotificationDispatcher>();
+        // Posts and waits until the dispatcher has looked at it (it reads presence and settings then).
+        async Task PostHandledAsync(long roomId, string text)
+        {
+            var handled = dispatcher.Handled;
+            Assert.True((await chat.PostAsync(bob, roomId, text)).Ok);
+            for (var i = 0; i < 300 && dispatcher.Handled == handled; i++) await Task.Delay(50);
+            Assert.True(dispatcher.Handled > handled, "the dispatcher did not get to the message");
+        }
         using (chat.EnterRoom(lobby.Id, alice))
-            Assert.True((await chat.PostAsync(bob, dm.Id, "while you are here")).Ok);
+            await PostHandledAsync(dm.Id, "while you are here");
         Assert.True((await chat.PostAsync(bob, dm.Id, "while you are away")).Ok);
         var first = await push.WaitForAsync(good.Id);
         Assert.Equal("while you are away", first.Json.GetProperty("body").GetString());
@@ -132,7 +142,7 @@ public sealed class NotificationTests
         pref.QuietFromMinute = (minute + 1440 - 60) % 1440;
         pref.QuietToMinute = (minute + 60) % 1440;
         Assert.Null(await settings.SaveAsync(pref));
-        Assert.True((await chat.PostAsync(bob, dm.Id, "during quiet hours")).Ok);
+        await PostHandledAsync(dm.Id, "during quiet hours");
         pref.QuietFromMinute = pref.QuietToMinute = null;
         Assert.Null(await settings.SaveAsync(pref));
         await settings.SetRoomLevelAsync(alice.Id, lobby.Id, NotifyLevel.None);

@@ -24,6 +24,12 @@ public static class ComponentServices
         s.AddSingleton(core.Services.GetRequiredService<BotDirectory>());
         s.AddSingleton(core.Search);
         s.AddSingleton(core.Services.GetRequiredService<IOptions<ImageOptions>>());
+        // Profiles (the online list's user chips) and the composer's mute notice.
+        var db = core.Services.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<ChatPortal.Data.ChatDbContext>>();
+        s.AddSingleton(new ChatPortal.Profiles.ProfileDirectory(db, new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<ChatPortal.Profiles.ProfileDirectory>.Instance));
+        s.AddSingleton(new ChatPortal.Auth.SelfService.AccountSelfService(db, core.Chat, new ChatPortal.Auth.ApiTokens(db, core.Chat.Users, TimeProvider.System),
+            TimeProvider.System));
         s.AddScoped<CircuitPresence>();
         s.AddScoped<ChatViewState>();
         return ctx;

@@ -18,6 +18,7 @@ internal static class IdentityModel
             e.Property(x => x.Email).HasMaxLength(254);
             e.Property(x => x.NormalizedEmail).HasMaxLength(254);
             e.HasIndex(x => x.NormalizedEmail);
+            e.HasIndex(x => x.UpdatedAt); // the profile cache polls "changed since"
         });
         b.Entity<ExternalLogin>(e =>
         {

@@ -594,6 +594,8 @@ namespace ChatPortal.Data.Migrations
 
                     b.HasIndex("NormalizedEmail");
 
+                    b.HasIndex("UpdatedAt");
+
                     b.ToTable("Profiles");
                 });
 #pragma warning restore 612, 618

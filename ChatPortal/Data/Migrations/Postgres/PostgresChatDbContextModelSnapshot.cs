@@ -623,6 +623,8 @@ namespace ChatPortal.Data.Migrations.Postgres
 
                     b.HasIndex("NormalizedEmail");
 
+                    b.HasIndex("UpdatedAt");
+
                     b.ToTable("Profiles");
                 });
 #pragma warning restore 612, 618

@@ -151,6 +151,11 @@ namespace ChatPortal.Data.Migrations.Postgres
                 column: "NormalizedEmail");
 
             migrationBuilder.CreateIndex(
+                name: "IX_Profiles_UpdatedAt",
+                table: "Profiles",
+                column: "UpdatedAt");
+
+            migrationBuilder.CreateIndex(
                 name: "IX_PushSubscriptions_EndpointHash",
                 table: "PushSubscriptions",
                 column: "EndpointHash",

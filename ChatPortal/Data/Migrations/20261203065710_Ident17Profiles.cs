@@ -150,6 +150,11 @@ namespace ChatPortal.Data.Migrations
                 column: "NormalizedEmail");
 
             migrationBuilder.CreateIndex(
+                name: "IX_Profiles_UpdatedAt",
+                table: "Profiles",
+                column: "UpdatedAt");
+
+            migrationBuilder.CreateIndex(
                 name: "IX_PushSubscriptions_EndpointHash",
                 table: "PushSubscriptions",
                 column: "EndpointHash",
