@@ -39,8 +39,12 @@ public sealed class NotificationTests
         var token = Regex.Match(page, "name=\"__RequestVerificationToken\" value=\"([^\"]+)\"").Groups[1].Value;
         using var form = new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["_handler"] = "login", ["__RequestVerificationToken"] = token, ["Input.Name"] = name,
-            ["Input.Password"] = "secret-pw-1", ["Input.RememberMe"] = "true", ["Input.ReturnUrl"] = "/",
+            ["_handler"] = "login",
+            ["__RequestVerificationToken"] = token,
+            ["Input.Name"] = name,
+            ["Input.Password"] = "secret-pw-1",
+            ["Input.RememberMe"] = "true",
+            ["Input.ReturnUrl"] = "/",
         });
         using var r = await http.PostAsync("/login", form);
         Assert.Equal(HttpStatusCode.Found, r.StatusCode);

@@ -13,23 +13,51 @@ namespace ChatPortal.Tests.Identity;
 public sealed class SafeHttpTests
 {
     [Theory]
-    [InlineData("127.0.0.1")] [InlineData("127.255.0.9")] [InlineData("10.1.2.3")] [InlineData("172.16.0.1")] [InlineData("172.31.255.1")]
-    [InlineData("192.168.1.1")] [InlineData("169.254.169.254")] [InlineData("100.64.0.1")] [InlineData("0.0.0.0")] [InlineData("224.0.0.1")]
-    [InlineData("240.0.0.1")] [InlineData("255.255.255.255")] [InlineData("198.18.0.1")] [InlineData("192.0.2.1")]
-    [InlineData("::1")] [InlineData("::")] [InlineData("fe80::1")] [InlineData("fc00::1")] [InlineData("fd12:3456::1")] [InlineData("ff02::1")]
-    [InlineData("::ffff:127.0.0.1")] [InlineData("::ffff:10.0.0.1")] [InlineData("::ffff:169.254.169.254")] [InlineData("64:ff9b::7f00:1")]
-    [InlineData("2002:7f00:1::1")] [InlineData("2001:db8::1")] [InlineData("::127.0.0.1")]
+    [InlineData("127.0.0.1")]
+    [InlineData("127.255.0.9")]
+    [InlineData("10.1.2.3")]
+    [InlineData("172.16.0.1")]
+    [InlineData("172.31.255.1")]
+    [InlineData("192.168.1.1")]
+    [InlineData("169.254.169.254")]
+    [InlineData("100.64.0.1")]
+    [InlineData("0.0.0.0")]
+    [InlineData("224.0.0.1")]
+    [InlineData("240.0.0.1")]
+    [InlineData("255.255.255.255")]
+    [InlineData("198.18.0.1")]
+    [InlineData("192.0.2.1")]
+    [InlineData("::1")]
+    [InlineData("::")]
+    [InlineData("fe80::1")]
+    [InlineData("fc00::1")]
+    [InlineData("fd12:3456::1")]
+    [InlineData("ff02::1")]
+    [InlineData("::ffff:127.0.0.1")]
+    [InlineData("::ffff:10.0.0.1")]
+    [InlineData("::ffff:169.254.169.254")]
+    [InlineData("64:ff9b::7f00:1")]
+    [InlineData("2002:7f00:1::1")]
+    [InlineData("2001:db8::1")]
+    [InlineData("::127.0.0.1")]
     public void Private_loopback_link_local_mapped_multicast_and_reserved_addresses_are_refused(string address) =>
         Assert.False(AddressPolicy.IsPublic(IPAddress.Parse(address)));
 
     [Theory]
-    [InlineData("8.8.8.8")] [InlineData("1.1.1.1")] [InlineData("172.32.0.1")] [InlineData("2606:4700:4700::1111")] [InlineData("::ffff:8.8.8.8")]
-    [InlineData("64:ff9b::808:808")] [InlineData("2002:808:808::1")]
+    [InlineData("8.8.8.8")]
+    [InlineData("1.1.1.1")]
+    [InlineData("172.32.0.1")]
+    [InlineData("2606:4700:4700::1111")]
+    [InlineData("::ffff:8.8.8.8")]
+    [InlineData("64:ff9b::808:808")]
+    [InlineData("2002:808:808::1")]
     public void Public_addresses_are_allowed(string address) => Assert.True(AddressPolicy.IsPublic(IPAddress.Parse(address)));
 
     private static SafeHttpClient Client(params string[] allowed) => new(Options.Create(new SafeHttpOptions
     {
-        AllowedAddresses = allowed, MaxResponseBytes = 64 * 1024, TimeoutSeconds = 10,
+        AllowedAddresses = allowed,
+        MaxResponseBytes = 64 * 1024,
+        TimeoutSeconds = 10,
     }));
 
     [Fact]

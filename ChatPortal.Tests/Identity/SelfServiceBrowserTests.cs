@@ -51,7 +51,9 @@ public sealed class SelfServiceBrowserTests(BrowserFixture browser) : IClassFixt
         // A picture with text metadata in it: stored re-encoded, without the metadata.
         await alice.Locator("#avatar-file").SetInputFilesAsync(new FilePayload
         {
-            Name = "me.png", MimeType = "image/png", Buffer = TestIdentityProvider.PictureWithMetadata(),
+            Name = "me.png",
+            MimeType = "image/png",
+            Buffer = TestIdentityProvider.PictureWithMetadata(),
         });
         await Expect(alice.Locator("#profile-message")).ToHaveTextAsync("Your picture was updated.");
         await Expect(alice.Locator("#avatar-preview")).ToBeVisibleAsync();

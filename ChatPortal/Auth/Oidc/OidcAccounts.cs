@@ -123,7 +123,10 @@ public sealed class OidcAccounts(IDbContextFactory<ChatDbContext> dbFactory, Use
             db.Admins.Add(admin);
             db.AuditLog.Add(new AuditEntry
             {
-                At = now, AdminName = name, Action = "admin.create.oidc", Target = $"admin {name}",
+                At = now,
+                AdminName = name,
+                Action = "admin.create.oidc",
+                Target = $"admin {name}",
                 Detail = $"first sign-in through {id.Issuer} (group {o.AdminGroup})",
             });
             await db.SaveChangesAsync(ct);

@@ -102,7 +102,12 @@ public sealed class PushSubscriptions(IDbContextFactory<ChatDbContext> dbFactory
         {
             db.PushSubscriptions.Add(new PushSubscriptionRecord
             {
-                UserId = userId, Endpoint = endpoint, EndpointHash = hash, P256dh = p256dh!, Auth = auth!, CreatedAt = time.GetUtcNow(),
+                UserId = userId,
+                Endpoint = endpoint,
+                EndpointHash = hash,
+                P256dh = p256dh!,
+                Auth = auth!,
+                CreatedAt = time.GetUtcNow(),
             });
         }
         else
