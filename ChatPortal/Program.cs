@@ -3,6 +3,7 @@ using ChatPortal.Hosting;
 
 if (await ChatPortal.Cluster.HealthProbe.RunIfAskedAsync(args)) return;
 if (await AdminCli.TryRunAsync(args)) return; // "admin create NAME" etc.: account commands, no server
+if (await ChatPortal.Data.Backup.DataCli.TryRunAsync(args)) return; // "backup FILE", "restore FILE", "import-slack FILE"
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddChatPortal();

@@ -16,7 +16,7 @@ namespace ChatPortal.Tests.Admin;
 /// The chat core and the back office's services on a real SQLite file (migrated), without
 /// HTTP: the admin services are called as the pages call them, with a real admin principal.
 /// </summary>
-public sealed class AdminHarness : IAsyncDisposable
+public sealed class AdminHarness : IChatCore, IAsyncDisposable
 {
     private readonly IHost _host;
 
@@ -28,7 +28,6 @@ public sealed class AdminHarness : IAsyncDisposable
 
     public string DataDir { get; }
     public IServiceProvider Services => _host.Services;
-    public ChatService Chat => Get<ChatService>();
     public T Get<T>() where T : notnull => Services.GetRequiredService<T>();
 
     public static async Task<AdminHarness> StartAsync(params IChatBot[] bots)

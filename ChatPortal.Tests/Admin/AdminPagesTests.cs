@@ -6,6 +6,7 @@ using ChatPortal.Admin;
 using ChatPortal.Auth;
 using ChatPortal.Bots;
 using ChatPortal.Chat;
+using ChatPortal.Chat.Governance;
 using ChatPortal.Components.Admin;
 using ChatPortal.Data;
 using ChatPortal.Tests.Infrastructure;
@@ -61,16 +62,16 @@ public sealed class AdminPagesTests
         try
         {
             var user = await h.CreateUserAsync("gina");
-            var lobby = (await h.Chat.GetDefaultRoomAsync())!;
-            Assert.True((await h.Chat.PostAsync(user, lobby.Id, "hi")).Ok);
+            var lobby = (await h.Rooms.GetDefaultAsync())!;
+            Assert.True((await h.Commands.PostAsync(user, lobby.Id, "hi")).Ok);
             var cut = ctx.Render<DashboardPage>();
             cut.WaitForAssertion(() => Assert.Equal("1", cut.Find("#stat-messages-today").TextContent), Wait);
             Assert.Equal("1", cut.Find("#stat-rooms").TextContent);
             Assert.Contains("Messages per minute", cut.Markup);
             Assert.NotEmpty(cut.FindComponents<MudChart<double>>());
 
-            using var online = h.Chat.EnterRoom(lobby.Id, user);
-            Assert.True((await h.Chat.PostAsync(user, lobby.Id, "again")).Ok);
+            using var online = h.EnterRoom(lobby.Id, user);
+            Assert.True((await h.Commands.PostAsync(user, lobby.Id, "again")).Ok);
             cut.WaitForAssertion(() =>
             {
                 Assert.Equal("2", cut.Find("#stat-messages-today").TextContent);
@@ -100,7 +101,7 @@ public sealed class AdminPagesTests
             await cut.Find("#room-slug").InputAsync(new ChangeEventArgs { Value = "tech" });
             await cut.Find("#room-editor form").SubmitAsync();
             cut.WaitForAssertion(() => Assert.NotNull(cut.Find("[data-room-row=tech]")), Wait);
-            var room = await h.Chat.FindRoomAsync("tech");
+            var room = await h.Rooms.FindAsync("tech");
             Assert.NotNull(room);
             Assert.Equal("Tech 技术", room.Name);
             Assert.Equal(1, await h.AuditCountAsync(AuditActions.RoomCreate));
@@ -137,20 +138,20 @@ public sealed class AdminPagesTests
             await cut.Find("#member-name").InputAsync(new ChangeEventArgs { Value = "hal" });
             await cut.Find("#member-add").ClickAsync(new());
             cut.WaitForAssertion(() => Assert.NotNull(cut.Find("[data-member=hal]")), Wait);
-            Assert.True(await h.Chat.CanReadAsync(hal, secret));
+            Assert.True(await h.CanReadAsync(hal, secret));
 
             _ = cut.Find("#room-archive").ClickAsync(new()); // the handler waits for the dialog
             dialogs.WaitForAssertion(() => Assert.Contains("read-only", dialogs.Markup), Wait);
             await dialogs.FindAll("button").First(b => b.TextContent.Contains("Archive", StringComparison.Ordinal)).ClickAsync(new());
             cut.WaitForAssertion(() => Assert.NotNull(cut.Find("#room-unarchive")), Wait);
-            Assert.True((await h.Chat.GetRoomAsync(secret.Id))!.IsArchived);
+            Assert.True((await h.Rooms.GetAsync(secret.Id))!.IsArchived);
             Assert.Equal(1, await h.AuditCountAsync(AuditActions.RoomArchive));
 
             // Cancelling the delete dialog deletes nothing.
             _ = cut.Find("#room-delete").ClickAsync(new()); // the handler waits for the dialog
             dialogs.WaitForAssertion(() => Assert.Contains("cannot be undone", dialogs.Markup), Wait);
             await dialogs.FindAll("button").First(b => b.TextContent.Contains("Cancel", StringComparison.Ordinal)).ClickAsync(new());
-            Assert.NotNull(await h.Chat.GetRoomAsync(secret.Id));
+            Assert.NotNull(await h.Rooms.GetAsync(secret.Id));
             Assert.Equal(0, await h.AuditCountAsync(AuditActions.RoomDelete));
             Assert.Equal("boss", caller.Name);
         }
@@ -188,9 +189,9 @@ public sealed class AdminPagesTests
         try
         {
             var kim = await h.CreateUserAsync("kim", "kim-password");
-            var lobby = (await h.Chat.OpenRoomAsync(kim, "lobby")).Value!;
+            var lobby = (await h.Rooms.OpenAsync(kim, "lobby")).Value!;
             var revoked = new RecordingSubscriber();
-            using var sub = h.Chat.SubscribeUser(kim.Id, revoked);
+            using var sub = h.Fanout.SubscribeUser(kim.Id, revoked);
             var dialogs = ctx.Render<MudDialogProvider>();
             var cut = ctx.Render<ChatUserPage>(p => p.Add(x => x.Id, kim.Id));
             cut.WaitForAssertion(() => Assert.Equal("kim", cut.Find("#user-name").TextContent), Wait);
@@ -199,7 +200,7 @@ public sealed class AdminPagesTests
 
             await cut.Find("#user-mute").ClickAsync(new()); // default choice: one hour
             cut.WaitForAssertion(() => Assert.Contains("muted until", cut.Find("#user-status").TextContent), Wait);
-            Assert.Equal(ChatError.Muted, (await h.Chat.PostAsync(kim, lobby.Id, "hello")).Error);
+            Assert.Equal(ChatError.Muted, (await h.Commands.PostAsync(kim, lobby.Id, "hello")).Error);
 
             await cut.Find("#ban-reason").ChangeAsync(new ChangeEventArgs { Value = "flooding" });
             _ = cut.Find("#user-ban").ClickAsync(new()); // the handler waits for the dialog
@@ -207,7 +208,7 @@ public sealed class AdminPagesTests
             await dialogs.FindAll("button").First(b => b.TextContent.Trim() == "Ban").ClickAsync(new());
             cut.WaitForAssertion(() => Assert.Contains("flooding", cut.Find("#user-status").TextContent), Wait);
             Assert.Single(await revoked.WaitForAsync<SessionRevoked>(1));
-            Assert.Equal(ChatError.Banned, (await h.Chat.PostAsync(kim, lobby.Id, "hello")).Error);
+            Assert.Equal(ChatError.Banned, (await h.Commands.PostAsync(kim, lobby.Id, "hello")).Error);
             Assert.Equal(1, await h.AuditCountAsync(AuditActions.UserBan));
             Assert.Equal(1, await h.AuditCountAsync(AuditActions.UserMute));
 
@@ -224,8 +225,8 @@ public sealed class AdminPagesTests
         try
         {
             var leo = await h.CreateUserAsync("leo");
-            var lobby = (await h.Chat.GetDefaultRoomAsync())!;
-            var msg = (await h.Chat.PostAsync(leo, lobby.Id, "buy cheap pills")).Value!;
+            var lobby = (await h.Rooms.GetDefaultAsync())!;
+            var msg = (await h.Commands.PostAsync(leo, lobby.Id, "buy cheap pills")).Value!;
             var dialogs = ctx.Render<MudDialogProvider>();
             var cut = ctx.Render<ModerationPage>();
             cut.WaitForAssertion(() => Assert.Contains("buy cheap pills", cut.Find($"[data-message-id='{msg.Id}']").TextContent), Wait);
@@ -234,14 +235,14 @@ public sealed class AdminPagesTests
             dialogs.WaitForAssertion(() => Assert.Contains("removed for everyone", dialogs.Markup), Wait);
             await dialogs.FindAll("button").First(b => b.TextContent.Trim() == "Delete").ClickAsync(new());
             cut.WaitForAssertion(() => Assert.Empty(cut.FindAll($"[data-message-id='{msg.Id}']")), Wait);
-            Assert.True((await h.Chat.GetHistoryAsync(lobby.Id)).Single(m => m.Id == msg.Id).IsDeleted);
+            Assert.True((await h.History.GetHistoryAsync(lobby.Id)).Single(m => m.Id == msg.Id).IsDeleted);
 
             await cut.FindComponent<MudRadioGroup<WordFilterMode>>().InvokeAsync(() =>
                 cut.FindComponent<MudRadioGroup<WordFilterMode>>().Instance.ValueChanged.InvokeAsync(WordFilterMode.Reject));
             await cut.Find("#filter-words").InputAsync(new ChangeEventArgs { Value = "pills\nspam" });
             await cut.Find("#filter-save").ClickAsync(new());
             await cut.WaitForAssertionAsync(async () => Assert.Equal(WordFilterMode.Reject, (await h.Get<WordFilter>().GetSettingsAsync()).Mode), Wait);
-            Assert.Equal("filtered", (await h.Chat.PostAsync(leo, lobby.Id, "more PILLS")).Error?.Code);
+            Assert.Equal("filtered", (await h.Commands.PostAsync(leo, lobby.Id, "more PILLS")).Error?.Code);
 
             await cut.Find("#filter-words").InputAsync(new ChangeEventArgs { Value = new string('x', 60) });
             await cut.Find("#filter-save").ClickAsync(new());
@@ -259,7 +260,7 @@ public sealed class AdminPagesTests
         {
             var cut = ctx.Render<BotsPage>();
             cut.WaitForAssertion(() => Assert.NotNull(cut.Find("[data-bot='小爱同学']")), Wait);
-            var lobby = (await h.Chat.GetDefaultRoomAsync())!;
+            var lobby = (await h.Rooms.GetDefaultAsync())!;
             var select = cut.FindComponents<MudSelect<string>>().Single(s => Equals(s.Instance.UserAttributes.GetValueOrDefault("data-switch"), "小爱同学|lobby"));
             await cut.InvokeAsync(() => select.Instance.ValueChanged.InvokeAsync("off"));
             await cut.WaitForAssertionAsync(async () => Assert.False(await h.Get<BotSwitches>().IsEnabledAsync("小爱同学", lobby.Id)), Wait);
@@ -332,6 +333,65 @@ public sealed class AdminPagesTests
             await dialogs.FindAll("button").First(b => b.TextContent.Trim() == "Disable").ClickAsync(new());
             cut.WaitForAssertion(() => Assert.NotNull(cut.Find("[data-enable=mia]")), Wait);
             Assert.True(await h.Db(db => db.Admins.AnyAsync(a => a.Name == "mia" && a.Disabled)));
+        }
+        finally { await DisposeAsync(h, ctx); }
+    }
+
+    [Fact]
+    public async Task Data_page_counts_what_retention_would_delete_and_runs_it_with_an_audit_entry()
+    {
+        var (h, ctx, admin) = await StartAsync();
+        try
+        {
+            var kim = await h.CreateUserAsync("kim");
+            var lobby = (await h.Rooms.GetDefaultAsync())!;
+            var ids = new List<long>();
+            for (var i = 0; i < 5; i++) ids.Add((await h.Commands.PostAsync(kim, lobby.Id, $"old {i}")).Value!.Id);
+            await h.Commands.PostAsync(kim, lobby.Id, "new");
+            var at = DateTimeOffset.UtcNow.AddDays(-10);
+            await h.Db(db => db.Messages.Where(m => ids.Contains(m.Id)).ExecuteUpdateAsync(x => x.SetProperty(m => m.CreatedAt, at)));
+            var caller = await ctx.Services.GetRequiredService<AdminSession>().CallerAsync();
+            Assert.True((await h.Get<AdminGovernance>().SavePolicyAsync(caller, new(7, AccountDeletionMode.KeepAsDeletedUser))).Ok);
+            Assert.Equal("retention_days", (await h.Get<AdminGovernance>().SavePolicyAsync(caller, new(-1, AccountDeletionMode.KeepAsDeletedUser))).ErrorCode);
+
+            var dialogs = ctx.Render<MudDialogProvider>();
+            var cut = ctx.Render<DataPage>();
+            cut.WaitForAssertion(() => Assert.Equal("5", cut.Find("[data-expired=lobby]").TextContent.Trim()), Wait);
+            Assert.Contains("/admin/export/rooms/" + lobby.Id, cut.Find("[data-export=lobby]").GetAttribute("href"));
+            _ = cut.Find("#run-retention").ClickAsync(new()); // the handler waits for the dialog
+            dialogs.WaitForAssertion(() => Assert.Contains("cannot be undone", dialogs.Markup), Wait);
+            await dialogs.FindAll("button").First(b => b.TextContent.Trim() == "Run retention now").ClickAsync(new());
+            cut.WaitForAssertion(() => Assert.Contains("Deleted 5 messages", cut.Find("#retention-result").TextContent), Wait);
+            cut.WaitForAssertion(() => Assert.Equal("0", cut.Find("[data-expired=lobby]").TextContent.Trim()), Wait);
+            Assert.Equal(1, await h.Db(db => db.Messages.CountAsync(m => m.RoomId == lobby.Id)));
+            Assert.Equal(1, await h.AuditCountAsync(AdminGovernance.PolicyUpdate));
+            Assert.True(await h.Db(db => db.AuditLog.AnyAsync(a => a.Action == Retention.AuditAction && a.AdminId == admin.Id)));
+        }
+        finally { await DisposeAsync(h, ctx); }
+    }
+
+    [Fact]
+    public async Task Chat_user_page_deletes_an_account_after_confirmation()
+    {
+        var (h, ctx, admin) = await StartAsync();
+        try
+        {
+            var kim = await h.CreateUserAsync("kim", "kim-password");
+            var lobby = (await h.Rooms.GetDefaultAsync())!;
+            var posted = (await h.Commands.PostAsync(kim, lobby.Id, "still here")).Value!;
+            var revoked = new RecordingSubscriber();
+            using var sub = h.Fanout.SubscribeUser(kim.Id, revoked);
+            var dialogs = ctx.Render<MudDialogProvider>();
+            var cut = ctx.Render<ChatUserPage>(p => p.Add(x => x.Id, kim.Id));
+            cut.WaitForAssertion(() => Assert.Equal("kim", cut.Find("#user-name").TextContent), Wait);
+            _ = cut.Find("#user-delete").ClickAsync(new());
+            dialogs.WaitForAssertion(() => Assert.Contains("cannot be undone", dialogs.Markup), Wait);
+            await dialogs.FindAll("button").First(b => b.TextContent.Trim() == "Delete account").ClickAsync(new());
+            cut.WaitForAssertion(() => Assert.Equal($"deleted user #{kim.Id}", cut.Find("#user-name").TextContent), Wait);
+            Assert.Single(await revoked.WaitForAsync<SessionRevoked>(1));
+            Assert.Equal(posted.Id, (await h.History.GetHistoryAsync(lobby.Id)).Single().Id);
+            Assert.True(await h.Db(db => db.AuditLog.AnyAsync(a => a.Action == AccountDeletion.AuditAction && a.AdminId == admin.Id)));
+            Assert.Empty(cut.FindAll("#user-delete")); // a tombstone has nothing left to delete
         }
         finally { await DisposeAsync(h, ctx); }
     }

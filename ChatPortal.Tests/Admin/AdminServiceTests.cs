@@ -18,7 +18,7 @@ public sealed class AdminServiceTests
         await using var h = await AdminHarness.StartAsync(new SilentBot("helper"));
         var (admin, good) = await h.CreateAdminAsync();
         var user = await h.CreateUserAsync("target");
-        var lobby = (await h.Chat.GetDefaultRoomAsync())!;
+        var lobby = (await h.Rooms.GetDefaultAsync())!;
         var chatPrincipal = PortalClaims.ForChatUser(new ChatUser { Id = user.Id, Name = user.Name, NormalizedName = "TARGET", SecurityStamp = "x" });
         var staleStamp = new AdminCaller(PortalClaims.ForAdmin(new AdminUser
         {
@@ -64,7 +64,7 @@ public sealed class AdminServiceTests
         Assert.Equal(before, await h.AuditCountAsync());
         Assert.False(await h.Db(db => db.Rooms.AnyAsync(r => r.Slug == "nope")));
         Assert.Equal("Lobby", (await h.Db(db => db.Rooms.SingleAsync(r => r.Slug == "lobby"))).Name);
-        Assert.False((await h.Chat.Users.GetAsync(user.Id))!.Banned);
+        Assert.False((await h.Users.GetAsync(user.Id))!.Banned);
         Assert.Null(await h.Get<BotSwitches>().GetAsync("helper", null));
         Assert.Equal(1, await h.Db(db => db.Admins.CountAsync()));
         // The good caller is let through.
@@ -153,37 +153,37 @@ public sealed class AdminServiceTests
         var created = await rooms.CreateAsync(boss, new RoomInput { Name = "技术 Tech", Slug = "tech", Topic = "talk", AllowGuests = true });
         Assert.True(created.Ok, created.Status.Message);
         var tech = created.Value!;
-        Assert.Equal(tech, await h.Chat.FindRoomAsync("tech"));
-        Assert.True((await h.Chat.OpenRoomAsync(alice, "tech")).Ok);
+        Assert.Equal(tech, await h.Rooms.FindAsync("tech"));
+        Assert.True((await h.Rooms.OpenAsync(alice, "tech")).Ok);
         Assert.Equal(1, await h.AuditCountAsync(AuditActions.RoomCreate));
 
         // Viewers of the room hear about the change through the core.
         var viewer = new RecordingSubscriber();
-        using var sub = h.Chat.SubscribeRoom(tech.Id, viewer);
+        using var sub = h.Fanout.SubscribeRoom(tech.Id, viewer);
         var updated = await rooms.UpdateAsync(boss, tech.Id, new RoomInput { Name = "Tech talk", Slug = "tech-talk", IsPrivate = true, AllowGuests = true });
         Assert.True(updated.Ok);
         Assert.False(updated.Value!.AllowGuests); // private rooms never take guests
         var changed = (await viewer.WaitForAsync<RoomChanged>(1))[0];
         Assert.Equal("tech-talk", changed.Room.Slug);
         Assert.True(changed.Room.IsPrivate);
-        Assert.Null(await h.Chat.FindRoomAsync("tech"));
+        Assert.Null(await h.Rooms.FindAsync("tech"));
         Assert.Equal(1, await h.AuditCountAsync(AuditActions.RoomUpdate));
 
         Assert.True((await rooms.SetArchivedAsync(boss, tech.Id, true)).Ok);
-        Assert.Equal(ChatError.Archived, (await h.Chat.PostAsync(alice, tech.Id, "hello")).Error);
+        Assert.Equal(ChatError.Archived, (await h.Commands.PostAsync(alice, tech.Id, "hello")).Error);
         Assert.True((await rooms.SetArchivedAsync(boss, tech.Id, false)).Ok);
         Assert.Equal(1, await h.AuditCountAsync(AuditActions.RoomArchive));
         Assert.Equal(1, await h.AuditCountAsync(AuditActions.RoomUnarchive));
 
-        var lobby = (await h.Chat.GetDefaultRoomAsync())!;
+        var lobby = (await h.Rooms.GetDefaultAsync())!;
         Assert.Equal("default_room", (await rooms.DeleteAsync(boss, lobby.Id)).ErrorCode);
         Assert.Equal("default_room", (await rooms.SetArchivedAsync(boss, lobby.Id, true)).ErrorCode);
         Assert.Equal("default_room", (await rooms.UpdateAsync(boss, lobby.Id, new RoomInput { Name = "Lobby", Slug = "hall" })).Status.ErrorCode);
 
-        await h.Chat.EnsureMemberAsync(tech.Id, alice.Id);
-        Assert.True((await h.Chat.PostAsync(alice, tech.Id, "soon gone")).Ok);
+        await h.Rooms.EnsureMemberAsync(tech.Id, alice);
+        Assert.True((await h.Commands.PostAsync(alice, tech.Id, "soon gone")).Ok);
         Assert.True((await rooms.DeleteAsync(boss, tech.Id)).Ok);
-        Assert.Null(await h.Chat.GetRoomAsync(tech.Id));
+        Assert.Null(await h.Rooms.GetAsync(tech.Id));
         Assert.False(await h.Db(db => db.Messages.AnyAsync(m => m.RoomId == tech.Id)));
         Assert.False(await h.Db(db => db.RoomMembers.AnyAsync(m => m.RoomId == tech.Id)));
         Assert.Equal(1, await h.AuditCountAsync(AuditActions.RoomDelete));
@@ -201,27 +201,27 @@ public sealed class AdminServiceTests
         var rooms = h.Get<AdminRooms>();
         var bob = await h.CreateUserAsync("bob");
         var secret = (await rooms.CreateAsync(boss, new RoomInput { Name = "Secret", Slug = "secret", IsPrivate = true })).Value!;
-        Assert.False(await h.Chat.CanReadAsync(bob, secret));
+        Assert.False(await h.CanReadAsync(bob, secret));
         Assert.Equal("user_not_found", (await rooms.AddMemberAsync(boss, secret.Id, "nobody")).ErrorCode);
 
         Assert.True((await rooms.AddMemberAsync(boss, secret.Id, "BOB")).Ok);
         Assert.True((await rooms.AddMemberAsync(boss, secret.Id, "bob")).Ok); // already a member: no second entry
-        Assert.True(await h.Chat.CanReadAsync(bob, secret));
+        Assert.True(await h.CanReadAsync(bob, secret));
         Assert.Equal(["bob"], (await rooms.MembersAsync(boss, secret.Id)).Select(m => m.User.Name));
         Assert.Equal(1, await h.AuditCountAsync(AuditActions.MemberAdd));
 
         Assert.True((await rooms.RemoveMemberAsync(boss, secret.Id, bob.Id)).Ok);
-        Assert.False(await h.Chat.CanReadAsync(bob, secret));
-        Assert.Equal(ChatError.Forbidden, (await h.Chat.PostAsync(bob, secret.Id, "let me in")).Error);
+        Assert.False(await h.CanReadAsync(bob, secret));
+        Assert.Equal("not_found", (await h.Commands.PostAsync(bob, secret.Id, "let me in")).Error!.Code);
         Assert.Equal(1, await h.AuditCountAsync(AuditActions.MemberRemove));
 
         // The invite link is the other way in; a reset code stops the old link.
         var old = secret.InviteCode;
         var reset = (await rooms.ResetInviteAsync(boss, secret.Id)).Value!;
         Assert.NotEqual(old, reset.InviteCode);
-        Assert.False((await h.Chat.JoinByInviteAsync(bob, old)).Ok);
-        Assert.True((await h.Chat.JoinByInviteAsync(bob, reset.InviteCode)).Ok);
-        Assert.True(await h.Chat.CanReadAsync(bob, secret));
+        Assert.False((await h.Rooms.JoinByInviteAsync(bob, old)).Ok);
+        Assert.True((await h.Rooms.JoinByInviteAsync(bob, reset.InviteCode)).Ok);
+        Assert.True(await h.CanReadAsync(bob, secret));
     }
 
     [Fact]
@@ -232,24 +232,24 @@ public sealed class AdminServiceTests
         var users = h.Get<AdminChatUsers>();
         var accounts = h.Get<ChatAccounts>();
         var carol = await h.CreateUserAsync("carol", "carol-pass");
-        var lobby = (await h.Chat.OpenRoomAsync(carol, "lobby")).Value!; // carol becomes a member
-        Assert.True((await h.Chat.PostAsync(carol, lobby.Id, "before")).Ok); // the directory has cached carol
+        var lobby = (await h.Rooms.OpenAsync(carol, "lobby")).Value!; // carol becomes a member
+        Assert.True((await h.Commands.PostAsync(carol, lobby.Id, "before")).Ok); // the directory has cached carol
 
         Assert.True((await users.MuteAsync(boss, carol.Id, TimeSpan.FromMinutes(10))).Ok);
-        Assert.Equal(ChatError.Muted, (await h.Chat.PostAsync(carol, lobby.Id, "muted?")).Error);
+        Assert.Equal(ChatError.Muted, (await h.Commands.PostAsync(carol, lobby.Id, "muted?")).Error);
         Assert.True((await users.UnmuteAsync(boss, carol.Id)).Ok);
-        Assert.True((await h.Chat.PostAsync(carol, lobby.Id, "free again")).Ok);
+        Assert.True((await h.Commands.PostAsync(carol, lobby.Id, "free again")).Ok);
         Assert.Equal("mute_duration", (await users.MuteAsync(boss, carol.Id, TimeSpan.Zero)).ErrorCode);
 
         var channel = new RecordingSubscriber();
-        using var sub = h.Chat.SubscribeUser(carol.Id, channel);
-        var stampBefore = (await h.Chat.Users.GetAsync(carol.Id))!.SecurityStamp;
+        using var sub = h.Fanout.SubscribeUser(carol.Id, channel);
+        var stampBefore = (await h.Users.GetAsync(carol.Id))!.SecurityStamp;
         Assert.True((await users.BanAsync(boss, carol.Id, "spam")).Ok);
         Assert.Equal("banned", (await channel.WaitForAsync<SessionRevoked>(1))[0].Reason);
-        var banned = (await h.Chat.Users.GetAsync(carol.Id))!;
+        var banned = (await h.Users.GetAsync(carol.Id))!;
         Assert.True(banned.Banned);
         Assert.NotEqual(stampBefore, banned.SecurityStamp);
-        Assert.Equal(ChatError.Banned, (await h.Chat.PostAsync(carol, lobby.Id, "still here")).Error);
+        Assert.Equal(ChatError.Banned, (await h.Commands.PostAsync(carol, lobby.Id, "still here")).Error);
         Assert.Equal(SignInStatus.Banned, (await accounts.SignInOrRegisterAsync("carol", "carol-pass", null)).Status);
         var details = (await users.GetAsync(boss, carol.Id))!;
         Assert.Equal("spam", details.BanReason);
@@ -259,10 +259,10 @@ public sealed class AdminServiceTests
         Assert.True((await users.UnbanAsync(boss, carol.Id)).Ok);
         Assert.True((await accounts.SignInOrRegisterAsync("carol", "carol-pass", null)).Succeeded);
 
-        var stamp2 = (await h.Chat.Users.GetAsync(carol.Id))!.SecurityStamp;
+        var stamp2 = (await h.Users.GetAsync(carol.Id))!.SecurityStamp;
         Assert.True((await users.KickAsync(boss, carol.Id)).Ok);
         Assert.Equal("kicked", (await channel.WaitForAsync<SessionRevoked>(2))[1].Reason);
-        Assert.NotEqual(stamp2, (await h.Chat.Users.GetAsync(carol.Id))!.SecurityStamp);
+        Assert.NotEqual(stamp2, (await h.Users.GetAsync(carol.Id))!.SecurityStamp);
 
         var reset = await users.ResetPasswordAsync(boss, carol.Id);
         Assert.True(reset.Ok);
@@ -283,12 +283,12 @@ public sealed class AdminServiceTests
         var (_, boss) = await h.CreateAdminAsync();
         var mod = h.Get<AdminModeration>();
         var dave = await h.CreateUserAsync("dave");
-        var lobby = (await h.Chat.GetDefaultRoomAsync())!;
-        var keep = (await h.Chat.PostAsync(dave, lobby.Id, "a fine message")).Value!;
-        var bad = (await h.Chat.PostAsync(dave, lobby.Id, "a very rude message")).Value!;
+        var lobby = (await h.Rooms.GetDefaultAsync())!;
+        var keep = (await h.Commands.PostAsync(dave, lobby.Id, "a fine message")).Value!;
+        var bad = (await h.Commands.PostAsync(dave, lobby.Id, "a very rude message")).Value!;
         var seenUpTo = keep.Id;
         var live = new RecordingSubscriber();
-        using var sub = h.Chat.SubscribeRoom(lobby.Id, live);
+        using var sub = h.Fanout.SubscribeRoom(lobby.Id, live);
 
         var found = await mod.FindAsync(boss, new ModerationFilter(Text: "rude"));
         Assert.Equal([bad.Id], found.Select(f => f.Message.Id));
@@ -299,15 +299,15 @@ public sealed class AdminServiceTests
         Assert.Equal(bad.Id, deleted.MessageId);
         Assert.Equal(AdminModeration.ModeratorName, deleted.By.Name);
 
-        var history = await h.Chat.GetHistoryAsync(lobby.Id);
+        var history = await h.History.GetHistoryAsync(lobby.Id);
         var gone = history.Single(m => m.Id == bad.Id);
         Assert.True(gone.IsDeleted);
         Assert.Equal("", gone.Text);
         Assert.DoesNotContain(history, m => m.Text.Contains("rude", StringComparison.Ordinal));
         Assert.Equal("a fine message", history.Single(m => m.Id == keep.Id).Text);
-        var catchUp = await h.Chat.GetEventsAfterAsync(lobby.Id, seenUpTo);
-        Assert.Contains(catchUp, e => e.Kind == MessageKind.Delete && e.TargetId == bad.Id);
-        Assert.DoesNotContain(catchUp, e => e.Text.Contains("rude", StringComparison.Ordinal));
+        var catchUp = await h.History.GetStoredEventsAfterAsync(lobby.Id, seenUpTo);
+        Assert.Contains(catchUp, e => e is MessageDeleted d && d.MessageId == bad.Id);
+        Assert.DoesNotContain(catchUp, e => e is MessagePosted p && p.Message.Text.Contains("rude", StringComparison.Ordinal));
         Assert.Empty(await mod.FindAsync(boss, new ModerationFilter(Text: "rude")));
 
         Assert.Equal("message_not_found", (await mod.DeleteMessageAsync(boss, bad.Id)).ErrorCode);
@@ -323,24 +323,24 @@ public sealed class AdminServiceTests
         var (_, boss) = await h.CreateAdminAsync();
         var mod = h.Get<AdminModeration>();
         var erin = await h.CreateUserAsync("erin");
-        var lobby = (await h.Chat.GetDefaultRoomAsync())!;
+        var lobby = (await h.Rooms.GetDefaultAsync())!;
 
-        Assert.Equal("darn it", (await h.Chat.PostAsync(erin, lobby.Id, "darn it")).Value!.Text);
+        Assert.Equal("darn it", (await h.Commands.PostAsync(erin, lobby.Id, "darn it")).Value!.Text);
         Assert.True((await mod.SaveWordFilterAsync(boss, WordFilterMode.Mask, "darn\n 坏蛋 \n\nDARN")).Ok);
         Assert.Equal(new[] { "darn", "坏蛋" }, (await mod.GetWordFilterAsync(boss)).Words);
-        Assert.Equal("**** it, 你这个**!", (await h.Chat.PostAsync(erin, lobby.Id, "DaRn it, 你这个坏蛋!")).Value!.Text);
-        var post = (await h.Chat.PostAsync(erin, lobby.Id, "clean")).Value!;
-        Assert.Equal("edited ****", (await h.Chat.EditAsync(erin, post.Id, "edited darn")).Value!.Text);
+        Assert.Equal("**** it, 你这个**!", (await h.Commands.PostAsync(erin, lobby.Id, "DaRn it, 你这个坏蛋!")).Value!.Text);
+        var post = (await h.Commands.PostAsync(erin, lobby.Id, "clean")).Value!;
+        Assert.Equal("edited ****", (await h.Commands.EditAsync(erin, post.Id, "edited darn")).Value!.Text);
 
         Assert.True((await mod.SaveWordFilterAsync(boss, WordFilterMode.Reject, "darn")).Ok);
-        var refused = await h.Chat.PostAsync(erin, lobby.Id, "oh darn");
+        var refused = await h.Commands.PostAsync(erin, lobby.Id, "oh darn");
         Assert.Equal("filtered", refused.Error?.Code);
-        Assert.Equal("filtered", (await h.Chat.EditAsync(erin, post.Id, "darn again")).Error?.Code);
+        Assert.Equal("filtered", (await h.Commands.EditAsync(erin, post.Id, "darn again")).Error?.Code);
         Assert.False(await h.Db(db => db.Messages.AnyAsync(m => m.Text == "oh darn")));
 
         Assert.Equal("filter_invalid", (await mod.SaveWordFilterAsync(boss, WordFilterMode.Mask, new string('x', 51))).ErrorCode);
         Assert.True((await mod.SaveWordFilterAsync(boss, WordFilterMode.Off, "darn")).Ok);
-        Assert.Equal("darn", (await h.Chat.PostAsync(erin, lobby.Id, "darn")).Value!.Text);
+        Assert.Equal("darn", (await h.Commands.PostAsync(erin, lobby.Id, "darn")).Value!.Text);
         Assert.Equal(3, await h.AuditCountAsync(AuditActions.WordFilterUpdate));
     }
 
@@ -351,7 +351,7 @@ public sealed class AdminServiceTests
         var (_, boss) = await h.CreateAdminAsync();
         var bots = h.Get<AdminBots>();
         var switches = h.Get<BotSwitches>();
-        var lobby = (await h.Chat.GetDefaultRoomAsync())!;
+        var lobby = (await h.Rooms.GetDefaultAsync())!;
         Assert.Equal(["echo", "小爱同学"], bots.BotNames);
 
         Assert.True((await bots.SetAsync(boss, "小爱同学", lobby, false)).Ok);
@@ -376,8 +376,8 @@ public sealed class AdminServiceTests
         var (_, boss) = await h.CreateAdminAsync();
         var feed = h.Get<DashboardFeed>();
         var frank = await h.CreateUserAsync("frank");
-        var lobby = (await h.Chat.GetDefaultRoomAsync())!;
-        Assert.True((await h.Chat.PostAsync(frank, lobby.Id, "one")).Ok);
+        var lobby = (await h.Rooms.GetDefaultAsync())!;
+        Assert.True((await h.Commands.PostAsync(frank, lobby.Id, "one")).Ok);
         var first = await feed.GetAsync(boss);
         Assert.Equal(1, first.MessagesToday);
         Assert.Equal(1, first.Rooms);
@@ -385,9 +385,9 @@ public sealed class AdminServiceTests
 
         var pushed = new List<DashboardSnapshot>();
         using var sub = await feed.SubscribeAsync(boss, s => { lock (pushed) pushed.Add(s); });
-        using var online = h.Chat.EnterRoom(lobby.Id, frank);
-        Assert.True((await h.Chat.PostAsync(frank, lobby.Id, "two")).Ok);
-        Assert.True((await h.Chat.PostAsync(frank, lobby.Id, "three")).Ok);
+        using var online = h.EnterRoom(lobby.Id, frank);
+        Assert.True((await h.Commands.PostAsync(frank, lobby.Id, "two")).Ok);
+        Assert.True((await h.Commands.PostAsync(frank, lobby.Id, "three")).Ok);
         var deadline = DateTime.UtcNow.AddSeconds(20);
         DashboardSnapshot? latest = null;
         while (DateTime.UtcNow < deadline)

@@ -130,10 +130,10 @@ public sealed class ChatBrowserTests(BrowserFixture browser) : IClassFixture<Bro
         {
             await using (var core = await CoreHarness.StartAsync(dir))
             {
-                var lobby = (await core.Chat.GetDefaultRoomAsync())!;
+                var lobby = (await core.Rooms.GetDefaultAsync())!;
                 var historian = await core.CreateUserAsync("historian");
                 for (var i = 1; i <= 120; i++)
-                    Assert.True((await core.Chat.PostAsync(historian, lobby.Id, $"old message {i}")).Ok);
+                    Assert.True((await core.Commands.PostAsync(historian, lobby.Id, $"old message {i}")).Ok);
             }
             await using var portal = await PortalProcess.StartAsync(dataDir: dir);
             await using var context = await browser.NewContextAsync(portal.BaseUri);

@@ -38,15 +38,15 @@ public sealed class ClusterCoreTests(PostgresFixture pg)
         var bob = await a.CreateUserAsync("bob");
         var onA = new RecordingSubscriber();
         var onB = new RecordingSubscriber();
-        using var subA = a.Chat.SubscribeRoom(room.Id, onA);
-        using var subB = b.Chat.SubscribeRoom(room.Id, onB);
+        using var subA = a.Fanout.SubscribeRoom(room.Id, onA);
+        using var subB = b.Fanout.SubscribeRoom(room.Id, onB);
 
         // Both nodes write to the same room at the same time.
         const int each = 60;
         var posts = Enumerable.Range(0, each).SelectMany(i => new[]
         {
-            a.Chat.PostAsync(alice, room.Id, $"a{i}", clientMsgId: $"a{i}"),
-            b.Chat.PostAsync(bob, room.Id, $"b{i}", clientMsgId: $"b{i}"),
+            a.Commands.PostAsync(alice, room.Id, $"a{i}", clientMsgId: $"a{i}"),
+            b.Commands.PostAsync(bob, room.Id, $"b{i}", clientMsgId: $"b{i}"),
         }).ToList();
         var results = await Task.WhenAll(posts);
         Assert.All(results, r => Assert.True(r.Ok, r.Error?.Message));
@@ -86,11 +86,12 @@ public sealed class ClusterCoreTests(PostgresFixture pg)
             {
                 var done = writing.IsCancellationRequested;
                 var node = turn++ % 2 == 0 ? a : b;
-                foreach (var m in await node.Chat.GetEventsAfterAsync(room.Id, last))
+                foreach (var e in await node.History.GetStoredEventsAfterAsync(room.Id, last))
                 {
-                    Assert.True(m.Id > last);
-                    seen.Add(m.Id);
-                    last = m.Id;
+                    var id = ChatEvents.StoredId(e);
+                    Assert.True(id > last);
+                    seen.Add(id);
+                    last = id;
                 }
                 if (done) return;
             }
@@ -99,7 +100,7 @@ public sealed class ClusterCoreTests(PostgresFixture pg)
         {
             for (var i = 0; i < 40; i++)
             {
-                var batch = Enumerable.Range(0, 5).Select(j => w.Item1.Chat.PostAsync(w.Item2, room.Id, $"{w.Item2.Name}{i}-{j}"));
+                var batch = Enumerable.Range(0, 5).Select(j => w.Item1.Commands.PostAsync(w.Item2, room.Id, $"{w.Item2.Name}{i}-{j}"));
                 Assert.All(await Task.WhenAll(batch), r => Assert.True(r.Ok));
             }
         })).ToList();
@@ -124,22 +125,22 @@ public sealed class ClusterCoreTests(PostgresFixture pg)
         var alice = await a.CreateUserAsync("alice");
         var bob = await a.CreateUserAsync("bob");
         var watcherOnB = new RecordingSubscriber();
-        using var sub = b.Chat.SubscribeRoom(room.Id, watcherOnB);
+        using var sub = b.Fanout.SubscribeRoom(room.Id, watcherOnB);
 
-        var aliceTab1 = a.Chat.EnterRoom(room.Id, alice);
-        using var bobHere = b.Chat.EnterRoom(room.Id, bob);
-        await b.WaitUntilAsync(() => b.Chat.Online(room.Id).Any(u => u.Id == alice.Id), "b lists alice (on a)");
-        await a.WaitUntilAsync(() => a.Chat.Online(room.Id).Any(u => u.Id == bob.Id), "a lists bob (on b)");
-        Assert.Equal(["alice", "bob"], a.Chat.Online(room.Id).Select(u => u.Name));
-        Assert.Equal(["alice", "bob"], b.Chat.Online(room.Id).Select(u => u.Name));
+        var aliceTab1 = a.EnterRoom(room.Id, alice);
+        using var bobHere = b.EnterRoom(room.Id, bob);
+        await b.WaitUntilAsync(() => b.Sessions.Online(room.Id).Any(u => u.Id == alice.Id), "b lists alice (on a)");
+        await a.WaitUntilAsync(() => a.Sessions.Online(room.Id).Any(u => u.Id == bob.Id), "a lists bob (on b)");
+        Assert.Equal(["alice", "bob"], a.Sessions.Online(room.Id).Select(u => u.Name));
+        Assert.Equal(["alice", "bob"], b.Sessions.Online(room.Id).Select(u => u.Name));
         var joined = await watcherOnB.WaitForAsync<PresenceChanged>(2);
         Assert.Contains(joined, p => p.User.Id == alice.Id && p.Joined);
 
         // Alice opens a second tab on node b: still one alice, and no second "joined" notice.
-        var aliceTab2 = b.Chat.EnterRoom(room.Id, alice);
+        var aliceTab2 = b.EnterRoom(room.Id, alice);
         aliceTab1.Dispose();
         await Task.Delay(500);
-        Assert.Equal(["alice", "bob"], b.Chat.Online(room.Id).Select(u => u.Name));
+        Assert.Equal(["alice", "bob"], b.Sessions.Online(room.Id).Select(u => u.Name));
         Assert.Single(watcherOnB.Events.OfType<PresenceChanged>(), p => p.User.Id == alice.Id && p.Joined);
         Assert.DoesNotContain(watcherOnB.Events.OfType<PresenceChanged>(), p => p.User.Id == alice.Id && !p.Joined);
         aliceTab2.Dispose();
@@ -149,14 +150,14 @@ public sealed class ClusterCoreTests(PostgresFixture pg)
         // Without Redis a node cannot vouch for the others: their users leave its list after the TTL
         // (3 s here) and come back once Redis does. Its own users stay.
         await redis.StopAsync();
-        await a.WaitUntilAsync(() => a.Chat.Online(room.Id).All(u => u.Id != bob.Id), "a forgets bob (on b) while Redis is down");
-        Assert.Empty(a.Chat.Online(room.Id));
-        using var aliceBack = a.Chat.EnterRoom(room.Id, alice);
-        Assert.Equal(["alice"], a.Chat.Online(room.Id).Select(u => u.Name));
+        await a.WaitUntilAsync(() => a.Sessions.Online(room.Id).All(u => u.Id != bob.Id), "a forgets bob (on b) while Redis is down");
+        Assert.Empty(a.Sessions.Online(room.Id));
+        using var aliceBack = a.EnterRoom(room.Id, alice);
+        Assert.Equal(["alice"], a.Sessions.Online(room.Id).Select(u => u.Name));
         await redis.StartAgainAsync();
-        await a.WaitUntilAsync(() => a.Chat.Online(room.Id).Any(u => u.Id == bob.Id), "a lists bob again after the outage");
-        await b.WaitUntilAsync(() => b.Chat.Online(room.Id).Any(u => u.Id == alice.Id), "b lists alice again after the outage");
-        Assert.Equal(["alice", "bob"], a.Chat.Online(room.Id).Select(u => u.Name));
+        await a.WaitUntilAsync(() => a.Sessions.Online(room.Id).Any(u => u.Id == bob.Id), "a lists bob again after the outage");
+        await b.WaitUntilAsync(() => b.Sessions.Online(room.Id).Any(u => u.Id == alice.Id), "b lists alice again after the outage");
+        Assert.Equal(["alice", "bob"], a.Sessions.Online(room.Id).Select(u => u.Name));
     }
 
     [Fact]
@@ -171,11 +172,11 @@ public sealed class ClusterCoreTests(PostgresFixture pg)
         var room = await a.CreateRoomAsync("leave");
         var bob = await a.CreateUserAsync("bob");
         var watcher = new RecordingSubscriber();
-        using var sub = a.Chat.SubscribeRoom(room.Id, watcher);
-        b.Chat.EnterRoom(room.Id, bob); // never disposed: as if the tab were still open when the node stops
-        await a.WaitUntilAsync(() => a.Chat.Online(room.Id).Any(u => u.Id == bob.Id), "a lists bob (on b)");
+        using var sub = a.Fanout.SubscribeRoom(room.Id, watcher);
+        b.EnterRoom(room.Id, bob); // never disposed: as if the tab were still open when the node stops
+        await a.WaitUntilAsync(() => a.Sessions.Online(room.Id).Any(u => u.Id == bob.Id), "a lists bob (on b)");
         await b.StopAsync();
-        await a.WaitUntilAsync(() => a.Chat.Online(room.Id).All(u => u.Id != bob.Id), "bob leaves a's list with node b");
+        await a.WaitUntilAsync(() => a.Sessions.Online(room.Id).All(u => u.Id != bob.Id), "bob leaves a's list with node b");
         Assert.Contains(await watcher.WaitForAsync<PresenceChanged>(2), p => p.User.Id == bob.Id && !p.Joined);
     }
 
@@ -191,13 +192,13 @@ public sealed class ClusterCoreTests(PostgresFixture pg)
         var bob = await a.CreateUserAsync("bob");
         var onA = new RecordingSubscriber();
         var onB = new RecordingSubscriber();
-        using var subA = a.Chat.SubscribeRoom(room.Id, onA);
-        using var subB = b.Chat.SubscribeRoom(room.Id, onB);
+        using var subA = a.Fanout.SubscribeRoom(room.Id, onA);
+        using var subB = b.Fanout.SubscribeRoom(room.Id, onB);
         var acked = new List<long>();
 
         async Task Post(ClusterNode node, UserRef who, string text)
         {
-            var r = await node.Chat.PostAsync(who, room.Id, text);
+            var r = await node.Commands.PostAsync(who, room.Id, text);
             Assert.True(r.Ok, r.Error?.Message);
             lock (acked) acked.Add(r.Value!.Id);
         }
@@ -206,9 +207,9 @@ public sealed class ClusterCoreTests(PostgresFixture pg)
         await onB.WaitForAsync<MessagePosted>(1);
 
         await redis.StopAsync();
-        await a.WaitUntilAsync(() => !a.Backplane.IsUp && !b.Backplane.IsUp, "both nodes notice Redis is gone");
-        Assert.False(a.Backplane.Status.Connected);
-        Assert.NotNull(a.Backplane.Status.LastError);
+        await a.WaitUntilAsync(() => !a.Link.IsUp && !b.Link.IsUp, "both nodes notice Redis is gone");
+        Assert.False(a.Link.Status.Connected);
+        Assert.NotNull(a.Link.Status.LastError);
 
         // Each node keeps serving its own users.
         await Post(a, alice, "during-a");
@@ -217,7 +218,7 @@ public sealed class ClusterCoreTests(PostgresFixture pg)
         Assert.Contains((await onB.WaitForAsync<MessagePosted>(2)), p => p.Message.Text == "during-b");
 
         await redis.StartAgainAsync();
-        await a.WaitUntilAsync(() => a.Backplane.IsUp && b.Backplane.IsUp, "both nodes reconnect by themselves");
+        await a.WaitUntilAsync(() => a.Link.IsUp && b.Link.IsUp, "both nodes reconnect by themselves");
         await Post(a, alice, "after-a");
         await Post(b, bob, "after-b");
 
@@ -243,21 +244,24 @@ public sealed class ClusterCoreTests(PostgresFixture pg)
         await using var b = await ClusterNode.StartAsync("b", db, redis.Configuration);
         var room = await a.CreateRoomAsync("mod");
         var eve = await a.CreateUserAsync("eve");
-        Assert.True((await b.Chat.PostAsync(eve, room.Id, "hi")).Ok); // b now caches eve and the room
+        Assert.True((await b.Commands.PostAsync(eve, room.Id, "hi")).Ok); // b now caches eve and the room
 
         var eveOnB = new RecordingSubscriber();
-        using var userSub = b.Chat.SubscribeUser(eve.Id, eveOnB);
+        using var userSub = b.Fanout.SubscribeUser(eve.Id, eveOnB);
         await using (var ctx = await a.Services.GetRequiredService<IDbContextFactory<ChatDbContext>>().CreateDbContextAsync())
         {
             await ctx.Users.Where(u => u.Id == eve.Id).ExecuteUpdateAsync(s => s.SetProperty(u => u.BannedAt, DateTimeOffset.UtcNow));
-            await ctx.Rooms.Where(r => r.Id == room.Id).ExecuteUpdateAsync(s => s.SetProperty(r => r.Name, "Renamed"));
         }
-        a.Chat.RevokeSessions(eve.Id, "banned");
-        await a.Chat.RoomChangedAsync(room.Id);
+        a.Sessions.Revoke(eve.Id, "banned");
+        Assert.True((await a.Rooms.UpdateAsync(room.Id, r =>
+        {
+            r.Name = "Renamed";
+            return null;
+        })).Ok);
 
         Assert.Equal("banned", (await eveOnB.WaitForAsync<SessionRevoked>(1))[0].Reason);
-        await b.WaitUntilAsync(() => b.Chat.GetRoomAsync(room.Id).Result?.Name == "Renamed", "b takes the new room name");
-        Assert.Equal("banned", (await b.Chat.PostAsync(eve, room.Id, "still here?")).Error?.Code);
+        await b.WaitUntilAsync(() => b.Rooms.GetAsync(room.Id).Result?.Name == "Renamed", "b takes the new room name");
+        Assert.Equal("banned", (await b.Commands.PostAsync(eve, room.Id, "still here?")).Error?.Code);
     }
 
     [Fact]
@@ -270,8 +274,8 @@ public sealed class ClusterCoreTests(PostgresFixture pg)
         var room = await a.CreateRoomAsync("alone");
         var u = await a.CreateUserAsync("solo");
         var sub = new RecordingSubscriber();
-        using var s = a.Chat.SubscribeRoom(room.Id, sub);
-        Assert.True((await a.Chat.PostAsync(u, room.Id, "one")).Ok);
+        using var s = a.Fanout.SubscribeRoom(room.Id, sub);
+        Assert.True((await a.Commands.PostAsync(u, room.Id, "one")).Ok);
         await sub.WaitForAsync<MessagePosted>(1);
         var health = await new RedisHealthCheck(a.Services).CheckHealthAsync(new());
         Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, health.Status);

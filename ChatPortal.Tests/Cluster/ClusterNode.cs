@@ -13,7 +13,7 @@ namespace ChatPortal.Tests.Cluster;
 /// One node of a cluster in this process: the chat core with the Redis backplane and PostgreSQL,
 /// as the portal wires them (AddChatPortalData + AddChatCore + AddChatCluster), without HTTP.
 /// </summary>
-public sealed class ClusterNode : IAsyncDisposable
+public sealed class ClusterNode : IChatCore, IAsyncDisposable
 {
     private readonly IHost _host;
     private readonly string _dir;
@@ -28,8 +28,8 @@ public sealed class ClusterNode : IAsyncDisposable
 
     public string Name { get; }
     public IServiceProvider Services => _host.Services;
-    public ChatService Chat => Services.GetRequiredService<ChatService>();
     public RedisBackplane Backplane => Services.GetRequiredService<RedisBackplane>();
+    public RedisLink Link => Services.GetRequiredService<RedisLink>();
 
     public static async Task<ClusterNode> StartAsync(string name, string postgres, string? redis, Dictionary<string, string?>? extra = null)
     {
@@ -61,7 +61,7 @@ public sealed class ClusterNode : IAsyncDisposable
         await host.Services.InitializeDatabaseAsync();
         await host.StartAsync();
         var node = new ClusterNode(host, dir, name);
-        if (redis is not null) await node.WaitUntilAsync(() => node.Backplane.IsUp, $"{name} connects to Redis");
+        if (redis is not null) await node.WaitUntilAsync(() => node.Link.IsUp, $"{name} connects to Redis");
         return node;
     }
 
@@ -81,7 +81,7 @@ public sealed class ClusterNode : IAsyncDisposable
     public async Task<RoomInfo> CreateRoomAsync(string slug)
     {
         await using var db = await Services.GetRequiredService<IDbContextFactory<ChatDbContext>>().CreateDbContextAsync();
-        var r = new Room { Slug = slug, Name = slug, AllowGuests = true, InviteCode = ChatService.NewInviteCode(), CreatedAt = DateTimeOffset.UtcNow };
+        var r = new Room { Slug = slug, Name = slug, AllowGuests = true, InviteCode = ChatRooms.NewInviteCode(), CreatedAt = DateTimeOffset.UtcNow };
         db.Rooms.Add(r);
         await db.SaveChangesAsync();
         return RoomInfo.From(r);

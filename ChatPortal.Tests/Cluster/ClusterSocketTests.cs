@@ -211,15 +211,15 @@ public sealed class ClusterSocketTests(PostgresFixture pg, BrowserFixture browse
 
         // Redis down: each node still refuses what it has seen itself, and goes on accepting new tickets.
         await redis.StopAsync();
-        await a.WaitUntilAsync(() => !a.Backplane.IsUp, "a notices Redis is down");
+        await a.WaitUntilAsync(() => !a.Link.IsUp, "a notices Redis is down");
         Assert.False(await onA.TryClaimAsync("n1", expires));
         Assert.True(await onA.TryClaimAsync("n3", expires));
         Assert.False(await onA.TryClaimAsync("n3", expires));
 
         // Back: claims are shared again.
         await redis.StartAgainAsync();
-        await a.WaitUntilAsync(() => a.Backplane.IsUp, "a reconnects");
-        await b.WaitUntilAsync(() => b.Backplane.IsUp, "b reconnects");
+        await a.WaitUntilAsync(() => a.Link.IsUp, "a reconnects");
+        await b.WaitUntilAsync(() => b.Link.IsUp, "b reconnects");
         Assert.True(await onA.TryClaimAsync("n4", expires));
         Assert.False(await onB.TryClaimAsync("n4", expires));
     }

@@ -32,6 +32,9 @@ public sealed class ClusterUnitTests
         new DirectActivity(9, Ann, new DirectConversation(Room with { Id = 9, IsDirect = true }, Ann with { Id = 8, Name = "ben" }), 45),
         new SessionRevoked(7, "banned"),
         new RoomChanged(Room),
+        new RoomDeleted(3),
+        new MemberAdded(3, Ann),
+        new MemberRemoved(3, Ann),
     ];
 
     [Fact]

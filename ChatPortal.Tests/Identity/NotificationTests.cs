@@ -68,16 +68,15 @@ public sealed class NotificationTests
     {
         await using var push = await FakePushService.StartAsync();
         await using var portal = await InProcessPortal.StartAsync(Settings());
-        var chat = portal.Chat;
         var settings = portal.Services.GetRequiredService<NotificationSettings>();
         var aliceName = PortalHelpers.UniqueName("alice");
         var bobName = PortalHelpers.UniqueName("bob");
         using var aliceHttp = await SignedInClientAsync(portal.BaseUri, aliceName);
         await portal.TokenAsync(bobName);
-        var alice = (await chat.Users.FindByNameAsync(aliceName))!;
-        var bob = (await chat.Users.FindByNameAsync(bobName))!;
-        var lobby = (await chat.GetDefaultRoomAsync())!;
-        await chat.EnsureMemberAsync(lobby.Id, alice.Id);
+        var alice = (await portal.Users.FindByNameAsync(aliceName))!;
+        var bob = (await portal.Users.FindByNameAsync(bobName))!;
+        var lobby = (await portal.Rooms.GetDefaultAsync())!;
+        await portal.Rooms.EnsureMemberAsync(lobby.Id, alice);
 
         // The key the browser subscribes with is the one every push is signed with.
         using (var anon = new HttpClient { BaseAddress = portal.BaseUri })
@@ -96,7 +95,7 @@ public sealed class NotificationTests
         var gone = push.Subscribe(status: 410);
         Assert.Equal(HttpStatusCode.NoContent, (await SubscribeAsync(aliceHttp, portal.BaseUri, gone)).StatusCode);
 
-        var dm = (await chat.OpenDirectAsync(bob, aliceName)).Value!.Room;
+        var dm = (await portal.Rooms.OpenDirectAsync(bob, aliceName)).Value!.Room;
 
         // Alice has a tab open (present in the lobby) until the dispatcher has looked at the message: no push.
         // Then she closes it: the next DM is pushed.
@@ -105,13 +104,13 @@ public sealed class NotificationTests
         async Task PostHandledAsync(long roomId, string text)
         {
             var handled = dispatcher.Handled;
-            Assert.True((await chat.PostAsync(bob, roomId, text)).Ok);
+            Assert.True((await portal.Commands.PostAsync(bob, roomId, text)).Ok);
             for (var i = 0; i < 300 && dispatcher.Handled == handled; i++) await Task.Delay(50);
             Assert.True(dispatcher.Handled > handled, "the dispatcher did not get to the message");
         }
-        using (chat.EnterRoom(lobby.Id, alice))
+        using (portal.EnterRoom(lobby.Id, alice))
             await PostHandledAsync(dm.Id, "while you are here");
-        Assert.True((await chat.PostAsync(bob, dm.Id, "while you are away")).Ok);
+        Assert.True((await portal.Commands.PostAsync(bob, dm.Id, "while you are away")).Ok);
         var first = await push.WaitForAsync(good.Id);
         Assert.Equal("while you are away", first.Json.GetProperty("body").GetString());
         Assert.Equal($"Message from {bobName}", first.Json.GetProperty("title").GetString());
@@ -126,15 +125,15 @@ public sealed class NotificationTests
         Assert.Equal(1, push.RequestsFor(gone.Id));
 
         // In a room: a plain message is not pushed at the default level, a mention is.
-        Assert.True((await chat.PostAsync(bob, lobby.Id, "just chatting")).Ok);
-        Assert.True((await chat.PostAsync(bob, lobby.Id, $"@{aliceName} look at this")).Ok);
+        Assert.True((await portal.Commands.PostAsync(bob, lobby.Id, "just chatting")).Ok);
+        Assert.True((await portal.Commands.PostAsync(bob, lobby.Id, $"@{aliceName} look at this")).Ok);
         var mention = await push.WaitForAsync(good.Id, p => p.Payload.Contains("look at this", StringComparison.Ordinal));
         Assert.Equal($"{bobName} mentioned you in #Lobby", mention.Json.GetProperty("title").GetString());
         Assert.DoesNotContain(push.Received, p => p.Payload.Contains("just chatting", StringComparison.Ordinal));
 
         // Per room "all": every message of that room.
         await settings.SetRoomLevelAsync(alice.Id, lobby.Id, NotifyLevel.All);
-        Assert.True((await chat.PostAsync(bob, lobby.Id, "everything now")).Ok);
+        Assert.True((await portal.Commands.PostAsync(bob, lobby.Id, "everything now")).Ok);
         await push.WaitForAsync(good.Id, p => p.Payload.Contains("everything now", StringComparison.Ordinal));
 
         // Quiet hours around now (in her time zone): nothing; "none" for the room: nothing; then back on.
@@ -150,8 +149,8 @@ public sealed class NotificationTests
         pref.QuietFromMinute = pref.QuietToMinute = null;
         Assert.Null(await settings.SaveAsync(pref));
         await settings.SetRoomLevelAsync(alice.Id, lobby.Id, NotifyLevel.None);
-        Assert.True((await chat.PostAsync(bob, lobby.Id, $"@{aliceName} muted room")).Ok);
-        Assert.True((await chat.PostAsync(bob, dm.Id, "after the quiet hours")).Ok);
+        Assert.True((await portal.Commands.PostAsync(bob, lobby.Id, $"@{aliceName} muted room")).Ok);
+        Assert.True((await portal.Commands.PostAsync(bob, dm.Id, "after the quiet hours")).Ok);
         await push.WaitForAsync(good.Id, p => p.Payload.Contains("after the quiet hours", StringComparison.Ordinal));
         Assert.DoesNotContain(push.Received, p => p.Payload.Contains("during quiet hours", StringComparison.Ordinal));
         Assert.DoesNotContain(push.Received, p => p.Payload.Contains("muted room", StringComparison.Ordinal));
@@ -170,26 +169,25 @@ public sealed class NotificationTests
     {
         await using var smtp = new SmtpSink();
         await using var portal = await InProcessPortal.StartAsync(Settings(smtp));
-        var chat = portal.Chat;
         var profiles = portal.Services.GetRequiredService<UserProfiles>();
         var aliceName = PortalHelpers.UniqueName("alice");
         var bobName = PortalHelpers.UniqueName("bob");
         var daveName = PortalHelpers.UniqueName("dave");
         foreach (var n in new[] { aliceName, bobName, daveName }) await portal.TokenAsync(n);
-        var alice = (await chat.Users.FindByNameAsync(aliceName))!;
-        var bob = (await chat.Users.FindByNameAsync(bobName))!;
-        var dave = (await chat.Users.FindByNameAsync(daveName))!;
-        var lobby = (await chat.GetDefaultRoomAsync())!;
-        foreach (var u in new[] { alice, bob, dave }) await chat.EnsureMemberAsync(lobby.Id, u.Id);
+        var alice = (await portal.Users.FindByNameAsync(aliceName))!;
+        var bob = (await portal.Users.FindByNameAsync(bobName))!;
+        var dave = (await portal.Users.FindByNameAsync(daveName))!;
+        var lobby = (await portal.Rooms.GetDefaultAsync())!;
+        foreach (var u in new[] { alice, bob, dave }) await portal.Rooms.EnsureMemberAsync(lobby.Id, u);
         Assert.Null(await profiles.SetEmailAsync(alice.Id, "alice@example.test", verified: true));
         Assert.Null(await profiles.SetEmailAsync(dave.Id, "dave@example.test", verified: true));
 
-        var dm = (await chat.OpenDirectAsync(bob, aliceName)).Value!.Room;
-        var read = await chat.PostAsync(bob, dm.Id, "one she reads at once");
-        await chat.MarkReadAsync(alice.Id, dm.Id, read.Value!.Id);
-        Assert.True((await chat.PostAsync(bob, dm.Id, "first <b>direct</b> message")).Ok);
-        Assert.True((await chat.PostAsync(bob, dm.Id, "second direct message")).Ok);
-        Assert.True((await chat.PostAsync(bob, lobby.Id, $"@{aliceName} are you there?")).Ok);
+        var dm = (await portal.Rooms.OpenDirectAsync(bob, aliceName)).Value!.Room;
+        var read = await portal.Commands.PostAsync(bob, dm.Id, "one she reads at once");
+        await portal.History.MarkReadAsync(alice.Id, dm.Id, read.Value!.Id);
+        Assert.True((await portal.Commands.PostAsync(bob, dm.Id, "first <b>direct</b> message")).Ok);
+        Assert.True((await portal.Commands.PostAsync(bob, dm.Id, "second direct message")).Ok);
+        Assert.True((await portal.Commands.PostAsync(bob, lobby.Id, $"@{aliceName} are you there?")).Ok);
 
         var mail = await smtp.WaitForAsync("alice@example.test");
         Assert.Contains("3 message(s)", mail.Subject);
@@ -220,7 +218,7 @@ public sealed class NotificationTests
             Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
 
         // A mention of both: Dave (still subscribed) gets his mail; Alice gets none.
-        Assert.True((await chat.PostAsync(bob, lobby.Id, $"@{aliceName} @{daveName} meeting at three")).Ok);
+        Assert.True((await portal.Commands.PostAsync(bob, lobby.Id, $"@{aliceName} @{daveName} meeting at three")).Ok);
         var daves = await smtp.WaitForAsync("dave@example.test");
         Assert.Contains("meeting at three", daves.TextBody ?? "");
         Assert.Single(smtp.To("alice@example.test"));

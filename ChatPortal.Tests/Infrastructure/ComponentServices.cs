@@ -11,27 +11,36 @@ namespace ChatPortal.Tests.Infrastructure;
 /// <summary>What the chat components need in a bUnit container, taken from a real core.</summary>
 public static class ComponentServices
 {
-    public static BunitContext NewContext(CoreHarness core)
+    public static BunitContext NewContext(CoreHarness core) => NewContext(core.Services);
+
+    /// <summary>A context whose components use the services of <paramref name="node"/> (a core harness or a running portal).</summary>
+    public static BunitContext NewContext(IServiceProvider node)
     {
         var ctx = new BunitContext();
         ctx.JSInterop.Mode = JSRuntimeMode.Loose;
         var s = ctx.Services;
         s.AddMudServices();
         s.AddLocalization();
-        s.AddSingleton(core.Chat);
-        s.AddSingleton(core.Images);
-        s.AddSingleton(core.Services.GetRequiredService<ImageUrls>());
-        s.AddSingleton(core.Services.GetRequiredService<BotDirectory>());
-        s.AddSingleton(core.Search);
-        s.AddSingleton(core.Services.GetRequiredService<IOptions<ImageOptions>>());
-        // Profiles (the online list's user chips) and the composer's mute notice.
-        var db = core.Services.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<ChatPortal.Data.ChatDbContext>>();
-        s.AddSingleton(new ChatPortal.Profiles.ProfileDirectory(db, new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(),
+        s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.ChatRooms>());
+        s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.ChatCommands>());
+        s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.ChatHistory>());
+        s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.ChatSessions>());
+        s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.ChatMetrics>());
+        s.AddSingleton(node.GetRequiredService<ImageStore>());
+        s.AddSingleton(node.GetRequiredService<ImageUrls>());
+        s.AddSingleton(node.GetRequiredService<BotDirectory>());
+        s.AddSingleton(node.GetRequiredService<ChatPortal.Search.MessageSearch>());
+        s.AddSingleton(node.GetRequiredService<IOptions<ImageOptions>>());
+        // Profiles (the online list's user chips) and the composer's mute notice: a running portal has
+        // them; a bare core gets them built on its database.
+        var db = node.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<ChatPortal.Data.ChatDbContext>>();
+        s.AddSingleton(node.GetService<ChatPortal.Profiles.ProfileDirectory>() ?? new ChatPortal.Profiles.ProfileDirectory(db,
+            new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(),
             Microsoft.Extensions.Logging.Abstractions.NullLogger<ChatPortal.Profiles.ProfileDirectory>.Instance));
-        s.AddSingleton(new ChatPortal.Auth.SelfService.AccountSelfService(db, core.Chat, new ChatPortal.Auth.ApiTokens(db, core.Chat.Users, TimeProvider.System),
-            TimeProvider.System));
-        s.AddScoped<CircuitPresence>();
-        s.AddScoped<ChatViewState>();
+        var users = node.GetRequiredService<ChatPortal.Chat.UserDirectory>();
+        s.AddSingleton(node.GetService<ChatPortal.Auth.SelfService.AccountSelfService>() ?? new ChatPortal.Auth.SelfService.AccountSelfService(db, users,
+            node.GetRequiredService<ChatPortal.Chat.ChatSessions>(), new ChatPortal.Auth.ApiTokens(db, users, TimeProvider.System), TimeProvider.System));
+        s.AddScoped<ChatCircuit>();
         return ctx;
     }
 }

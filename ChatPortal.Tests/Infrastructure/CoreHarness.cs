@@ -14,7 +14,7 @@ using Microsoft.Extensions.Hosting;
 namespace ChatPortal.Tests.Infrastructure;
 
 /// <summary>The chat core on a real SQLite file (migrated) with images, search and bots, without HTTP.</summary>
-public sealed class CoreHarness : IAsyncDisposable
+public sealed class CoreHarness : IChatCore, IAsyncDisposable
 {
     private readonly IHost _host;
     private readonly bool _ownsDir;
@@ -28,7 +28,6 @@ public sealed class CoreHarness : IAsyncDisposable
 
     public string DataDir { get; }
     public IServiceProvider Services => _host.Services;
-    public ChatService Chat => Services.GetRequiredService<ChatService>();
     public MessageSearch Search => Services.GetRequiredService<MessageSearch>();
     public BotRunner Bots => Services.GetRequiredService<BotRunner>();
     public ImageStore Images => Services.GetRequiredService<ImageStore>();
@@ -86,7 +85,7 @@ public sealed class CoreHarness : IAsyncDisposable
         await using var db = await Db();
         var r = new Room
         {
-            Slug = slug, Name = slug, IsPrivate = isPrivate, AllowGuests = true, InviteCode = ChatService.NewInviteCode(),
+            Slug = slug, Name = slug, IsPrivate = isPrivate, AllowGuests = true, InviteCode = ChatRooms.NewInviteCode(),
             CreatedAt = DateTimeOffset.UtcNow,
         };
         db.Rooms.Add(r);
@@ -99,7 +98,7 @@ public sealed class CoreHarness : IAsyncDisposable
 
     public async Task<ChatMessage> PostAsync(UserRef who, RoomInfo room, string text)
     {
-        var r = await Chat.PostAsync(who, room.Id, text);
+        var r = await this.Commands.PostAsync(who, room.Id, text);
         Assert.True(r.Ok, r.Error?.Message);
         return r.Value!;
     }

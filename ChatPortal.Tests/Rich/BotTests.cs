@@ -15,7 +15,7 @@ public sealed class BotTests
         var alice = await h.CreateUserAsync("alice");
         var room = await h.CreateRoomAsync("lobby2");
         var inbox = new RecordingSubscriber();
-        using var sub = h.Chat.SubscribeRoom(room.Id, inbox);
+        using var sub = h.Fanout.SubscribeRoom(room.Id, inbox);
 
         var question = await h.PostAsync(alice, room, "@小爱 几点了");
         var reply = await ReplyTo(inbox, question);
@@ -25,7 +25,7 @@ public sealed class BotTests
         Assert.StartsWith("@alice ", reply.Text);
         Assert.Matches(new Regex(@"现在是 \d{2}:\d{2}"), reply.Text);
         // Stored like any message: history has it after the question.
-        var history = await h.Chat.GetHistoryAsync(room.Id);
+        var history = await h.History.GetHistoryAsync(room.Id);
         Assert.Equal([question.Id, reply.Id], history.Select(m => m.Id));
     }
 
@@ -36,8 +36,8 @@ public sealed class BotTests
         var bob = await h.CreateUserAsync("bob");
         var room = await h.CreateRoomAsync("rules");
         var inbox = new RecordingSubscriber();
-        using var sub = h.Chat.SubscribeRoom(room.Id, inbox);
-        using var here = h.Chat.EnterRoom(room.Id, bob);
+        using var sub = h.Fanout.SubscribeRoom(room.Id, inbox);
+        using var here = h.EnterRoom(room.Id, bob);
 
         async Task<string> Ask(string text) => (await ReplyTo(inbox, await h.PostAsync(bob, room, text))).Text;
 
@@ -71,7 +71,7 @@ public sealed class BotTests
         var bob = await h.CreateUserAsync("bob");
         var room = await h.CreateRoomAsync("busy");
         var inbox = new RecordingSubscriber();
-        using var sub = h.Chat.SubscribeRoom(room.Id, inbox);
+        using var sub = h.Fanout.SubscribeRoom(room.Id, inbox);
 
         // All three bots want this one: one throws, one sleeps 10 s, 小爱 answers.
         var question = await h.PostAsync(alice, room, "!slow !boom @小爱 help");
@@ -113,8 +113,8 @@ public sealed class BotTests
         var loud = await h.CreateRoomAsync("loud");
         await h.Services.GetRequiredService<BotSwitches>().SetAsync(XiaoAiBot.BotName, quiet.Id, false);
         var inbox = new RecordingSubscriber();
-        using var s1 = h.Chat.SubscribeRoom(quiet.Id, inbox);
-        using var s2 = h.Chat.SubscribeRoom(loud.Id, inbox);
+        using var s1 = h.Fanout.SubscribeRoom(quiet.Id, inbox);
+        using var s2 = h.Fanout.SubscribeRoom(loud.Id, inbox);
 
         await h.PostAsync(alice, quiet, "@小爱 help");
         var asked = await h.PostAsync(alice, loud, "@小爱 echo @小爱 help");
@@ -132,7 +132,7 @@ public sealed class BotTests
         await using var h = await CoreHarness.StartAsync();
         await WaitUntil(() => h.Services.GetRequiredService<BotDirectory>().Get(XiaoAiBot.BotName) is not null);
         var accounts = new Auth.ChatAccounts(h.Services.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<Data.ChatDbContext>>(),
-            h.Chat.Users, TimeProvider.System);
+            h.Users, TimeProvider.System);
         var attempt = await accounts.SignInOrRegisterAsync(XiaoAiBot.BotName, "password123", null);
         Assert.False(attempt.Succeeded);
     }

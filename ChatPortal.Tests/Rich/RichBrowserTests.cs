@@ -80,7 +80,7 @@ public sealed class RichBrowserTests(RichPortalFixture f) : IClassFixture<RichPo
                 Slug = "xss-room",
                 Name = "<script>window.__xss++</script>Room",
                 Topic = "<svg onload=window.__xss++>topic",
-                InviteCode = ChatService.NewInviteCode(),
+                InviteCode = ChatRooms.NewInviteCode(),
                 CreatedAt = DateTimeOffset.UtcNow,
             };
             db.AddRange(evil, room);
@@ -188,7 +188,7 @@ public sealed class RichBrowserTests(RichPortalFixture f) : IClassFixture<RichPo
     {
         await using (var db = f.Db())
         {
-            db.Rooms.Add(new Room { Slug = "side", Name = "Side room", InviteCode = ChatService.NewInviteCode(), CreatedAt = DateTimeOffset.UtcNow });
+            db.Rooms.Add(new Room { Slug = "side", Name = "Side room", InviteCode = ChatRooms.NewInviteCode(), CreatedAt = DateTimeOffset.UtcNow });
             await db.SaveChangesAsync();
         }
         var carol = await OpenAsync("carol-rich", "/rooms/lobby");
@@ -220,7 +220,7 @@ public sealed class RichBrowserTests(RichPortalFixture f) : IClassFixture<RichPo
         Directory.CreateDirectory(docs);
         await using (var db = f.Db())
         {
-            db.Rooms.Add(new Room { Slug = "tea", Name = "Tea house 茶馆", Topic = "Tea, photos and small talk · 喝茶聊天", InviteCode = ChatService.NewInviteCode(), CreatedAt = DateTimeOffset.UtcNow });
+            db.Rooms.Add(new Room { Slug = "tea", Name = "Tea house 茶馆", Topic = "Tea, photos and small talk · 喝茶聊天", InviteCode = ChatRooms.NewInviteCode(), CreatedAt = DateTimeOffset.UtcNow });
             await db.SaveChangesAsync();
         }
         var mei = await OpenAsync("美美", "/rooms/tea");

@@ -119,8 +119,8 @@ public sealed class RichComponentTests : IAsyncLifetime
         var me = await _h.CreateUserAsync("una");
         var other = await _h.CreateUserAsync("oscar");
         var news = await _h.CreateRoomAsync("news");
-        await _h.Chat.EnsureMemberAsync(news.Id, me.Id);
-        var dm = await _h.Chat.OpenDirectAsync(other, "una");
+        await _h.Rooms.EnsureMemberAsync(news.Id, me);
+        var dm = await _h.Rooms.OpenDirectAsync(other, "una");
         // Two unread before the page opens: they come from the database (kept across devices and restarts).
         await _h.PostAsync(other, news, "first");
         await _h.PostAsync(other, news, "second");
@@ -139,12 +139,12 @@ public sealed class RichComponentTests : IAsyncLifetime
         cut.WaitForAssertion(() => Assert.Equal("1", Badge(cut, "[data-dm='oscar']")));
 
         // Opening the room clears its badge; reading is saved per user.
-        var view = _ctx.Services.GetRequiredService<ChatViewState>();
+        var view = _ctx.Services.GetRequiredService<ChatCircuit>();
         await cut.InvokeAsync(() => view.Show(news.Id));
         cut.WaitForAssertion(() => Assert.Null(Badge(cut, "[data-room='news']")));
-        await _h.Chat.MarkReadAsync(me.Id, news.Id, await _h.Chat.LatestIdAsync(news.Id));
-        Assert.False((await _h.Chat.UnreadCountsAsync(me.Id)).ContainsKey(news.Id));
-        Assert.Equal(1, (await _h.Chat.UnreadCountsAsync(me.Id))[dm.Value!.Room.Id]);
+        await _h.History.MarkReadAsync(me.Id, news.Id, await _h.History.LatestIdAsync(news.Id));
+        Assert.False((await _h.History.UnreadCountsAsync(me.Id)).ContainsKey(news.Id));
+        Assert.Equal(1, (await _h.History.UnreadCountsAsync(me.Id))[dm.Value!.Room.Id]);
     }
 
     [Fact]
@@ -153,7 +153,7 @@ public sealed class RichComponentTests : IAsyncLifetime
         var me = await _h.CreateUserAsync("nora");
         var other = await _h.CreateUserAsync("nick");
         var room = await _h.CreateRoomAsync("alerts");
-        await _h.Chat.EnsureMemberAsync(room.Id, me.Id);
+        await _h.Rooms.EnsureMemberAsync(room.Id, me);
         _ctx.JSInterop.Setup<bool>("chatPortal.notifyEnabled").SetResult(true);
         _ctx.JSInterop.Setup<bool>("chatPortal.alertMention", _ => true).SetResult(true);
         IReadOnlyList<JSRuntimeInvocation> Alerts() => _ctx.JSInterop.Invocations["chatPortal.alertMention"];
@@ -185,7 +185,7 @@ public sealed class RichComponentTests : IAsyncLifetime
         var mine = await _h.PostAsync(me, room, "helo wrld");
         var theirs = await _h.PostAsync(other, room, "not yours");
         var watcher = new Infrastructure.RecordingSubscriber();
-        using var sub = _h.Chat.SubscribeRoom(room.Id, watcher);
+        using var sub = _h.Fanout.SubscribeRoom(room.Id, watcher);
 
         var cut = _ctx.Render<ChatView>(p => p.Add(c => c.Room, room).Add(c => c.Me, me).Add(c => c.Title, "# edits"));
         cut.WaitForAssertion(() => Assert.Equal(2, cut.FindAll(".msg").Count));
@@ -207,13 +207,13 @@ public sealed class RichComponentTests : IAsyncLifetime
         cut.WaitForAssertion(() => Assert.Contains("This message was removed.", cut.Find($"[data-id='{mine.Id}']").TextContent));
         await watcher.WaitForAsync<MessageDeleted>(1);
         // Someone who opens the room later sees the same.
-        var later = await _h.Chat.GetHistoryAsync(room.Id);
+        var later = await _h.History.GetHistoryAsync(room.Id);
         Assert.True(later.Single(m => m.Id == mine.Id).IsDeleted);
 
         // And an edit made elsewhere (another tab) shows up live.
         var again = await _h.PostAsync(me, room, "v1");
         cut.WaitForAssertion(() => Assert.NotNull(cut.Find($"[data-id='{again.Id}']")));
-        Assert.True((await _h.Chat.EditAsync(me, again.Id, "v2 from my phone")).Ok);
+        Assert.True((await _h.Commands.EditAsync(me, again.Id, "v2 from my phone")).Ok);
         cut.WaitForAssertion(() => Assert.Contains("v2 from my phone", cut.Find($"[data-id='{again.Id}'] .msg-text").TextContent));
     }
 
@@ -224,8 +224,8 @@ public sealed class RichComponentTests : IAsyncLifetime
         var other = await _h.CreateUserAsync("theo");
         var room = await _h.CreateRoomAsync("typing");
         var cut = _ctx.Render<ChatView>(p => p.Add(c => c.Room, room).Add(c => c.Me, me));
-        Assert.True(_h.Chat.Typing(other, room.Id));
-        Assert.False(_h.Chat.Typing(other, room.Id)); // throttled in the core
+        Assert.True(_h.Commands.Typing(other, room.Id));
+        Assert.False(_h.Commands.Typing(other, room.Id)); // throttled in the core
         cut.WaitForAssertion(() => Assert.Equal("theo is typing…", cut.Find("#typing").TextContent));
         await _h.PostAsync(other, room, "done typing");
         cut.WaitForAssertion(() => Assert.Equal("", cut.Find("#typing").TextContent));
@@ -260,7 +260,7 @@ public sealed class RichComponentTests : IAsyncLifetime
         var room = await _h.CreateRoomAsync("backlog");
         var posts = new List<ChatMessage>();
         for (var i = 0; i < 30; i++) posts.Add(await _h.PostAsync(other, room, $"old {i}"));
-        await _h.Chat.EnsureMemberAsync(room.Id, me.Id); // read up to here
+        await _h.Rooms.EnsureMemberAsync(room.Id, me); // read up to here
         for (var i = 0; i < 100; i++) posts.Add(await _h.PostAsync(other, room, $"new {i}"));
         var firstUnread = posts[30];
 

@@ -34,8 +34,8 @@ public sealed class SearchIndexTests
             Assert.Equal([kept], await IdsAsync(h, u, "春眠不觉"));
             Assert.Equal([kept], await IdsAsync(h, u, "SPRING morning"));
 
-            Assert.True((await h.Chat.EditAsync(u, edited, "meet at the station 车站见")).Ok);
-            Assert.True((await h.Chat.DeleteAsync(u, deleted)).Ok);
+            Assert.True((await h.Commands.EditAsync(u, edited, "meet at the station 车站见")).Ok);
+            Assert.True((await h.Commands.DeleteAsync(u, deleted)).Ok);
             Assert.Empty(await IdsAsync(h, u, "library"));
             Assert.Equal([edited], await IdsAsync(h, u, "station"));
             Assert.Empty(await IdsAsync(h, u, "秘密计划"));
@@ -69,8 +69,8 @@ public sealed class SearchIndexTests
         Assert.Equal([a.Id], await FtsAsync(dir, "noon"));
         Assert.Equal([b.Id, a.Id], await IdsAsync(h, u, "吃饭"));
 
-        Assert.True((await h.Chat.EditAsync(u, a.Id, "brunch at ten 早午饭")).Ok);
-        Assert.True((await h.Chat.DeleteAsync(u, b.Id)).Ok);
+        Assert.True((await h.Commands.EditAsync(u, a.Id, "brunch at ten 早午饭")).Ok);
+        Assert.True((await h.Commands.DeleteAsync(u, b.Id)).Ok);
         Assert.Empty(await FtsAsync(dir, "noon"));
         Assert.Equal([a.Id], await FtsAsync(dir, "brunch"));
         Assert.Empty(await FtsAsync(dir, "dinner"));

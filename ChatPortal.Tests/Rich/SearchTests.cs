@@ -52,7 +52,7 @@ public sealed class SearchTests
         var carol = await h.CreateUserAsync("carol");
         var lobby = await h.CreateRoomAsync("open");
         var secret = await h.CreateRoomAsync("secret", isPrivate: true, alice);
-        var dm = await h.Chat.OpenDirectAsync(alice, "carol");
+        var dm = await h.Rooms.OpenDirectAsync(alice, "carol");
         Assert.True(dm.Ok);
 
         var pub = await h.PostAsync(alice, lobby, "password rotation is on friday 密码更新");
@@ -81,13 +81,13 @@ public sealed class SearchTests
         var m = await h.PostAsync(u, room, "meet at the library 图书馆见");
         Assert.Single(await h.Search.SearchAsync(u, "library"));
 
-        Assert.True((await h.Chat.EditAsync(u, m.Id, "meet at the station 车站见")).Ok);
+        Assert.True((await h.Commands.EditAsync(u, m.Id, "meet at the station 车站见")).Ok);
         Assert.Empty(await h.Search.SearchAsync(u, "library"));
         Assert.Empty(await h.Search.SearchAsync(u, "图书馆"));
         Assert.Equal([m.Id], (await h.Search.SearchAsync(u, "station")).Select(x => x.Message.Id));
         Assert.Equal("meet at the station 车站见", (await h.Search.SearchAsync(u, "车站"))[0].Message.Text);
 
-        Assert.True((await h.Chat.DeleteAsync(u, m.Id)).Ok);
+        Assert.True((await h.Commands.DeleteAsync(u, m.Id)).Ok);
         Assert.Empty(await h.Search.SearchAsync(u, "station"));
         Assert.Empty(await h.Search.SearchAsync(u, "车站"));
         // Edit rows carry text too, but only posts are searchable.
@@ -103,7 +103,7 @@ public sealed class SearchTests
         var all = new List<ChatMessage>();
         for (var i = 0; i < 120; i++) all.Add(await h.PostAsync(u, room, i == 40 ? "the needle 针" : $"hay {i}"));
         var hit = Assert.Single(await h.Search.SearchAsync(u, "needle", roomId: room.Id));
-        var around = await h.Chat.GetAroundAsync(hit.Room.Id, hit.Message.Id, each: 5);
+        var around = await h.History.GetAroundAsync(hit.Room.Id, hit.Message.Id, each: 5);
         Assert.Equal(all.Skip(35).Take(11).Select(m => m.Id), around.Select(m => m.Id));
     }
 

@@ -50,7 +50,7 @@ public sealed class ComponentHarness : IAsyncDisposable
         return new ComponentHarness(core, ctx, me);
     }
 
-    public async Task<RoomInfo> LobbyAsync() => (await Core.Chat.GetDefaultRoomAsync())!;
+    public async Task<RoomInfo> LobbyAsync() => (await Core.Rooms.GetDefaultAsync())!;
 
     public async ValueTask DisposeAsync()
     {

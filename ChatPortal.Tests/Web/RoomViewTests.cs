@@ -17,9 +17,9 @@ public sealed class RoomViewTests
         await using var h = await ComponentHarness.StartAsync("alice");
         var lobby = await h.LobbyAsync();
         var bob = await h.Core.CreateUserAsync("bob");
-        await h.Core.Chat.PostAsync(bob, lobby.Id, "first");
-        await h.Core.Chat.PostAsync(bob, lobby.Id, "<b>not bold</b> <script>alert(1)</script>");
-        await h.Core.Chat.PostAsync(h.Me, lobby.Id, "mine");
+        await h.Core.Commands.PostAsync(bob, lobby.Id, "first");
+        await h.Core.Commands.PostAsync(bob, lobby.Id, "<b>not bold</b> <script>alert(1)</script>");
+        await h.Core.Commands.PostAsync(h.Me, lobby.Id, "mine");
 
         var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
 
@@ -39,7 +39,7 @@ public sealed class RoomViewTests
         Assert.Equal("# Lobby", cut.Find("#room-title").TextContent);
 
         // A message posted elsewhere (another tab, a socket) arrives live, after the history.
-        var live = await h.Core.Chat.PostAsync(bob, lobby.Id, "live one 你好");
+        var live = await h.Core.Commands.PostAsync(bob, lobby.Id, "live one 你好");
         Assert.True(live.Ok);
         cut.WaitForAssertion(() => Assert.Equal("live one 你好", cut.FindAll(".msg .msg-text")[^1].TextContent), Wait);
         Assert.Equal(live.Value!.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), cut.FindAll(".msg")[^1].GetAttribute("data-id"));
@@ -88,7 +88,7 @@ public sealed class RoomViewTests
             u.MutedUntil = DateTimeOffset.UtcNow.AddHours(1);
             return await db.SaveChangesAsync();
         });
-        h.Core.Chat.Users.Invalidate(h.Me.Id);
+        h.Core.Users.Invalidate(h.Me.Id);
         var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
         cut.WaitForAssertion(() => cut.Find("#composer-input"), Wait);
 
@@ -112,11 +112,11 @@ public sealed class RoomViewTests
         // The viewer is present (the circuit entered the room) and listed as "(you)", not as a link.
         cut.WaitForAssertion(() => Assert.Equal(["erin"], cut.FindAll("#online-list [data-user]").Select(e => e.GetAttribute("data-user")).ToArray()), Wait);
         Assert.Equal("span", cut.Find("#online-list [data-user='erin']").TagName, ignoreCase: true);
-        Assert.Contains(h.Core.Chat.Online(lobby.Id), u => u.Id == h.Me.Id);
+        Assert.Contains(h.Core.Sessions.Online(lobby.Id), u => u.Id == h.Me.Id);
 
         // Two tabs of frank: one join notice, and one leave notice only when the last tab goes.
-        var tab1 = h.Core.Chat.EnterRoom(lobby.Id, frank);
-        var tab2 = h.Core.Chat.EnterRoom(lobby.Id, frank);
+        var tab1 = h.Core.EnterRoom(lobby.Id, frank);
+        var tab2 = h.Core.EnterRoom(lobby.Id, frank);
         cut.WaitForAssertion(() => Assert.Equal(["erin", "frank"], cut.FindAll("#online-list [data-user]").Select(e => e.GetAttribute("data-user")).ToArray()), Wait);
         var link = cut.Find("#online-list a[data-user='frank']");
         Assert.Equal("/dm/frank", link.GetAttribute("href"));
@@ -132,7 +132,7 @@ public sealed class RoomViewTests
 
         // Closing the view leaves the room and stops the subscription.
         await h.Context.DisposeComponentsAsync();
-        Assert.DoesNotContain(h.Core.Chat.Online(lobby.Id), u => u.Id == h.Me.Id);
+        Assert.DoesNotContain(h.Core.Sessions.Online(lobby.Id), u => u.Id == h.Me.Id);
     }
 
     [Fact]
@@ -142,7 +142,7 @@ public sealed class RoomViewTests
         var lobby = await h.LobbyAsync();
         var bot = await h.Core.CreateUserAsync("historian");
         for (var i = 1; i <= 65; i++)
-            Assert.True((await h.Core.Chat.PostAsync(bot, lobby.Id, $"old {i}")).Ok);
+            Assert.True((await h.Core.Commands.PostAsync(bot, lobby.Id, $"old {i}")).Ok);
 
         var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
         cut.WaitForAssertion(() => Assert.Equal(50, cut.FindAll(".msg").Count), Wait);
@@ -169,10 +169,10 @@ public sealed class RoomViewTests
         Assert.Empty(cut.FindAll("[data-dm]"));
         Assert.Contains("Click a name in the online list", cut.Find("#no-direct").TextContent, StringComparison.Ordinal);
 
-        var dm = await h.Core.Chat.OpenDirectAsync(ivan, "HANA ");
+        var dm = await h.Core.Rooms.OpenDirectAsync(ivan, "HANA ");
         Assert.True(dm.Ok, dm.Error?.Message);
-        Assert.True((await h.Core.Chat.PostAsync(ivan, dm.Value!.Room.Id, "psst")).Ok);
-        Assert.True((await h.Core.Chat.PostAsync(ivan, dm.Value!.Room.Id, "are you there?")).Ok);
+        Assert.True((await h.Core.Commands.PostAsync(ivan, dm.Value!.Room.Id, "psst")).Ok);
+        Assert.True((await h.Core.Commands.PostAsync(ivan, dm.Value!.Room.Id, "are you there?")).Ok);
 
         cut.WaitForAssertion(() =>
         {
@@ -193,7 +193,7 @@ public sealed class RoomViewTests
         var kai = await h.Core.CreateUserAsync("kai");
         var cut = h.Context.Render<ChatNav>();
         cut.WaitForAssertion(() => Assert.NotNull(cut.Find("[data-room='lobby']")), Wait);
-        var dm = await h.Core.Chat.OpenDirectAsync(kai, "jun");
+        var dm = await h.Core.Rooms.OpenDirectAsync(kai, "jun");
         Assert.True(dm.Ok, dm.Error?.Message);
         cut.WaitForAssertion(() => Assert.NotNull(cut.Find("[data-dm='kai']")), Wait);
 

@@ -178,8 +178,9 @@ public sealed class AuthTests(WsPortalFixture fx)
         await ws.JoinAsync("lobby");
         Assert.True((await ws.RequestAsync("send", ("room", "lobby"), ("text", "hi as guest"))).Is("ack"));
 
-        Assert.Equal("forbidden", (await ws.RequestAsync("join", ("room", closed.Slug))).Get("code"));
-        Assert.Equal("forbidden", (await ws.RequestAsync("send", ("room", closed.Slug), ("text", "let me in"))).Get("code"));
+        // A room closed to guests is, to a guest, a room that does not exist.
+        Assert.Equal("not_found", (await ws.RequestAsync("join", ("room", closed.Slug))).Get("code"));
+        Assert.Equal("not_found", (await ws.RequestAsync("send", ("room", closed.Slug), ("text", "let me in"))).Get("code"));
         Assert.Equal("forbidden", (await ws.RequestAsync("send", ("to", "anyone"), ("text", "dm?"))).Get("code"));
     }
 

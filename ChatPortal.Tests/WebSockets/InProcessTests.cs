@@ -16,7 +16,7 @@ namespace ChatPortal.Tests.WebSockets;
 /// what needs the core's hand: revoking sessions (what a ban or kick does), reading the
 /// connection counters, stopping the server. Default rate limits.
 /// </summary>
-public sealed class InProcessPortal : IAsyncDisposable
+public sealed class InProcessPortal : IChatCore, IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly string _dir;
@@ -30,7 +30,6 @@ public sealed class InProcessPortal : IAsyncDisposable
 
     public Uri BaseUri { get; }
     public IServiceProvider Services => _app.Services;
-    public ChatService Chat => Services.GetRequiredService<ChatService>();
 
     public static async Task<InProcessPortal> StartAsync(Dictionary<string, string?>? settings = null)
     {
@@ -109,7 +108,7 @@ public sealed class InProcessTests
         await using (two)
         await using (bystander)
         {
-            portal.Chat.RevokeSessions(user.Id, "banned");
+            portal.Sessions.Revoke(user.Id, "banned");
 
             Assert.Equal(WebSocketCloseStatus.PolicyViolation, await one.WaitClosedAsync());
             Assert.Equal(WebSocketCloseStatus.PolicyViolation, await two.WaitClosedAsync());
@@ -130,18 +129,16 @@ public sealed class InProcessTests
         await guest.AuthAsync(guest: true);
         var lobby = await guest.JoinAsync("lobby");
 
-        // What the back office does: change the room, then tell the core.
-        var db = portal.Services.GetRequiredService<IDbContextFactory<Data.ChatDbContext>>();
-        await using (var ctx = await db.CreateDbContextAsync())
+        // What the back office does: the core changes the room and tells every session.
+        Assert.True((await portal.Rooms.UpdateAsync(lobby.GetLong("room.id"), r =>
         {
-            var room = await ctx.Rooms.SingleAsync(r => r.Slug == "lobby");
-            room.AllowGuests = false;
-            await ctx.SaveChangesAsync();
-        }
-        await portal.Chat.RoomChangedAsync(lobby.GetLong("room.id"));
+            r.AllowGuests = false;
+            return null;
+        })).Ok);
 
         var left = await guest.WaitForAsync(f => f.Is("left"));
         Assert.Equal(lobby.Get("room.id"), left.Get("room_id"));
+        Assert.Equal("closed", left.Get("reason"));
         Assert.Equal(System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation, await plain.WaitClosedAsync());
         await using (member)
         {
@@ -149,7 +146,7 @@ public sealed class InProcessTests
             Assert.True((await member.RequestAsync("send", ("room", "lobby"), ("text", "members only now"))).Is("ack"));
         }
         Assert.DoesNotContain(guest.Frames, f => f.Get("message.text") == "members only now");
-        Assert.Equal("forbidden", (await guest.RequestAsync("send", ("room", "lobby"), ("text", "let me back"))).Get("code"));
+        Assert.Equal("not_found", (await guest.RequestAsync("send", ("room", "lobby"), ("text", "let me back"))).Get("code"));
     }
 
     [Fact]
@@ -178,7 +175,8 @@ public sealed class InProcessTests
     public async Task Connection_counters_count_plain_v1_and_guest_sockets()
     {
         await using var portal = await InProcessPortal.StartAsync();
-        var before = WebSocketMetrics.Current;
+        var metrics = portal.Services.GetRequiredService<WebSocketMetrics>();
+        var before = metrics.Current;
 
         await using var plain = await WsClient.ConnectAsync(portal.BaseUri);
         await plain.WaitForAsync(f => f.Is("openSuccess"));
@@ -186,7 +184,7 @@ public sealed class InProcessTests
         await using var guest = await WsClient.ConnectAsync(portal.BaseUri, "chatportal.v1");
         await guest.AuthAsync(guest: true);
 
-        var now = WebSocketMetrics.Current;
+        var now = metrics.Current;
         Assert.Equal(before.Plain + 1, now.Plain);
         Assert.Equal(before.V1 + 2, now.V1);
         Assert.Equal(before.Guests + 2, now.Guests); // the plain guest and the v1 guest
@@ -196,8 +194,8 @@ public sealed class InProcessTests
         await guest.DisposeAsync();
         await plain.DisposeAsync();
         var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (WebSocketMetrics.Current != before && DateTime.UtcNow < deadline) await Task.Delay(50);
-        Assert.Equal(before, WebSocketMetrics.Current);
+        while (metrics.Current != before && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.Equal(before, metrics.Current);
     }
 
     [Fact]

@@ -102,23 +102,4 @@ public sealed class WireFormatTests
         Assert.Contains("你好", text); // readable, not \u escapes (emoji outside the BMP are escaped, which any JSON parser reads)
         Assert.Equal("<script>alert('x')</script> & \"q\" 你好 😀", JsonDocument.Parse(text).RootElement.GetProperty("message").GetProperty("text").GetString());
     }
-
-    [Fact]
-    public void Stored_edit_and_delete_rows_become_the_same_events_as_live_ones()
-    {
-        var edit = new ChatMessage(20, 3, Alice, MessageKind.Edit, "new text", At, TargetId: 12);
-        var e = Assert.IsType<MessageEdited>(SocketConnection.FromStored(edit));
-        Assert.Equal(20, e.EventId);
-        Assert.Equal(12, e.Message.Id);
-        Assert.Equal("new text", e.Message.Text);
-        Assert.Equal(At, e.Message.EditedAt);
-
-        var del = new ChatMessage(21, 3, Alice, MessageKind.Delete, "", At, TargetId: 12);
-        var d = Assert.IsType<MessageDeleted>(SocketConnection.FromStored(del));
-        Assert.Equal((21L, 12L), (d.EventId, d.MessageId));
-        Assert.Equal(21, SocketConnection.EventId(d));
-
-        var post = new ChatMessage(22, 3, Alice, MessageKind.Text, "x", At);
-        Assert.Equal(22, SocketConnection.EventId(SocketConnection.FromStored(post)));
-    }
 }

@@ -135,7 +135,7 @@ public static class PortalHelpers
             Name = slug,
             AllowGuests = allowGuests,
             IsPrivate = isPrivate,
-            InviteCode = ChatService.NewInviteCode(),
+            InviteCode = ChatRooms.NewInviteCode(),
             CreatedAt = DateTimeOffset.UtcNow,
         };
         db.Rooms.Add(room);

@@ -13,17 +13,17 @@ public sealed record ChatUserRow(long Id, string Name, UserKind Kind, DateTimeOf
 public sealed record ChatUserList(IReadOnlyList<ChatUserRow> Items, int Total);
 
 public sealed record ChatUserDetails(ChatUserRow User, string? LastIp, string? BanReason, DateTimeOffset? BannedAt,
-    DateTimeOffset? LockedUntil, IReadOnlyList<RoomInfo> Rooms, IReadOnlyList<RoomInfo> OnlineIn);
+    DateTimeOffset? LockedUntil, IReadOnlyList<RoomInfo> Rooms, IReadOnlyList<RoomInfo> OnlineIn, DateTimeOffset? DeletedAt = null);
 
 /// <summary>
 /// Chat users in the back office: search, details, and moderation. Every change goes to the
 /// user's row, then <see cref="UserDirectory.Invalidate"/> (the core's hot-path cache) so a mute
 /// or ban holds for every adapter at once; ban, kick and password reset also change the
-/// security stamp (cookies and tokens stop working) and call <see cref="ChatService.RevokeSessions"/>
+/// security stamp (cookies and tokens stop working) and call <see cref="ChatSessions.Revoke"/>
 /// (open pages and sockets close now).
 /// </summary>
-public sealed class AdminChatUsers(IDbContextFactory<ChatDbContext> dbFactory, ChatService chat, AdminGuard guard,
-    AdminAudit audit, ApiTokens tokens, TimeProvider time)
+public sealed class AdminChatUsers(IDbContextFactory<ChatDbContext> dbFactory, ChatRooms rooms, ChatSessions sessions, UserDirectory users,
+    AdminGuard guard, AdminAudit audit, ApiTokens tokens, TimeProvider time)
 {
     public static readonly TimeSpan MaxMute = TimeSpan.FromDays(3650);
     private static readonly PasswordHasher<ChatUser> Hasher = new();
@@ -51,17 +51,13 @@ public sealed class AdminChatUsers(IDbContextFactory<ChatDbContext> dbFactory, C
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var u = await db.Users.AsNoTracking().FirstOrDefaultAsync(x => x.Id == userId, ct);
         if (u is null) return null;
-        var rooms = await (from m in db.RoomMembers
-                           where m.UserId == userId
-                           join r in db.Rooms on m.RoomId equals r.Id
-                           where !r.IsDirect
-                           orderby r.Name
-                           select r).AsNoTracking().ToListAsync(ct);
-        var infos = rooms.Select(RoomInfo.From).ToList();
-        var presentIds = chat.Presence.RoomsOf(userId);
-        var presentIn = (await db.Rooms.AsNoTracking().Where(r => presentIds.Contains(r.Id) && !r.IsDirect).ToListAsync(ct))
-            .Select(RoomInfo.From).ToList();
-        return new ChatUserDetails(Row(u, OnlineIds()), u.LastIp, u.BanReason, u.BannedAt, u.LockedUntil, infos, presentIn);
+        var memberOf = await rooms.RoomsOfAsync(userId, ct);
+        var presentIn = new List<RoomInfo>();
+        foreach (var id in sessions.Presence.RoomsOf(userId))
+        {
+            if (await rooms.GetAsync(id, ct) is { IsDirect: false } room) presentIn.Add(room);
+        }
+        return new ChatUserDetails(Row(u, OnlineIds()), u.LastIp, u.BanReason, u.BannedAt, u.LockedUntil, memberOf, presentIn, u.DeletedAt);
     }
 
     /// <summary>Mutes the user until now + duration; the reason (optional) is shown to them with the end time.</summary>
@@ -116,7 +112,8 @@ public sealed class AdminChatUsers(IDbContextFactory<ChatDbContext> dbFactory, C
         var password = NewPassword();
         var result = await ChangeAsync(actor, userId, AuditActions.UserResetPassword, null, u =>
         {
-            if (u.Kind != UserKind.Member || u.PasswordHash is null) throw new NoPasswordException();
+            // Imported members have no password until an admin sets one; deleted accounts never get one again.
+            if (u.Kind != UserKind.Member || u.DeletedAt is not null) throw new NoPasswordException();
             u.PasswordHash = Hasher.HashPassword(u, password);
             u.SecurityStamp = ChatAccounts.NewStamp();
             u.FailedSignIns = 0;
@@ -143,12 +140,12 @@ public sealed class AdminChatUsers(IDbContextFactory<ChatDbContext> dbFactory, C
         await db.SaveChangesAsync(ct);
         // A ban or a new password also ends API tokens: a leaked token must not outlive either.
         if (revoke is "banned" or "password_reset") await tokens.RevokeAllAsync(user.Id, ct);
-        if (revoke is null) chat.Users.Invalidate(user.Id);
-        else chat.RevokeSessions(user.Id, revoke); // also invalidates the directory entry
+        if (revoke is null) users.Invalidate(user.Id);
+        else await sessions.RevokeAsync(user.Id, revoke); // also invalidates the directory entry, on every node
         return AdminResult.Success;
     }
 
-    private IReadOnlySet<long> OnlineIds() => chat.Presence.OnlineUserIds();
+    private IReadOnlySet<long> OnlineIds() => sessions.Presence.OnlineUserIds();
 
     private static ChatUserRow Row(ChatUser u, IReadOnlySet<long> online) =>
         new(u.Id, u.Name, u.Kind, u.CreatedAt, u.LastSeenAt, u.MutedUntil, u.BannedAt is not null, online.Contains(u.Id));

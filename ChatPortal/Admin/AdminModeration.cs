@@ -11,12 +11,12 @@ public sealed record ModerationRow(ChatMessage Message, RoomInfo Room);
 
 /// <summary>
 /// Moderation: finding messages across rooms, deleting any of them, and the word filter.
-/// Deleting goes through <see cref="ChatService.DeleteAsync"/> as a moderator, so the removal
+/// Deleting goes through <see cref="ChatCommands.DeleteAsync"/> as a moderator, so the removal
 /// is a stored event like any other: live views drop the message, and clients catching up
 /// receive the delete.
 /// </summary>
-public sealed class AdminModeration(IDbContextFactory<ChatDbContext> dbFactory, ChatService chat, WordFilter wordFilter,
-    AdminGuard guard, AdminAudit audit, TimeProvider time)
+public sealed class AdminModeration(IDbContextFactory<ChatDbContext> dbFactory, ChatHistory history, ChatRooms rooms, ChatCommands commands,
+    UserDirectory users, WordFilter wordFilter, AdminGuard guard, AdminAudit audit, TimeProvider time)
 {
     /// <summary>The chat-side author of moderator deletes: a name no member can register (nicknames cannot contain brackets).</summary>
     public const string ModeratorName = "[moderator]";
@@ -27,33 +27,11 @@ public sealed class AdminModeration(IDbContextFactory<ChatDbContext> dbFactory, 
     public async Task<IReadOnlyList<ModerationRow>> FindAsync(AdminCaller caller, ModerationFilter filter, CancellationToken ct = default)
     {
         await guard.RequireAsync(caller, ct);
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var q = db.Messages.AsNoTracking()
-            .Where(m => (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image) && m.DeletedAt == null);
-        if (filter.RoomId is { } roomId) q = q.Where(m => m.RoomId == roomId);
-        if (filter.BeforeId is { } before) q = q.Where(m => m.Id < before);
-        if (!string.IsNullOrWhiteSpace(filter.Text))
+        var messages = await history.FindAsync(filter.RoomId, filter.BeforeId, filter.Text, filter.Sender, PageSize, ct);
+        var list = new List<ModerationRow>(messages.Count);
+        foreach (var m in messages)
         {
-            var s = $"%{AdminAudit.EscapeLike(filter.Text.Trim())}%";
-            q = q.Where(m => EF.Functions.Like(m.Text, s, "\\"));
-        }
-        if (!string.IsNullOrWhiteSpace(filter.Sender))
-        {
-            var normalized = UserNames.Normalize(filter.Sender);
-            q = q.Where(m => db.Users.Any(u => u.Id == m.SenderId && u.NormalizedName == normalized));
-        }
-        var rows = await q.OrderByDescending(m => m.Id).Take(PageSize).ToListAsync(ct);
-        var senderIds = rows.Select(r => r.SenderId).Distinct().ToList();
-        var senders = await db.Users.AsNoTracking().Where(u => senderIds.Contains(u.Id))
-            .ToDictionaryAsync(u => u.Id, u => new UserRef(u.Id, u.Name, u.Kind), ct);
-        var list = new List<ModerationRow>(rows.Count);
-        foreach (var r in rows)
-        {
-            var room = await chat.GetRoomAsync(r.RoomId, ct);
-            if (room is null) continue;
-            var image = r.ImageId is null ? null : await chat.GetImageAsync(r.ImageId, ct);
-            var sender = senders.GetValueOrDefault(r.SenderId) ?? new UserRef(r.SenderId, "?", UserKind.Member);
-            list.Add(new ModerationRow(new ChatMessage(r.Id, r.RoomId, sender, r.Kind, r.Text, r.CreatedAt, r.ClientMsgId, image, r.EditedAt), room));
+            if (await rooms.GetAsync(m.RoomId, ct) is { } room) list.Add(new ModerationRow(m, room));
         }
         return list;
     }
@@ -61,16 +39,13 @@ public sealed class AdminModeration(IDbContextFactory<ChatDbContext> dbFactory, 
     public async Task<AdminResult> DeleteMessageAsync(AdminCaller caller, long messageId, CancellationToken ct = default)
     {
         var actor = await guard.RequireAsync(caller, ct);
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var target = await db.Messages.AsNoTracking().Where(m => m.Id == messageId)
-            .Select(m => new { m.RoomId, m.SenderId, m.Text }).FirstOrDefaultAsync(ct);
+        var target = await history.GetRowAsync(messageId, ct);
         var moderator = await ModeratorAsync(ct);
-        var result = await chat.DeleteAsync(moderator, messageId, asModerator: true, ct);
+        var result = await commands.DeleteAsync(moderator, messageId, asModerator: true, ct);
         if (!result.Ok) return AdminResult.Fail("message_not_found", result.Error!.Message);
-        var sender = target is null ? null : await chat.Users.GetAsync(target.SenderId, ct);
-        var room = target is null ? null : await chat.GetRoomAsync(target.RoomId, ct);
+        var room = target is null ? null : await rooms.GetAsync(target.RoomId, ct);
         await audit.WriteAsync(actor, AuditActions.MessageDelete, $"message #{messageId} in /rooms/{room?.Slug}",
-            $"by {sender?.User.Name}: {Shorten(target?.Text)}", ct);
+            $"by {target?.Sender.Name}: {Shorten(target?.Text)}", ct);
         return AdminResult.Success;
     }
 
@@ -96,7 +71,7 @@ public sealed class AdminModeration(IDbContextFactory<ChatDbContext> dbFactory, 
     private async Task<UserRef> ModeratorAsync(CancellationToken ct)
     {
         if (_moderator is not null) return _moderator;
-        var found = await chat.Users.FindByNameAsync(ModeratorName, ct);
+        var found = await users.FindByNameAsync(ModeratorName, ct);
         if (found is null)
         {
             await using var db = await dbFactory.CreateDbContextAsync(ct);
@@ -110,7 +85,7 @@ public sealed class AdminModeration(IDbContextFactory<ChatDbContext> dbFactory, 
             });
             try { await db.SaveChangesAsync(ct); }
             catch (DbUpdateException) { /* made at the same moment by another request */ }
-            found = await chat.Users.FindByNameAsync(ModeratorName, ct);
+            found = await users.FindByNameAsync(ModeratorName, ct);
         }
         return _moderator = found ?? throw new InvalidOperationException("The moderator account could not be created.");
     }

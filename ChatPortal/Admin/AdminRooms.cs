@@ -1,7 +1,6 @@
 using System.Text.RegularExpressions;
 using ChatPortal.Chat;
 using ChatPortal.Data;
-using Microsoft.EntityFrameworkCore;
 
 namespace ChatPortal.Admin;
 
@@ -32,12 +31,11 @@ public sealed record RoomRow(RoomInfo Room, int Members, DateTimeOffset CreatedA
 public sealed record RoomMemberRow(UserRef User, DateTimeOffset JoinedAt);
 
 /// <summary>
-/// Rooms in the back office. Room rows are written here (the core has no "create room"), then
-/// <see cref="ChatService.RoomChangedAsync"/> refreshes the core's cache and tells open views;
-/// membership goes through the core's own methods.
+/// Rooms in the back office: checks the admin and the form, then calls the core (<see cref="ChatRooms"/>),
+/// which writes the rows, announces the change to every session on every node, and takes this
+/// class's audit entry into the same transaction.
 /// </summary>
-public sealed partial class AdminRooms(IDbContextFactory<ChatDbContext> dbFactory, ChatService chat, AdminGuard guard,
-    AdminAudit audit, TimeProvider time)
+public sealed partial class AdminRooms(ChatRooms chat, UserDirectory users, AdminGuard guard, AdminAudit audit)
 {
     /// <summary>Lowercase letters, digits and dashes; "dm-" is kept for direct conversations.</summary>
     public const string SlugPattern = "^(?!dm-)[a-z0-9][a-z0-9-]{1,79}$";
@@ -48,24 +46,13 @@ public sealed partial class AdminRooms(IDbContextFactory<ChatDbContext> dbFactor
     public async Task<IReadOnlyList<RoomRow>> ListAsync(AdminCaller caller, string? search = null, CancellationToken ct = default)
     {
         await guard.RequireAsync(caller, ct);
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var q = db.Rooms.AsNoTracking().Where(r => !r.IsDirect);
-        if (!string.IsNullOrWhiteSpace(search))
-        {
-            var s = $"%{AdminAudit.EscapeLike(search.Trim())}%";
-            q = q.Where(r => EF.Functions.Like(r.Name, s, "\\") || EF.Functions.Like(r.Slug, s, "\\")
-                || (r.Topic != null && EF.Functions.Like(r.Topic, s, "\\")));
-        }
-        var rows = await q.OrderBy(r => r.IsArchived).ThenBy(r => r.Id)
-            .Select(r => new { Room = r, Members = db.RoomMembers.Count(m => m.RoomId == r.Id) })
-            .Take(500).ToListAsync(ct);
-        return rows.Select(r => new RoomRow(RoomInfo.From(r.Room), r.Members, r.Room.CreatedAt)).ToList();
+        return (await chat.ListAllAsync(search, 500, ct)).Select(r => new RoomRow(r.Room, r.Members, r.CreatedAt)).ToList();
     }
 
     public async Task<RoomInfo?> GetAsync(AdminCaller caller, long roomId, CancellationToken ct = default)
     {
         await guard.RequireAsync(caller, ct);
-        var room = await chat.GetRoomAsync(roomId, ct);
+        var room = await chat.GetAsync(roomId, ct);
         return room is { IsDirect: false } ? room : null;
     }
 
@@ -77,32 +64,9 @@ public sealed partial class AdminRooms(IDbContextFactory<ChatDbContext> dbFactor
     {
         var invalid = Validate(input);
         if (invalid is not null) return invalid;
-        var slug = input.Slug.Trim();
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        if (await db.Rooms.AnyAsync(r => r.Slug == slug, ct)) return SlugTaken(slug);
-        var room = new Room
-        {
-            Slug = slug,
-            Name = input.Name.Trim(),
-            Topic = string.IsNullOrWhiteSpace(input.Topic) ? null : input.Topic.Trim(),
-            IsPrivate = input.IsPrivate,
-            AllowGuests = input.AllowGuests && !input.IsPrivate,
-            IsArchived = input.IsArchived,
-            InviteCode = ChatService.NewInviteCode(),
-            CreatedAt = time.GetUtcNow(),
-        };
-        db.Rooms.Add(room);
-        audit.Add(db, actor, AuditActions.RoomCreate, Target(room), Describe(room));
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException)
-        {
-            return SlugTaken(slug);
-        }
-        await chat.RoomChangedAsync(room.Id, ct);
-        return RoomInfo.From(room);
+        var spec = Spec(input);
+        var room = await chat.CreateAsync(spec, (db, r) => audit.Add(db, actor, AuditActions.RoomCreate, Target(r), Describe(r)), ct);
+        return room is null ? SlugTaken(spec.Slug) : room;
     }
 
     public async Task<AdminResult<RoomInfo>> UpdateAsync(AdminCaller caller, long roomId, RoomInput input, CancellationToken ct = default)
@@ -110,105 +74,71 @@ public sealed partial class AdminRooms(IDbContextFactory<ChatDbContext> dbFactor
         var actor = await guard.RequireAsync(caller, ct);
         var invalid = Validate(input);
         if (invalid is not null) return invalid;
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var room = await db.Rooms.FirstOrDefaultAsync(r => r.Id == roomId && !r.IsDirect, ct);
-        if (room is null) return NotFound;
-        var slug = input.Slug.Trim();
-        if (IsDefault(room) && (slug != room.Slug || input.IsPrivate || input.IsArchived))
-            return AdminResult.Fail("default_room", "The default room keeps its slug and stays public and open.");
-        if (slug != room.Slug && await db.Rooms.AnyAsync(r => r.Slug == slug, ct)) return SlugTaken(slug);
-        var before = Describe(room);
-        room.Slug = slug;
-        room.Name = input.Name.Trim();
-        room.Topic = string.IsNullOrWhiteSpace(input.Topic) ? null : input.Topic.Trim();
-        room.IsPrivate = input.IsPrivate;
-        room.AllowGuests = input.AllowGuests && !input.IsPrivate;
-        room.IsArchived = input.IsArchived;
-        audit.Add(db, actor, AuditActions.RoomUpdate, Target(room), $"{before} → {Describe(room)}");
-        try
+        var spec = Spec(input);
+        var result = await chat.UpdateAsync(roomId, room =>
         {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException)
-        {
-            return SlugTaken(slug);
-        }
-        await chat.RoomChangedAsync(room.Id, ct);
-        return RoomInfo.From(room);
+            if (IsDefault(room) && (spec.Slug != room.Slug || spec.IsPrivate || spec.IsArchived)) return DefaultRoom;
+            room.Slug = spec.Slug;
+            room.Name = spec.Name;
+            room.Topic = spec.Topic;
+            room.IsPrivate = spec.IsPrivate;
+            room.AllowGuests = spec.AllowGuests;
+            room.IsArchived = spec.IsArchived;
+            return null;
+        }, (db, before, after) => audit.Add(db, actor, AuditActions.RoomUpdate, Target(after), $"{Describe(before)} → {Describe(after)}"), ct);
+        return Result(result, spec.Slug);
     }
 
     public async Task<AdminResult> SetArchivedAsync(AdminCaller caller, long roomId, bool archived, CancellationToken ct = default)
     {
         var actor = await guard.RequireAsync(caller, ct);
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var room = await db.Rooms.FirstOrDefaultAsync(r => r.Id == roomId && !r.IsDirect, ct);
-        if (room is null) return NotFound;
-        if (archived && IsDefault(room)) return AdminResult.Fail("default_room", "The default room cannot be archived.");
-        if (room.IsArchived == archived) return AdminResult.Success;
-        room.IsArchived = archived;
-        audit.Add(db, actor, archived ? AuditActions.RoomArchive : AuditActions.RoomUnarchive, Target(room));
-        await db.SaveChangesAsync(ct);
-        await chat.RoomChangedAsync(room.Id, ct);
-        return AdminResult.Success;
+        var result = await chat.UpdateAsync(roomId, room =>
+        {
+            if (archived && IsDefault(room)) return new ChatError("default_room", "The default room cannot be archived.");
+            room.IsArchived = archived;
+            return null;
+        }, (db, _, after) => audit.Add(db, actor, archived ? AuditActions.RoomArchive : AuditActions.RoomUnarchive, Target(after)), ct);
+        return Result(result, null).Status;
     }
 
-    /// <summary>Deletes a room with its messages, members and bot settings, in one transaction.</summary>
+    /// <summary>Deletes a room with its messages, members and bot settings (in the core's writer, in one transaction).</summary>
     public async Task<AdminResult> DeleteAsync(AdminCaller caller, long roomId, CancellationToken ct = default)
     {
         var actor = await guard.RequireAsync(caller, ct);
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var room = await db.Rooms.AsNoTracking().FirstOrDefaultAsync(r => r.Id == roomId && !r.IsDirect, ct);
-        if (room is null) return NotFound;
-        if (IsDefault(room)) return AdminResult.Fail("default_room", "The default room cannot be deleted.");
-        await using (var tx = await db.Database.BeginTransactionAsync(ct))
-        {
-            var messages = await db.Messages.Where(m => m.RoomId == roomId).ExecuteDeleteAsync(ct);
-            await db.RoomMembers.Where(m => m.RoomId == roomId).ExecuteDeleteAsync(ct);
-            await db.BotSettings.Where(b => b.RoomId == roomId).ExecuteDeleteAsync(ct);
-            await db.Rooms.Where(r => r.Id == roomId).ExecuteDeleteAsync(ct);
-            audit.Add(db, actor, AuditActions.RoomDelete, Target(room), $"{messages} stored events removed");
-            await db.SaveChangesAsync(ct);
-            await tx.CommitAsync(ct);
-        }
-        await chat.RoomChangedAsync(roomId, ct); // drops the core's cached copy
-        return AdminResult.Success;
+        var room = await chat.GetAsync(roomId, ct);
+        if (room is null || room.IsDirect) return NotFound;
+        if (chat.IsDefault(room)) return AdminResult.Fail("default_room", "The default room cannot be deleted.");
+        var result = await chat.DeleteAsync(roomId,
+            (db, r, messages) => audit.Add(db, actor, AuditActions.RoomDelete, Target(r), $"{messages} stored events removed"), ct);
+        return result.Ok ? AdminResult.Success : NotFound;
     }
 
     /// <summary>A new invite code: links given out before stop working.</summary>
     public async Task<AdminResult<RoomInfo>> ResetInviteAsync(AdminCaller caller, long roomId, CancellationToken ct = default)
     {
         var actor = await guard.RequireAsync(caller, ct);
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var room = await db.Rooms.FirstOrDefaultAsync(r => r.Id == roomId && !r.IsDirect, ct);
-        if (room is null) return NotFound;
-        room.InviteCode = ChatService.NewInviteCode();
-        audit.Add(db, actor, AuditActions.RoomInviteReset, Target(room));
-        await db.SaveChangesAsync(ct);
-        await chat.RoomChangedAsync(room.Id, ct);
-        return RoomInfo.From(room);
+        var result = await chat.UpdateAsync(roomId, room =>
+        {
+            room.InviteCode = ChatRooms.NewInviteCode();
+            return null;
+        }, (db, _, after) => audit.Add(db, actor, AuditActions.RoomInviteReset, Target(after)), ct);
+        return Result(result, null);
     }
 
     public async Task<IReadOnlyList<RoomMemberRow>> MembersAsync(AdminCaller caller, long roomId, CancellationToken ct = default)
     {
         await guard.RequireAsync(caller, ct);
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var rows = await (from m in db.RoomMembers
-                          where m.RoomId == roomId
-                          join u in db.Users on m.UserId equals u.Id
-                          orderby u.Name
-                          select new { u.Id, u.Name, u.Kind, m.JoinedAt }).AsNoTracking().Take(1000).ToListAsync(ct);
-        return rows.Select(r => new RoomMemberRow(new UserRef(r.Id, r.Name, r.Kind), r.JoinedAt)).ToList();
+        return (await chat.MembersSinceAsync(roomId, 1000, ct)).Select(m => new RoomMemberRow(m.User, m.JoinedAt)).ToList();
     }
 
     public async Task<AdminResult> AddMemberAsync(AdminCaller caller, long roomId, string? userName, CancellationToken ct = default)
     {
         var actor = await guard.RequireAsync(caller, ct);
-        var room = await chat.GetRoomAsync(roomId, ct);
+        var room = await chat.GetAsync(roomId, ct);
         if (room is null || room.IsDirect) return NotFound;
-        var user = string.IsNullOrWhiteSpace(userName) ? null : await chat.Users.FindByNameAsync(userName, ct);
+        var user = string.IsNullOrWhiteSpace(userName) ? null : await users.FindByNameAsync(userName, ct);
         if (user is null) return AdminResult.Fail("user_not_found", $"No chat user is named \"{userName}\".", userName);
-        if (await chat.IsMemberAsync(roomId, user.Id, ct)) return AdminResult.Success;
-        await chat.EnsureMemberAsync(roomId, user.Id, ct);
+        if (!await chat.EnsureMemberAsync(roomId, user, ct)) return AdminResult.Success;
         await audit.WriteAsync(actor, AuditActions.MemberAdd, Target(room), user.Name, ct);
         return AdminResult.Success;
     }
@@ -216,10 +146,10 @@ public sealed partial class AdminRooms(IDbContextFactory<ChatDbContext> dbFactor
     public async Task<AdminResult> RemoveMemberAsync(AdminCaller caller, long roomId, long userId, CancellationToken ct = default)
     {
         var actor = await guard.RequireAsync(caller, ct);
-        var room = await chat.GetRoomAsync(roomId, ct);
+        var room = await chat.GetAsync(roomId, ct);
         if (room is null || room.IsDirect) return NotFound;
-        var user = await chat.Users.GetAsync(userId, ct);
         if (!await chat.RemoveMemberAsync(roomId, userId, ct)) return AdminResult.Success;
+        var user = await users.GetAsync(userId, ct);
         await audit.WriteAsync(actor, AuditActions.MemberRemove, Target(room), user?.User.Name ?? $"#{userId}", ct);
         return AdminResult.Success;
     }
@@ -236,16 +166,27 @@ public sealed partial class AdminRooms(IDbContextFactory<ChatDbContext> dbFactor
         return null;
     }
 
-    private bool IsDefault(Room r) => r.Slug == chat.Options.DefaultRoomSlug.Trim().ToLowerInvariant();
+    private bool IsDefault(Room r) => chat.IsDefault(RoomInfo.From(r));
+
+    private static RoomSpec Spec(RoomInput input) => new(input.Slug.Trim(), input.Name.Trim(),
+        string.IsNullOrWhiteSpace(input.Topic) ? null : input.Topic.Trim(), input.IsPrivate, input.AllowGuests && !input.IsPrivate, input.IsArchived);
+
+    private static AdminResult<RoomInfo> Result(ChatResult<RoomInfo> result, string? slug) => result switch
+    {
+        { Ok: true } => result.Value!,
+        { Error.Code: "not_found" } => NotFound,
+        { Error.Code: "slug_taken" } => SlugTaken(slug ?? ""),
+        _ => AdminResult.Fail(result.Error!.Code, result.Error.Message),
+    };
+
+    private static readonly ChatError DefaultRoom = new("default_room", "The default room keeps its slug and stays public and open.");
 
     private static readonly AdminResult NotFound = AdminResult.Fail("room_not_found", "The room was not found.");
 
     private static AdminResult SlugTaken(string slug) => AdminResult.Fail("slug_taken", $"Another room uses the slug \"{slug}\".", slug);
 
-    private static string Target(Room r) => $"/rooms/{r.Slug}";
-
     private static string Target(RoomInfo r) => $"/rooms/{r.Slug}";
 
-    private static string Describe(Room r) =>
+    private static string Describe(RoomInfo r) =>
         $"name={r.Name}; private={r.IsPrivate}; guests={r.AllowGuests}; archived={r.IsArchived}";
 }

@@ -25,20 +25,20 @@ public sealed class AdminSession(AuthenticationStateProvider auth, ClientAddress
 /// the audit log. The circuit's hub connection is a real HTTP request, so its address is there
 /// when the connection comes up.
 /// </summary>
-public sealed class AdminCircuitHandler(ClientAddress client, IHttpContextAccessor http) : CircuitHandler
+public sealed class AdminCircuitHandler(ClientAddress client, IHttpContextAccessor http, ChatMetrics metrics) : CircuitHandler
 {
     private int _counted;
 
     public override Task OnConnectionUpAsync(Circuit circuit, CancellationToken cancellationToken)
     {
         if (http.HttpContext?.Connection.RemoteIpAddress is { } ip) client.RemoteIp = ip.ToString();
-        if (Interlocked.Exchange(ref _counted, 1) == 0) ChatMetrics.WebConnectionOpened();
+        if (Interlocked.Exchange(ref _counted, 1) == 0) metrics.WebConnectionOpened();
         return Task.CompletedTask;
     }
 
     public override Task OnConnectionDownAsync(Circuit circuit, CancellationToken cancellationToken)
     {
-        if (Interlocked.Exchange(ref _counted, 0) == 1) ChatMetrics.WebConnectionClosed();
+        if (Interlocked.Exchange(ref _counted, 0) == 1) metrics.WebConnectionClosed();
         return Task.CompletedTask;
     }
 

@@ -1,4 +1,5 @@
 using ChatPortal.Auth;
+using ChatPortal.Chat.Governance;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Components.Server.Circuits;
@@ -19,6 +20,8 @@ public static class AdminSetup
         s.AddSingleton<AdminChatUsers>();
         s.AddSingleton<AdminModeration>();
         s.AddSingleton<AdminBots>();
+        s.AddSingleton<AdminGovernance>();
+        s.AddChatGovernanceServices(builder.Configuration); // the Data page's services live in the core
         s.AddSingleton<DashboardFeed>();
         s.AddHostedService(sp => sp.GetRequiredService<DashboardFeed>());
         s.AddScoped<ClientAddress>();
@@ -39,6 +42,7 @@ public static class AdminSetup
             await ctx.SignOutAsync(PortalClaims.AdminScheme);
             return Results.LocalRedirect("/admin/login");
         }).RequireAuthorization(Policies.Admin);
+        AdminGovernance.MapAdminExports(app);
         return app;
     }
 }

@@ -1,6 +1,4 @@
 using ChatPortal.Chat;
-using ChatPortal.Data;
-using Microsoft.EntityFrameworkCore;
 
 namespace ChatPortal.Admin;
 
@@ -25,8 +23,8 @@ public sealed record DashboardSnapshot(
 /// counters. Ticks every 2 s while a dashboard is open, every 10 s otherwise, and pushes each
 /// snapshot to the open dashboards.
 /// </summary>
-public sealed class DashboardFeed(IDbContextFactory<ChatDbContext> dbFactory, ChatService chat, AdminGuard guard,
-    TimeProvider time, ILogger<DashboardFeed> log) : BackgroundService
+public sealed class DashboardFeed(ChatHistory history, ChatRooms rooms, ChatSessions sessions, ChatMetrics metrics, AdminGuard guard,
+    TimeProvider time, ILogger<DashboardFeed> log, WebSockets.WebSocketMetrics? sockets = null) : BackgroundService
 {
     public const int Minutes = 30;
     public const int ConnectionSamples = 60;
@@ -105,15 +103,12 @@ public sealed class DashboardFeed(IDbContextFactory<ChatDbContext> dbFactory, Ch
             var now = time.GetUtcNow();
             var local = TimeZoneInfo.ConvertTime(now, time.LocalTimeZone);
             var today = DateOnly.FromDateTime(local.DateTime);
-            await using var db = await dbFactory.CreateDbContextAsync(ct);
-
-            var maxId = await db.Messages.MaxAsync(m => (long?)m.Id, ct) ?? 0;
+            var maxId = await history.LatestIdAsync(ct);
             var fresh = 0;
             if (_lastId < 0) _lastId = maxId; // first tick: the chart starts now
             else if (maxId > _lastId)
             {
-                fresh = await db.Messages.CountAsync(m => m.Id > _lastId && m.Id <= maxId
-                    && (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image), ct);
+                fresh = await history.CountPostsAsync(_lastId, maxId, null, ct);
                 _lastId = maxId;
             }
 
@@ -122,8 +117,7 @@ public sealed class DashboardFeed(IDbContextFactory<ChatDbContext> dbFactory, Ch
                 // Once (and at midnight): count today's posts up to the id just seen; later ticks add the new ones.
                 var startLocal = new DateTimeOffset(local.Date, local.Offset);
                 var start = startLocal.ToUniversalTime();
-                _today = await db.Messages.CountAsync(m => m.Id <= _lastId && m.CreatedAt >= start
-                    && (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image), ct);
+                _today = await history.CountPostsAsync(0, _lastId, start, ct);
                 _todayDate = today;
             }
             else
@@ -138,12 +132,12 @@ public sealed class DashboardFeed(IDbContextFactory<ChatDbContext> dbFactory, Ch
 
             if (now - _roomsAt > TimeSpan.FromSeconds(10))
             {
-                _rooms = await db.Rooms.CountAsync(r => !r.IsDirect && !r.IsArchived, ct);
+                _rooms = await rooms.CountOpenAsync(ct);
                 _roomsAt = now;
             }
 
-            var online = chat.Presence.OnlineUserCount();
-            var point = new ConnectionPoint(now, ChatMetrics.WebConnections, WebSockets.WebSocketMetrics.Current.Total, online);
+            var online = sessions.Presence.OnlineUserCount();
+            var point = new ConnectionPoint(now, metrics.WebConnections, sockets?.Current.Total ?? 0, online);
             if (_connections.Count == 0 || now - _lastConnectionSample >= ConnectionEvery)
             {
                 _connections.AddLast(point);

@@ -38,7 +38,7 @@ public sealed class BotInbox(IServiceProvider services, IOptions<BotOptions> opt
 {
     private readonly Channel<(IChatBot Bot, ChatMessage Message)> _queue = Channel.CreateBounded<(IChatBot, ChatMessage)>(
         new BoundedChannelOptions(Math.Max(1, options.Value.QueueCapacity)) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-    // Resolved on first use: bots may depend on ChatService, which depends on the writer that holds this observer.
+    // Resolved on first use: bots may depend on the core's services, which depend on the writer that holds this observer.
     private IChatBot[]? _bots;
     private long _dropped;
 
@@ -72,7 +72,8 @@ public sealed class BotInbox(IServiceProvider services, IOptions<BotOptions> opt
 /// and logged. A reply is posted through the core as the bot user (so every client sees it); its
 /// client id is derived from the message answered, so a reply is never posted twice.
 /// </summary>
-public sealed class BotRunner(BotInbox inbox, BotDirectory directory, BotSwitches switches, ChatService chat,
+public sealed class BotRunner(BotInbox inbox, BotDirectory directory, BotSwitches switches, ChatRooms rooms, ChatCommands commands,
+    ChatHistory history, ChatSessions sessions,
     IDbContextFactory<ChatDbContext> dbFactory, IEnumerable<IChatBot> bots, IOptions<BotOptions> options, TimeProvider time,
     ILogger<BotRunner> log) : BackgroundService
 {
@@ -124,7 +125,7 @@ public sealed class BotRunner(BotInbox inbox, BotDirectory directory, BotSwitche
         {
             var me = directory.Get(bot.Name);
             if (me is null) return;
-            var room = await chat.GetRoomAsync(message.RoomId, stopping);
+            var room = await rooms.GetAsync(message.RoomId, stopping);
             // Rooms only: joining a direct conversation would turn it into a three-way one.
             if (room is null || room.IsArchived || room.IsDirect) return;
             if (!await switches.IsEnabledAsync(bot.Name, room.Id, stopping)) return;
@@ -134,7 +135,7 @@ public sealed class BotRunner(BotInbox inbox, BotDirectory directory, BotSwitche
             string? reply;
             try
             {
-                var context = new BotContext(message, room, chat.Online(room.Id), chat);
+                var context = new BotContext(message, room, sessions.Online(room.Id), history);
                 // WaitAsync: a bot that ignores its token is abandoned, not waited for.
                 reply = await bot.ReplyAsync(context, timeout.Token).WaitAsync(timeout.Token);
             }
@@ -145,9 +146,9 @@ public sealed class BotRunner(BotInbox inbox, BotDirectory directory, BotSwitche
                 return;
             }
             if (string.IsNullOrWhiteSpace(reply)) return;
-            if (reply.Length > chat.Options.MaxMessageLength) reply = reply[..chat.Options.MaxMessageLength];
-            if (room.IsPrivate) await chat.EnsureMemberAsync(room.Id, me.Id, stopping);
-            var posted = await chat.PostAsync(me, room.Id, reply, clientMsgId: $"bot-{message.Id}", ct: stopping);
+            if (reply.Length > commands.Options.MaxMessageLength) reply = reply[..commands.Options.MaxMessageLength];
+            if (room.IsPrivate) await rooms.EnsureMemberAsync(room.Id, me, stopping);
+            var posted = await commands.PostAsync(me, room.Id, reply, clientMsgId: $"bot-{message.Id}", ct: stopping);
             if (posted.Ok) Interlocked.Increment(ref _replied);
             else log.LogInformation("Bot {Bot} could not reply in room {Room}: {Error}", bot.Name, room.Id, posted.Error!.Code);
         }

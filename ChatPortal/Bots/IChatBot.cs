@@ -19,4 +19,4 @@ public interface IChatBot
 }
 
 /// <summary>What a bot may look at when answering.</summary>
-public sealed record BotContext(ChatMessage Message, RoomInfo Room, IReadOnlyList<UserRef> Online, ChatService Chat);
+public sealed record BotContext(ChatMessage Message, RoomInfo Room, IReadOnlyList<UserRef> Online, ChatHistory History);

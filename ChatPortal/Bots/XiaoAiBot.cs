@@ -44,7 +44,7 @@ public sealed partial class XiaoAiBot(TimeProvider time) : IChatBot
             return Roll(lower, zh);
         if (IsAny(lower, "统计", "数据", "stats", "statistic"))
         {
-            var s = await context.Chat.RoomStatsAsync(context.Room.Id, ct);
+            var s = await context.History.RoomStatsAsync(context.Room.Id, ct);
             var since = s.FirstMessageAt?.ToLocalTime().ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
             return zh
                 ? $"本聊天室「{context.Room.Name}」：{s.Messages} 条消息（{s.Images} 张图片），{s.Senders} 人发过言，{s.Members} 位成员，{context.Online.Count} 人在线" + (since is null ? "。" : $"，第一条消息在 {since}。")

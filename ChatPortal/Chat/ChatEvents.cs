@@ -39,8 +39,37 @@ public sealed record DirectActivity(long Room, UserRef Recipient, DirectConversa
 /// <summary>Sent to a user's channel: their sessions must end now (ban, kick).</summary>
 public sealed record SessionRevoked(long UserId, string Reason) : ChatEvent(0);
 
-/// <summary>A room's settings changed (rename, archive, ...).</summary>
+/// <summary>A room's settings changed (rename, made private or public, archived, guests on or off, ...).</summary>
 public sealed record RoomChanged(RoomInfo Room) : ChatEvent(Room.Id);
+
+/// <summary>A room and everything in it were deleted.</summary>
+public sealed record RoomDeleted(long Room) : ChatEvent(Room);
+
+/// <summary>A user became a member of a room (added, invited, a public room opened, a new direct conversation).</summary>
+public sealed record MemberAdded(long Room, UserRef User) : ChatEvent(Room);
+
+/// <summary>A user stopped being a member of a room: of a private one, their sessions lose it.</summary>
+public sealed record MemberRemoved(long Room, UserRef User) : ChatEvent(Room);
+
+public static class ChatEvents
+{
+    /// <summary>The id that orders a stored event in its room; 0 for events that are not stored.</summary>
+    public static long StoredId(ChatEvent evt) => evt switch
+    {
+        MessagePosted p => p.Message.Id,
+        MessageEdited e => e.EventId,
+        MessageDeleted d => d.EventId,
+        _ => 0,
+    };
+
+    /// <summary>
+    /// Events whose order against posts decides who may see what: stored events, membership and room
+    /// lifecycle, revocations. A cluster carries them on one ordered channel to every node (the origin
+    /// too), so "removed, then a post" is seen in that order everywhere.
+    /// </summary>
+    public static bool IsOrdered(ChatEvent evt) =>
+        evt is MessagePosted or MessageEdited or MessageDeleted or MemberAdded or MemberRemoved or RoomChanged or RoomDeleted or SessionRevoked;
+}
 
 public interface IWireFormat<out T> where T : class
 {

@@ -2,51 +2,52 @@ using System.Diagnostics.Metrics;
 
 namespace ChatPortal.Chat;
 
-/// <summary>Counters of the chat core, exported by the metrics endpoint.</summary>
-public static class ChatMetrics
+/// <summary>Instruments of the chat core on the "ChatPortal" meter (exported by the metrics endpoint), made through <see cref="IMeterFactory"/>.</summary>
+public sealed class ChatMetrics
 {
     public const string MeterName = "ChatPortal";
-    private static readonly Meter Meter = new(MeterName);
-    private static readonly Counter<long> MessagesIn = Meter.CreateCounter<long>("chatportal.messages.stored", description: "Messages stored");
-    private static readonly Counter<long> Deliveries = Meter.CreateCounter<long>("chatportal.deliveries", description: "Events handed to subscribers");
-    private static readonly Counter<long> SlowDropped = Meter.CreateCounter<long>("chatportal.subscribers.dropped", description: "Slow subscribers dropped");
-    private static readonly Histogram<int> BatchSize = Meter.CreateHistogram<int>("chatportal.writer.batch", description: "Rows per group commit");
+    private readonly Counter<long> _stored;
+    private readonly Counter<long> _deliveries;
+    private readonly Counter<long> _slowDropped;
+    private readonly Histogram<int> _batch;
+    private readonly UpDownCounter<long> _webGauge;
+    private long _webConnections;
 
-    private static readonly UpDownCounter<long> WebConnectionsGauge = Meter.CreateUpDownCounter<long>("chatportal.connections.web", description: "Open web UI connections (Blazor circuits)");
-
-    private static long _webConnections;
-    private static long _storedTotal;
-    private static long _deliveredTotal;
-    private static long _droppedTotal;
-
-    public static long StoredTotal => Interlocked.Read(ref _storedTotal);
-    public static long DeliveredTotal => Interlocked.Read(ref _deliveredTotal);
-    public static long DroppedTotal => Interlocked.Read(ref _droppedTotal);
+    public ChatMetrics(IMeterFactory meters)
+    {
+        var meter = meters.Create(MeterName);
+        _stored = meter.CreateCounter<long>("chatportal.messages.stored", description: "Messages stored");
+        _deliveries = meter.CreateCounter<long>("chatportal.deliveries", description: "Events handed to subscribers");
+        _slowDropped = meter.CreateCounter<long>("chatportal.subscribers.dropped", description: "Slow subscribers (tabs, sockets) dropped");
+        _batch = meter.CreateHistogram<int>("chatportal.writer.batch", description: "Rows per group commit");
+        _webGauge = meter.CreateUpDownCounter<long>("chatportal.connections.web", description: "Open web UI connections (Blazor circuits)");
+    }
 
     /// <summary>Open web UI connections on this node (one per connected browser tab).</summary>
-    public static long WebConnections => Interlocked.Read(ref _webConnections);
+    public long WebConnections => Interlocked.Read(ref _webConnections);
 
-    public static void WebConnectionOpened() { Interlocked.Increment(ref _webConnections); WebConnectionsGauge.Add(1); }
-
-    public static void WebConnectionClosed() { Interlocked.Decrement(ref _webConnections); WebConnectionsGauge.Add(-1); }
-
-    internal static void Stored(int n)
+    public void WebConnectionOpened()
     {
-        Interlocked.Add(ref _storedTotal, n);
-        MessagesIn.Add(n);
-        BatchSize.Record(n);
+        Interlocked.Increment(ref _webConnections);
+        _webGauge.Add(1);
     }
 
-    internal static void Delivered(int n)
+    public void WebConnectionClosed()
     {
-        if (n == 0) return;
-        Interlocked.Add(ref _deliveredTotal, n);
-        Deliveries.Add(n);
+        Interlocked.Decrement(ref _webConnections);
+        _webGauge.Add(-1);
     }
 
-    internal static void SlowSubscriberDropped()
+    internal void Stored(int n)
     {
-        Interlocked.Increment(ref _droppedTotal);
-        SlowDropped.Add(1);
+        _stored.Add(n);
+        _batch.Record(n);
     }
+
+    internal void Delivered(int n)
+    {
+        if (n > 0) _deliveries.Add(n);
+    }
+
+    internal void SlowSubscriberDropped() => _slowDropped.Add(1);
 }

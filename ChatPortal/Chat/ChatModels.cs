@@ -60,6 +60,12 @@ public readonly record struct ChatResult<T>(T? Value, ChatError? Error)
     public static implicit operator ChatResult<T>(ChatError error) => new(default, error);
 }
 
+public static class ChatResult
+{
+    /// <summary>A success (for values of interface type, which implicit conversions cannot take).</summary>
+    public static ChatResult<T> Of<T>(T value) => new(value, null);
+}
+
 /// <summary>Errors with stable codes: adapters show them and the protocol sends the code.</summary>
 public sealed record ChatError(string Code, string Message)
 {

@@ -2,20 +2,30 @@ namespace ChatPortal.Chat;
 
 public static class ChatSetup
 {
-    /// <summary>The chat core: one writer, in-process fan-out and presence, the service adapters call.</summary>
+    /// <summary>
+    /// The chat core: one writer, in-process fan-out and presence, and the services adapters call —
+    /// <see cref="ChatRooms"/> (rooms, membership), <see cref="ChatCommands"/> (post, edit, delete, typing),
+    /// <see cref="ChatHistory"/> (history, catch-up, unread) and <see cref="ChatSessions"/> (one session per connection).
+    /// </summary>
     public static IHostApplicationBuilder AddChatCore(this IHostApplicationBuilder builder)
     {
         var s = builder.Services;
         s.Configure<ChatOptions>(builder.Configuration.GetSection(ChatOptions.Section));
         s.AddSingleton(TimeProvider.System);
+        s.AddMetrics();
+        s.AddSingleton<ChatMetrics>();
+        s.AddSingleton<UserDirectory>();
+        s.AddSingleton<RoomDirectory>();
         s.AddSingleton<LocalFanout>();
         s.AddSingleton<IChatBackplane, InProcessBackplane>();
         s.AddSingleton<PresenceTracker>();
-        s.AddSingleton<UserDirectory>();
         s.AddSingleton<WordFilter>();
         s.AddSingleton<MessageWriter>();
         s.AddHostedService(sp => sp.GetRequiredService<MessageWriter>());
-        s.AddSingleton<ChatService>();
+        s.AddSingleton<ChatHistory>();
+        s.AddSingleton<ChatRooms>();
+        s.AddSingleton<ChatCommands>();
+        s.AddSingleton<ChatSessions>();
         return builder;
     }
 }

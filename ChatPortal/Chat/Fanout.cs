@@ -3,10 +3,12 @@ using System.Collections.Concurrent;
 namespace ChatPortal.Chat;
 
 /// <summary>
-/// Delivers events to this node's subscribers: per room, and per user (direct-message
-/// notices, session revocations). It never waits: each subscriber queues on its own.
+/// Delivers events to this node's subscribers: per room, and per user (direct-message notices,
+/// membership, session revocations). It never waits: each subscriber queues on its own. Every event
+/// of this node or another passes here, so this is where the core's caches learn of room,
+/// membership and user changes, just before the event reaches anyone.
 /// </summary>
-public sealed class LocalFanout
+public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMetrics metrics)
 {
     private readonly ConcurrentDictionary<long, SubscriberSet> _rooms = new();
     private readonly ConcurrentDictionary<long, SubscriberSet> _users = new();
@@ -23,13 +25,18 @@ public sealed class LocalFanout
     /// <summary>Hands the event to every local subscriber it concerns.</summary>
     public int Deliver(ChatEvent evt)
     {
+        rooms.Apply(evt);
+        if (evt is SessionRevoked revoked) users.Invalidate(revoked.UserId);
         var delivered = evt switch
         {
             DirectActivity d => Publish(_users, d.Recipient.Id, evt),
             SessionRevoked r => Publish(_users, r.UserId, evt),
+            // The member's own sessions hear of it (a new room in their list, a room lost), and so does the room.
+            MemberAdded m => Publish(_users, m.User.Id, evt) + Publish(_rooms, evt.RoomId, evt),
+            MemberRemoved m => Publish(_users, m.User.Id, evt) + Publish(_rooms, evt.RoomId, evt),
             _ => Publish(_rooms, evt.RoomId, evt),
         };
-        ChatMetrics.Delivered(delivered);
+        metrics.Delivered(delivered);
         return delivered;
     }
 

@@ -47,11 +47,15 @@ public sealed class MessageWriter : BackgroundService
     private readonly ILogger<MessageWriter> _log;
     private readonly IRoomWriteGate? _gate;
     private readonly SqlitePostStore? _posts;
+    private readonly RoomDirectory? _rooms;
+    private readonly ChatMetrics? _metrics;
 
     public MessageWriter(IDbContextFactory<ChatDbContext> db, IChatBackplane backplane,
         IEnumerable<IStoredEventObserver> observers, ILogger<MessageWriter> log, IRoomWriteGate? gate = null,
-        SqlitePostStore? posts = null, IOptions<ChatOptions>? options = null)
+        SqlitePostStore? posts = null, IOptions<ChatOptions>? options = null, RoomDirectory? rooms = null, ChatMetrics? metrics = null)
     {
+        _metrics = metrics;
+        _rooms = rooms;
         _indexIdle = options?.Value.SearchIndexDelay ?? TimeSpan.FromMilliseconds(200);
         _db = db;
         _backplane = backplane;
@@ -106,8 +110,12 @@ public sealed class MessageWriter : BackgroundService
                 continue;
             }
             if (!await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false)) break;
-            while (batch.Count < MaxBatch && reader.TryRead(out var op))
+            // A room delete is a batch of its own: what was queued before it is committed first.
+            while (batch.Count < MaxBatch && reader.TryPeek(out var next) && !(next is RoomDeleteOp && batch.Count > 0) && reader.TryRead(out var op))
+            {
                 batch.Add(op);
+                if (op is RoomDeleteOp) break;
+            }
             await CommitAsync(batch).ConfigureAwait(false);
             batch.Clear();
             // Under sustained load there is no idle moment: index between batches once enough waits.
@@ -154,7 +162,7 @@ public sealed class MessageWriter : BackgroundService
         IAsyncDisposable held;
         try
         {
-            var rooms = batch.Select(op => op.Row.RoomId).Distinct().Order().ToList();
+            var rooms = batch.Select(op => op.RoomId).Distinct().Order().ToList();
             held = await _gate.EnterAsync(rooms).ConfigureAwait(false);
         }
         catch (Exception ex)
@@ -220,7 +228,7 @@ public sealed class MessageWriter : BackgroundService
         }
         if (stored > 0)
         {
-            ChatMetrics.Stored(stored);
+            _metrics?.Stored(stored);
             _unindexed += stored;
         }
         foreach (var (op, result) in results)
@@ -229,10 +237,22 @@ public sealed class MessageWriter : BackgroundService
 
     private async Task<List<(WriteOp, WriteResult)>> ApplyAsync(List<WriteOp> batch)
     {
-        if (_posts is not null && batch.TrueForAll(op => op is PostOp))
-            return ApplyPosts(_posts, batch);
-        await using var db = await _db.CreateDbContextAsync().ConfigureAwait(false);
+        if (batch is [RoomDeleteOp delete]) return [(delete, await DeleteRoomAsync(delete).ConfigureAwait(false))];
+        // A post or change to a room deleted meanwhile (the room cache of its sender's node was not told yet) is refused.
+        var gone = _rooms is null ? null : batch.Where(op => _rooms.IsDeleted(op.RoomId)).ToList();
         var results = new List<(WriteOp, WriteResult)>(batch.Count);
+        if (gone is { Count: > 0 })
+        {
+            foreach (var op in gone) results.Add((op, WriteResult.Fail(ChatError.NotFound("The room"))));
+            batch = batch.Except(gone).ToList();
+            if (batch.Count == 0) return results;
+        }
+        if (_posts is not null && batch.TrueForAll(op => op is PostOp))
+        {
+            results.AddRange(ApplyPosts(_posts, batch));
+            return results;
+        }
+        await using var db = await _db.CreateDbContextAsync().ConfigureAwait(false);
 
         // Idempotency: a client id already stored (or earlier in this batch) returns the first row.
         var withIds = batch.OfType<PostOp>().Where(p => p.Row.ClientMsgId is not null).ToList();
@@ -313,10 +333,28 @@ public sealed class MessageWriter : BackgroundService
                 _ => throw new InvalidOperationException("unknown write"),
             }));
         }
-        // Keep the callers' order (results were gathered in two passes).
+        // Keep the callers' order (results were gathered in two passes); refused ones first.
         var order = batch.Select((op, i) => (op, i)).ToDictionary(x => x.op, x => x.i);
-        results.Sort((a, b) => order[a.Item1].CompareTo(order[b.Item1]));
+        results.Sort((a, b) => order.GetValueOrDefault(a.Item1, -1).CompareTo(order.GetValueOrDefault(b.Item1, -1)));
         return results;
+    }
+
+    /// <summary>Deletes a room and everything in it in one transaction; its event tells every session and node.</summary>
+    private async Task<WriteResult> DeleteRoomAsync(RoomDeleteOp op)
+    {
+        var roomId = op.Room.Id;
+        await using var db = await _db.CreateDbContextAsync().ConfigureAwait(false);
+        await using var tx = await db.Database.BeginTransactionAsync().ConfigureAwait(false);
+        var messages = await db.Messages.Where(m => m.RoomId == roomId).ExecuteDeleteAsync().ConfigureAwait(false);
+        await db.RoomMembers.Where(m => m.RoomId == roomId).ExecuteDeleteAsync().ConfigureAwait(false);
+        await db.BotSettings.Where(b => b.RoomId == roomId).ExecuteDeleteAsync().ConfigureAwait(false);
+        var rooms = await db.Rooms.Where(r => r.Id == roomId).ExecuteDeleteAsync().ConfigureAwait(false);
+        if (rooms == 0) return WriteResult.Fail(ChatError.NotFound("The room"));
+        op.AlsoWrite?.Invoke(db, op.Room, messages);
+        await db.SaveChangesAsync().ConfigureAwait(false);
+        await tx.CommitAsync().ConfigureAwait(false);
+        _rooms?.MarkDeleted(roomId);
+        return new WriteResult(new RoomDeleted(roomId), null, null, false, null) { Deleted = messages };
     }
 
     /// <summary>
@@ -355,20 +393,36 @@ public sealed class MessageWriter : BackgroundService
             m.EditedAt, m.DeletedAt, m.TargetId);
 }
 
-internal abstract class WriteOp(UserRef sender, Message row)
+internal abstract class WriteOp
 {
-    public UserRef Sender { get; } = sender;
-    public Message Row { get; } = row;
+    /// <summary>The room written to (a cluster's writers lock it around the commit).</summary>
+    public abstract long RoomId { get; }
     public TaskCompletionSource<WriteResult> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
-internal sealed class PostOp(UserRef sender, Message row, ImageRef? image) : WriteOp(sender, row)
+/// <summary>A new row: a post, or an edit/delete event row.</summary>
+internal abstract class RowOp(UserRef sender, Message row) : WriteOp
+{
+    public UserRef Sender { get; } = sender;
+    public Message Row { get; } = row;
+    public override long RoomId => Row.RoomId;
+}
+
+/// <summary>Deletes a room with everything in it; <see cref="AlsoWrite"/> adds to the same transaction (an audit entry).</summary>
+internal sealed class RoomDeleteOp(RoomInfo room, Action<ChatDbContext, RoomInfo, int>? alsoWrite) : WriteOp
+{
+    public RoomInfo Room { get; } = room;
+    public Action<ChatDbContext, RoomInfo, int>? AlsoWrite { get; } = alsoWrite;
+    public override long RoomId => Room.Id;
+}
+
+internal sealed class PostOp(UserRef sender, Message row, ImageRef? image) : RowOp(sender, row)
 {
     public ImageRef? Image { get; } = image;
 }
 
 /// <summary>An edit or a delete of <see cref="TargetId"/>; the row is the event row to add.</summary>
-internal sealed class ChangeOp(UserRef sender, Message row, UserRef targetSender, ImageRef? targetImage) : WriteOp(sender, row)
+internal sealed class ChangeOp(UserRef sender, Message row, UserRef targetSender, ImageRef? targetImage) : RowOp(sender, row)
 {
     public long TargetId => Row.TargetId!.Value;
     public UserRef TargetSender { get; } = targetSender;
@@ -377,6 +431,9 @@ internal sealed class ChangeOp(UserRef sender, Message row, UserRef targetSender
 
 internal sealed record WriteResult(ChatEvent? Event, Message? Row, ChatError? Error, bool Duplicate, ChatMessage? Message)
 {
+    /// <summary>For a room delete: the stored rows removed with it.</summary>
+    public int Deleted { get; init; }
+
     public static WriteResult Fail(ChatError e) => new(null, null, e, false, null);
 
     public static WriteResult Stored(ChatEvent evt, Message row) => new(evt, row, null, false, evt switch

@@ -13,13 +13,16 @@ public interface IRemotePresence
 /// join and leave are announced once per user, not once per tab. With a cluster backplane the
 /// lists also include the users of the other nodes (<see cref="IRemotePresence"/>).
 /// </summary>
-public sealed class PresenceTracker(IChatBackplane backplane, IRemotePresence? remote = null)
+public sealed class PresenceTracker(IRemotePresence? remote = null)
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<long, Dictionary<long, (UserRef User, int Connections)>> _rooms = [];
 
-    /// <summary>Marks one more connection of the user in the room; dispose it to leave.</summary>
-    public IDisposable Enter(long roomId, UserRef user)
+    /// <summary>
+    /// Marks one more connection of the user in the room; dispose it to leave. The user's first
+    /// connection in the room, and later their last one leaving, is announced through <paramref name="announce"/>.
+    /// </summary>
+    public IDisposable Enter(long roomId, UserRef user, Action<ChatEvent> announce)
     {
         bool first;
         lock (_gate)
@@ -30,11 +33,11 @@ public sealed class PresenceTracker(IChatBackplane backplane, IRemotePresence? r
             first = entry.Connections == 0;
             users[user.Id] = (user, entry.Connections + 1);
         }
-        if (first) backplane.Publish(new PresenceChanged(roomId, user, Joined: true));
-        return new Lease(this, roomId, user);
+        if (first) announce(new PresenceChanged(roomId, user, Joined: true));
+        return new Lease(this, roomId, user, announce);
     }
 
-    private void Leave(long roomId, UserRef user)
+    private void Leave(long roomId, UserRef user, Action<ChatEvent> announce)
     {
         var last = false;
         lock (_gate)
@@ -53,7 +56,7 @@ public sealed class PresenceTracker(IChatBackplane backplane, IRemotePresence? r
                 }
             }
         }
-        if (last) backplane.Publish(new PresenceChanged(roomId, user, Joined: false));
+        if (last) announce(new PresenceChanged(roomId, user, Joined: false));
     }
 
     public IReadOnlyList<UserRef> Online(long roomId)
@@ -101,12 +104,12 @@ public sealed class PresenceTracker(IChatBackplane backplane, IRemotePresence? r
         lock (_gate) return _rooms.Where(r => r.Value.ContainsKey(userId)).Select(r => r.Key).ToList();
     }
 
-    private sealed class Lease(PresenceTracker owner, long roomId, UserRef user) : IDisposable
+    private sealed class Lease(PresenceTracker owner, long roomId, UserRef user, Action<ChatEvent> announce) : IDisposable
     {
         private int _disposed;
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0) owner.Leave(roomId, user);
+            if (Interlocked.Exchange(ref _disposed, 1) == 0) owner.Leave(roomId, user, announce);
         }
     }
 }

@@ -42,7 +42,7 @@ public sealed class RedisHealthCheck(IServiceProvider services) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default)
     {
-        if (services.GetService<RedisBackplane>() is not { } redis)
+        if (services.GetService<RedisLink>() is not { } redis)
             return Task.FromResult(HealthCheckResult.Healthy("not configured: single node, in-process fan-out"));
         var s = redis.Status;
         var data = new Dictionary<string, object>

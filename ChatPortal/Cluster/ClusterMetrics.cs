@@ -5,18 +5,18 @@ using ChatPortal.WebSockets;
 namespace ChatPortal.Cluster;
 
 /// <summary>Backplane counters, on the same "ChatPortal" meter as the core's (exported at /metrics).</summary>
-public static class ClusterMetrics
+public sealed class ClusterMetrics(IMeterFactory meters)
 {
-    private static readonly Meter Meter = new(ChatMetrics.MeterName);
-    private static readonly Counter<long> PublishedCounter = Meter.CreateCounter<long>("chatportal.cluster.published", description: "Events sent to the other nodes through Redis");
-    private static readonly Counter<long> ReceivedCounter = Meter.CreateCounter<long>("chatportal.cluster.received", description: "Events received from the other nodes through Redis");
-    private static readonly Counter<long> GapFilledCounter = Meter.CreateCounter<long>("chatportal.cluster.gap_filled", description: "Stored events delivered from the database after a Redis outage");
+    private readonly Meter _meter = meters.Create(ChatMetrics.MeterName);
+    private Counter<long>? _published, _received, _gapFilled;
 
-    internal static void Published() => PublishedCounter.Add(1);
-    internal static void Received() => ReceivedCounter.Add(1);
-    internal static void GapFilled(int n)
+    internal void Published() => (_published ??= _meter.CreateCounter<long>("chatportal.cluster.published", description: "Events sent to the other nodes through Redis")).Add(1);
+
+    internal void Received() => (_received ??= _meter.CreateCounter<long>("chatportal.cluster.received", description: "Events received from the other nodes through Redis")).Add(1);
+
+    internal void GapFilled(int n)
     {
-        if (n > 0) GapFilledCounter.Add(n);
+        if (n > 0) (_gapFilled ??= _meter.CreateCounter<long>("chatportal.cluster.gap_filled", description: "Stored events delivered from the database after a Redis outage")).Add(n);
     }
 }
 
@@ -33,7 +33,7 @@ public sealed class ClusterGauges
         if (services.GetService<SocketRegistry>() is { } sockets)
             meter.CreateObservableGauge("chatportal.ws.send_queue_depth", () => sockets.QueuedFrames,
                 description: "Frames waiting in the open sockets' send queues (a socket whose queue fills is dropped)");
-        var redis = services.GetService<RedisBackplane>();
+        var redis = services.GetService<RedisLink>();
         if (redis is not null)
         {
             meter.CreateObservableGauge("chatportal.cluster.redis_up", () => redis.IsUp ? 1 : 0,

@@ -24,9 +24,14 @@ public static class ClusterSetup
         var s = builder.Services;
         s.AddSingleton<RemotePresenceCache>();
         s.AddSingleton<IRemotePresence>(sp => sp.GetRequiredService<RemotePresenceCache>());
+        s.AddSingleton<ClusterMetrics>();
+        s.AddSingleton<RedisLink>();
+        s.AddSingleton<RedisPresence>();
         s.AddSingleton<RedisBackplane>();
         s.Replace(ServiceDescriptor.Singleton<IChatBackplane>(sp => sp.GetRequiredService<RedisBackplane>()));
-        s.AddHostedService(sp => sp.GetRequiredService<RedisBackplane>());
+        // The first hosted service: started first, stopped last, so the writer has drained and its last
+        // events have gone out before the link closes.
+        s.Insert(0, ServiceDescriptor.Singleton<IHostedService>(sp => sp.GetRequiredService<RedisLink>()));
         s.Replace(ServiceDescriptor.Singleton<ITicketReplayGuard, RedisTicketReplayGuard>()); // tickets single-use on every node
         return builder;
     }
@@ -76,7 +81,7 @@ public static class ClusterSetup
     public static WebApplication MapChatPortalCluster(this WebApplication app)
     {
         app.Services.GetRequiredService<ClusterGauges>(); // creates the gauges
-        _ = WebSocketMetrics.Current; // and the socket gauges, so /metrics lists them (at 0) before the first socket
+        app.Services.GetService<WebSocketMetrics>(); // and the socket gauges, so /metrics lists them (at 0) before the first socket
         app.MapHealthChecks("/healthz", HealthJson.EndpointOptions);
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;

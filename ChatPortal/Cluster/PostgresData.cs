@@ -40,6 +40,45 @@ public static class PostgresData
         || string.Equals(provider, "PostgreSQL", StringComparison.OrdinalIgnoreCase)
         || string.Equals(provider, "Npgsql", StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// Held around migrations so that nodes starting together migrate one after the other. EF Core's
+    /// own PostgreSQL migration lock lasts one migration's transaction: with two or more pending
+    /// migrations a second node could read the history between them and apply the next one again
+    /// ("column already exists"). A session advisory lock on a connection of its own spans them all.
+    /// </summary>
+    public static async Task<IAsyncDisposable> MigrationLockAsync(IServiceProvider services, CancellationToken ct = default)
+    {
+        var connection = await services.GetRequiredService<NpgsqlDataSource>().OpenConnectionAsync(ct);
+        try
+        {
+            await using var cmd = new NpgsqlCommand("SELECT pg_advisory_lock(7268356814201803)", connection); // "ChatPortal migrations"
+            cmd.CommandTimeout = 300;
+            await cmd.ExecuteNonQueryAsync(ct);
+            return new MigrationLock(connection);
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    private sealed class MigrationLock(NpgsqlConnection connection) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                await using var cmd = new NpgsqlCommand("SELECT pg_advisory_unlock(7268356814201803)", connection);
+                await cmd.ExecuteNonQueryAsync();
+            }
+            finally
+            {
+                await connection.DisposeAsync(); // a lost connection releases the lock anyway
+            }
+        }
+    }
+
     /// <summary>PostgreSQL behind the usual <see cref="IDbContextFactory{ChatDbContext}"/>, plus the cross-node room gate.</summary>
     public static IServiceCollection AddPostgresChatData(this IServiceCollection services, string connectionString)
     {

@@ -14,7 +14,7 @@ namespace ChatPortal.Cluster;
 /// node within its short lifetime (30 s), by someone who already holds it. This is logged.
 /// </para>
 /// </summary>
-public sealed class RedisTicketReplayGuard(RedisBackplane redis, IOptions<RedisOptions> options, TimeProvider time,
+public sealed class RedisTicketReplayGuard(RedisLink redis, IOptions<RedisOptions> options, TimeProvider time,
     ILogger<RedisTicketReplayGuard> log) : ITicketReplayGuard
 {
     private readonly LocalTicketReplayGuard _local = new(time);

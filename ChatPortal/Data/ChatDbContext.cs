@@ -21,6 +21,7 @@ public class ChatDbContext : DbContext
     public DbSet<AuditEntry> AuditLog => Set<AuditEntry>();
     public DbSet<BotSetting> BotSettings => Set<BotSetting>();
     public DbSet<PortalSetting> Settings => Set<PortalSetting>();
+    public DbSet<ImportMapping> ImportMappings => Set<ImportMapping>();
     public DbSet<UserProfile> Profiles => Set<UserProfile>();
     public DbSet<ExternalLogin> ExternalLogins => Set<ExternalLogin>();
     public DbSet<NotificationPreference> NotificationPreferences => Set<NotificationPreference>();
@@ -72,6 +73,13 @@ public class ChatDbContext : DbContext
         b.Entity<AuditEntry>(e => e.HasIndex(x => x.At));
         b.Entity<BotSetting>(e => e.HasIndex(x => new { x.BotName, x.RoomId }).IsUnique());
         b.Entity<PortalSetting>(e => e.HasKey(x => x.Key));
+        b.Entity<ImportMapping>(e =>
+        {
+            e.Property(x => x.Source).HasMaxLength(32);
+            e.Property(x => x.Kind).HasMaxLength(16);
+            e.Property(x => x.ExternalId).HasMaxLength(200);
+            e.HasIndex(x => new { x.Source, x.Kind, x.ExternalId }).IsUnique();
+        });
         IdentityModel.Configure(b);
     }
 

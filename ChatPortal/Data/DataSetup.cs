@@ -43,8 +43,6 @@ public static class DataSetup
     public static async Task InitializeDatabaseAsync(this IServiceProvider services, CancellationToken ct = default)
     {
         var factory = services.GetRequiredService<IDbContextFactory<ChatDbContext>>();
-        var options = services.GetRequiredService<IOptions<ChatOptions>>().Value;
-        var time = services.GetRequiredService<TimeProvider>();
         await using var db = await factory.CreateDbContextAsync(ct);
         if (db.Database.IsSqlite())
         {
@@ -52,30 +50,9 @@ public static class DataSetup
             await db.Database.OpenConnectionAsync(ct);
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
         }
-        await db.Database.MigrateAsync(ct);
-        var slug = options.DefaultRoomSlug.Trim().ToLowerInvariant();
-        if (!await db.Rooms.AnyAsync(r => r.Slug == slug, ct))
-        {
-            db.Rooms.Add(new Room
-            {
-                Slug = slug,
-                Name = options.DefaultRoomName,
-                Topic = "Everyone's room · 大家的聊天室",
-                AllowGuests = true,
-                InviteCode = ChatService.NewInviteCode(),
-                CreatedAt = time.GetUtcNow(),
-            });
-            try
-            {
-                await db.SaveChangesAsync(ct);
-            }
-            catch (DbUpdateException)
-            {
-                // Another node sharing the database may have created it at the same moment.
-                await using var check = await factory.CreateDbContextAsync(ct);
-                if (!await check.Rooms.AnyAsync(r => r.Slug == slug, ct)) throw;
-            }
-        }
+        await using (db.Database.IsNpgsql() ? await PostgresData.MigrationLockAsync(services, ct) : null)
+            await db.Database.MigrateAsync(ct);
+        await services.GetRequiredService<ChatRooms>().EnsureDefaultRoomAsync("Everyone's room · 大家的聊天室", ct);
     }
 }
 

@@ -24,6 +24,8 @@ public sealed class ChatUser
     public string? BanReason { get; set; }
     public string? Locale { get; set; }
     public string? Theme { get; set; }
+    /// <summary>Set when the account was deleted: the row stays as a tombstone ("deleted user") so kept messages have a sender.</summary>
+    public DateTimeOffset? DeletedAt { get; set; }
 }
 
 public enum UserKind
@@ -60,6 +62,8 @@ public sealed class Room
     /// <summary>Random code for invite links to private rooms.</summary>
     public required string InviteCode { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>Message retention: null follows the site default, 0 keeps forever, N deletes messages older than N days.</summary>
+    public int? RetentionDays { get; set; }
 }
 
 public sealed class RoomMember
@@ -152,4 +156,24 @@ public sealed class PortalSetting
 {
     public required string Key { get; set; }
     public required string Value { get; set; }
+}
+
+/// <summary>
+/// Where an imported thing came from (e.g. a Slack user, channel or message) and what it became
+/// here: a second import of the same export finds these rows and adds nothing. <see cref="Data"/>
+/// keeps what has no home yet (a message's thread parent and reactions, as JSON).
+/// </summary>
+public sealed class ImportMapping
+{
+    public long Id { get; set; }
+    /// <summary>The source system, e.g. <c>slack</c>.</summary>
+    public required string Source { get; set; }
+    /// <summary><c>user</c>, <c>channel</c> or <c>message</c>.</summary>
+    public required string Kind { get; set; }
+    /// <summary>The source's id (a Slack user id, channel id, or <c>channel:ts</c> for a message).</summary>
+    public required string ExternalId { get; set; }
+    /// <summary>Our id: a user, room or message id.</summary>
+    public long LocalId { get; set; }
+    public string? Data { get; set; }
+    public DateTimeOffset ImportedAt { get; set; }
 }

@@ -3,6 +3,7 @@ using ChatPortal.Auth;
 using ChatPortal.Auth.Oidc;
 using ChatPortal.Bots;
 using ChatPortal.Chat;
+using ChatPortal.Chat.Governance;
 using ChatPortal.Chat.Notifications;
 using ChatPortal.Cluster;
 using ChatPortal.Components;
@@ -41,11 +42,11 @@ public static class ChatPortalSetup
         builder.AddChatPortalProfiles();
         builder.AddChatPortalOidc();
         builder.AddChatPortalNotifications();
+        builder.AddChatPortalGovernance();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
-        builder.Services.AddScoped<Components.Chat.CircuitPresence>();
-        builder.Services.AddScoped<Components.Chat.ChatViewState>();
-        builder.Services.AddScoped<Microsoft.AspNetCore.Components.Server.Circuits.CircuitHandler, Components.Chat.PresenceCircuitHandler>();
+        builder.Services.AddScoped<Components.Chat.ChatCircuit>();
+        builder.Services.AddScoped<Microsoft.AspNetCore.Components.Server.Circuits.CircuitHandler, Components.Chat.ChatCircuitHandler>();
         return builder;
     }
 
@@ -76,6 +77,7 @@ public static class ChatPortalSetup
         app.MapChatPortalProfiles();
         app.MapChatPortalOidc();
         app.MapChatPortalNotifications();
+        app.MapAccountData();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }

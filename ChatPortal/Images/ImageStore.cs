@@ -164,16 +164,17 @@ public static class ImageSetup
         builder.Services.Configure<ImageOptions>(builder.Configuration.GetSection(ImageOptions.Section));
         builder.Services.AddSingleton<ImageStore>();
         builder.Services.AddSingleton<ImageUrls>();
+        builder.Services.AddSingleton<ChatImages>();
         return builder;
     }
 
     /// <summary>GET /images/{id}: stored images with their sniffed type, nosniff, long caching (ids never change).</summary>
     public static IEndpointRouteBuilder MapChatPortalImages(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/images/{id}", async (string id, ImageStore store, ChatService chat, HttpContext ctx) =>
+        app.MapGet("/images/{id}", async (string id, ImageStore store, ChatHistory history, HttpContext ctx) =>
         {
             var path = store.PathOf(id);
-            var meta = path is null ? null : await chat.GetImageAsync(id, ctx.RequestAborted);
+            var meta = path is null ? null : await history.GetImageAsync(id, ctx.RequestAborted);
             if (path is null || meta is null) return Results.NotFound();
             ctx.Response.Headers.XContentTypeOptions = "nosniff";
             ctx.Response.Headers.CacheControl = "public, max-age=31536000, immutable";

@@ -120,6 +120,22 @@ public sealed class UserProfiles(IDbContextFactory<ChatDbContext> dbFactory, Pro
         return ok;
     }
 
+    /// <summary>
+    /// Blanks the profile of a deleted account (name, status, zone, picture, address) and removes the
+    /// picture file. The row stays, with a new <c>UpdatedAt</c>, so the other nodes' caches learn it.
+    /// </summary>
+    public async Task ForgetAsync(long userId, CancellationToken ct = default)
+    {
+        string? old = null;
+        await ChangeAsync(userId, p =>
+        {
+            old = p.AvatarId;
+            p.DisplayName = p.StatusText = p.TimeZone = p.AvatarId = p.Email = p.NormalizedEmail = null;
+            p.EmailVerified = false;
+        }, ct);
+        avatars.Delete(old);
+    }
+
     /// <summary>The accounts whose profile holds this address confirmed.</summary>
     public async Task<IReadOnlyList<long>> FindByVerifiedEmailAsync(string email, CancellationToken ct = default)
     {

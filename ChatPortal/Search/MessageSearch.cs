@@ -15,7 +15,7 @@ public sealed record SearchHit(ChatMessage Message, RoomInfo Room, UserRef? Dire
 /// trigram index cannot match. Other databases: LIKE on lower-cased text. Only rooms the user
 /// may read are ever searched.
 /// </summary>
-public sealed class MessageSearch(IDbContextFactory<ChatDbContext> dbFactory, ChatService chat)
+public sealed class MessageSearch(IDbContextFactory<ChatDbContext> dbFactory, ChatRooms rooms, ChatHistory history)
 {
     public const int MaxQueryLength = 200;
     private const int MaxTerms = 8;
@@ -28,50 +28,40 @@ public sealed class MessageSearch(IDbContextFactory<ChatDbContext> dbFactory, Ch
         if (terms.Count == 0) return [];
         limit = Math.Clamp(limit, 1, 200);
 
-        List<long> rooms;
+        List<long> readable;
         if (roomId is { } id)
         {
-            var room = await chat.GetRoomAsync(id, ct);
-            rooms = room is not null && await chat.CanReadAsync(user, room, ct) ? [id] : [];
+            var room = await rooms.GetAsync(id, ct);
+            readable = room is not null && await rooms.Directory.CheckReadAsync(user, room, ct) is null ? [id] : [];
         }
         else
         {
-            rooms = await ReadableRoomIdsAsync(user, ct);
+            readable = await rooms.ReadableIdsAsync(user, ct);
         }
-        if (rooms.Count == 0) return [];
+        if (readable.Count == 0) return [];
 
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var ids = db.Database.IsSqlite() && terms.Any(t => Length(t) >= 3)
-            ? await FullTextAsync(db, terms, rooms, limit, ct)
-            : await LikeAsync(db, terms, rooms, limit, db.Database.IsSqlite(), ct);
+            ? await FullTextAsync(db, terms, readable, limit, ct)
+            : await LikeAsync(db, terms, readable, limit, db.Database.IsSqlite(), ct);
 
-        var messages = await chat.GetMessagesAsync(ids, ct);
+        var messages = await history.GetMessagesAsync(ids, ct);
         var hits = new List<SearchHit>(messages.Count);
         var roomCache = new Dictionary<long, (RoomInfo Room, UserRef? With)?>();
         foreach (var m in messages.OrderByDescending(m => m.Id))
         {
             if (!roomCache.TryGetValue(m.RoomId, out var info))
             {
-                var room = await chat.GetRoomAsync(m.RoomId, ct);
+                var room = await rooms.GetAsync(m.RoomId, ct);
                 // Checked again per room: a result never comes from a room the user cannot read.
-                info = room is not null && await chat.CanReadAsync(user, room, ct)
-                    ? (room, room.IsDirect ? await chat.DirectPartnerAsync(room.Id, user.Id, ct) : null)
+                info = room is not null && await rooms.Directory.CheckReadAsync(user, room, ct) is null
+                    ? (room, room.IsDirect ? await rooms.DirectPartnerAsync(room.Id, user.Id, ct) : null)
                     : null;
                 roomCache[m.RoomId] = info;
             }
             if (info is { } ok && !m.IsDeleted) hits.Add(new SearchHit(m, ok.Room, ok.With));
         }
         return hits;
-    }
-
-    /// <summary>Rooms the user may read, by the same rule as <see cref="ChatService.CanReadAsync"/>.</summary>
-    public async Task<List<long>> ReadableRoomIdsAsync(UserRef user, CancellationToken ct = default)
-    {
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        if (user.IsGuest)
-            return await db.Rooms.Where(r => r.AllowGuests && !r.IsPrivate && !r.IsDirect).Select(r => r.Id).ToListAsync(ct);
-        var memberOf = db.RoomMembers.Where(m => m.UserId == user.Id).Select(m => m.RoomId);
-        return await db.Rooms.Where(r => (!r.IsPrivate && !r.IsDirect) || memberOf.Contains(r.Id)).Select(r => r.Id).ToListAsync(ct);
     }
 
     private static async Task<List<long>> FullTextAsync(ChatDbContext db, List<string> terms, List<long> rooms, int limit,

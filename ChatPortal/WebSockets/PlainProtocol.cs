@@ -23,30 +23,28 @@ internal sealed class PlainProtocol(SocketConnection conn, string? roomSlug) : I
     public async Task OnOpenAsync(CancellationToken ct)
     {
         var s = conn.Services;
-        var room = string.IsNullOrWhiteSpace(roomSlug) ? await s.Chat.GetDefaultRoomAsync(ct) : await s.Chat.FindRoomAsync(roomSlug, ct);
+        var room = string.IsNullOrWhiteSpace(roomSlug) ? await s.Rooms.GetDefaultAsync(ct) : await s.Rooms.FindAsync(roomSlug, ct);
         if (room is null)
         {
             Error("not_found", "There is no such room.");
             conn.CloseAfterFlush(WebSocketCloseStatus.PolicyViolation, "room_not_found");
             return;
         }
-        if (!s.Options.AllowGuests || !SocketServices.IsGuestRoom(room))
+        if (!s.Options.AllowGuests || !RoomDirectory.IsGuestRoom(room))
         {
             Error("guests_not_allowed", "This room does not allow guests. Sign in and use the chatportal.v1 protocol.");
             conn.CloseAfterFlush(WebSocketCloseStatus.PolicyViolation, "guests_not_allowed");
             return;
         }
         var guest = await s.Guests.CreateAsync(conn.RemoteIp, ct);
-        conn.Authenticate(guest);
-        _room = room;
-        var error = await conn.JoinAsync(room, null, (online, _) => PlainWireFormat.Json(
-            new PlainOpenSuccess(PlainWireFormat.User(guest), online.Select(PlainWireFormat.User).ToList()),
-            WireJson.Context.PlainOpenSuccess), ct);
-        if (error is not null)
+        var joined = await conn.Authenticate(guest).JoinAsync(room, ct: ct);
+        if (!joined.Ok)
         {
-            Error(error.Code, error.Message);
-            conn.CloseAfterFlush(WebSocketCloseStatus.PolicyViolation, error.Code);
+            Error(joined.Error!.Code, joined.Error.Message);
+            conn.CloseAfterFlush(WebSocketCloseStatus.PolicyViolation, joined.Error.Code);
+            return;
         }
+        _room = room;
     }
 
     public async Task OnTextAsync(ReadOnlyMemory<byte> utf8, CancellationToken ct)
@@ -58,7 +56,7 @@ internal sealed class PlainProtocol(SocketConnection conn, string? roomSlug) : I
         Task<ChatResult<ChatMessage>> stored;
         try
         {
-            stored = await conn.Services.Chat.BeginPostAsync(conn.User, _room.Id, Encoding.UTF8.GetString(utf8.Span), ct: ct);
+            stored = await conn.Services.Commands.BeginPostAsync(conn.User, _room.Id, Encoding.UTF8.GetString(utf8.Span), ct: ct);
         }
         catch
         {
@@ -99,7 +97,7 @@ internal sealed class PlainProtocol(SocketConnection conn, string? roomSlug) : I
     public async Task OnBinaryAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
     {
         if (_room is null || conn.User is null) return;
-        var result = await conn.Services.PostImageAsync(conn.User, _room, data, null, ct);
+        var result = await conn.Services.Images.PostAsync(conn.User, _room.Id, data, null, ct: ct);
         if (!result.Ok) Error(result.Error!.Code, result.Error.Message);
     }
 
@@ -113,13 +111,23 @@ internal sealed class PlainProtocol(SocketConnection conn, string? roomSlug) : I
     public WireFrame ServerError() =>
         PlainWireFormat.Json(new PlainError("server_error", "The server could not handle that; try again."), WireJson.Context.PlainError);
 
-    public WireFrame? CaughtUp(long roomId, long lastId, int count) => null;
+    /// <summary>The original's greeting: who this socket is and who is online.</summary>
+    public WireFrame Joined(RoomJoin join) => PlainWireFormat.Json(
+        new PlainOpenSuccess(PlainWireFormat.User(conn.User!), join.Online.Select(PlainWireFormat.User).ToList()), WireJson.Context.PlainOpenSuccess);
+
+    public WireFrame? CaughtUp(RoomJoin join) => null;
 
     /// <summary>A plain socket lives in one room: losing it ends the socket.</summary>
-    public void OnRoomLost(RoomInfo room)
+    public void OnRoomLost(RoomInfo room, RoomLoss reason)
     {
-        Error("forbidden", "This room is no longer open to guests.");
-        conn.CloseAfterFlush(WebSocketCloseStatus.PolicyViolation, "guests_not_allowed");
+        var (code, message) = reason switch
+        {
+            RoomLoss.Archived => ("archived", "This room was archived."),
+            RoomLoss.Deleted => ("not_found", "This room was deleted."),
+            _ => ("guests_not_allowed", "This room is no longer open to guests."),
+        };
+        Error(code == "guests_not_allowed" ? "forbidden" : code, message);
+        conn.CloseAfterFlush(WebSocketCloseStatus.PolicyViolation, code);
     }
 
     public void OnClosed()

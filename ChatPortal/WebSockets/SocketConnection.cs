@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Text.Unicode;
 using ChatPortal.Chat;
@@ -16,51 +15,31 @@ internal interface ISocketProtocol
     Task OnBinaryAsync(ReadOnlyMemory<byte> data, CancellationToken ct);
     /// <summary>Whether this socket gets the event at all (e.g. plain clients never get their own messages back).</summary>
     bool Wants(ChatEvent evt);
+    /// <summary>A join's reply, sent before its catch-up.</summary>
+    WireFrame Joined(RoomJoin join);
     /// <summary>The frame that ends a join's catch-up, or null when the protocol has none.</summary>
-    WireFrame? CaughtUp(long roomId, long lastId, int count);
+    WireFrame? CaughtUp(RoomJoin join);
     /// <summary>The frame telling the client its request failed on the server's side.</summary>
     WireFrame ServerError();
-    /// <summary>The room changed so that this socket's user may no longer read it; the socket has left it.</summary>
-    void OnRoomLost(RoomInfo room);
+    /// <summary>The session lost a room (its user may no longer read it): tell the client.</summary>
+    void OnRoomLost(RoomInfo room, RoomLoss reason);
     void OnClosed();
 }
-
-/// <summary>One joined room of one socket.</summary>
-internal sealed class RoomFeed(RoomInfo room) : IDisposable
-{
-    public RoomInfo Room { get; } = room;
-    public IDisposable? Subscription { get; set; }
-    public IDisposable? Presence { get; set; }
-
-    // Touched only by the send loop once the feed is published.
-    /// <summary>Until the join's catch-up is sent, live events of the room wait here (in order).</summary>
-    public List<ChatEvent>? Stash { get; set; } = [];
-    /// <summary>Live events with an id up to this were already sent by the catch-up.</summary>
-    public long SentUpTo { get; set; }
-
-    public void Dispose()
-    {
-        Subscription?.Dispose();
-        Presence?.Dispose();
-    }
-}
-
-/// <summary>A join waiting for the send loop: the reply, then catch-up after <see cref="Since"/>, then the stash.</summary>
-internal sealed record JoinBatch(RoomFeed Feed, WireFrame Reply, long? Since);
 
 /// <summary>Close after everything queued before it is sent (e.g. an error frame, then 1008).</summary>
 internal sealed record CloseAfterFlush(WebSocketCloseStatus Status, string Reason);
 
 /// <summary>
 /// One socket: a receive loop (this request's thread), a bounded queue with at most ONE drain
-/// sending from it at a time (a .NET WebSocket allows one send at a time), and subscriptions to
-/// the chat core. The drain runs only while something is queued: an idle socket holds no waiting
-/// loop, and the fan-out starts the drains of a room's sockets in batches (<see cref="DrainBatch"/>).
-/// A client that lets its queue fill is dropped without slowing anyone; it reconnects and catches up.
+/// sending from it at a time (a .NET WebSocket allows one send at a time), and the socket's
+/// <see cref="ChatSession"/>, whose sink it is: the core queues the session's events and joins here,
+/// and the drain hands them back to the session, which decides what this socket may see. The drain
+/// runs only while something is queued: an idle socket holds no waiting loop, and the fan-out starts
+/// the drains of a room's sockets in batches (<see cref="DrainBatch"/>). A client that lets its queue
+/// fill is dropped without slowing anyone; it reconnects and catches up.
 /// </summary>
-internal sealed class SocketConnection : IDrainedSubscriber
+internal sealed class SocketConnection : IChatSessionSink
 {
-    private const int CatchUpPage = 500;
     private const int SmallBuffer = 4096;
 
     private readonly WebSocket _ws;
@@ -77,10 +56,7 @@ internal sealed class SocketConnection : IDrainedSubscriber
     private TaskCompletionSource? _drainEndWaiter;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _life = new();
-    // Sized for a socket's few rooms: the defaults (31 buckets, a lock per core) cost ~0.4 KB per socket.
-    private readonly ConcurrentDictionary<long, RoomFeed> _rooms = new(concurrencyLevel: 1, capacity: 2);
     private readonly int _replyLimit;
-    private IDisposable? _userSubscription;
     private TaskCompletionSource? _drainWaiter;
     private int _pendingReplies;
     private int _closing;
@@ -104,7 +80,9 @@ internal sealed class SocketConnection : IDrainedSubscriber
 
     public ISocketProtocol Protocol { get; }
     public string? RemoteIp { get; }
-    public UserRef? User { get; private set; }
+    public UserRef? User => Session?.User;
+    /// <summary>The socket's session in the core, from its authentication on.</summary>
+    public ChatSession? Session { get; private set; }
     /// <summary>The API token this socket authenticated with, if any (revoking it closes the socket).</summary>
     public long? TokenId { get; private set; }
 
@@ -146,45 +124,12 @@ internal sealed class SocketConnection : IDrainedSubscriber
         }
     }
 
-    // ------------------------------------------------------------------ identity and rooms
-
-    /// <summary>The socket now acts as this user: it gets the user's own events (direct messages, revocation).</summary>
-    public void Authenticate(UserRef user, long? tokenId = null)
+    /// <summary>The socket now acts as this user: a session opens for it (the user's own events, rooms to join).</summary>
+    public ChatSession Authenticate(UserRef user, long? tokenId = null)
     {
-        User = user;
         TokenId = tokenId;
-        if (user.IsGuest) WebSocketMetrics.GuestIn();
-        _userSubscription = _s.Chat.SubscribeUser(user.Id, this);
-    }
-
-    public bool IsJoined(long roomId) => _rooms.ContainsKey(roomId);
-
-    public long? JoinedRoomBySlug(string? slug) =>
-        _rooms.Values.FirstOrDefault(f => string.Equals(f.Room.Slug, slug, StringComparison.Ordinal))?.Room.Id;
-
-    /// <summary>
-    /// Joins a room the caller has already authorized: subscribe first (live events wait in the
-    /// stash), then queue the reply and the catch-up, so nothing falls between history and live.
-    /// </summary>
-    public async Task<ChatError?> JoinAsync(RoomInfo room, long? since, Func<IReadOnlyList<UserRef>, long, WireFrame> reply, CancellationToken ct)
-    {
-        if (User is null) return new ChatError("not_authenticated", "Authenticate first.");
-        if (_rooms.Count >= _s.Options.MaxRoomsPerConnection)
-            return new ChatError("too_many_rooms", $"A socket may join at most {_s.Options.MaxRoomsPerConnection} rooms.");
-        var feed = new RoomFeed(room);
-        if (!_rooms.TryAdd(room.Id, feed)) return new ChatError("already_joined", "This socket has already joined that room.");
-        feed.Subscription = _s.Chat.SubscribeRoom(room.Id, this);
-        feed.Presence = _s.Chat.EnterRoom(room.Id, User);
-        var lastId = await _s.Chat.LatestIdAsync(room.Id, ct);
-        Enqueue(new JoinBatch(feed, reply(_s.Chat.Online(room.Id), lastId), since));
-        return null;
-    }
-
-    public bool Leave(long roomId)
-    {
-        if (!_rooms.TryRemove(roomId, out var feed)) return false;
-        feed.Dispose();
-        return true;
+        if (user.IsGuest) _s.Metrics.GuestIn();
+        return Session = _s.Sessions.Open(user, this, maxStash: _s.Options.SendQueueCapacity);
     }
 
     // ------------------------------------------------------------------ outgoing
@@ -245,37 +190,44 @@ internal sealed class SocketConnection : IDrainedSubscriber
             Interlocked.Exchange(ref _drainWaiter, null)?.TrySetResult();
     }
 
-    public bool TryDeliver(ChatEvent evt)
-    {
-        if (!TryQueue(evt, out var start)) return false;
-        if (start) DrainLater();
-        return true;
-    }
+    // ------------------------------------------------------------------ the session's sink
 
-    public bool TryQueue(ChatEvent evt, out bool startDrain)
+    public bool TryQueue(object item, out bool startDrain)
     {
         startDrain = false;
         if (IsClosing) return true; // going anyway; do not count it as slow
-        if (evt is SessionRevoked revoked)
-        {
-            _log.LogInformation("Closing the socket of user {UserId}: session revoked ({Reason})", revoked.UserId, revoked.Reason);
-            _ = Task.Run(() => CloseAsync(WebSocketCloseStatus.PolicyViolation, "session_revoked"));
-            return true;
-        }
-        if (!TryAdd(evt)) return false;
+        if (!TryAdd(item)) return false;
         startDrain = ClaimDrain();
         return true;
     }
 
-    public void Drain() => _ = DrainAsync();
+    public void Overflow() => Drop();
 
-    public void OnOverflow() => Drop();
+    public ValueTask JoinedAsync(RoomJoin join) => new(SendFrameAsync(Protocol.Joined(join)));
+
+    public ValueTask EventAsync(ChatEvent evt) => Protocol.Wants(evt) ? new(SendFrameAsync(evt.Encoded(Protocol.Format))) : ValueTask.CompletedTask;
+
+    public ValueTask CaughtUpAsync(RoomJoin join) => Protocol.CaughtUp(join) is { } done ? new(SendFrameAsync(done)) : ValueTask.CompletedTask;
+
+    public ValueTask RoomLostAsync(RoomInfo room, RoomLoss reason)
+    {
+        Protocol.OnRoomLost(room, reason);
+        return ValueTask.CompletedTask;
+    }
+
+    public void Revoked(string reason)
+    {
+        _log.LogInformation("Closing the socket of {User}: session revoked ({Reason})", User?.Name, reason);
+        _ = CloseAsync(WebSocketCloseStatus.PolicyViolation, "session_revoked");
+    }
+
+    public void Drain() => _ = DrainAsync();
 
     /// <summary>Too slow: its queue is full. Drop it at once; it reconnects and catches up.</summary>
     private void Drop()
     {
         if (IsClosing || Volatile.Read(ref _aborted) == 1) return;
-        WebSocketMetrics.SlowDropped();
+        _s.Metrics.SlowDropped();
         _log.LogInformation("Dropping the socket of {User}: it stopped reading and its queue is full", User?.Name);
         Abort();
     }
@@ -354,18 +306,16 @@ internal sealed class SocketConnection : IDrainedSubscriber
                     if (IsClosing) return;
                     switch (item)
                     {
-                        case ChatEvent evt:
-                            await DeliverAsync(evt);
-                            continue;
                         case WireFrame frame:
                             await SendFrameAsync(frame);
-                            break;
-                        case JoinBatch join:
-                            await CatchUpAsync(join);
                             break;
                         case CloseAfterFlush close:
                             await CloseAsync(close.Status, close.Reason);
                             return;
+                        default:
+                            // The session's own (an event, a join): it decides what this socket sees.
+                            if (Session is { } session) await session.DeliverAsync(item);
+                            continue;
                     }
                     ReplySent();
                 }
@@ -430,57 +380,6 @@ internal sealed class SocketConnection : IDrainedSubscriber
         return true;
     }
 
-    private async Task DeliverAsync(ChatEvent evt)
-    {
-        if (evt is not DirectActivity && evt.RoomId != 0)
-        {
-            if (!_rooms.TryGetValue(evt.RoomId, out var feed)) return; // left meanwhile
-            if (feed.Stash is { } stash)
-            {
-                stash.Add(evt);
-                if (stash.Count > _s.Options.SendQueueCapacity) Drop();
-                return;
-            }
-            if (EventId(evt) is > 0 and var id && id <= feed.SentUpTo) return; // the catch-up already had it
-        }
-        if (Protocol.Wants(evt)) await SendFrameAsync(evt.Encoded(Protocol.Format));
-        // Made private, or closed to guests, by the back office: whoever may no longer read it leaves.
-        if (evt is RoomChanged changed && User is { } me && IsJoined(changed.Room.Id)
-            && !await _s.Chat.CanReadAsync(me, changed.Room, _life.Token) && Leave(changed.Room.Id))
-            Protocol.OnRoomLost(changed.Room);
-    }
-
-    /// <summary>Sends a join's reply, every stored event after its cursor (paged, in order), then the live events that waited.</summary>
-    private async Task CatchUpAsync(JoinBatch join)
-    {
-        var feed = join.Feed;
-        if (!_rooms.TryGetValue(feed.Room.Id, out var current) || !ReferenceEquals(current, feed)) return;
-        await SendFrameAsync(join.Reply);
-        var count = 0;
-        if (join.Since is { } since)
-        {
-            var after = Math.Max(0, since);
-            while (!IsClosing)
-            {
-                var rows = await _s.Chat.GetEventsAfterAsync(feed.Room.Id, after, CatchUpPage, _life.Token);
-                foreach (var row in rows)
-                {
-                    var evt = FromStored(row);
-                    feed.SentUpTo = Math.Max(feed.SentUpTo, row.Id);
-                    count++;
-                    if (Protocol.Wants(evt)) await SendFrameAsync(evt.Encoded(Protocol.Format));
-                }
-                if (rows.Count < CatchUpPage) break;
-                after = rows[^1].Id;
-            }
-        }
-        if (Protocol.CaughtUp(feed.Room.Id, Math.Max(feed.SentUpTo, join.Since ?? 0), count) is { } done)
-            await SendFrameAsync(done);
-        var waiting = feed.Stash ?? [];
-        feed.Stash = null;
-        foreach (var evt in waiting) await DeliverAsync(evt);
-    }
-
     private async Task SendFrameAsync(WireFrame frame)
     {
         for (var f = frame; f is not null; f = f.Next)
@@ -499,26 +398,9 @@ internal sealed class SocketConnection : IDrainedSubscriber
             {
                 _sendLock.Release();
             }
-            WebSocketMetrics.Sent();
+            _s.Metrics.Sent();
         }
     }
-
-    /// <summary>The id that orders an event in its room (0: not a stored event).</summary>
-    internal static long EventId(ChatEvent evt) => evt switch
-    {
-        MessagePosted p => p.Message.Id,
-        MessageEdited e => e.EventId,
-        MessageDeleted d => d.EventId,
-        _ => 0,
-    };
-
-    /// <summary>A stored row as the event it was (catch-up speaks the same frames as live delivery).</summary>
-    internal static ChatEvent FromStored(ChatMessage row) => row.Kind switch
-    {
-        Data.MessageKind.Edit => new MessageEdited(row with { Id = row.TargetId ?? 0, EditedAt = row.CreatedAt }, row.Id),
-        Data.MessageKind.Delete => new MessageDeleted(row.RoomId, row.TargetId ?? 0, row.Id, row.Sender),
-        _ => new MessagePosted(row),
-    };
 
     // ------------------------------------------------------------------ incoming
 
@@ -563,7 +445,7 @@ internal sealed class SocketConnection : IDrainedSubscriber
                     await DrainAsync(buffer); // we are closing: read until the peer's close, ignore the rest
                     return;
                 }
-                WebSocketMetrics.Received();
+                _s.Metrics.Received();
                 var message = buffer.AsMemory(0, count);
                 if (type == WebSocketMessageType.Text && !Utf8.IsValid(message.Span))
                 {
@@ -618,11 +500,10 @@ internal sealed class SocketConnection : IDrainedSubscriber
     private async Task CleanupAsync()
     {
         Protocol.OnClosed();
-        _userSubscription?.Dispose();
-        foreach (var id in _rooms.Keys) Leave(id);
+        Session?.Dispose();
         if (User is { IsGuest: true } guest)
         {
-            WebSocketMetrics.GuestOut();
+            _s.Metrics.GuestOut();
             try { await _s.Guests.ForgetIfUnusedAsync(guest.Id); }
             catch (Exception ex) { _log.LogWarning(ex, "Could not remove unused guest {Guest}", guest.Name); }
         }

@@ -1,16 +1,20 @@
 using ChatPortal.Auth;
 using ChatPortal.Chat;
-using ChatPortal.Images;
 using Microsoft.Extensions.Options;
 
 namespace ChatPortal.WebSockets;
 
 /// <summary>What every socket needs, in one singleton (a socket itself is not a DI service).</summary>
-public sealed class SocketServices(ChatService chat, ImageStore images, SocketTickets tickets, ApiTokens tokens, GuestAccounts guests,
-    PlainWireFormat plain, V1WireFormat v1, IOptions<WebSocketEndpointOptions> options, TimeProvider time, ILoggerFactory logs)
+public sealed class SocketServices(ChatSessions sessions, ChatRooms rooms, ChatCommands commands, ChatHistory history, ChatImages images,
+    SocketTickets tickets, ApiTokens tokens, GuestAccounts guests, PlainWireFormat plain, V1WireFormat v1, WebSocketMetrics metrics,
+    IOptions<WebSocketEndpointOptions> options, TimeProvider time, ILoggerFactory logs)
 {
-    public ChatService Chat { get; } = chat;
-    public ImageStore Images { get; } = images;
+    public WebSocketMetrics Metrics { get; } = metrics;
+    public ChatSessions Sessions { get; } = sessions;
+    public ChatRooms Rooms { get; } = rooms;
+    public ChatCommands Commands { get; } = commands;
+    public ChatHistory History { get; } = history;
+    public ChatImages Images { get; } = images;
     public SocketTickets Tickets { get; } = tickets;
     public ApiTokens Tokens { get; } = tokens;
     public GuestAccounts Guests { get; } = guests;
@@ -19,30 +23,4 @@ public sealed class SocketServices(ChatService chat, ImageStore images, SocketTi
     public WebSocketEndpointOptions Options { get; } = options.Value;
     public TimeProvider Time { get; } = time;
     public ILoggerFactory Logs { get; } = logs;
-
-    /// <summary>
-    /// Checks that the user could post in the room before an image is written to disk (the core
-    /// checks again when the message is stored).
-    /// </summary>
-    public async Task<ChatError?> CheckCanPostImageAsync(UserRef user, RoomInfo room, CancellationToken ct)
-    {
-        var state = await Chat.Users.GetAsync(user.Id, ct);
-        if (state is null) return ChatError.NotFound("The user");
-        if (state.Banned) return ChatError.Banned;
-        if (state.IsMuted(Time.GetUtcNow())) return ChatError.Muted;
-        if (room.IsArchived) return ChatError.Archived;
-        return await Chat.CanReadAsync(user, room, ct) ? null : ChatError.Forbidden;
-    }
-
-    /// <summary>Stores the image (validated by content) and posts it; the result is the stored message.</summary>
-    public async Task<ChatResult<ChatMessage>> PostImageAsync(UserRef user, RoomInfo room, ReadOnlyMemory<byte> bytes, string? clientId,
-        CancellationToken ct)
-    {
-        if (await CheckCanPostImageAsync(user, room, ct) is { } denied) return denied;
-        var saved = await Images.SaveAsync(bytes, user.Id, null, ct);
-        if (!saved.Ok) return saved.Error!;
-        return await Chat.PostAsync(user, room.Id, null, clientId, saved.Value!.Id, ct);
-    }
-
-    internal static bool IsGuestRoom(RoomInfo room) => room.AllowGuests && !room.IsPrivate && !room.IsDirect;
 }

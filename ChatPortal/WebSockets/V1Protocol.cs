@@ -7,8 +7,8 @@ namespace ChatPortal.WebSockets;
 /// <summary>
 /// The <c>chatportal.v1</c> protocol (docs/protocol.md): JSON frames with a <c>type</c>; requests
 /// carry an <c>id</c> that the reply echoes as <c>reply_to</c>. Authenticate first (ticket, token
-/// or guest) within the deadline; then join rooms (with catch-up), send, edit, delete, type, page
-/// history. Errors are frames with stable codes; only protocol violations close the socket.
+/// or guest) within the deadline; then every request type is one small handler in <see cref="Handlers"/>
+/// that calls one core method. Errors are frames with stable codes; only protocol violations close the socket.
 /// </summary>
 internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
 {
@@ -17,14 +17,33 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
 
     private readonly SocketServices _s = conn.Services;
     private readonly CancellationTokenSource _deadline = new();
-    private Dictionary<long, long>? _lastTyping; // made on the first typing notice
     private const int MaxSendsInFlight = 64;
     private readonly SemaphoreSlim _inFlight = new(MaxSendsInFlight);
     private Task _replies = Task.CompletedTask;
     private PendingImage? _pendingImage;
-    private bool _authed;
 
     private sealed record PendingImage(JsonElement? ReplyTo, RoomInfo Room, string? ClientId);
+
+    /// <summary>One request of an authenticated socket.</summary>
+    private readonly record struct Request(ClientFrame Frame, JsonElement? Id, ChatSession Session, CancellationToken Ct)
+    {
+        public UserRef Me => Session.User;
+    }
+
+    /// <summary>The request types of an authenticated socket (as Mattermost's wsapi): one core call each.</summary>
+    private static readonly Dictionary<string, Func<V1Protocol, Request, Task>> Handlers = new(StringComparer.Ordinal)
+    {
+        ["join"] = (p, r) => p.JoinAsync(r),
+        ["leave"] = (p, r) => p.LeaveAsync(r),
+        ["send"] = (p, r) => p.SendAsync(r),
+        ["image"] = (p, r) => p.AnnounceImageAsync(r),
+        ["edit"] = (p, r) => p.EditAsync(r),
+        ["delete"] = (p, r) => p.DeleteAsync(r),
+        ["typing"] = (p, r) => p.TypingAsync(r),
+        ["history"] = (p, r) => p.HistoryAsync(r),
+        ["online"] = (p, r) => p.OnlineAsync(r),
+        ["rooms"] = (p, r) => p.RoomsAsync(r),
+    };
 
     public SocketKind Kind => SocketKind.V1;
 
@@ -36,7 +55,7 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
     {
         var o = _s.Options;
         conn.Send(PlainWireFormat.Json(new HelloFrame(Name, "ChatPortal", (int)o.AuthTimeout.TotalMilliseconds,
-            new WireLimits(o.MaxTextMessageBytes, o.MaxBinaryMessageBytes, _s.Chat.Options.MaxMessageLength, o.SendQueueCapacity)), J.HelloFrame));
+            new WireLimits(o.MaxTextMessageBytes, o.MaxBinaryMessageBytes, _s.Commands.Options.MaxMessageLength, o.SendQueueCapacity)), J.HelloFrame));
         _ = CloseUnlessAuthenticatedAsync();
         return Task.CompletedTask;
     }
@@ -51,11 +70,19 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         {
             return;
         }
-        if (!_authed) await conn.CloseAsync(WebSocketCloseStatus.PolicyViolation, "auth_timeout");
+        if (conn.Session is null) await conn.CloseAsync(WebSocketCloseStatus.PolicyViolation, "auth_timeout");
     }
 
-    public void OnRoomLost(RoomInfo room) =>
-        conn.Send(PlainWireFormat.Json(new LeftFrame(null, room.Id), J.LeftFrame));
+    public void OnRoomLost(RoomInfo room, RoomLoss reason) =>
+        conn.Send(PlainWireFormat.Json(new LeftFrame(null, room.Id, Reason(reason)), J.LeftFrame));
+
+    private static string Reason(RoomLoss reason) => reason switch
+    {
+        RoomLoss.Removed => "removed",
+        RoomLoss.Archived => "archived",
+        RoomLoss.Deleted => "deleted",
+        _ => "closed",
+    };
 
     public void OnClosed()
     {
@@ -70,11 +97,14 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         _ => true,
     };
 
+    public WireFrame Joined(RoomJoin join) => PlainWireFormat.Json(
+        new JoinedFrame(join.Tag as JsonElement?, WireJson.Room(join.Room), join.Online.Select(_s.V1.User).ToList(), join.LastId), J.JoinedFrame);
+
+    public WireFrame? CaughtUp(RoomJoin join) =>
+        PlainWireFormat.Json(new CaughtUpFrame(join.Room.Id, join.CaughtUpTo, join.CatchUpCount), J.CaughtUpFrame);
+
     public WireFrame ServerError() =>
         PlainWireFormat.Json(new ErrorFrame(null, "server_error", "The server could not handle that request; try again."), J.ErrorFrame);
-
-    public WireFrame? CaughtUp(long roomId, long lastId, int count) =>
-        PlainWireFormat.Json(new CaughtUpFrame(roomId, lastId, count), J.CaughtUpFrame);
 
     // ------------------------------------------------------------------ incoming
 
@@ -93,7 +123,8 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         }
         // Sends are pipelined (acked in order as they commit); any other request waits for
         // their acks first, so replies still come in the order of the requests.
-        if (f is null || f.Type != "send" || !_authed) await _replies;
+        var session = conn.Session;
+        if (f is null || f.Type != "send" || session is null) await _replies;
         if (f is null)
         {
             Error(null, "bad_json", "The frame is not a JSON object.");
@@ -120,32 +151,18 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
                 await AuthenticateAsync(f, id, ct);
                 return;
         }
-        if (!_authed || conn.User is not { } me)
+        if (session is null)
         {
             Error(id, "not_authenticated", "Authenticate first: {\"type\":\"auth\",\"ticket\"|\"token\"|\"guest\":…}.");
             return;
         }
-        switch (f.Type)
-        {
-            case "join": await JoinAsync(me, f, id, ct); break;
-            case "leave": Leave(f, id); break;
-            case "send": await SendAsync(me, f, id, ct); break;
-            case "image": await AnnounceImageAsync(me, f, id, ct); break;
-            case "edit": await EditAsync(me, f, id, ct); break;
-            case "delete": await DeleteAsync(me, f, id, ct); break;
-            case "typing": Typing(me, f, id); break;
-            case "history": await HistoryAsync(me, f, id, ct); break;
-            case "online": await OnlineAsync(me, f, id, ct); break;
-            case "rooms": await RoomsAsync(me, id, ct); break;
-            default:
-                Error(id, "unknown_type", $"Unknown type \"{Truncate(f.Type, 40)}\".");
-                break;
-        }
+        if (Handlers.TryGetValue(f.Type, out var handler)) await handler(this, new Request(f, id, session, ct));
+        else Error(id, "unknown_type", $"Unknown type \"{Truncate(f.Type, 40)}\".");
     }
 
     public async Task OnBinaryAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
     {
-        if (!_authed || conn.User is not { } me)
+        if (conn.Session is not { } session)
         {
             Error(null, "not_authenticated", "Authenticate first.");
             return;
@@ -156,15 +173,14 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
             return;
         }
         _pendingImage = null;
-        var result = await _s.PostImageAsync(me, pending.Room, data, pending.ClientId, ct);
-        Ack(pending.ReplyTo, pending.ClientId, result);
+        Ack(pending.ReplyTo, pending.ClientId, await _s.Images.PostAsync(session.User, pending.Room.Id, data, pending.ClientId, ct: ct));
     }
 
-    // ------------------------------------------------------------------ commands
+    // ------------------------------------------------------------------ authentication
 
     private async Task AuthenticateAsync(ClientFrame f, JsonElement? id, CancellationToken ct)
     {
-        if (_authed)
+        if (conn.Session is not null)
         {
             Error(id, "already_authenticated", "This socket is already authenticated.");
             return;
@@ -200,73 +216,66 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
             conn.CloseAfterFlush(WebSocketCloseStatus.PolicyViolation, failCode);
             return;
         }
-        _authed = true;
         await _deadline.CancelAsync();
         conn.Authenticate(user, tokenId);
         var (rooms, direct) = await ListAsync(user, ct);
         conn.Send(PlainWireFormat.Json(new WelcomeFrame(id, _s.V1.User(user), rooms, direct), J.WelcomeFrame));
     }
 
-    private async Task JoinAsync(UserRef me, ClientFrame f, JsonElement? id, CancellationToken ct)
+    // ------------------------------------------------------------------ handlers
+
+    private async Task JoinAsync(Request r)
     {
-        var (room, error) = await ResolveRoomAsync(me, f, ct);
+        var (room, error) = await ResolveRoomAsync(r.Me, r.Frame, r.Ct);
         if (room is null)
         {
-            Error(id, error!);
+            Error(r.Id, error!);
             return;
         }
-        var opened = await _s.Chat.OpenRoomAsync(me, room.Slug, ct); // checks access, records membership
-        if (!opened.Ok)
-        {
-            Error(id, opened.Error!);
-            return;
-        }
-        room = opened.Value!;
-        var joinError = await conn.JoinAsync(room, f.Since, (online, lastId) => PlainWireFormat.Json(
-            new JoinedFrame(id, WireJson.Room(room), online.Select(_s.V1.User).ToList(), lastId), J.JoinedFrame), ct);
-        if (joinError is not null) Error(id, joinError);
+        // The session checks access, records membership, listens, and queues the reply and the catch-up in order.
+        var joined = await r.Session.JoinAsync(room, r.Frame.Since is { } since ? Math.Max(0, since) : null, tag: r.Id,
+            maxRooms: _s.Options.MaxRoomsPerConnection, ct: r.Ct);
+        if (!joined.Ok) Error(r.Id, joined.Error!);
     }
 
-    private void Leave(ClientFrame f, JsonElement? id)
+    private Task LeaveAsync(Request r)
     {
-        var roomId = JoinedRoomId(f);
-        if (roomId is null || !conn.Leave(roomId.Value))
-        {
-            Error(id, "not_joined", "This socket has not joined that room.");
-            return;
-        }
-        conn.Send(PlainWireFormat.Json(new LeftFrame(id, roomId.Value), J.LeftFrame));
+        var roomId = JoinedRoomId(r.Session, r.Frame);
+        if (roomId is null || !r.Session.Leave(roomId.Value)) Error(r.Id, "not_joined", "This socket has not joined that room.");
+        else conn.Send(PlainWireFormat.Json(new LeftFrame(r.Id, roomId.Value), J.LeftFrame));
+        return Task.CompletedTask;
     }
 
-    private async Task SendAsync(UserRef me, ClientFrame f, JsonElement? id, CancellationToken ct)
+    private async Task SendAsync(Request r)
     {
+        var f = r.Frame;
         if (f.ClientId is { Length: > MaxClientIdLength })
         {
             await _replies;
-            Error(id, "bad_client_id", $"client_id is longer than {MaxClientIdLength} characters.");
+            Error(r.Id, "bad_client_id", $"client_id is longer than {MaxClientIdLength} characters.");
             return;
         }
-        var (room, error) = await ResolveRoomAsync(me, f, ct);
+        var (room, error) = await ResolveRoomAsync(r.Me, f, r.Ct);
         if (room is null)
         {
             await _replies;
-            Error(id, error!);
+            Error(r.Id, error!);
             return;
         }
         // Checked and queued here, in frame order (so stored in that order); acked when committed.
         // Up to MaxSendsInFlight of one socket share group commits instead of one commit per round trip.
-        await _inFlight.WaitAsync(ct);
+        await _inFlight.WaitAsync(r.Ct);
         Task<ChatResult<ChatMessage>> stored;
         try
         {
-            stored = await _s.Chat.BeginPostAsync(me, room.Id, f.Text, f.ClientId, ct: ct);
+            stored = await _s.Commands.BeginPostAsync(r.Me, room.Id, f.Text, f.ClientId, ct: r.Ct);
         }
         catch
         {
             _inFlight.Release();
             throw;
         }
-        _replies = AckInOrderAsync(_replies, stored, id, f.ClientId);
+        _replies = AckInOrderAsync(_replies, stored, r.Id, f.ClientId);
     }
 
     private async Task AckInOrderAsync(Task previous, Task<ChatResult<ChatMessage>> stored, JsonElement? id, string? clientId)
@@ -297,115 +306,92 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         }
     }
 
-    private async Task AnnounceImageAsync(UserRef me, ClientFrame f, JsonElement? id, CancellationToken ct)
+    private async Task AnnounceImageAsync(Request r)
     {
-        if (f.ClientId is { Length: > MaxClientIdLength })
+        if (r.Frame.ClientId is { Length: > MaxClientIdLength })
         {
-            Error(id, "bad_client_id", $"client_id is longer than {MaxClientIdLength} characters.");
+            Error(r.Id, "bad_client_id", $"client_id is longer than {MaxClientIdLength} characters.");
             return;
         }
-        var (room, error) = await ResolveRoomAsync(me, f, ct);
-        if (room is null)
+        var (room, error) = await ResolveRoomAsync(r.Me, r.Frame, r.Ct);
+        if (room is not null) error = await _s.Images.CheckAsync(r.Me, room.Id, r.Ct); // nothing is written for a refused image
+        if (error is not null)
         {
-            Error(id, error!);
+            Error(r.Id, error);
             return;
         }
-        if (await _s.CheckCanPostImageAsync(me, room, ct) is { } denied)
-        {
-            Error(id, denied);
-            return;
-        }
-        _pendingImage = new PendingImage(id, room, f.ClientId);
+        _pendingImage = new PendingImage(r.Id, room!, r.Frame.ClientId);
     }
 
-    private async Task EditAsync(UserRef me, ClientFrame f, JsonElement? id, CancellationToken ct)
+    private async Task EditAsync(Request r)
     {
-        if (f.MessageId is not { } messageId)
+        if (r.Frame.MessageId is not { } messageId)
         {
-            Error(id, "bad_request", "edit needs \"message_id\" and \"text\".");
+            Error(r.Id, "bad_request", "edit needs \"message_id\" and \"text\".");
             return;
         }
-        var result = await _s.Chat.EditAsync(me, messageId, f.Text, ct);
-        if (!result.Ok)
-        {
-            Error(id, result.Error!);
-            return;
-        }
+        var result = await _s.Commands.EditAsync(r.Me, messageId, r.Frame.Text, r.Ct);
         // The message_edited event (to every socket in the room) carries the edit's event id.
-        conn.Send(PlainWireFormat.Json(new ChangeAckFrame("edited", id, messageId, null), J.ChangeAckFrame));
+        if (!result.Ok) Error(r.Id, result.Error!);
+        else conn.Send(PlainWireFormat.Json(new ChangeAckFrame("edited", r.Id, messageId, null), J.ChangeAckFrame));
     }
 
-    private async Task DeleteAsync(UserRef me, ClientFrame f, JsonElement? id, CancellationToken ct)
+    private async Task DeleteAsync(Request r)
     {
-        if (f.MessageId is not { } messageId)
+        if (r.Frame.MessageId is not { } messageId)
         {
-            Error(id, "bad_request", "delete needs \"message_id\".");
+            Error(r.Id, "bad_request", "delete needs \"message_id\".");
             return;
         }
-        var result = await _s.Chat.DeleteAsync(me, messageId, ct: ct);
-        if (!result.Ok)
-        {
-            Error(id, result.Error!);
-            return;
-        }
-        conn.Send(PlainWireFormat.Json(new ChangeAckFrame("deleted", id, messageId, result.Value), J.ChangeAckFrame));
+        var result = await _s.Commands.DeleteAsync(r.Me, messageId, ct: r.Ct);
+        if (!result.Ok) Error(r.Id, result.Error!);
+        else conn.Send(PlainWireFormat.Json(new ChangeAckFrame("deleted", r.Id, messageId, result.Value), J.ChangeAckFrame));
     }
 
-    private void Typing(UserRef me, ClientFrame f, JsonElement? id)
+    private Task TypingAsync(Request r)
     {
-        var roomId = JoinedRoomId(f);
-        if (roomId is null)
-        {
-            Error(id, "not_joined", "Join the room before typing in it.");
-            return;
-        }
-        // Throttled per room: a client that sends typing on every key press costs the room nothing extra.
-        var now = _s.Time.GetTimestamp();
-        _lastTyping ??= [];
-        if (_lastTyping.TryGetValue(roomId.Value, out var last) && _s.Time.GetElapsedTime(last, now).TotalSeconds < _s.Options.TypingIntervalSeconds)
-            return;
-        _lastTyping[roomId.Value] = now;
-        _s.Chat.Typing(me, roomId.Value);
+        // The core throttles it: a client that sends typing on every key press costs the room nothing extra.
+        var roomId = JoinedRoomId(r.Session, r.Frame);
+        if (roomId is null || r.Session.Typing(roomId.Value) is not null) Error(r.Id, "not_joined", "Join the room before typing in it.");
+        return Task.CompletedTask;
     }
 
-    private async Task HistoryAsync(UserRef me, ClientFrame f, JsonElement? id, CancellationToken ct)
+    private async Task HistoryAsync(Request r)
     {
-        var (room, error) = await ResolveReadableAsync(me, f, ct);
+        var (room, error) = await ResolveRoomAsync(r.Me, r.Frame, r.Ct);
         if (room is null)
         {
-            Error(id, error!);
+            Error(r.Id, error!);
             return;
         }
-        var limit = Math.Clamp(f.Limit ?? _s.Chat.Options.HistoryPageSize, 1, 200);
-        var page = await _s.Chat.GetHistoryAsync(room.Id, f.Before, limit, ct);
-        conn.Send(PlainWireFormat.Json(new HistoryFrame(id, room.Id, page.Select(_s.V1.Message).ToList(), page.Count >= limit), J.HistoryFrame));
+        var limit = Math.Clamp(r.Frame.Limit ?? _s.Commands.Options.HistoryPageSize, 1, 200);
+        var page = await _s.History.HistoryAsync(r.Me, room.Id, r.Frame.Before, limit, r.Ct);
+        if (!page.Ok) Error(r.Id, page.Error!);
+        else conn.Send(PlainWireFormat.Json(new HistoryFrame(r.Id, room.Id, page.Value!.Select(_s.V1.Message).ToList(), page.Value!.Count >= limit), J.HistoryFrame));
     }
 
-    private async Task OnlineAsync(UserRef me, ClientFrame f, JsonElement? id, CancellationToken ct)
+    private async Task OnlineAsync(Request r)
     {
-        var (room, error) = await ResolveReadableAsync(me, f, ct);
-        if (room is null)
-        {
-            Error(id, error!);
-            return;
-        }
-        conn.Send(PlainWireFormat.Json(new OnlineFrame(id, room.Id, _s.Chat.Online(room.Id).Select(_s.V1.User).ToList()), J.OnlineFrame));
+        var (room, error) = await ResolveRoomAsync(r.Me, r.Frame, r.Ct);
+        if (room is not null && await _s.Rooms.Directory.CheckReadAsync(r.Me, room, r.Ct) is { } denied) (room, error) = (null, denied);
+        if (room is null) Error(r.Id, error!);
+        else conn.Send(PlainWireFormat.Json(new OnlineFrame(r.Id, room.Id, _s.Sessions.Online(room.Id).Select(_s.V1.User).ToList()), J.OnlineFrame));
     }
 
-    private async Task RoomsAsync(UserRef me, JsonElement? id, CancellationToken ct)
+    private async Task RoomsAsync(Request r)
     {
-        var (rooms, direct) = await ListAsync(me, ct);
-        conn.Send(PlainWireFormat.Json(new RoomsFrame(id, rooms, direct), J.RoomsFrame));
+        var (rooms, direct) = await ListAsync(r.Me, r.Ct);
+        conn.Send(PlainWireFormat.Json(new RoomsFrame(r.Id, rooms, direct), J.RoomsFrame));
     }
 
     // ------------------------------------------------------------------ helpers
 
     private async Task<(List<WireRoom>, List<WireDirect>)> ListAsync(UserRef user, CancellationToken ct)
     {
-        var rooms = (await _s.Chat.ListRoomsAsync(user, ct)).Select(WireJson.Room).ToList();
+        var rooms = (await _s.Rooms.ListAsync(user, ct)).Select(WireJson.Room).ToList();
         var direct = user.IsGuest
             ? []
-            : (await _s.Chat.ListDirectAsync(user, ct)).Select(d => new WireDirect(WireJson.Room(d.Room), _s.V1.User(d.Other))).ToList();
+            : (await _s.Rooms.ListDirectAsync(user, ct)).Select(d => new WireDirect(WireJson.Room(d.Room), _s.V1.User(d.Other))).ToList();
         return (rooms, direct);
     }
 
@@ -414,16 +400,15 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
     {
         if (!string.IsNullOrWhiteSpace(f.To))
         {
-            var direct = await _s.Chat.OpenDirectAsync(me, f.To, ct);
+            var direct = await _s.Rooms.OpenDirectAsync(me, f.To, ct);
             return direct.Ok ? (direct.Value!.Room, null) : (null, direct.Error);
         }
         if (f.Room is { ValueKind: not (JsonValueKind.String or JsonValueKind.Number) })
             return (null, new ChatError("bad_request", "\"room\" is a slug (string) or an id (number)."));
         RoomInfo? room = f.Room switch
         {
-            { ValueKind: JsonValueKind.String } s when s.GetString() is { Length: > 0 and <= 80 } slug => await _s.Chat.FindRoomAsync(slug, ct),
-            { ValueKind: JsonValueKind.Number } n when n.TryGetInt64(out var roomId) => await _s.Chat.GetRoomAsync(roomId, ct),
-            null => null,
+            { ValueKind: JsonValueKind.String } s when s.GetString() is { Length: > 0 and <= 80 } slug => await _s.Rooms.FindAsync(slug, ct),
+            { ValueKind: JsonValueKind.Number } n when n.TryGetInt64(out var roomId) => await _s.Rooms.GetAsync(roomId, ct),
             _ => null,
         };
         if (room is null)
@@ -435,23 +420,15 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         return (room, null);
     }
 
-    private async Task<(RoomInfo? Room, ChatError? Error)> ResolveReadableAsync(UserRef me, ClientFrame f, CancellationToken ct)
-    {
-        var (room, error) = await ResolveRoomAsync(me, f, ct);
-        if (room is null) return (null, error);
-        return await _s.Chat.CanReadAsync(me, room, ct) ? (room, null) : (null, ChatError.Forbidden);
-    }
-
-    /// <summary>A joined room named by slug or id (no database needed: the socket knows its rooms).</summary>
-    private long? JoinedRoomId(ClientFrame f)
+    /// <summary>A joined room named by slug or id (no database needed: the session knows its rooms).</summary>
+    private static long? JoinedRoomId(ChatSession session, ClientFrame f)
     {
         switch (f.Room)
         {
             case { ValueKind: JsonValueKind.Number } n when n.TryGetInt64(out var roomId):
-                return conn.IsJoined(roomId) ? roomId : null;
+                return session.IsJoined(roomId) ? roomId : null;
             case { ValueKind: JsonValueKind.String } s:
-                var slug = s.GetString()?.Trim().ToLowerInvariant();
-                return conn.JoinedRoomBySlug(slug);
+                return session.JoinedRoomBySlug(s.GetString()?.Trim().ToLowerInvariant());
             default:
                 return null;
         }

@@ -16,6 +16,7 @@ public static class WebSocketSetup
         s.AddSocketAuth();
         s.AddSingleton<PlainWireFormat>();
         s.AddSingleton<V1WireFormat>();
+        s.AddSingleton<WebSocketMetrics>();
         s.AddSingleton<SocketServices>();
         s.AddSingleton<SocketRegistry>();
         return builder;
@@ -42,7 +43,7 @@ public static class WebSocketSetup
     public static IApplicationBuilder UseChatPortalSocketEndpoint(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<IOptions<WebSocketEndpointOptions>>().Value;
-        _ = WebSocketMetrics.Current; // creates the gauges now, so /metrics shows 0 before the first socket
+        app.Services.GetRequiredService<WebSocketMetrics>(); // creates the gauges now, so /metrics shows 0 before the first socket
         var path = new PathString(options.Path);
         app.MapWhen(ctx => ctx.Request.Path.Equals(path, StringComparison.OrdinalIgnoreCase)
             && ctx.Features.Get<IHttpUpgradeFeature>()?.IsUpgradableRequest == true, branch =>
@@ -69,13 +70,13 @@ internal static class WebSocketEndpoint
 
         if (!ctx.WebSockets.IsWebSocketRequest)
         {
-            await RefuseAsync(ctx, StatusCodes.Status400BadRequest, "not_websocket",
+            await RefuseAsync(ctx, services, StatusCodes.Status400BadRequest, "not_websocket",
                 "This is ChatPortal's WebSocket endpoint: connect with a WebSocket client (see /clients/demo.html and docs/protocol.md).");
             return;
         }
         if (!OriginAllowed(ctx.Request, o, portal))
         {
-            await RefuseAsync(ctx, StatusCodes.Status403Forbidden, "origin", "This page's origin may not open sockets here.");
+            await RefuseAsync(ctx, services, StatusCodes.Status403Forbidden, "origin", "This page's origin may not open sockets here.");
             return;
         }
         var requested = ctx.WebSockets.WebSocketRequestedProtocols;
@@ -84,7 +85,7 @@ internal static class WebSocketEndpoint
         {
             if (!requested.Contains(V1Protocol.Name, StringComparer.Ordinal))
             {
-                await RefuseAsync(ctx, StatusCodes.Status400BadRequest, "subprotocol",
+                await RefuseAsync(ctx, services, StatusCodes.Status400BadRequest, "subprotocol",
                     $"Unsupported subprotocol. Use \"{V1Protocol.Name}\", or none for the plain protocol.");
                 return;
             }
@@ -93,7 +94,7 @@ internal static class WebSocketEndpoint
         var ip = ctx.Connection.RemoteIpAddress?.ToString() ?? "unknown";
         if (!registry.TryReserve(ip))
         {
-            await RefuseAsync(ctx, StatusCodes.Status429TooManyRequests, "per_ip_cap", "Too many open sockets from this address.");
+            await RefuseAsync(ctx, services, StatusCodes.Status429TooManyRequests, "per_ip_cap", "Too many open sockets from this address.");
             return;
         }
         try
@@ -107,7 +108,7 @@ internal static class WebSocketEndpoint
             string? room = ctx.Request.Query["room"];
             var conn = new SocketConnection(ws, services, ip, c => subprotocol is null ? new PlainProtocol(c, room) : new V1Protocol(c));
             var kind = conn.Protocol.Kind;
-            WebSocketMetrics.Opened(kind);
+            services.Metrics.Opened(kind);
             registry.Add(conn);
             try
             {
@@ -116,7 +117,7 @@ internal static class WebSocketEndpoint
             finally
             {
                 registry.Remove(conn);
-                WebSocketMetrics.Closed(kind);
+                services.Metrics.Closed(kind);
             }
             // The framework sent its close frame after a protocol error: read until the client's close
             // (bounded), or the reset of ending now could destroy that frame before the client reads it.
@@ -148,9 +149,9 @@ internal static class WebSocketEndpoint
 
     private static bool Same(string a, string b) => string.Equals(a, b, StringComparison.OrdinalIgnoreCase);
 
-    private static async Task RefuseAsync(HttpContext ctx, int status, string reason, string message)
+    private static async Task RefuseAsync(HttpContext ctx, SocketServices services, int status, string reason, string message)
     {
-        WebSocketMetrics.Refused(reason);
+        services.Metrics.Refused(reason);
         ctx.Response.StatusCode = status;
         ctx.Response.ContentType = "text/plain; charset=utf-8";
         ctx.Response.Headers.XContentTypeOptions = "nosniff"; // this path skips the security-header middleware

@@ -19,28 +19,29 @@ public readonly record struct SocketCounts(int Plain, int V1, int Guests)
 }
 
 /// <summary>
-/// Counters of the socket endpoint, readable in process (admin dashboard) and exported through
-/// the "ChatPortal" meter (metrics endpoint).
+/// Instruments of the socket endpoint on the "ChatPortal" meter (exported by the metrics endpoint,
+/// made through <see cref="IMeterFactory"/>); the open-connection counts are also read in process (dashboard).
 /// </summary>
-public static class WebSocketMetrics
+public sealed class WebSocketMetrics
 {
-    private static readonly Meter Meter = new(ChatMetrics.MeterName);
-    private static int _plain;
-    private static int _v1;
-    private static int _guests;
-    private static long _accepted;
-    private static long _rejected;
-    private static long _dropped;
+    private int _plain;
+    private int _v1;
+    private int _guests;
+    private readonly Counter<long> _accepted;
+    private readonly Counter<long> _rejected;
+    private readonly Counter<long> _dropped;
+    private readonly Counter<long> _framesOut;
+    private readonly Counter<long> _framesIn;
 
-    private static readonly Counter<long> Accepted = Meter.CreateCounter<long>("chatportal.ws.accepted", description: "WebSocket connections accepted");
-    private static readonly Counter<long> Rejected = Meter.CreateCounter<long>("chatportal.ws.rejected", description: "WebSocket upgrades refused (origin, protocol, per-address cap)");
-    private static readonly Counter<long> Dropped = Meter.CreateCounter<long>("chatportal.ws.dropped", description: "Sockets dropped for not keeping up");
-    private static readonly Counter<long> FramesOut = Meter.CreateCounter<long>("chatportal.ws.frames_out", description: "Frames sent to sockets");
-    private static readonly Counter<long> FramesIn = Meter.CreateCounter<long>("chatportal.ws.frames_in", description: "Messages received from sockets");
-
-    static WebSocketMetrics()
+    public WebSocketMetrics(IMeterFactory meters)
     {
-        Meter.CreateObservableUpDownCounter("chatportal.ws.connections", () => new[]
+        var meter = meters.Create(ChatMetrics.MeterName);
+        _accepted = meter.CreateCounter<long>("chatportal.ws.accepted", description: "WebSocket connections accepted");
+        _rejected = meter.CreateCounter<long>("chatportal.ws.rejected", description: "WebSocket upgrades refused (origin, protocol, per-address cap)");
+        _dropped = meter.CreateCounter<long>("chatportal.ws.dropped", description: "Sockets dropped for not keeping up");
+        _framesOut = meter.CreateCounter<long>("chatportal.ws.frames_out", description: "Frames sent to sockets");
+        _framesIn = meter.CreateCounter<long>("chatportal.ws.frames_in", description: "Messages received from sockets");
+        meter.CreateObservableUpDownCounter("chatportal.ws.connections", () => new[]
         {
             new Measurement<int>(Volatile.Read(ref _plain), new KeyValuePair<string, object?>("kind", "plain")),
             new Measurement<int>(Volatile.Read(ref _v1), new KeyValuePair<string, object?>("kind", "v1")),
@@ -49,40 +50,27 @@ public static class WebSocketMetrics
     }
 
     /// <summary>Open connections now (plain, v1; guests of either kind counted again under Guests).</summary>
-    public static SocketCounts Current => new(Volatile.Read(ref _plain), Volatile.Read(ref _v1), Volatile.Read(ref _guests));
+    public SocketCounts Current => new(Volatile.Read(ref _plain), Volatile.Read(ref _v1), Volatile.Read(ref _guests));
 
-    public static long AcceptedTotal => Interlocked.Read(ref _accepted);
-    public static long RejectedTotal => Interlocked.Read(ref _rejected);
-    public static long DroppedTotal => Interlocked.Read(ref _dropped);
-
-    internal static void Opened(SocketKind kind)
+    internal void Opened(SocketKind kind)
     {
-        Interlocked.Increment(ref _accepted);
-        Accepted.Add(1, new KeyValuePair<string, object?>("kind", Name(kind)));
+        _accepted.Add(1, new KeyValuePair<string, object?>("kind", Name(kind)));
         Interlocked.Increment(ref kind == SocketKind.Plain ? ref _plain : ref _v1);
     }
 
-    internal static void Closed(SocketKind kind) => Interlocked.Decrement(ref kind == SocketKind.Plain ? ref _plain : ref _v1);
+    internal void Closed(SocketKind kind) => Interlocked.Decrement(ref kind == SocketKind.Plain ? ref _plain : ref _v1);
 
-    internal static void GuestIn() => Interlocked.Increment(ref _guests);
+    internal void GuestIn() => Interlocked.Increment(ref _guests);
 
-    internal static void GuestOut() => Interlocked.Decrement(ref _guests);
+    internal void GuestOut() => Interlocked.Decrement(ref _guests);
 
-    internal static void Refused(string reason)
-    {
-        Interlocked.Increment(ref _rejected);
-        Rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
-    }
+    internal void Refused(string reason) => _rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
-    internal static void SlowDropped()
-    {
-        Interlocked.Increment(ref _dropped);
-        Dropped.Add(1);
-    }
+    internal void SlowDropped() => _dropped.Add(1);
 
-    internal static void Sent() => FramesOut.Add(1);
+    internal void Sent() => _framesOut.Add(1);
 
-    internal static void Received() => FramesIn.Add(1);
+    internal void Received() => _framesIn.Add(1);
 
     private static string Name(SocketKind kind) => kind == SocketKind.Plain ? "plain" : "v1";
 }

@@ -133,7 +133,8 @@ internal sealed record CaughtUpFrame(long RoomId, long LastId, int Count)
     [JsonPropertyOrder(-1)] public string Type => "caught_up";
 }
 
-internal sealed record LeftFrame(JsonElement? ReplyTo, long RoomId)
+/// <summary>The socket left a room: on request (<c>reply_to</c>), or because its user lost access (<c>reason</c>: removed, closed, archived, deleted).</summary>
+internal sealed record LeftFrame(JsonElement? ReplyTo, long RoomId, string? Reason = null)
 {
     [JsonPropertyOrder(-1)] public string Type => "left";
 }

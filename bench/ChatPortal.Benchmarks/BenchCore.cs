@@ -25,7 +25,8 @@ public sealed class BenchCore : IAsyncDisposable
 
     public string DataDir { get; }
     public IServiceProvider Services => _host.Services;
-    public ChatService Chat => Services.GetRequiredService<ChatService>();
+    public ChatCommands Commands => Services.GetRequiredService<ChatCommands>();
+    public ChatHistory History => Services.GetRequiredService<ChatHistory>();
     public MessageSearch Search => Services.GetRequiredService<MessageSearch>();
     public IDbContextFactory<ChatDbContext> DbFactory => Services.GetRequiredService<IDbContextFactory<ChatDbContext>>();
 
@@ -84,7 +85,7 @@ public sealed class BenchCore : IAsyncDisposable
         var r = await db.Rooms.FirstOrDefaultAsync(x => x.Slug == slug);
         if (r is null)
         {
-            r = new Room { Slug = slug, Name = slug, AllowGuests = true, InviteCode = ChatService.NewInviteCode(), CreatedAt = DateTimeOffset.UtcNow };
+            r = new Room { Slug = slug, Name = slug, AllowGuests = true, InviteCode = ChatRooms.NewInviteCode(), CreatedAt = DateTimeOffset.UtcNow };
             db.Rooms.Add(r);
             await db.SaveChangesAsync();
         }

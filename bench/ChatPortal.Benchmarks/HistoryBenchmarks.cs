@@ -7,7 +7,7 @@ namespace ChatPortal.Benchmarks;
 
 /// <summary>
 /// Scenario 6: a room of 1,000,000 messages (plus the FTS5 trigram index the app keeps), read
-/// through <see cref="ChatService.GetHistoryAsync"/> and <c>MessageSearch.SearchAsync</c>.
+/// through <see cref="ChatHistory.GetHistoryAsync"/> and <c>MessageSearch.SearchAsync</c>.
 /// The seeded database is kept in /tmp and reused by later runs (seeding takes a minute or two).
 /// </summary>
 [MemoryDiagnoser]
@@ -61,10 +61,10 @@ public class HistoryBenchmarks
     public async Task CleanupAsync() => await _core.DisposeAsync();
 
     [Benchmark(Description = "history: latest page (50)")]
-    public async Task<int> LatestPage() => (await _core.Chat.GetHistoryAsync(_room.Id, null, 50)).Count;
+    public async Task<int> LatestPage() => (await _core.History.GetHistoryAsync(_room.Id, null, 50)).Count;
 
     [Benchmark(Description = "history: older page (50, middle of the room)")]
-    public async Task<int> OlderPage() => (await _core.Chat.GetHistoryAsync(_room.Id, _olderBefore, 50)).Count;
+    public async Task<int> OlderPage() => (await _core.History.GetHistoryAsync(_room.Id, _olderBefore, 50)).Count;
 
     [Benchmark(Description = "search: Chinese substring 明月光疑")]
     public async Task<int> ChineseSearch() => (await _core.Search.SearchAsync(_reader, "明月光疑", _room.Id)).Count;

@@ -7,7 +7,7 @@ namespace ChatPortal.Benchmarks;
 /// <summary>
 /// Scenario 5 in process: 50 concurrent senders, every message durably stored (WAL,
 /// synchronous=FULL) before its task completes. <see cref="GroupCommit"/> goes through
-/// <see cref="ChatService.BeginPostAsync"/> with 32 posts in flight per sender, as a socket pipelines
+/// <see cref="ChatCommands.BeginPostAsync"/> with 32 posts in flight per sender, as a socket pipelines
 /// them (the single writer commits whatever has queued in one transaction); the baseline stores each message in its own transaction (one SaveChanges per
 /// message), same database settings, same run. Each figure is per message: acks/s = 1 / time.
 /// </summary>
@@ -42,9 +42,9 @@ public class StorageBenchmarks
 
     /// <summary>
     /// Each sender keeps up to <see cref="Window"/> posts in flight, as a socket does
-    /// (<see cref="ChatService.BeginPostAsync"/>: queued in order, acked once committed).
+    /// (<see cref="ChatCommands.BeginPostAsync"/>: queued in order, acked once committed).
     /// </summary>
-    [Benchmark(Description = "group commit: ChatService.BeginPostAsync, 50 senders, 32 in flight each", OperationsPerInvoke = Senders * GroupPerSender)]
+    [Benchmark(Description = "group commit: ChatCommands.BeginPostAsync, 50 senders, 32 in flight each", OperationsPerInvoke = Senders * GroupPerSender)]
     public async Task GroupCommit()
     {
         var round = Interlocked.Increment(ref _round);
@@ -54,7 +54,7 @@ public class StorageBenchmarks
             for (var i = 0; i < GroupPerSender; i++)
             {
                 if (inFlight.Count == Window) Check(await inFlight.Dequeue());
-                inFlight.Enqueue(await _core.Chat.BeginPostAsync(u, _room.Id, $"message {i} of {u.Name}", $"g{round}-{i}"));
+                inFlight.Enqueue(await _core.Commands.BeginPostAsync(u, _room.Id, $"message {i} of {u.Name}", $"g{round}-{i}"));
             }
             while (inFlight.Count > 0) Check(await inFlight.Dequeue());
         })));

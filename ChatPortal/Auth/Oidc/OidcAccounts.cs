@@ -55,7 +55,7 @@ public sealed record OidcOutcome(OidcResult Result, ChatUser? User = null, Admin
 /// or else to a new account named after the person. Later sign-ins find the link (issuer +
 /// subject). Admins are matched the same way but separately, and only while in the admin group.
 /// </summary>
-public sealed class OidcAccounts(IDbContextFactory<ChatDbContext> dbFactory, UserProfiles profiles, ChatService chat,
+public sealed class OidcAccounts(IDbContextFactory<ChatDbContext> dbFactory, UserProfiles profiles, UserDirectory users, ChatRooms rooms,
     IOptions<OidcOptions> options, TimeProvider time, ILogger<OidcAccounts> log)
 {
     public async Task<OidcOutcome> SignInChatAsync(OidcIdentity id, string? remoteIp, CancellationToken ct = default)
@@ -65,14 +65,14 @@ public sealed class OidcAccounts(IDbContextFactory<ChatDbContext> dbFactory, Use
         var link = await db.ExternalLogins.FirstOrDefaultAsync(l => l.Issuer == id.Issuer && l.Subject == id.Subject && !l.ForAdmin, ct);
         ChatUser? user = null;
         var result = OidcResult.SignedIn;
-        if (link is not null) user = await db.Users.FirstOrDefaultAsync(u => u.Id == link.LocalId, ct);
+        if (link is not null) user = await db.Users.FirstOrDefaultAsync(u => u.Id == link.LocalId && u.DeletedAt == null, ct);
         if (user is null && !string.IsNullOrWhiteSpace(id.Email))
         {
             var owners = await profiles.FindByVerifiedEmailAsync(id.Email, ct);
             if (owners.Count > 0)
             {
                 if (!id.EmailVerified) return new(OidcResult.EmailUnverified);
-                user = await db.Users.FirstOrDefaultAsync(u => owners.Contains(u.Id) && u.Kind == UserKind.Member, ct);
+                user = await db.Users.FirstOrDefaultAsync(u => owners.Contains(u.Id) && u.Kind == UserKind.Member && u.DeletedAt == null, ct);
                 if (user is not null) result = OidcResult.Linked;
             }
         }
@@ -92,10 +92,10 @@ public sealed class OidcAccounts(IDbContextFactory<ChatDbContext> dbFactory, Use
         user.LastSeenAt = now;
         user.LastIp = remoteIp;
         await db.SaveChangesAsync(ct);
-        chat.Users.Invalidate(user.Id);
+        users.Invalidate(user.Id);
 
         await UpdateProfileAsync(user.Id, id, result == OidcResult.Registered, ct);
-        await JoinGroupRoomsAsync(user.Id, id.Groups, ct);
+        await JoinGroupRoomsAsync(new UserRef(user.Id, user.Name, user.Kind), id.Groups, ct);
         log.LogInformation("OpenID Connect sign-in of user {User} ({Result})", user.Id, result);
         return new(result, user);
     }
@@ -189,18 +189,18 @@ public sealed class OidcAccounts(IDbContextFactory<ChatDbContext> dbFactory, Use
         }
     }
 
-    private async Task JoinGroupRoomsAsync(long userId, IReadOnlyList<string> groups, CancellationToken ct)
+    private async Task JoinGroupRoomsAsync(UserRef user, IReadOnlyList<string> groups, CancellationToken ct)
     {
         foreach (var g in groups)
         {
             if (!options.Value.RoomGroups.TryGetValue(g, out var slug)) continue;
-            var room = await chat.FindRoomAsync(slug, ct);
+            var room = await rooms.FindAsync(slug, ct);
             if (room is null || room.IsDirect || room.IsArchived)
             {
                 log.LogWarning("Group {Group} names room {Slug}, which does not exist (or is archived)", g, slug);
                 continue;
             }
-            await chat.EnsureMemberAsync(room.Id, userId, ct);
+            await rooms.EnsureMemberAsync(room.Id, user, ct);
         }
     }
 

@@ -23,7 +23,7 @@ public sealed record MuteInfo(DateTimeOffset Until, string? Reason);
 /// current one is required; every other session ends because the security stamp changes, API
 /// tokens are revoked as on an admin's reset) and reading their own mute.
 /// </summary>
-public sealed class AccountSelfService(IDbContextFactory<ChatDbContext> dbFactory, ChatService chat, ApiTokens tokens, TimeProvider time,
+public sealed class AccountSelfService(IDbContextFactory<ChatDbContext> dbFactory, UserDirectory users, ChatSessions sessions, ApiTokens tokens, TimeProvider time,
     IPasswordHasher<ChatUser>? hasher = null)
 {
     private readonly IPasswordHasher<ChatUser> _hasher = hasher ?? new PasswordHasher<ChatUser>();
@@ -58,14 +58,14 @@ public sealed class AccountSelfService(IDbContextFactory<ChatDbContext> dbFactor
         await tokens.RevokeAllAsync(user.Id, ct);
         // Ends every open page and socket of the user (their cookies and tickets carry the old stamp);
         // the page that asked gets a new cookie with the new stamp.
-        chat.RevokeSessions(user.Id, "password_changed");
+        await sessions.RevokeAsync(user.Id, "password_changed");
         return new(PasswordChangeStatus.Changed, User: user);
     }
 
     /// <summary>The user's mute now, or null when not muted.</summary>
     public async Task<MuteInfo?> MuteAsync(long userId, CancellationToken ct = default)
     {
-        var state = await chat.Users.GetAsync(userId, ct);
+        var state = await users.GetAsync(userId, ct);
         if (state is null || !state.IsMuted(time.GetUtcNow())) return null;
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var reason = await db.Users.Where(u => u.Id == userId).Select(u => u.MuteReason).FirstOrDefaultAsync(ct);

@@ -19,7 +19,7 @@ namespace ChatPortal.Chat.Notifications;
 /// deleted once mailed (or read, or no longer wanted); a failed send keeps them for the next round.
 /// Quiet hours postpone the mail.
 /// </summary>
-public sealed class EmailDigest(IDbContextFactory<ChatDbContext> dbFactory, ChatService chat, NotificationSettings settings, Mailer mailer,
+public sealed class EmailDigest(IDbContextFactory<ChatDbContext> dbFactory, ChatRooms chatRooms, ChatHistory history, NotificationSettings settings, Mailer mailer,
     EmailLinks links, ProfileDirectory profiles, IStringLocalizer<NotificationText> text, IOptions<EmailOptions> options, TimeProvider time,
     ILogger<EmailDigest> log) : BackgroundService
 {
@@ -78,7 +78,7 @@ public sealed class EmailDigest(IDbContextFactory<ChatDbContext> dbFactory, Chat
                 done.AddRange(rows.Select(r => r.Id));
                 continue;
             }
-            var messages = (await chat.GetMessagesAsync(unread.Select(u => u.MessageId).Take(ItemsPerMail).ToList(), ct))
+            var messages = (await history.GetMessagesAsync(unread.Select(u => u.MessageId).Take(ItemsPerMail).ToList(), ct))
                 .Where(m => !m.IsDeleted).ToList();
             if (messages.Count == 0)
             {
@@ -88,7 +88,7 @@ public sealed class EmailDigest(IDbContextFactory<ChatDbContext> dbFactory, Chat
             var kinds = unread.ToDictionary(u => u.MessageId, u => u.Kind);
             var rooms = new Dictionary<long, RoomInfo>();
             foreach (var id in messages.Select(m => m.RoomId).Distinct())
-                if (await chat.GetRoomAsync(id, ct) is { } r) rooms[id] = r;
+                if (await chatRooms.GetAsync(id, ct) is { } r) rooms[id] = r;
             mails.Add((Compose(user, profile.Email, messages, kinds, rooms), rows.Select(r => r.Id).ToList()));
         }
         if (done.Count > 0) await db.PendingNotifications.Where(n => done.Contains(n.Id)).ExecuteDeleteAsync(ct);

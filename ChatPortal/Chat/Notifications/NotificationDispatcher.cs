@@ -42,7 +42,7 @@ public sealed record NotificationTarget(long UserId, string Name, string? Locale
 /// nodes'); the email digest gets a row whenever an address is known, and mails it only if the
 /// message is still unread after the digest delay.
 /// </summary>
-public sealed class NotificationDispatcher(NotificationInbox inbox, IDbContextFactory<ChatDbContext> dbFactory, ChatService chat,
+public sealed class NotificationDispatcher(NotificationInbox inbox, IDbContextFactory<ChatDbContext> dbFactory, ChatRooms rooms,
     PresenceTracker presence, NotificationSettings settings, PushSender push, Mailer mailer, ProfileDirectory profiles,
     IStringLocalizer<NotificationText> text, TimeProvider time, ILogger<NotificationDispatcher> log, IRemotePresence? remote = null)
     : BackgroundService
@@ -83,7 +83,7 @@ public sealed class NotificationDispatcher(NotificationInbox inbox, IDbContextFa
 
     internal async Task HandleAsync(ChatMessage m, CancellationToken ct)
     {
-        var room = await chat.GetRoomAsync(m.RoomId, ct);
+        var room = await rooms.GetAsync(m.RoomId, ct);
         if (room is null || room.IsArchived) return;
         var targets = await TargetsAsync(room, m, ct);
         if (targets.Count == 0) return;

@@ -1,0 +1,434 @@
+using System.Collections.Concurrent;
+
+namespace ChatPortal.Chat;
+
+/// <summary>Why a session lost a room.</summary>
+public enum RoomLoss
+{
+    /// <summary>The user was removed from a private room or a direct conversation.</summary>
+    Removed,
+    /// <summary>The room was made private (or closed to guests) and the user is not let in.</summary>
+    Closed,
+    Archived,
+    Deleted,
+}
+
+/// <summary>
+/// What a connection (a browser tab, a socket) implements for its <see cref="ChatSession"/>: a queue
+/// the core may put work on without ever waiting, drained by one loop that hands the session's items
+/// back to <see cref="ChatSession.DeliverAsync"/>, and the outputs the session produces there.
+/// </summary>
+public interface IChatSessionSink
+{
+    /// <summary>Queues an item (an event or a <see cref="RoomJoin"/>); false when the queue is full (the connection is too slow).</summary>
+    bool TryQueue(object item, out bool startDrain);
+
+    /// <summary>Starts the drain when <c>TryQueue</c> said so (on any thread).</summary>
+    void Drain();
+
+    /// <summary>The queue overflowed: the connection is dropped (it reconnects and catches up).</summary>
+    void Overflow();
+
+    /// <summary>A join's reply, before its catch-up (the room, who is online, the newest id; for the web the latest page).</summary>
+    ValueTask JoinedAsync(RoomJoin join);
+
+    /// <summary>An event this session's user may see.</summary>
+    ValueTask EventAsync(ChatEvent evt);
+
+    /// <summary>A join's catch-up is complete: live events follow.</summary>
+    ValueTask CaughtUpAsync(RoomJoin join);
+
+    /// <summary>The session left a room because its user may no longer read it.</summary>
+    ValueTask RoomLostAsync(RoomInfo room, RoomLoss reason);
+
+    /// <summary>The session ended (ban, kick, sign-out): close the connection. Called once, on any thread.</summary>
+    void Revoked(string reason);
+}
+
+/// <summary>
+/// A join on its way through the session's queue: the reply, then what was stored after
+/// <see cref="Since"/> (or the latest page), then the live events that arrived meanwhile, in order,
+/// with nothing missed and nothing twice.
+/// </summary>
+public sealed class RoomJoin
+{
+    internal RoomJoin(RoomInfo room, long? since, int latestPage, IReadOnlyList<UserRef> online, long lastId, object? tag, RoomFeed feed) =>
+        (Room, Since, LatestPage, Online, LastId, Tag, Feed) = (room, since, latestPage, online, lastId, tag, feed);
+
+    public RoomInfo Room { get; }
+    /// <summary>Catch up with everything stored after this id (null: no catch-up).</summary>
+    public long? Since { get; }
+    /// <summary>Instead of a catch-up: the latest page of this many messages (the web view).</summary>
+    public int LatestPage { get; }
+    public IReadOnlyList<UserRef> Online { get; }
+    /// <summary>The room's newest stored id when the join was made.</summary>
+    public long LastId { get; }
+    /// <summary>The adapter's own data (e.g. the request id to reply to).</summary>
+    public object? Tag { get; }
+    /// <summary>The latest page, for a <see cref="LatestPage"/> join (set before <see cref="IChatSessionSink.JoinedAsync"/>).</summary>
+    public IReadOnlyList<ChatMessage> Page { get; internal set; } = [];
+    /// <summary>Set before <see cref="IChatSessionSink.CaughtUpAsync"/>: the newest id sent and how many events the catch-up sent.</summary>
+    public long CaughtUpTo { get; internal set; }
+    public int CatchUpCount { get; internal set; }
+    internal RoomFeed Feed { get; }
+}
+
+/// <summary>One room of one session.</summary>
+internal sealed class RoomFeed(RoomInfo room)
+{
+    // The drain is the only one to touch Room, Stash and SentUpTo once the feed is published.
+    public RoomInfo Room { get; set; } = room;
+    public IDisposable? Subscription { get; set; }
+    public IDisposable? Presence { get; set; }
+    /// <summary>Joined (with presence and a catch-up) rather than only watched (a drawer's unread counts).</summary>
+    public bool Joined { get; set; }
+    public bool Watched { get; set; }
+    public bool WantsPresence { get; set; }
+    public RoomJoin? Join { get; set; }
+    /// <summary>Until the join's catch-up is sent, live events of the room wait here, in order.</summary>
+    public List<ChatEvent>? Stash { get; set; }
+    /// <summary>Live events with an id up to this were already sent (by the catch-up, or are in the page).</summary>
+    public long SentUpTo { get; set; }
+
+    public void Dispose()
+    {
+        Subscription?.Dispose();
+        Subscription = null;
+        Presence?.Dispose();
+        Presence = null;
+    }
+}
+
+/// <summary>
+/// One connection's life in the core: a browser tab or a socket, for one user. It owns the rooms
+/// joined (subscription, presence, the join's catch-up), the one visibility check every event passes
+/// (the room is one the session still has; its access was checked at the join and again on every
+/// room or membership event), typing, and revocation. Adapters only frame what it hands them.
+/// </summary>
+public sealed class ChatSession : IDrainedSubscriber, IDisposable
+{
+    private const int CatchUpPage = 500;
+    private readonly ChatSessions _core;
+    private readonly IChatSessionSink _sink;
+    private readonly Lock _gate = new();
+    // Sized for a connection's few rooms: the defaults (31 buckets, a lock per core) cost ~0.4 KB per socket.
+    private readonly ConcurrentDictionary<long, RoomFeed> _rooms = new(concurrencyLevel: 1, capacity: 2);
+    private readonly int _maxStash;
+    private IDisposable? _userSubscription;
+    private bool _connected = true;
+    private int _ended;
+
+    internal ChatSession(ChatSessions core, UserRef user, IChatSessionSink sink, int maxStash)
+    {
+        (_core, User, _sink, _maxStash) = (core, user, sink, maxStash);
+        _userSubscription = core.Fanout.SubscribeUser(user.Id, this);
+    }
+
+    public UserRef User { get; }
+
+    public bool IsEnded => Volatile.Read(ref _ended) == 1;
+
+    /// <summary>Whether an item of the connection's queue belongs to the session (to go back through <see cref="DeliverAsync"/>).</summary>
+    public static bool Owns(object item) => item is ChatEvent or RoomJoin;
+
+    // ------------------------------------------------------------------ rooms
+
+    public bool IsJoined(long roomId) => _rooms.TryGetValue(roomId, out var f) && f.Joined;
+
+    public int JoinedCount => _rooms.Values.Count(f => f.Joined);
+
+    /// <summary>A joined room by slug (no database needed: the session knows its rooms).</summary>
+    public long? JoinedRoomBySlug(string? slug) =>
+        _rooms.Values.FirstOrDefault(f => f.Joined && string.Equals(f.Room.Slug, slug, StringComparison.Ordinal))?.Room.Id;
+
+    /// <summary>
+    /// Joins a room: checks that the user may read it (recording membership of public rooms), listens
+    /// to it, enters presence, then queues the join so that its reply, its catch-up (everything stored
+    /// after <paramref name="since"/>, or the latest page of <paramref name="latestPage"/> messages) and the
+    /// live events that arrived meanwhile reach the connection in order, with no gap and no duplicate.
+    /// </summary>
+    public async Task<ChatResult<RoomJoin>> JoinAsync(RoomInfo? room, long? since = null, int latestPage = 0, object? tag = null,
+        int maxRooms = int.MaxValue, CancellationToken ct = default)
+    {
+        if (IsEnded) return Ended;
+        var opened = await _core.Rooms.OpenAsync(User, room, ct);
+        if (!opened.Ok) return opened.Error!;
+        room = opened.Value!;
+        RoomFeed feed;
+        lock (_gate)
+        {
+            if (IsEnded) return Ended;
+            if (_rooms.TryGetValue(room.Id, out var existing) && existing.Joined)
+                return new ChatError("already_joined", "This connection has already joined that room.");
+            if (existing is null && JoinedCount >= maxRooms)
+                return new ChatError("too_many_rooms", $"A connection may join at most {maxRooms} rooms.");
+            feed = existing ?? new RoomFeed(room);
+            feed.Stash = [];
+            feed.Joined = true;
+            feed.WantsPresence = true;
+            feed.Subscription ??= _core.Fanout.SubscribeRoom(room.Id, this);
+            if (_connected) feed.Presence ??= _core.EnterPresence(room.Id, User);
+            _rooms[room.Id] = feed;
+        }
+        var join = new RoomJoin(room, since, latestPage, _core.Presence.Online(room.Id), await _core.History.LatestIdAsync(room.Id, ct), tag, feed);
+        feed.Join = join;
+        Queue(join);
+        return join;
+    }
+
+    /// <summary>Leaves a joined room (a watched room stays watched). False when it was not joined.</summary>
+    public bool Leave(long roomId)
+    {
+        lock (_gate)
+        {
+            if (!_rooms.TryGetValue(roomId, out var feed) || !feed.Joined) return false;
+            feed.Joined = false;
+            feed.WantsPresence = false;
+            feed.Join = null;
+            feed.Presence?.Dispose();
+            feed.Presence = null;
+            if (!feed.Watched) Remove(feed);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Listens to rooms without joining them (a drawer's unread counts): no presence, no catch-up, and
+    /// only rooms the user may read. Returns the rooms now watched.
+    /// </summary>
+    public async Task<IReadOnlyList<RoomInfo>> WatchAsync(IEnumerable<RoomInfo> rooms, CancellationToken ct = default)
+    {
+        var watched = new List<RoomInfo>();
+        foreach (var room in rooms)
+        {
+            if (await _core.Directory.CheckReadAsync(User, room, ct) is not null) continue;
+            lock (_gate)
+            {
+                if (IsEnded) break;
+                var feed = _rooms.GetOrAdd(room.Id, _ => new RoomFeed(room));
+                feed.Watched = true;
+                feed.Subscription ??= _core.Fanout.SubscribeRoom(room.Id, this);
+            }
+            watched.Add(room);
+        }
+        return watched;
+    }
+
+    /// <summary>The connection's link went down (or came back): it counts as gone from its rooms meanwhile.</summary>
+    public void SetConnected(bool connected)
+    {
+        lock (_gate)
+        {
+            if (_connected == connected || IsEnded) return;
+            _connected = connected;
+            foreach (var feed in _rooms.Values)
+            {
+                if (connected && feed.WantsPresence) feed.Presence ??= _core.EnterPresence(feed.Room.Id, User);
+                else if (!connected)
+                {
+                    feed.Presence?.Dispose();
+                    feed.Presence = null;
+                }
+            }
+        }
+    }
+
+    /// <summary>Says the user is typing in a joined room (throttled in the core for all connections).</summary>
+    public ChatError? Typing(long roomId)
+    {
+        if (!IsJoined(roomId)) return new ChatError("not_joined", "Join the room before typing in it.");
+        _core.Commands.Typing(User, roomId);
+        return null;
+    }
+
+    // ------------------------------------------------------------------ ending
+
+    /// <summary>Ends the session and tells the connection to close (token revoked, ban, kick).</summary>
+    public void Revoke(string reason)
+    {
+        if (End()) _sink.Revoked(reason);
+    }
+
+    /// <summary>The connection closed: leave everything.</summary>
+    public void Dispose() => End();
+
+    private bool End()
+    {
+        lock (_gate)
+        {
+            if (Interlocked.Exchange(ref _ended, 1) == 1) return false;
+            _userSubscription?.Dispose();
+            _userSubscription = null;
+            foreach (var feed in _rooms.Values) feed.Dispose();
+            _rooms.Clear();
+            return true;
+        }
+    }
+
+    private static readonly ChatError Ended = new("session_ended", "This session has ended.");
+
+    // ------------------------------------------------------------------ from the fan-out (never waits)
+
+    public bool TryQueue(ChatEvent evt, out bool startDrain)
+    {
+        startDrain = false;
+        if (IsEnded) return true; // going anyway; not slow
+        if (evt is SessionRevoked revoked)
+        {
+            if (revoked.UserId == User.Id)
+            {
+                _core.Log.LogInformation("Ending a session of user {UserId}: {Reason}", revoked.UserId, revoked.Reason);
+                ThreadPool.UnsafeQueueUserWorkItem(static s => s.Session.Revoke(s.Reason), (Session: this, revoked.Reason), preferLocal: false);
+            }
+            return true;
+        }
+        return _sink.TryQueue(evt, out startDrain);
+    }
+
+    public bool TryDeliver(ChatEvent evt)
+    {
+        if (!TryQueue(evt, out var start)) return false;
+        if (start) _sink.Drain();
+        return true;
+    }
+
+    public void Drain() => _sink.Drain();
+
+    public void OnOverflow() => _sink.Overflow();
+
+    private void Queue(object item)
+    {
+        if (!_sink.TryQueue(item, out var start))
+        {
+            _sink.Overflow();
+            return;
+        }
+        if (start) _sink.Drain();
+    }
+
+    // ------------------------------------------------------------------ on the connection's drain
+
+    /// <summary>Handles one of the session's items from the connection's queue (an event, a join), in queue order.</summary>
+    public async ValueTask DeliverAsync(object item)
+    {
+        if (IsEnded) return;
+        if (item is RoomJoin join) await CatchUpAsync(join);
+        else if (item is ChatEvent evt) await RouteAsync(evt);
+    }
+
+    private async ValueTask CatchUpAsync(RoomJoin join)
+    {
+        var feed = join.Feed;
+        if (!_rooms.TryGetValue(join.Room.Id, out var current) || !ReferenceEquals(current, feed)) return;
+        if (!ReferenceEquals(feed.Join, join))
+        {
+            // Left before its turn came, but still watched: what waited for the catch-up goes out as it is.
+            if (feed.Join is null && feed.Stash is { } left)
+            {
+                feed.Stash = null;
+                foreach (var evt in left) await RouteAsync(evt);
+            }
+            return;
+        }
+        if (join.LatestPage > 0)
+        {
+            // Everything up to LastId is in the page (read after it); later events come live, applied by id.
+            join.Page = await _core.History.GetHistoryAsync(join.Room.Id, null, join.LatestPage);
+            feed.SentUpTo = join.LastId;
+        }
+        await _sink.JoinedAsync(join);
+        var count = 0;
+        if (join.Since is { } since)
+        {
+            var after = Math.Max(0, since);
+            while (!IsEnded)
+            {
+                var events = await _core.History.GetStoredEventsAfterAsync(join.Room.Id, after, CatchUpPage);
+                foreach (var evt in events)
+                {
+                    var id = ChatEvents.StoredId(evt);
+                    feed.SentUpTo = Math.Max(feed.SentUpTo, id);
+                    after = Math.Max(after, id);
+                    count++;
+                    await _sink.EventAsync(evt);
+                }
+                if (events.Count < CatchUpPage) break;
+            }
+        }
+        join.CaughtUpTo = Math.Max(feed.SentUpTo, join.Since ?? 0);
+        join.CatchUpCount = count;
+        await _sink.CaughtUpAsync(join);
+        var waiting = feed.Stash ?? [];
+        feed.Stash = null;
+        foreach (var evt in waiting)
+        {
+            if (IsEnded) return;
+            await RouteAsync(evt);
+        }
+    }
+
+    /// <summary>The visibility check every event passes before the connection sees it.</summary>
+    private async ValueTask RouteAsync(ChatEvent evt)
+    {
+        switch (evt)
+        {
+            case DirectActivity d:
+                if (d.Recipient.Id == User.Id) await _sink.EventAsync(d);
+                return;
+            case MemberAdded m when m.User.Id == User.Id && !_rooms.ContainsKey(m.RoomId):
+                await _sink.EventAsync(m); // a room the user may now open (the drawer lists it)
+                return;
+        }
+        if (evt.RoomId == 0)
+        {
+            await _sink.EventAsync(evt);
+            return;
+        }
+        if (!_rooms.TryGetValue(evt.RoomId, out var feed)) return; // left, lost, or never ours
+        if (feed.Stash is { } stash)
+        {
+            stash.Add(evt);
+            if (stash.Count > _maxStash) _sink.Overflow();
+            return;
+        }
+        if (ChatEvents.StoredId(evt) is > 0 and var id && id <= feed.SentUpTo) return; // the catch-up had it
+        switch (evt)
+        {
+            case RoomDeleted:
+                await LoseAsync(feed, RoomLoss.Deleted);
+                return;
+            case MemberRemoved m when m.User.Id == User.Id:
+                if (await _core.Directory.CheckReadAsync(User, feed.Room) is not null)
+                {
+                    await LoseAsync(feed, RoomLoss.Removed);
+                    return;
+                }
+                break; // a public room: still theirs to read
+            case RoomChanged rc:
+                feed.Room = rc.Room;
+                if (await _core.Directory.CheckReadAsync(User, rc.Room) is { } denied)
+                {
+                    await LoseAsync(feed, denied == ChatError.Archived ? RoomLoss.Archived : RoomLoss.Closed);
+                    return;
+                }
+                break;
+        }
+        await _sink.EventAsync(evt);
+    }
+
+    private async ValueTask LoseAsync(RoomFeed feed, RoomLoss reason)
+    {
+        lock (_gate)
+        {
+            if (!_rooms.TryGetValue(feed.Room.Id, out var current) || !ReferenceEquals(current, feed)) return;
+            Remove(feed);
+        }
+        await _sink.RoomLostAsync(feed.Room, reason);
+    }
+
+    private void Remove(RoomFeed feed)
+    {
+        _rooms.TryRemove(new KeyValuePair<long, RoomFeed>(feed.Room.Id, feed));
+        feed.Dispose();
+    }
+}
