@@ -7,7 +7,7 @@
  *     auth: ChatPortal.ticketAuth(),          // or () => ({ token: 'cpt_…' }) or () => ({ guest: true })
  *     rooms: ['lobby'],
  *   });
- *   client.on('message', m => console.log(m.message.user.name, m.message.text));
+ *   client.on('message', m => console.log(ChatPortal.displayName(m.message.user), m.message.text));
  *   client.connect();
  *   client.send('lobby', 'hello');            // a Promise that resolves with the ack (after the server stored it)
  *
@@ -477,11 +477,30 @@
     }, this.pingInterval);
   };
 
+  // User objects ({id, name, kind} and, when the user set them, display_name, avatar, status):
+  // how to show them.
+
+  /** The display name when the user chose one, else the nickname (which is what @mentions use). */
+  function displayName(user) {
+    return (user && (user.display_name || user.name)) || '';
+  }
+
+  /**
+   * The user's picture as an absolute URL, or null. Avatars are paths on the portal (`/avatars/…`):
+   * pass the portal's base URL (e.g. 'https://chat.example.com') where the page is not served by it.
+   */
+  function avatarUrl(user, baseUrl) {
+    if (!user || typeof user.avatar !== 'string' || user.avatar.charAt(0) !== '/') return null;
+    return (baseUrl ? String(baseUrl).replace(/\/+$/, '') : '') + user.avatar;
+  }
+
   return {
     Client: Client,
     PROTOCOL: PROTOCOL,
     browserSocket: browserSocket,
     wxSocket: wxSocket,
     ticketAuth: ticketAuth,
+    displayName: displayName,
+    avatarUrl: avatarUrl,
   };
 });

@@ -118,6 +118,8 @@ public sealed class AdminBrowserTests(AdminPortalFixture fixture, BrowserFixture
         await user.FillAsync("#password", UserPassword);
         await user.ClickAsync("#login-submit");
         await Assertions.Expect(user.Locator("#login-error")).ToContainTextAsync("banned");
+        // Told why (only after the right password): the reason the back office wrote.
+        await Assertions.Expect(user.Locator("#ban-reason")).ToContainTextAsync("Reason: trolling");
         await user.GotoAsync("/rooms/lobby");
         Assert.Equal("/login", new Uri(user.Url).AbsolutePath);
         Assert.Equal(1, await AuditCountAsync("user.ban", "troll"));
@@ -134,11 +136,15 @@ public sealed class AdminBrowserTests(AdminPortalFixture fixture, BrowserFixture
         await using var adminCtx = await browser.NewContextAsync(Portal.BaseUri);
         var admin = await AdminPageAsync(adminCtx);
         await OpenUserAsync(admin, "chatterbox");
+        await admin.FillAsync("#mute-reason", "too many links");
         await admin.ClickAsync("#user-mute");
         await Assertions.Expect(admin.Locator("#user-status")).ToContainTextAsync("muted until");
 
         await SendAsync(user, "after the mute");
         await Assertions.Expect(user.Locator("#composer-error")).ToContainTextAsync("muted");
+        // The composer says until when and why.
+        await Assertions.Expect(user.Locator("#mute-notice")).ToContainTextAsync(new System.Text.RegularExpressions.Regex(@"You are muted until \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC"));
+        await Assertions.Expect(user.Locator("#mute-notice")).ToContainTextAsync("Reason: too many links");
         await Assertions.Expect(user.Locator(".msg-text", new() { HasText = "after the mute" })).ToHaveCountAsync(0);
         await using (var db = PortalDb.Open(Portal.DataDir))
             Assert.False(await db.Messages.AnyAsync(m => m.Text == "after the mute"));

@@ -31,6 +31,15 @@ public static class ComponentServices
         s.AddSingleton(node.GetRequiredService<BotDirectory>());
         s.AddSingleton(node.GetRequiredService<ChatPortal.Search.MessageSearch>());
         s.AddSingleton(node.GetRequiredService<IOptions<ImageOptions>>());
+        // Profiles (the online list's user chips) and the composer's mute notice: a running portal has
+        // them; a bare core gets them built on its database.
+        var db = node.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<ChatPortal.Data.ChatDbContext>>();
+        s.AddSingleton(node.GetService<ChatPortal.Profiles.ProfileDirectory>() ?? new ChatPortal.Profiles.ProfileDirectory(db,
+            new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<ChatPortal.Profiles.ProfileDirectory>.Instance));
+        var users = node.GetRequiredService<ChatPortal.Chat.UserDirectory>();
+        s.AddSingleton(node.GetService<ChatPortal.Auth.SelfService.AccountSelfService>() ?? new ChatPortal.Auth.SelfService.AccountSelfService(db, users,
+            node.GetRequiredService<ChatPortal.Chat.ChatSessions>(), new ChatPortal.Auth.ApiTokens(db, users, TimeProvider.System), TimeProvider.System));
         s.AddScoped<ChatCircuit>();
         s.AddScoped<ClientAddress>();
         return ctx;

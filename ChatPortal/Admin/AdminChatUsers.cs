@@ -60,16 +60,26 @@ public sealed class AdminChatUsers(IDbContextFactory<ChatDbContext> dbFactory, C
         return new ChatUserDetails(Row(u, OnlineIds()), u.LastIp, u.BanReason, u.BannedAt, u.LockedUntil, memberOf, presentIn, u.DeletedAt);
     }
 
-    public async Task<AdminResult> MuteAsync(AdminCaller caller, long userId, TimeSpan duration, CancellationToken ct = default)
+    /// <summary>Mutes the user until now + duration; the reason (optional) is shown to them with the end time.</summary>
+    public async Task<AdminResult> MuteAsync(AdminCaller caller, long userId, TimeSpan duration, string? reason = null, CancellationToken ct = default)
     {
         var actor = await guard.RequireAsync(caller, ct);
         if (duration <= TimeSpan.Zero || duration > MaxMute) return AdminResult.Fail("mute_duration", "Pick a mute time between one minute and ten years.");
         var until = time.GetUtcNow() + duration;
-        return await ChangeAsync(actor, userId, AuditActions.UserMute, $"until {until:u} ({Human(duration)})", u => u.MutedUntil = until, revoke: null, ct);
+        var why = string.IsNullOrWhiteSpace(reason) ? null : reason.Trim()[..Math.Min(reason.Trim().Length, 300)];
+        return await ChangeAsync(actor, userId, AuditActions.UserMute, $"until {until:u} ({Human(duration)}){(why is null ? "" : ": " + why)}", u =>
+        {
+            u.MutedUntil = until;
+            u.MuteReason = why;
+        }, revoke: null, ct);
     }
 
     public async Task<AdminResult> UnmuteAsync(AdminCaller caller, long userId, CancellationToken ct = default) =>
-        await ChangeAsync(await guard.RequireAsync(caller, ct), userId, AuditActions.UserUnmute, null, u => u.MutedUntil = null, revoke: null, ct);
+        await ChangeAsync(await guard.RequireAsync(caller, ct), userId, AuditActions.UserUnmute, null, u =>
+        {
+            u.MutedUntil = null;
+            u.MuteReason = null;
+        }, revoke: null, ct);
 
     public async Task<AdminResult> BanAsync(AdminCaller caller, long userId, string? reason, CancellationToken ct = default)
     {

@@ -58,6 +58,7 @@ public static class SocketAuthEndpoints
 
     private static async Task<IResult> IssueTokenAsync(HttpContext ctx, ChatAccounts accounts, ApiTokens tokens)
     {
+        if (!Oidc.SignInMethods.PasswordAllowed(ctx)) return Problem(403, "password_sign_in_off", "Password sign-in is switched off here.");
         var request = await ReadTokenRequestAsync(ctx);
         if (request is null) return Problem(400, "bad_request", "Send JSON {\"name\":…,\"password\":…} or a form with name and password.");
         var outcome = await accounts.SignInOrRegisterAsync(request.Name, request.Password, ctx.Connection.RemoteIpAddress?.ToString(), ctx.RequestAborted);

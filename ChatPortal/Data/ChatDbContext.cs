@@ -23,6 +23,12 @@ public class ChatDbContext : DbContext
     public DbSet<PortalSetting> Settings => Set<PortalSetting>();
     public DbSet<ImportMapping> ImportMappings => Set<ImportMapping>();
     public DbSet<SignInSession> SignInSessions => Set<SignInSession>();
+    public DbSet<UserProfile> Profiles => Set<UserProfile>();
+    public DbSet<ExternalLogin> ExternalLogins => Set<ExternalLogin>();
+    public DbSet<NotificationPreference> NotificationPreferences => Set<NotificationPreference>();
+    public DbSet<RoomNotificationSetting> RoomNotificationSettings => Set<RoomNotificationSetting>();
+    public DbSet<PushSubscriptionRecord> PushSubscriptions => Set<PushSubscriptionRecord>();
+    public DbSet<PendingNotification> PendingNotifications => Set<PendingNotification>();
 
     protected override void OnModelCreating(ModelBuilder b)
     {
@@ -89,6 +95,7 @@ public class ChatDbContext : DbContext
             e.Property(x => x.ExternalId).HasMaxLength(200);
             e.HasIndex(x => new { x.Source, x.Kind, x.ExternalId }).IsUnique();
         });
+        IdentityModel.Configure(b);
     }
 
     protected override void ConfigureConventions(ModelConfigurationBuilder c)

@@ -18,6 +18,8 @@ public sealed class ChatUser
     public int FailedSignIns { get; set; }
     public DateTimeOffset? LockedUntil { get; set; }
     public DateTimeOffset? MutedUntil { get; set; }
+    /// <summary>Why the user is muted (shown to them with the end time).</summary>
+    public string? MuteReason { get; set; }
     public DateTimeOffset? BannedAt { get; set; }
     public string? BanReason { get; set; }
     public string? Locale { get; set; }

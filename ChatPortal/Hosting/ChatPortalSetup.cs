@@ -1,13 +1,16 @@
 using ChatPortal.Admin;
 using ChatPortal.Auth;
+using ChatPortal.Auth.Oidc;
 using ChatPortal.Bots;
 using ChatPortal.Chat;
 using ChatPortal.Chat.Governance;
+using ChatPortal.Chat.Notifications;
 using ChatPortal.Cluster;
 using ChatPortal.Components;
 using ChatPortal.Data;
 using ChatPortal.Images;
 using ChatPortal.Localization;
+using ChatPortal.Profiles;
 using ChatPortal.Search;
 using ChatPortal.Security;
 using ChatPortal.WebSockets;
@@ -36,6 +39,9 @@ public static class ChatPortalSetup
         builder.AddChatPortalSearch();
         builder.AddChatPortalSecurity();
         builder.AddChatPortalAdmin();
+        builder.AddChatPortalProfiles();
+        builder.AddChatPortalOidc();
+        builder.AddChatPortalNotifications();
         builder.AddChatPortalGovernance();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
@@ -72,6 +78,9 @@ public static class ChatPortalSetup
         app.MapChatPortalCluster();
         app.MapChatPortalWebSockets();
         app.MapChatPortalAdmin();
+        app.MapChatPortalProfiles();
+        app.MapChatPortalOidc();
+        app.MapChatPortalNotifications();
         app.MapAccountData();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;

@@ -98,7 +98,7 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
     };
 
     public WireFrame Joined(RoomJoin join) => PlainWireFormat.Json(
-        new JoinedFrame(join.Tag as JsonElement?, WireJson.Room(join.Room), join.Online.Select(WireJson.User).ToList(), join.LastId), J.JoinedFrame);
+        new JoinedFrame(join.Tag as JsonElement?, WireJson.Room(join.Room), join.Online.Select(_s.V1.User).ToList(), join.LastId), J.JoinedFrame);
 
     public WireFrame? CaughtUp(RoomJoin join) =>
         PlainWireFormat.Json(new CaughtUpFrame(join.Room.Id, join.CaughtUpTo, join.CatchUpCount), J.CaughtUpFrame);
@@ -221,7 +221,7 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         await _deadline.CancelAsync();
         conn.Authenticate(user, tokenId, signInSession);
         var (rooms, direct) = await ListAsync(user, ct);
-        conn.Send(PlainWireFormat.Json(new WelcomeFrame(id, WireJson.User(user), rooms, direct), J.WelcomeFrame));
+        conn.Send(PlainWireFormat.Json(new WelcomeFrame(id, _s.V1.User(user), rooms, direct), J.WelcomeFrame));
     }
 
     // ------------------------------------------------------------------ handlers
@@ -377,7 +377,7 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         var (room, error) = await ResolveRoomAsync(r.Me, r.Frame, r.Ct);
         if (room is not null && await _s.Rooms.Directory.CheckReadAsync(r.Me, room, r.Ct) is { } denied) (room, error) = (null, denied);
         if (room is null) Error(r.Id, error!);
-        else conn.Send(PlainWireFormat.Json(new OnlineFrame(r.Id, room.Id, _s.Sessions.Online(room.Id).Select(WireJson.User).ToList()), J.OnlineFrame));
+        else conn.Send(PlainWireFormat.Json(new OnlineFrame(r.Id, room.Id, _s.Sessions.Online(room.Id).Select(_s.V1.User).ToList()), J.OnlineFrame));
     }
 
     private async Task RoomsAsync(Request r)
@@ -393,7 +393,7 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         var rooms = (await _s.Rooms.ListAsync(user, ct)).Select(WireJson.Room).ToList();
         var direct = user.IsGuest
             ? []
-            : (await _s.Rooms.ListDirectAsync(user, ct)).Select(d => new WireDirect(WireJson.Room(d.Room), WireJson.User(d.Other))).ToList();
+            : (await _s.Rooms.ListDirectAsync(user, ct)).Select(d => new WireDirect(WireJson.Room(d.Room), _s.V1.User(d.Other))).ToList();
         return (rooms, direct);
     }
 

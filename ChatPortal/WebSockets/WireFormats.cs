@@ -81,7 +81,7 @@ public sealed class PlainWireFormat(ImageStore images, ILogger<PlainWireFormat> 
 }
 
 /// <summary>Events of the <c>chatportal.v1</c> protocol (see docs/protocol.md).</summary>
-public sealed class V1WireFormat(IOptions<PortalOptions> portal) : IWireFormat<WireFrame>
+public sealed class V1WireFormat(IOptions<PortalOptions> portal, Profiles.ProfileDirectory? profiles = null) : IWireFormat<WireFrame>
 {
     private static readonly int SlotIndex = WireFormats.Allocate();
     private readonly string _imageBase = ImageBase(portal.Value.PublicImageBaseUrl);
@@ -95,19 +95,22 @@ public sealed class V1WireFormat(IOptions<PortalOptions> portal) : IWireFormat<W
         {
             MessagePosted p => PlainWireFormat.Json(new MessageFrame(p.RoomId, p.Message.Id, Message(p.Message)), c.MessageFrame),
             MessageEdited e => PlainWireFormat.Json(new EditedFrame(e.RoomId, e.EventId, e.Message.Id, e.Message.Text,
-                WireJson.Utc(e.Message.EditedAt ?? e.Message.CreatedAt), WireJson.User(e.Message.Sender)), c.EditedFrame),
-            MessageDeleted d => PlainWireFormat.Json(new DeletedFrame(d.RoomId, d.EventId, d.MessageId, WireJson.User(d.By)), c.DeletedFrame),
-            PresenceChanged p => PlainWireFormat.Json(new PresenceFrame(p.RoomId, WireJson.User(p.User), p.Joined), c.PresenceFrame),
-            UserTyping t => PlainWireFormat.Json(new TypingFrame(t.RoomId, WireJson.User(t.User)), c.TypingFrame),
-            DirectActivity a => PlainWireFormat.Json(new DirectFrame(WireJson.Room(a.Conversation.Room), WireJson.User(a.Conversation.Other),
+                WireJson.Utc(e.Message.EditedAt ?? e.Message.CreatedAt), User(e.Message.Sender)), c.EditedFrame),
+            MessageDeleted d => PlainWireFormat.Json(new DeletedFrame(d.RoomId, d.EventId, d.MessageId, User(d.By)), c.DeletedFrame),
+            PresenceChanged p => PlainWireFormat.Json(new PresenceFrame(p.RoomId, User(p.User), p.Joined), c.PresenceFrame),
+            UserTyping t => PlainWireFormat.Json(new TypingFrame(t.RoomId, User(t.User)), c.TypingFrame),
+            DirectActivity a => PlainWireFormat.Json(new DirectFrame(WireJson.Room(a.Conversation.Room), User(a.Conversation.Other),
                 a.MessageId > 0 ? a.MessageId : null), c.DirectFrame),
             RoomChanged r => PlainWireFormat.Json(new RoomChangedFrame(WireJson.Room(r.Room)), c.RoomChangedFrame),
             _ => WireFrame.None,
         };
     }
 
+    /// <summary>A user object of this protocol: with the profile card when the user has one.</summary>
+    internal WireUser User(UserRef u) => WireJson.User(u, profiles?.Get(u.Id));
+
     internal WireMessage Message(ChatMessage m) => new(
-        m.Id, m.RoomId, WireJson.User(m.Sender), m.Text, WireJson.Utc(m.CreatedAt), m.ClientMsgId,
+        m.Id, m.RoomId, User(m.Sender), m.Text, WireJson.Utc(m.CreatedAt), m.ClientMsgId,
         m.Image is { } i ? new WireImage(i.Id, _imageBase + i.Id, i.ContentType, i.Width, i.Height, i.Length) : null,
         m.EditedAt is { } e ? WireJson.Utc(e) : null,
         m.IsDeleted ? true : null);

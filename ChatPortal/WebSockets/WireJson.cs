@@ -49,6 +49,10 @@ internal static class WireJson
 
     public static WireUser User(UserRef u) => new(u.Id, u.Name, Kind(u.Kind));
 
+    /// <summary>The user with their profile (display name, avatar URL, status); fields without a value are left out.</summary>
+    public static WireUser User(UserRef u, Profiles.ProfileCard? p) =>
+        p is null ? User(u) : new(u.Id, u.Name, Kind(u.Kind), p.DisplayName, p.AvatarUrl, p.Status);
+
     public static WireRoom Room(RoomInfo r) => new(r.Id, r.Slug, r.IsDirect ? "" : r.Name, r.Topic, r.IsPrivate, r.AllowGuests, r.IsArchived, r.IsDirect);
 
     /// <summary>UTC to the millisecond (what the database keeps), so a retried ack says the same as the first.</summary>
@@ -57,7 +61,7 @@ internal static class WireJson
 
 // ------------------------------------------------------------------ shared pieces
 
-internal sealed record WireUser(long Id, string Name, string Kind);
+internal sealed record WireUser(long Id, string Name, string Kind, string? DisplayName = null, string? Avatar = null, string? Status = null);
 
 internal sealed record WireImage(string Id, string Url, string ContentType, int Width, int Height, long Bytes);
 

@@ -16,10 +16,12 @@ public sealed record AccountDeletionResult(long UserId, string OldName, string T
 /// (<see cref="ChatSessions.Revoke"/>). Memberships of rooms are dropped, except direct
 /// conversations, so the other person keeps theirs. With <see cref="AccountDeletionMode.RemoveMessages"/>
 /// (site setting) every row the user wrote (posts, edits, deletes) is purged too, with images and
-/// search rows, and so are the user's other uploads.
+/// search rows, and so are the user's other uploads. Provider sign-in links, push subscriptions,
+/// notification settings and queued digest rows are deleted, and the profile (display name,
+/// status, picture, address) is blanked.
 /// </summary>
 public sealed class AccountDeletion(IDbContextFactory<ChatDbContext> dbFactory, ChatRooms rooms, ChatSessions sessions, GovernanceSettings settings,
-    MessagePurge purge, TimeProvider time)
+    MessagePurge purge, TimeProvider time, Profiles.UserProfiles? profiles = null)
 {
     public const string AuditAction = "account.delete";
 
@@ -48,11 +50,19 @@ public sealed class AccountDeletion(IDbContextFactory<ChatDbContext> dbFactory, 
             user.Locale = null;
             user.Theme = null;
             user.MutedUntil = null;
+            user.MuteReason = null;
             user.FailedSignIns = 0;
             user.LockedUntil = null;
             await using var tx = await db.Database.BeginTransactionAsync(ct);
             await db.SaveChangesAsync(ct);
             await db.ApiTokens.Where(t => t.UserId == userId).ExecuteDeleteAsync(ct);
+            // What issue 17 keeps about the person: a provider identity must not sign in to the tombstone
+            // (it links anew), and no push or mail goes to someone who left.
+            await db.ExternalLogins.Where(l => l.LocalId == userId && !l.ForAdmin).ExecuteDeleteAsync(ct);
+            await db.PushSubscriptions.Where(s => s.UserId == userId).ExecuteDeleteAsync(ct);
+            await db.PendingNotifications.Where(n => n.UserId == userId).ExecuteDeleteAsync(ct);
+            await db.NotificationPreferences.Where(p => p.UserId == userId).ExecuteDeleteAsync(ct);
+            await db.RoomNotificationSettings.Where(r => r.UserId == userId).ExecuteDeleteAsync(ct);
             db.AuditLog.Add(new AuditEntry
             {
                 At = time.GetUtcNow(),
@@ -70,6 +80,8 @@ public sealed class AccountDeletion(IDbContextFactory<ChatDbContext> dbFactory, 
         await rooms.RemoveFromAllRoomsAsync(userId, ct);
         // Sockets and pages close now, on every node; caches forget the old name.
         await sessions.RevokeAsync(userId, "deleted");
+        // Display name, picture and address go too (a core without profiles has none to forget).
+        if (profiles is not null) await profiles.ForgetAsync(userId, ct);
 
         var purged = PurgeResult.None;
         var uploads = 0;

@@ -89,6 +89,10 @@ public sealed class DataExport(IDbContextFactory<ChatDbContext> dbFactory, Messa
         List<(RoomMember Member, Room Room)> memberships;
         List<ApiToken> tokens;
         List<StoredImage> uploads;
+        UserProfile? profile;
+        List<ExternalLogin> links;
+        NotificationPreference? notify;
+        List<(string Room, NotifyLevel Level)> roomLevels;
         await using (var db = await dbFactory.CreateDbContextAsync(ct))
         {
             user = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == userId, ct);
@@ -97,6 +101,13 @@ public sealed class DataExport(IDbContextFactory<ChatDbContext> dbFactory, Messa
                 .AsNoTracking().ToListAsync(ct)).Select(x => (x.m, x.r)).ToList();
             tokens = await db.ApiTokens.AsNoTracking().Where(t => t.UserId == userId).OrderBy(t => t.Id).ToListAsync(ct);
             uploads = await db.Images.AsNoTracking().Where(i => i.UploaderId == userId).OrderBy(i => i.CreatedAt).ToListAsync(ct);
+            profile = await db.Profiles.AsNoTracking().FirstOrDefaultAsync(p => p.UserId == userId, ct);
+            links = await db.ExternalLogins.AsNoTracking().Where(l => l.LocalId == userId && !l.ForAdmin).OrderBy(l => l.Id).ToListAsync(ct);
+            notify = await db.NotificationPreferences.AsNoTracking().FirstOrDefaultAsync(p => p.UserId == userId, ct);
+            roomLevels = (await (from n in db.RoomNotificationSettings
+                                 where n.UserId == userId
+                                 join r in db.Rooms on n.RoomId equals r.Id
+                                 select new { r.Slug, n.Level }).AsNoTracking().ToListAsync(ct)).Select(x => (x.Slug, x.Level)).ToList();
         }
         var rooms = new Dictionary<long, Room>();
         await using var zip = await ZipArchive.CreateAsync(output, ZipArchiveMode.Create, leaveOpen: true, entryNameEncoding: Encoding.UTF8, ct);
@@ -116,6 +127,7 @@ public sealed class DataExport(IDbContextFactory<ChatDbContext> dbFactory, Messa
             w.WriteString("theme", user.Theme);
             WriteTime(w, "mutedUntil", user.MutedUntil);
             WriteTime(w, "bannedAt", user.BannedAt);
+            WriteIdentity(w, user, profile, links, notify, roomLevels);
             w.WriteStartArray("rooms");
             foreach (var (m, r) in memberships)
             {
@@ -278,6 +290,50 @@ public sealed class DataExport(IDbContextFactory<ChatDbContext> dbFactory, Messa
         WriteTime(w, "deletedAt", m.DeletedAt);
         if (m.ClientMsgId is not null) w.WriteString("clientId", m.ClientMsgId);
         if (m.ImageId is not null) w.WriteString("image", m.ImageId);
+        w.WriteEndObject();
+    }
+
+    /// <summary>What issue 17 keeps about the person: profile, mute reason, provider sign-in links, notification settings.</summary>
+    private static void WriteIdentity(Utf8JsonWriter w, ChatUser user, UserProfile? profile, List<ExternalLogin> links,
+        NotificationPreference? notify, List<(string Room, NotifyLevel Level)> roomLevels)
+    {
+        w.WriteString("muteReason", user.MuteReason);
+        w.WriteStartObject("profile");
+        w.WriteString("displayName", profile?.DisplayName);
+        w.WriteString("status", profile?.StatusText);
+        w.WriteString("timeZone", profile?.TimeZone);
+        w.WriteString("email", profile?.Email);
+        w.WriteBoolean("emailVerified", profile?.EmailVerified == true);
+        w.WriteBoolean("hasPicture", profile?.AvatarId is not null);
+        w.WriteEndObject();
+        w.WriteStartArray("signInLinks");
+        foreach (var l in links)
+        {
+            w.WriteStartObject();
+            w.WriteString("issuer", l.Issuer);
+            w.WriteString("subject", l.Subject);
+            w.WriteString("createdAt", l.CreatedAt);
+            WriteTime(w, "lastSignInAt", l.LastSignInAt);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        var n = notify ?? new NotificationPreference { UserId = user.Id };
+        w.WriteStartObject("notifications");
+        w.WriteString("level", n.Level.ToString());
+        w.WriteString("quietFrom", n.QuietFromMinute is { } from ? $"{from / 60:00}:{from % 60:00}" : null);
+        w.WriteString("quietTo", n.QuietToMinute is { } to ? $"{to / 60:00}:{to % 60:00}" : null);
+        w.WriteBoolean("sound", n.Sound);
+        w.WriteBoolean("push", n.Push);
+        w.WriteBoolean("emailDigest", n.EmailDigest);
+        w.WriteStartArray("rooms");
+        foreach (var (room, level) in roomLevels)
+        {
+            w.WriteStartObject();
+            w.WriteString("room", room);
+            w.WriteString("level", level.ToString());
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
         w.WriteEndObject();
     }
 

@@ -159,7 +159,7 @@ window.chatPortal = {
   alertMention(title, body, url, inView) {
     // Nothing to announce when the reader is looking at that conversation right now.
     if (!chatPortal.notifyEnabled() || (inView && !document.hidden)) return false;
-    try {
+    if (localStorage.getItem('chatportal.sound') !== '0') try {
       const ctx = chatPortal._audio || (chatPortal._audio = new (window.AudioContext || window.webkitAudioContext)());
       const osc = ctx.createOscillator();
       const gain = ctx.createGain();
@@ -175,6 +175,55 @@ window.chatPortal = {
       n.onclick = () => { window.focus(); if (url) location.href = url; n.close(); };
     }
     return true;
+  },
+
+  // Notification settings (issue 17): the sound switch, the device's time zone, Web Push.
+  // The account pages call this once their circuit is up (tests wait for it before clicking).
+  markCircuitUp() {
+    window.chatPortalCircuitUp = true;
+  },
+
+  setSound(on) {
+    localStorage.setItem('chatportal.sound', on ? '1' : '0');
+  },
+
+  timeZone() {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || null; } catch { return null; }
+  },
+
+  async pushSubscribe(publicKey) {
+    if (!('serviceWorker' in navigator) || !('PushManager' in window)) return 'unsupported';
+    if (Notification.permission === 'default') await Notification.requestPermission();
+    if (Notification.permission !== 'granted') return 'denied';
+    try {
+      const reg = await navigator.serviceWorker.register('/push-sw.js', { scope: '/' });
+      await navigator.serviceWorker.ready;
+      const raw = atob(publicKey.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - publicKey.length % 4) % 4));
+      const key = Uint8Array.from(raw, c => c.charCodeAt(0));
+      let sub = await reg.pushManager.getSubscription();
+      if (!sub) sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+      const r = await fetch('/api/push/subscriptions', {
+        method: 'POST', credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json', 'X-ChatPortal': '1' },
+        body: JSON.stringify(sub.toJSON()),
+      });
+      return r.ok ? 'ok' : 'failed';
+    } catch { return 'failed'; }
+  },
+
+  async pushUnsubscribe() {
+    try {
+      const reg = 'serviceWorker' in navigator ? await navigator.serviceWorker.getRegistration('/') : null;
+      const sub = reg ? await reg.pushManager.getSubscription() : null;
+      if (!sub) return 'none';
+      await fetch('/api/push/subscriptions/delete', {
+        method: 'POST', credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json', 'X-ChatPortal': '1' },
+        body: JSON.stringify({ endpoint: sub.endpoint }),
+      });
+      await sub.unsubscribe();
+      return 'ok';
+    } catch { return 'failed'; }
   },
 
   // Theme choice in a cookie, so the server renders the right palette first (no flash).
