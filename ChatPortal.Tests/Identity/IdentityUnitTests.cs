@@ -99,4 +99,33 @@ public sealed partial class IdentityUnitTests
     [InlineData("not an address", false)]
     [InlineData("a@b.example, c@d.example", false)]
     public void Only_a_bare_address_is_an_email(string s, bool ok) => Assert.Equal(ok, UserProfiles.IsEmail(s));
+
+    [Fact]
+    public async Task The_profile_cache_starts_empty_and_picks_up_profiles_another_node_wrote()
+    {
+        await using var h = await CoreHarness.StartAsync();
+        var bob = await h.CreateUserAsync("bob");
+        var directory = new ProfileDirectory(h.Services.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<ChatDbContext>>(),
+            new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<ProfileDirectory>.Instance);
+        await directory.RefreshAsync(); // nothing read yet and no rows: must not fail
+        Assert.Null(directory.Get(bob.Id));
+
+        // Another node writes a profile; this node's poll finds it, and later changes too.
+        await h.WithDbAsync(async db =>
+        {
+            db.Profiles.Add(new UserProfile { UserId = bob.Id, DisplayName = "Bob B", UpdatedAt = DateTimeOffset.UtcNow });
+            return await db.SaveChangesAsync();
+        });
+        await directory.RefreshAsync();
+        Assert.Equal("Bob B", directory.Get(bob.Id)?.DisplayName);
+        await h.WithDbAsync(async db =>
+        {
+            var p = await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.SingleAsync(db.Profiles, x => x.UserId == bob.Id);
+            (p.DisplayName, p.UpdatedAt) = ("鲍勃", DateTimeOffset.UtcNow.AddSeconds(1));
+            return await db.SaveChangesAsync();
+        });
+        await directory.RefreshAsync();
+        Assert.Equal("鲍勃", directory.Get(bob.Id)?.DisplayName);
+    }
 }

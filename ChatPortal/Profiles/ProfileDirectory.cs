@@ -50,7 +50,8 @@ public sealed class ProfileDirectory(IDbContextFactory<ChatDbContext> dbFactory,
     public async Task RefreshAsync(CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var since = _seenUpTo - TimeSpan.FromSeconds(5); // clock skew between nodes writing UpdatedAt
+        // Clock skew between nodes writing UpdatedAt; nothing read yet: everything (MinValue minus anything throws).
+        var since = _seenUpTo == DateTimeOffset.MinValue ? DateTimeOffset.MinValue : _seenUpTo - TimeSpan.FromSeconds(5);
         var rows = await db.Profiles.AsNoTracking().Where(p => p.UpdatedAt > since).ToListAsync(ct);
         foreach (var p in rows)
         {
