@@ -312,6 +312,9 @@ internal sealed class SocketConnection : IChatSessionSink
                         case CloseAfterFlush close:
                             await CloseAsync(close.Status, close.Reason);
                             return;
+                        case ChatEvent evt when Session is { } s && s.TryRouteNow(evt, out var send):
+                            if (send) await EventAsync(evt);
+                            continue;
                         default:
                             // The session's own (an event, a join): it decides what this socket sees.
                             if (Session is { } session) await session.DeliverAsync(item);

@@ -370,6 +370,23 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
         }
     }
 
+    /// <summary>
+    /// The common case of <see cref="DeliverAsync"/> without an async call: a room event of a room the
+    /// session has, not waiting for a catch-up and not changing access. True when it is settled here
+    /// (<paramref name="send"/>: the connection frames it now); false when it needs
+    /// <see cref="DeliverAsync"/>. At a million deliveries a second the saved layer is measurable.
+    /// </summary>
+    public bool TryRouteNow(ChatEvent evt, out bool send)
+    {
+        send = false;
+        if (IsEnded) return true;
+        if (evt is DirectActivity or MemberAdded or MemberRemoved or RoomChanged or RoomDeleted || evt.RoomId == 0) return false;
+        if (!_rooms.TryGetValue(evt.RoomId, out var feed)) return true; // left, lost, or never ours
+        if (feed.Stash is not null) return false;
+        send = !(ChatEvents.StoredId(evt) is > 0 and var id && id <= feed.SentUpTo); // else the catch-up had it
+        return true;
+    }
+
     /// <summary>The visibility check every event passes before the connection sees it.</summary>
     private async ValueTask RouteAsync(ChatEvent evt)
     {
