@@ -18,6 +18,8 @@ public static class ComponentServices
     {
         var ctx = new BunitContext();
         ctx.JSInterop.Mode = JSRuntimeMode.Loose;
+        // The component tests read as a person looking at the page (visible and focused).
+        ctx.JSInterop.Setup<bool>("chatPortal.watchAttention", _ => true).SetResult(true);
         var s = ctx.Services;
         s.AddMudServices();
         s.AddLocalization();
@@ -31,7 +33,11 @@ public static class ComponentServices
         s.AddSingleton(node.GetRequiredService<BotDirectory>());
         s.AddSingleton(node.GetRequiredService<ChatPortal.Search.MessageSearch>());
         s.AddSingleton(node.GetRequiredService<IOptions<ImageOptions>>());
+        s.AddSingleton(node.GetService<ChatPortal.Chat.UserTimeZones>() ?? new ChatPortal.Chat.UserTimeZones());
+        s.AddSingleton(node.GetService<TimeProvider>() ?? TimeProvider.System);
+        s.AddHttpContextAccessor();
         s.AddScoped<ChatCircuit>();
+        s.AddScoped<ViewerClock>();
         s.AddScoped<ClientAddress>();
         return ctx;
     }

@@ -102,7 +102,7 @@ public sealed class RoomViewTests
     }
 
     [Fact]
-    public async Task Online_list_updates_on_join_and_leave_with_notices()
+    public async Task Online_list_follows_presence_and_notices_follow_membership()
     {
         await using var h = await ComponentHarness.StartAsync("erin");
         var lobby = await h.LobbyAsync();
@@ -114,13 +114,12 @@ public sealed class RoomViewTests
         Assert.Equal("span", cut.Find("#online-list [data-user='erin']").TagName, ignoreCase: true);
         Assert.Contains(h.Core.Sessions.Online(lobby.Id), u => u.Id == h.Me.Id);
 
-        // Two tabs of frank: one join notice, and one leave notice only when the last tab goes.
+        // Two tabs of frank: listed once, and only while a tab is there. Coming online is no notice (issue 21).
         var tab1 = h.Core.EnterRoom(lobby.Id, frank);
         var tab2 = h.Core.EnterRoom(lobby.Id, frank);
         cut.WaitForAssertion(() => Assert.Equal(["erin", "frank"], cut.FindAll("#online-list [data-user]").Select(e => e.GetAttribute("data-user")).ToArray()), Wait);
         var link = cut.Find("#online-list a[data-user='frank']");
         Assert.Equal("/dm/frank", link.GetAttribute("href"));
-        cut.WaitForAssertion(() => Assert.Equal(["frank joined"], Notices(cut)), Wait);
         Assert.Contains("(2)", cut.Find("#online-list").TextContent, StringComparison.Ordinal);
 
         tab1.Dispose();
@@ -128,6 +127,12 @@ public sealed class RoomViewTests
         Assert.Equal(2, cut.FindAll("#online-list [data-user]").Count);
         tab2.Dispose();
         cut.WaitForAssertion(() => Assert.Equal(["erin"], cut.FindAll("#online-list [data-user]").Select(e => e.GetAttribute("data-user")).ToArray()), Wait);
+        Assert.Empty(Notices(cut));
+
+        // Joining and leaving the room (membership) are what the notices say, as in Slack.
+        Assert.True(await h.Core.Rooms.EnsureMemberAsync(lobby.Id, frank));
+        cut.WaitForAssertion(() => Assert.Equal(["frank joined"], Notices(cut)), Wait);
+        Assert.True(await h.Core.Rooms.RemoveMemberAsync(lobby.Id, frank.Id));
         cut.WaitForAssertion(() => Assert.Equal(["frank joined", "frank left the room"], Notices(cut)), Wait);
 
         // Closing the view leaves the room and stops the subscription.
