@@ -47,6 +47,47 @@ public sealed class RoomViewTests
     }
 
     [Fact]
+    public async Task Nothing_is_marked_read_while_the_tab_is_disconnected_or_the_page_is_hidden()
+    {
+        await using var h = await ComponentHarness.StartAsync("gail");
+        var lobby = await h.LobbyAsync();
+        var hal = await h.Core.CreateUserAsync("hal");
+        var seen = (await h.Core.Commands.PostAsync(hal, lobby.Id, "seen")).Value!;
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".msg")), Wait);
+        Task<long> ReadUpTo() => h.Core.WithDbAsync(db => db.RoomMembers.Where(m => m.RoomId == lobby.Id && m.UserId == h.Me.Id)
+            .Select(m => m.LastReadMessageId).SingleAsync());
+        async Task ReadReaches(long id)
+        {
+            var until = DateTime.UtcNow + Wait;
+            while (await ReadUpTo() < id && DateTime.UtcNow < until) await Task.Delay(100);
+            Assert.Equal(id, await ReadUpTo());
+        }
+        await ReadReaches(seen.Id); // a visible, focused page read it
+
+        // The tab's connection is gone (a closed tab's circuit is kept a while): it still gets messages, reads none.
+        var circuit = h.Context.Services.GetRequiredService<ChatCircuit>();
+        circuit.SetConnected(false);
+        var away = (await h.Core.Commands.PostAsync(hal, lobby.Id, "while away")).Value!;
+        cut.WaitForAssertion(() => Assert.Equal(2, cut.FindAll(".msg").Count), Wait);
+        await Task.Delay(TimeSpan.FromSeconds(3)); // the view saves every other second: give a wrong save its chance
+        Assert.Equal(seen.Id, await ReadUpTo());
+        circuit.SetConnected(true);
+        await ReadReaches(away.Id);
+
+        // The page is hidden (another tab or window in front): a new message gets the "New messages" line and stays unread.
+        var view = cut.FindComponent<ChatView>().Instance;
+        await view.OnAttention(false);
+        var hidden = (await h.Core.Commands.PostAsync(hal, lobby.Id, "while hidden")).Value!;
+        cut.WaitForAssertion(() => Assert.Equal(hidden.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            cut.Find("#first-unread + .msg").GetAttribute("data-id")), Wait);
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Equal(away.Id, await ReadUpTo());
+        await view.OnAttention(true); // looked at: read
+        await ReadReaches(hidden.Id);
+    }
+
+    [Fact]
     public async Task Composer_sends_the_message_which_appears_and_is_stored()
     {
         await using var h = await ComponentHarness.StartAsync("carol");
