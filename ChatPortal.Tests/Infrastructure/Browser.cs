@@ -31,12 +31,13 @@ public sealed class BrowserFixture : IAsyncLifetime
     }
 
     /// <summary>A fresh browser profile (cookies, storage), like a second person on another machine.</summary>
-    public Task<IBrowserContext> NewContextAsync(Uri baseUri, int width = 1280, int height = 800, string locale = "en-US") =>
+    public Task<IBrowserContext> NewContextAsync(Uri baseUri, int width = 1280, int height = 800, string locale = "en-US", string? timezoneId = null) =>
         Browser.NewContextAsync(new BrowserNewContextOptions
         {
             BaseURL = baseUri.ToString(),
             ViewportSize = new ViewportSize { Width = width, Height = height },
             Locale = locale,
+            TimezoneId = timezoneId,
         });
 
     public async ValueTask DisposeAsync()

@@ -18,6 +18,8 @@ public static class ComponentServices
     {
         var ctx = new BunitContext();
         ctx.JSInterop.Mode = JSRuntimeMode.Loose;
+        // The component tests read as a person looking at the page (visible and focused).
+        ctx.JSInterop.Setup<bool>("chatPortal.watchAttention", _ => true).SetResult(true);
         var s = ctx.Services;
         s.AddMudServices();
         s.AddLocalization();
@@ -40,7 +42,11 @@ public static class ComponentServices
         var users = node.GetRequiredService<ChatPortal.Chat.UserDirectory>();
         s.AddSingleton(node.GetService<ChatPortal.Auth.SelfService.AccountSelfService>() ?? new ChatPortal.Auth.SelfService.AccountSelfService(db, users,
             node.GetRequiredService<ChatPortal.Chat.ChatSessions>(), new ChatPortal.Auth.ApiTokens(db, users, TimeProvider.System), TimeProvider.System));
+        s.AddSingleton(node.GetService<ChatPortal.Chat.UserTimeZones>() ?? new ChatPortal.Chat.UserTimeZones());
+        s.AddSingleton(node.GetService<TimeProvider>() ?? TimeProvider.System);
+        s.AddHttpContextAccessor();
         s.AddScoped<ChatCircuit>();
+        s.AddScoped<ViewerClock>();
         s.AddScoped<ClientAddress>();
         return ctx;
     }

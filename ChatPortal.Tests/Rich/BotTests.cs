@@ -30,6 +30,28 @@ public sealed class BotTests
     }
 
     [Fact]
+    public async Task XiaoAi_answers_the_time_in_the_askers_time_zone_once_their_browser_told_it()
+    {
+        await using var h = await CoreHarness.StartAsync();
+        var lin = await h.CreateUserAsync("lin");
+        var room = await h.CreateRoomAsync("clock");
+        var inbox = new RecordingSubscriber();
+        using var sub = h.Fanout.SubscribeRoom(room.Id, inbox);
+        var shanghai = TimeZoneInfo.FindSystemTimeZoneById("Asia/Shanghai");
+        h.Services.GetRequiredService<UserTimeZones>().Set(lin.Id, shanghai);
+
+        var question = await h.PostAsync(lin, room, "@小爱 what time is it");
+        var reply = (await ReplyTo(inbox, question)).Text;
+        var answered = Regex.Match(reply, @"It is (\d{2}):(\d{2}) \(Asia/Shanghai, UTC\+08:00\)");
+        Assert.True(answered.Success, reply);
+        // The hour is Shanghai's (the question's time there, or the minute after it).
+        var asked = TimeZoneInfo.ConvertTime(question.CreatedAt, shanghai);
+        var said = new TimeSpan(int.Parse(answered.Groups[1].Value), int.Parse(answered.Groups[2].Value), 0);
+        var diff = (said - new TimeSpan(asked.Hour, asked.Minute, 0) + TimeSpan.FromDays(1)).TotalMinutes % (24 * 60);
+        Assert.InRange(diff, 0, 2);
+    }
+
+    [Fact]
     public async Task XiaoAi_answers_help_in_English_and_the_other_rules()
     {
         await using var h = await CoreHarness.StartAsync();

@@ -95,6 +95,43 @@ public sealed class ChatSessionTests
     }
 
     [Fact]
+    public async Task A_tab_watching_with_presence_keeps_its_user_online_in_their_rooms_whichever_room_it_shows()
+    {
+        await using var core = await CoreHarness.StartAsync();
+        var fay = await core.CreateUserAsync("fay");
+        var lobby = await core.CreateRoomAsync("hall");
+        var other = await core.CreateRoomAsync("corner");
+        var stranger = await core.CreateRoomAsync("never-opened");
+        var watcher = new RecordingSubscriber();
+        using var _ = core.Fanout.SubscribeRoom(lobby.Id, watcher);
+        var tab = RecordingSink.Open(core, fay);
+
+        // Viewing the hall makes her a member; her drawer then watches her rooms with presence.
+        Assert.True((await tab.Session.JoinAsync(lobby)).Ok);
+        await tab.Session.WatchAsync([lobby, other, stranger], presence: true);
+        Assert.Contains(core.Sessions.Online(lobby.Id), u => u.Id == fay.Id);
+        Assert.DoesNotContain(core.Sessions.Online(stranger.Id), u => u.Id == fay.Id); // not a member there
+
+        // Moving to another room: still online in the hall, and no presence event for it.
+        Assert.True(tab.Session.Leave(lobby.Id));
+        Assert.True((await tab.Session.JoinAsync(other)).Ok);
+        Assert.Contains(core.Sessions.Online(lobby.Id), u => u.Id == fay.Id);
+        Assert.Single(watcher.Events.OfType<PresenceChanged>(), p => p.User.Id == fay.Id);
+
+        // The tab's connection goes, then the tab closes: offline, announced once.
+        tab.Session.SetConnected(false);
+        Assert.DoesNotContain(core.Sessions.Online(lobby.Id), u => u.Id == fay.Id);
+        tab.Session.Dispose();
+        var left = watcher.Events.OfType<PresenceChanged>().Where(p => p.User.Id == fay.Id).ToList();
+        Assert.Equal([true, false], left.Select(p => p.Joined));
+
+        // A watch without presence (a socket, the old drawer) is still not being there.
+        var quiet = RecordingSink.Open(core, fay);
+        await quiet.Session.WatchAsync([lobby]);
+        Assert.DoesNotContain(core.Sessions.Online(lobby.Id), u => u.Id == fay.Id);
+    }
+
+    [Fact]
     public async Task Typing_needs_a_joined_room_and_is_throttled_once_for_all_of_a_users_connections()
     {
         await using var core = await CoreHarness.StartAsync();

@@ -47,6 +47,47 @@ public sealed class RoomViewTests
     }
 
     [Fact]
+    public async Task Nothing_is_marked_read_while_the_tab_is_disconnected_or_the_page_is_hidden()
+    {
+        await using var h = await ComponentHarness.StartAsync("gail");
+        var lobby = await h.LobbyAsync();
+        var hal = await h.Core.CreateUserAsync("hal");
+        var seen = (await h.Core.Commands.PostAsync(hal, lobby.Id, "seen")).Value!;
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".msg")), Wait);
+        Task<long> ReadUpTo() => h.Core.WithDbAsync(db => db.RoomMembers.Where(m => m.RoomId == lobby.Id && m.UserId == h.Me.Id)
+            .Select(m => m.LastReadMessageId).SingleAsync());
+        async Task ReadReaches(long id)
+        {
+            var until = DateTime.UtcNow + Wait;
+            while (await ReadUpTo() < id && DateTime.UtcNow < until) await Task.Delay(100);
+            Assert.Equal(id, await ReadUpTo());
+        }
+        await ReadReaches(seen.Id); // a visible, focused page read it
+
+        // The tab's connection is gone (a closed tab's circuit is kept a while): it still gets messages, reads none.
+        var circuit = h.Context.Services.GetRequiredService<ChatCircuit>();
+        circuit.SetConnected(false);
+        var away = (await h.Core.Commands.PostAsync(hal, lobby.Id, "while away")).Value!;
+        cut.WaitForAssertion(() => Assert.Equal(2, cut.FindAll(".msg").Count), Wait);
+        await Task.Delay(TimeSpan.FromSeconds(3)); // the view saves every other second: give a wrong save its chance
+        Assert.Equal(seen.Id, await ReadUpTo());
+        circuit.SetConnected(true);
+        await ReadReaches(away.Id);
+
+        // The page is hidden (another tab or window in front): a new message gets the "New messages" line and stays unread.
+        var view = cut.FindComponent<ChatView>().Instance;
+        await view.OnAttention(false);
+        var hidden = (await h.Core.Commands.PostAsync(hal, lobby.Id, "while hidden")).Value!;
+        cut.WaitForAssertion(() => Assert.Equal(hidden.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            cut.Find("#first-unread + .msg").GetAttribute("data-id")), Wait);
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Equal(away.Id, await ReadUpTo());
+        await view.OnAttention(true); // looked at: read
+        await ReadReaches(hidden.Id);
+    }
+
+    [Fact]
     public async Task Composer_sends_the_message_which_appears_and_is_stored()
     {
         await using var h = await ComponentHarness.StartAsync("carol");
@@ -102,7 +143,7 @@ public sealed class RoomViewTests
     }
 
     [Fact]
-    public async Task Online_list_updates_on_join_and_leave_with_notices()
+    public async Task Online_list_follows_presence_and_notices_follow_membership()
     {
         await using var h = await ComponentHarness.StartAsync("erin");
         var lobby = await h.LobbyAsync();
@@ -114,13 +155,12 @@ public sealed class RoomViewTests
         Assert.Equal("span", cut.Find("#online-list [data-user='erin']").TagName, ignoreCase: true);
         Assert.Contains(h.Core.Sessions.Online(lobby.Id), u => u.Id == h.Me.Id);
 
-        // Two tabs of frank: one join notice, and one leave notice only when the last tab goes.
+        // Two tabs of frank: listed once, and only while a tab is there. Coming online is no notice (issue 21).
         var tab1 = h.Core.EnterRoom(lobby.Id, frank);
         var tab2 = h.Core.EnterRoom(lobby.Id, frank);
         cut.WaitForAssertion(() => Assert.Equal(["erin", "frank"], cut.FindAll("#online-list [data-user]").Select(e => e.GetAttribute("data-user")).ToArray()), Wait);
         var link = cut.Find("#online-list a[data-user='frank']");
         Assert.Equal("/dm/frank", link.GetAttribute("href"));
-        cut.WaitForAssertion(() => Assert.Equal(["frank joined"], Notices(cut)), Wait);
         Assert.Contains("(2)", cut.Find("#online-list").TextContent, StringComparison.Ordinal);
 
         tab1.Dispose();
@@ -128,6 +168,12 @@ public sealed class RoomViewTests
         Assert.Equal(2, cut.FindAll("#online-list [data-user]").Count);
         tab2.Dispose();
         cut.WaitForAssertion(() => Assert.Equal(["erin"], cut.FindAll("#online-list [data-user]").Select(e => e.GetAttribute("data-user")).ToArray()), Wait);
+        Assert.Empty(Notices(cut));
+
+        // Joining and leaving the room (membership) are what the notices say, as in Slack.
+        Assert.True(await h.Core.Rooms.EnsureMemberAsync(lobby.Id, frank));
+        cut.WaitForAssertion(() => Assert.Equal(["frank joined"], Notices(cut)), Wait);
+        Assert.True(await h.Core.Rooms.RemoveMemberAsync(lobby.Id, frank.Id));
         cut.WaitForAssertion(() => Assert.Equal(["frank joined", "frank left the room"], Notices(cut)), Wait);
 
         // Closing the view leaves the room and stops the subscription.

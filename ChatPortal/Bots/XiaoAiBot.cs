@@ -9,7 +9,7 @@ namespace ChatPortal.Bots;
 /// <c>@小爱</c> with offline rules, in Chinese or English (whichever the question is in):
 /// help, time, date, who is online, room statistics, dice, echo, and a friendly default.
 /// </summary>
-public sealed partial class XiaoAiBot(TimeProvider time) : IChatBot
+public sealed partial class XiaoAiBot(TimeProvider time, UserTimeZones zones) : IChatBot
 {
     public const string BotName = "小爱同学";
     private static readonly string[] Triggers = ["@小爱同学", "@小爱", "@xiaoai"];
@@ -31,6 +31,8 @@ public sealed partial class XiaoAiBot(TimeProvider time) : IChatBot
 
     private async Task<string> AnswerAsync(BotContext context, string command, string lower, bool zh, CancellationToken ct)
     {
+        // The asker's clock when their browser told us its zone; the server's otherwise (and it says so).
+        var zone = zones.Find(context.Message.Sender.Id);
         if (Echo().Match(command) is { Success: true } echo)
         {
             var said = echo.Groups["text"].Value.Trim();
@@ -45,7 +47,8 @@ public sealed partial class XiaoAiBot(TimeProvider time) : IChatBot
         if (IsAny(lower, "统计", "数据", "stats", "statistic"))
         {
             var s = await context.History.RoomStatsAsync(context.Room.Id, ct);
-            var since = s.FirstMessageAt?.ToLocalTime().ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+            var since = s.FirstMessageAt is not { } first ? null
+                : (zone is null ? first.ToLocalTime() : TimeZoneInfo.ConvertTime(first, zone)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
             return zh
                 ? $"本聊天室「{context.Room.Name}」：{s.Messages} 条消息（{s.Images} 张图片），{s.Senders} 人发过言，{s.Members} 位成员，{context.Online.Count} 人在线" + (since is null ? "。" : $"，第一条消息在 {since}。")
                 : $"Room \"{context.Room.Name}\": {s.Messages} messages ({s.Images} images) from {s.Senders} people, {s.Members} members, {context.Online.Count} online" + (since is null ? "." : $", first message on {since}.");
@@ -57,11 +60,15 @@ public sealed partial class XiaoAiBot(TimeProvider time) : IChatBot
                 ? (zh ? "现在没有人在线。" : "Nobody is online right now.")
                 : zh ? $"在线的有 {names.Count} 位：{string.Join("、", names)}" : $"{names.Count} online: {string.Join(", ", names)}";
         }
-        var now = time.GetLocalNow();
+        var now = zone is null ? time.GetLocalNow() : TimeZoneInfo.ConvertTime(time.GetUtcNow(), zone);
         if (IsAny(lower, "几点", "时间", "time", "clock"))
-            return zh
-                ? $"现在是 {now.ToString("HH:mm", CultureInfo.InvariantCulture)}（服务器时间，UTC{Offset(now)}）。"
-                : $"It is {now.ToString("HH:mm", CultureInfo.InvariantCulture)} (server time, UTC{Offset(now)}).";
+            return (zh, zone) switch
+            {
+                (true, null) => $"现在是 {now.ToString("HH:mm", CultureInfo.InvariantCulture)}（服务器时间，UTC{Offset(now)}）。",
+                (false, null) => $"It is {now.ToString("HH:mm", CultureInfo.InvariantCulture)} (server time, UTC{Offset(now)}).",
+                (true, _) => $"现在是 {now.ToString("HH:mm", CultureInfo.InvariantCulture)}（{zone.Id}，UTC{Offset(now)}）。",
+                (false, _) => $"It is {now.ToString("HH:mm", CultureInfo.InvariantCulture)} ({zone.Id}, UTC{Offset(now)}).",
+            };
         if (IsAny(lower, "几号", "日期", "星期", "今天", "date", "today", "day"))
             return zh
                 ? $"今天是 {now.ToString("yyyy年M月d日", CultureInfo.InvariantCulture)}，{now.ToString("dddd", CultureInfo.GetCultureInfo("zh-CN"))}。"

@@ -21,6 +21,7 @@ public static class ChatSetup
         s.AddSingleton<LocalFanout>();
         s.AddSingleton<IChatBackplane, InProcessBackplane>();
         s.AddSingleton<PresenceTracker>();
+        s.AddSingleton<UserTimeZones>();
         s.AddSingleton<WordFilter>();
         s.AddSingleton<MessageWriter>();
         s.AddHostedService(sp => sp.GetRequiredService<MessageWriter>());

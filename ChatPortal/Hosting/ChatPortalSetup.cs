@@ -46,6 +46,7 @@ public static class ChatPortalSetup
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
         builder.Services.AddScoped<Components.Chat.ChatCircuit>();
+        builder.Services.AddScoped<Components.Chat.ViewerClock>();
         builder.Services.AddScoped<Microsoft.AspNetCore.Components.Server.Circuits.CircuitHandler, Components.Chat.ChatCircuitHandler>();
         // The client's address in the circuit, for the per-address limits (Chat/Safeguards/AddressLimits).
         builder.Services.AddHttpContextAccessor();

@@ -83,6 +83,8 @@ internal sealed class RoomFeed(RoomInfo room)
     /// <summary>Joined (with presence and a catch-up) rather than only watched (a drawer's unread counts).</summary>
     public bool Joined { get; set; }
     public bool Watched { get; set; }
+    /// <summary>Watched with presence: the user counts as online in it while connected, whichever room they view.</summary>
+    public bool WatchPresence { get; set; }
     public bool WantsPresence { get; set; }
     public RoomJoin? Join { get; set; }
     /// <summary>Until the join's catch-up is sent, live events of the room wait here, in order.</summary>
@@ -169,6 +171,8 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
             feed.Stash = [];
             feed.Joined = true;
             feed.WantsPresence = true;
+            // Joining made the user a member: a tab's drawer keeps them online here after they move on.
+            if (feed.Watched && !User.IsGuest && !room.IsDirect) feed.WatchPresence = true;
             feed.Subscription ??= _core.Fanout.SubscribeRoom(room.Id, this);
             if (_connected) feed.Presence ??= _core.EnterPresence(room.Id, User);
             _rooms[room.Id] = feed;
@@ -186,31 +190,49 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
         {
             if (!_rooms.TryGetValue(roomId, out var feed) || !feed.Joined) return false;
             feed.Joined = false;
-            feed.WantsPresence = false;
             feed.Join = null;
-            feed.Presence?.Dispose();
-            feed.Presence = null;
-            if (!feed.Watched) Remove(feed);
+            if (!feed.Watched)
+            {
+                feed.WantsPresence = false;
+                Remove(feed);
+            }
+            else if (!feed.WatchPresence)
+            {
+                feed.WantsPresence = false;
+                feed.Presence?.Dispose();
+                feed.Presence = null;
+            }
+            // else: still online in the room (a tab's drawer), so moving to another room is not leaving this one.
             return true;
         }
     }
 
     /// <summary>
-    /// Listens to rooms without joining them (a drawer's unread counts): no presence, no catch-up, and
-    /// only rooms the user may read. Returns the rooms now watched.
+    /// Listens to rooms without joining them (a drawer's unread counts): no catch-up, and only rooms
+    /// the user may read. With <paramref name="presence"/> (a browser tab: online is per user, not per
+    /// room viewed) the user counts as online in the rooms they are a member of while the connection
+    /// is up. Returns the rooms now watched.
     /// </summary>
-    public async Task<IReadOnlyList<RoomInfo>> WatchAsync(IEnumerable<RoomInfo> rooms, CancellationToken ct = default)
+    public async Task<IReadOnlyList<RoomInfo>> WatchAsync(IEnumerable<RoomInfo> rooms, bool presence = false, CancellationToken ct = default)
     {
         var watched = new List<RoomInfo>();
         foreach (var room in rooms)
         {
             if (await _core.Directory.CheckReadAsync(User, room, ct) is not null) continue;
+            // Guests have no memberships: they are online in the guest rooms they can read.
+            var online = presence && (User.IsGuest || await _core.Directory.IsMemberAsync(room.Id, User.Id, ct));
             lock (_gate)
             {
                 if (IsEnded) break;
                 var feed = _rooms.GetOrAdd(room.Id, _ => new RoomFeed(room));
                 feed.Watched = true;
                 feed.Subscription ??= _core.Fanout.SubscribeRoom(room.Id, this);
+                if (online)
+                {
+                    feed.WatchPresence = true;
+                    feed.WantsPresence = true;
+                    if (_connected) feed.Presence ??= _core.EnterPresence(room.Id, User);
+                }
             }
             watched.Add(room);
         }

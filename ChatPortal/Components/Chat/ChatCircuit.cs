@@ -81,6 +81,12 @@ public sealed class ChatCircuit(ChatSessions sessions, ChatMetrics metrics, IOpt
         return new Unlisten(this, listener);
     }
 
+    /// <summary>Whether the tab's connection is up: a closed tab's circuit, kept a while in case it comes back, reads nothing.</summary>
+    public bool IsConnected
+    {
+        get { lock (_gate) return _connected; }
+    }
+
     /// <summary>The circuit's connection went down or came back (<see cref="ChatCircuitHandler"/>).</summary>
     internal void SetConnected(bool connected)
     {

@@ -226,8 +226,42 @@ window.chatPortal = {
     } catch { return 'failed'; }
   },
 
+  // Whether someone can be looking at this page: visible and focused. A background tab, a
+  // minimized window or another focused window does not read messages; the view only marks
+  // read while this is true, and hears of every change.
+  watchAttention(key, dotnet) {
+    const active = () => document.visibilityState === 'visible' && document.hasFocus();
+    let a = chatPortal._attention;
+    if (!a) {
+      a = chatPortal._attention = { views: new Map(), last: active() };
+      const report = () => {
+        const now = active();
+        if (now === a.last) return;
+        a.last = now;
+        for (const view of a.views.values()) view.invokeMethodAsync('OnAttention', now).catch(() => { /* circuit gone */ });
+      };
+      const settle = () => setTimeout(report, 0); // focus moves after blur: look once it settled
+      document.addEventListener('visibilitychange', settle);
+      window.addEventListener('focus', settle);
+      window.addEventListener('blur', settle);
+    }
+    a.views.set(key, dotnet);
+    a.last = active();
+    return a.last;
+  },
+
+  unwatchAttention(key) {
+    if (chatPortal._attention) chatPortal._attention.views.delete(key);
+  },
+
   // Theme choice in a cookie, so the server renders the right palette first (no flash).
   setTheme(dark) {
     document.cookie = `chatportal.theme=${dark ? 'dark' : 'light'}; path=/; max-age=31536000; samesite=lax`;
   },
 };
+
+// The time zone in a cookie too, so a prerendered page already shows the reader's times.
+try {
+  const tz = chatPortal.timeZone();
+  if (tz) document.cookie = `chatportal.tz=${encodeURIComponent(tz)}; path=/; max-age=31536000; samesite=lax`;
+} catch { /* no cookies: the live page still asks */ }
