@@ -63,15 +63,16 @@ public sealed class RawFrameTests(RelyPortalFixture fx)
         await using var peer = await portal.MemberSocketAsync(PortalHelpers.UniqueName("peer"));
 
         // Once, every time, on both protocols: the server sends its close frame and then reads (and
-        // discards) until the client's close, so the close frame is not lost to a TCP reset.
-        foreach (var protocol in new[] { "chatportal.v1", null })
+        // discards) until the client's close, so the close frame is not lost to a TCP reset. Several
+        // rounds: the bytes the framework leaves unread differ (random masks), once they fooled the linger.
+        foreach (var protocol in new[] { "chatportal.v1", null, "chatportal.v1", null, "chatportal.v1", null })
         {
             await using var raw = await RawWs.ConnectAsync(portal.BaseUri, protocol);
             Assert.True(raw.Upgraded, raw.ResponseHead);
             if (protocol is not null) await raw.ReadTextContainingAsync("\"hello\"");
             foreach (var frame in Frames(name)) await raw.SendRawAsync(frame);
             var code = await raw.ReadUntilCloseAsync();
-            Assert.True(code == expected, $"{name} over {protocol ?? "plain"}: expected close {expected}, saw {code?.ToString() ?? "a reset or end of stream"}\n" + string.Join("\n", portal.ReadLog().Split('\n').TakeLast(30)));
+            Assert.True(code == expected, $"{name} over {protocol ?? "plain"}: expected close {expected}, saw {code?.ToString() ?? raw.EndReason ?? "nothing"}\n" + string.Join("\n", portal.ReadLog().Split('\n').TakeLast(30)));
             await raw.SendRawAsync(RawWs.Frame(RawWs.Fin | RawWs.Close, [(byte)(expected >> 8), (byte)expected]));
             Assert.True(await raw.ServerHungUpAsync(TimeSpan.FromSeconds(15)), $"{name}: the server kept the connection open");
         }

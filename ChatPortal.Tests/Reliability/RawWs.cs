@@ -45,6 +45,11 @@ public sealed class RawWs : IAsyncDisposable
         return ws;
     }
 
+    private long _received;
+
+    /// <summary>How the server's side of the connection ended, when it did (for failure messages).</summary>
+    public string? EndReason { get; private set; }
+
     /// <summary>The HTTP answer to the upgrade (status line and headers).</summary>
     public string ResponseHead { get; private set; } = "";
     public bool Upgraded => ResponseHead.StartsWith("HTTP/1.1 101", StringComparison.Ordinal);
@@ -114,7 +119,7 @@ public sealed class RawWs : IAsyncDisposable
         {
             while (await ReadRawFrameAsync(CancellationToken.None) is { } f) _frames.Writer.TryWrite(f);
         }
-        catch (Exception) { /* the connection ended */ }
+        catch (Exception ex) { EndReason ??= $"{ex.GetType().Name}: {ex.Message}"; /* the connection ended */ }
         finally { _frames.Writer.TryComplete(); }
     }
 
@@ -160,8 +165,17 @@ public sealed class RawWs : IAsyncDisposable
         {
             int n;
             try { n = await _stream.ReadAsync(buffer.AsMemory(read), ct); }
-            catch (IOException) { return false; }
-            if (n == 0) return false;
+            catch (IOException ex)
+            {
+                EndReason ??= $"reset ({ex.InnerException?.Message ?? ex.Message}) after {_received} bytes";
+                return false;
+            }
+            if (n == 0)
+            {
+                EndReason ??= $"end of stream after {_received} bytes";
+                return false;
+            }
+            _received += n;
             read += n;
         }
         return true;

@@ -38,6 +38,14 @@ internal sealed class LingeringUpgradeFeature(IHttpUpgradeFeature inner) : IHttp
 /// <paramref name="budget"/> bytes or <paramref name="timeout"/> — whichever comes first — so a
 /// hostile client cannot hold the connection open.
 /// </summary>
+/// <remarks>
+/// The framework may stop reading in the middle of the bad frame (an oversized ping's payload is
+/// partly left in the stream), so the first bytes need not start a frame. A header that no client may
+/// send (unmasked, reserved bits, unknown opcode, a long or fragmented control frame) means we are
+/// out of step: from there on we look for a client close frame byte by byte, and accept one only if
+/// its code is one a client may send. Ending early on stray bytes would close the connection before
+/// the client has our close frame, and the reset that follows can destroy it.
+/// </remarks>
 internal static class CloseLinger
 {
     /// <summary>Bytes we read (and discard) after our close frame at most.</summary>
@@ -46,14 +54,18 @@ internal static class CloseLinger
     /// <summary>How long we wait for the client's close after a protocol error at most.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
 
+    private const int CloseOpcode = 0x8;
+    private const int MaxControlPayload = 125;
+
     public static async Task DrainUntilCloseAsync(Stream stream, int budget, TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
         var buffer = ArrayPool<byte>.Shared.Rent(4096);
         try
         {
-            var have = 0;   // unparsed bytes at the start of buffer
-            long skip = 0;  // payload bytes of the current frame still to discard
+            var have = 0;        // unparsed bytes at the start of buffer
+            long skip = 0;       // payload bytes of the current frame still to discard
+            var inStep = true;   // the next byte starts a frame
             var total = 0;
             while (total < budget)
             {
@@ -62,17 +74,30 @@ internal static class CloseLinger
                 total += n;
                 have += n;
                 var pos = 0;
-                while (true)
+                while (pos < have)
                 {
                     if (skip > 0)
                     {
                         var take = (int)Math.Min(skip, have - pos);
                         skip -= take;
                         pos += take;
-                        if (skip > 0) break;
+                        continue;
                     }
-                    if (!TryParseHeader(buffer.AsSpan(pos, have - pos), out var opcode, out var headerLength, out var payloadLength)) break;
-                    if (opcode == 0x8) return; // the client's close: it has our close frame, the connection may end
+                    if (!inStep)
+                    {
+                        var found = FindClientClose(buffer.AsSpan(pos, have - pos), out var consumed);
+                        if (found) return;
+                        pos += consumed;
+                        break; // what is left may be the start of a close frame: wait for more
+                    }
+                    var header = ParseHeader(buffer.AsSpan(pos, have - pos), out var opcode, out var headerLength, out var payloadLength);
+                    if (header == Header.Incomplete) break;
+                    if (header == Header.Impossible)
+                    {
+                        inStep = false;
+                        continue;
+                    }
+                    if (opcode == CloseOpcode) return; // the client's close: it has our close frame, the connection may end
                     pos += headerLength;
                     skip = payloadLength;
                 }
@@ -90,32 +115,73 @@ internal static class CloseLinger
         }
     }
 
-    /// <summary>An RFC 6455 frame header: opcode, header length (with mask key) and payload length.</summary>
-    private static bool TryParseHeader(ReadOnlySpan<byte> b, out int opcode, out int headerLength, out long payloadLength)
+    internal enum Header { Complete, Incomplete, Impossible }
+
+    /// <summary>An RFC 6455 client frame header: opcode, header length (with mask key) and payload length.</summary>
+    internal static Header ParseHeader(ReadOnlySpan<byte> b, out int opcode, out int headerLength, out long payloadLength)
     {
         opcode = headerLength = 0;
         payloadLength = 0;
-        if (b.Length < 2) return false;
+        if (b.Length < 2) return Header.Incomplete;
+        var fin = (b[0] & 0x80) != 0;
         opcode = b[0] & 0x0F;
         var masked = (b[1] & 0x80) != 0;
         var len = b[1] & 0x7F;
+        var control = opcode >= CloseOpcode;
+        // Clients mask every frame; we negotiate no extension, so no reserved bit; only six opcodes exist.
+        if ((b[0] & 0x70) != 0 || !masked || opcode is not (0x0 or 0x1 or 0x2 or 0x8 or 0x9 or 0xA)
+            || (control && (!fin || len > MaxControlPayload)))
+            return Header.Impossible;
         var at = 2;
         if (len == 126)
         {
-            if (b.Length < 4) return false;
+            if (b.Length < 4) return Header.Incomplete;
             payloadLength = BinaryPrimitives.ReadUInt16BigEndian(b[2..]);
             at = 4;
         }
         else if (len == 127)
         {
-            if (b.Length < 10) return false;
+            if (b.Length < 10) return Header.Incomplete;
             payloadLength = (long)Math.Min(BinaryPrimitives.ReadUInt64BigEndian(b[2..]), long.MaxValue);
             at = 10;
         }
         else payloadLength = len;
-        headerLength = at + (masked ? 4 : 0);
-        return b.Length >= headerLength;
+        headerLength = at + 4;
+        return b.Length >= headerLength ? Header.Complete : Header.Incomplete;
     }
+
+    /// <summary>
+    /// Looks for a whole client close frame anywhere in <paramref name="b"/>: FIN + close opcode, masked,
+    /// no payload or a code a client may send. <paramref name="consumed"/> is how many bytes cannot start
+    /// one (the rest may be a close frame still arriving).
+    /// </summary>
+    internal static bool FindClientClose(ReadOnlySpan<byte> b, out int consumed)
+    {
+        for (var i = 0; i < b.Length; i++)
+        {
+            if (b[i] != (0x80 | CloseOpcode)) continue;
+            if (i + 1 >= b.Length) { consumed = i; return false; }
+            var len = b[i + 1] & 0x7F;
+            if ((b[i + 1] & 0x80) == 0 || len == 1 || len > MaxControlPayload) continue;
+            if (len == 0)
+            {
+                if (i + 6 > b.Length) { consumed = i; return false; }
+                consumed = i + 6;
+                return true;
+            }
+            if (i + 6 + 2 > b.Length) { consumed = i; return false; }
+            var code = ((b[i + 6] ^ b[i + 2]) << 8) | (b[i + 7] ^ b[i + 3]);
+            if (!ClientMaySend(code)) continue;
+            consumed = Math.Min(b.Length, i + 6 + len);
+            return true;
+        }
+        consumed = b.Length;
+        return false;
+    }
+
+    /// <summary>Close codes a client may put on the wire (RFC 6455 7.4; 1005, 1006 and 1015 never are).</summary>
+    private static bool ClientMaySend(int code) =>
+        code is (>= 1000 and <= 1003) or (>= 1007 and <= 1014) or (>= 3000 and <= 4999);
 }
 
 /// <summary>

@@ -119,9 +119,12 @@ internal static class WebSocketEndpoint
                 registry.Remove(conn);
                 services.Metrics.Closed(kind);
             }
-            // The framework sent its close frame after a protocol error: read until the client's close
+            // Unless the closing handshake completed, a close frame of ours (the framework's after a protocol
+            // error, or one whose answer never came) may still be on its way: read until the client's close
             // (bounded), or the reset of ending now could destroy that frame before the client reads it.
-            if (conn.ClosedOnProtocolError && ctx.Features.Get<IHttpUpgradeFeature>() is LingeringUpgradeFeature { Stream: { } raw })
+            // A client that is already gone ends the linger at once (end of stream).
+            if ((conn.ClosedOnProtocolError || ws.State != WebSocketState.Closed)
+                && ctx.Features.Get<IHttpUpgradeFeature>() is LingeringUpgradeFeature { Stream: { } raw })
                 await CloseLinger.DrainUntilCloseAsync(raw, CloseLinger.Budget, CloseLinger.Timeout);
         }
         finally
