@@ -114,6 +114,12 @@ public sealed class NotificationDispatcher(NotificationInbox inbox, IDbContextFa
 
     private async Task<List<NotificationTarget>> TargetsAsync(RoomInfo room, ChatMessage m, CancellationToken ct)
     {
+        // Most posts concern nobody beyond those online: no @ and nobody here wants every message.
+        // That answer comes from memory; the database is asked only about the few who may be told.
+        var mentions = m.Text.Contains('@', StringComparison.Ordinal);
+        var everything = room.IsDirect ? [] : (await settings.WantingEverythingAsync(room.Id, ct)).Where(id => id != m.Sender.Id).ToList();
+        if (!room.IsDirect && !mentions && everything.Count == 0) return [];
+
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var members = from rm in db.RoomMembers
                       where rm.RoomId == room.Id && rm.UserId != m.Sender.Id
@@ -124,21 +130,16 @@ public sealed class NotificationDispatcher(NotificationInbox inbox, IDbContextFa
             return await members.Select(u => new NotificationTarget(u.Id, u.Name, u.Locale, NotificationKind.Direct)).ToListAsync(ct);
 
         var targets = new Dictionary<long, NotificationTarget>();
-        if (m.Text.Contains('@', StringComparison.Ordinal))
+        if (mentions)
         {
             // Names may contain spaces and any script: compare each member's full name with the text.
             await foreach (var u in members.AsAsyncEnumerable().WithCancellation(ct))
                 if (Mentions.IsMentioned(m.Text, u.Name)) targets[u.Id] = new(u.Id, u.Name, u.Locale, NotificationKind.Mention);
         }
         // Members who asked for every message of this room (or of every room, without an override).
-        var everything = await (from u in members
-                                join o in db.RoomNotificationSettings.Where(o => o.RoomId == room.Id) on u.Id equals o.UserId into oj
-                                from o in oj.DefaultIfEmpty()
-                                join p in db.NotificationPreferences on u.Id equals p.UserId into pj
-                                from p in pj.DefaultIfEmpty()
-                                where (o != null ? o.Level : p != null ? p.Level : NotifyLevel.Mentions) == NotifyLevel.All
-                                select u).ToListAsync(ct);
-        foreach (var u in everything) targets.TryAdd(u.Id, new(u.Id, u.Name, u.Locale, NotificationKind.Message));
+        if (everything.Count > 0)
+            foreach (var u in await members.Where(u => everything.Contains(u.Id)).ToListAsync(ct))
+                targets.TryAdd(u.Id, new(u.Id, u.Name, u.Locale, NotificationKind.Message));
         return [.. targets.Values];
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using ChatPortal.Data;
 using Microsoft.EntityFrameworkCore;
 
@@ -10,8 +11,59 @@ public sealed record NotificationProfile(NotificationPreference Preference, IRea
 }
 
 /// <summary>Reads and writes notification settings (all / mentions / none, quiet hours, sound, push, digest).</summary>
-public sealed class NotificationSettings(IDbContextFactory<ChatDbContext> dbFactory)
+public sealed class NotificationSettings(IDbContextFactory<ChatDbContext> dbFactory, IOptions<NotificationOptions> options, TimeProvider time)
 {
+    /// <summary>Who asked for every message: user-wide "all", and each room's overrides.</summary>
+    private sealed record Levels(HashSet<long> AllEverywhere, Dictionary<long, Dictionary<long, NotifyLevel>> ByRoom, long LoadedAt);
+
+    private volatile Levels? _levels;
+    private long _version; // bumped by every change made here, so a load that raced with one is not kept
+
+    /// <summary>
+    /// The users whose level for <paramref name="roomId"/> is "all" (members or not: the caller checks
+    /// membership). Read from memory — every stored post asks, and almost always the answer is nobody —
+    /// reloaded after a change on this node and every <see cref="NotificationOptions.LevelsRefreshSeconds"/>.
+    /// </summary>
+    public async ValueTask<IReadOnlyCollection<long>> WantingEverythingAsync(long roomId, CancellationToken ct = default)
+    {
+        var levels = _levels;
+        var maxAge = TimeSpan.FromSeconds(Math.Max(0, options.Value.LevelsRefreshSeconds));
+        if (levels is null || time.GetElapsedTime(levels.LoadedAt) > maxAge) levels = await LoadLevelsAsync(ct);
+        levels.ByRoom.TryGetValue(roomId, out var overrides);
+        if (overrides is null) return levels.AllEverywhere;
+        var users = new HashSet<long>();
+        foreach (var u in levels.AllEverywhere)
+            if (!overrides.ContainsKey(u)) users.Add(u);
+        foreach (var (u, level) in overrides)
+            if (level == NotifyLevel.All) users.Add(u);
+        return users;
+    }
+
+    private async Task<Levels> LoadLevelsAsync(CancellationToken ct)
+    {
+        var version = Interlocked.Read(ref _version);
+        var loadedAt = time.GetTimestamp();
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var everywhere = await db.NotificationPreferences.AsNoTracking().Where(p => p.Level == NotifyLevel.All).Select(p => p.UserId).ToListAsync(ct);
+        var rows = await db.RoomNotificationSettings.AsNoTracking().Select(r => new { r.RoomId, r.UserId, r.Level }).ToListAsync(ct);
+        var byRoom = new Dictionary<long, Dictionary<long, NotifyLevel>>();
+        foreach (var r in rows)
+        {
+            if (!byRoom.TryGetValue(r.RoomId, out var d)) byRoom[r.RoomId] = d = [];
+            d[r.UserId] = r.Level;
+        }
+        var levels = new Levels([.. everywhere], byRoom, loadedAt);
+        if (Interlocked.Read(ref _version) == version) _levels = levels;
+        return levels;
+    }
+
+    /// <summary>A level changed (here, or its rows were deleted with an account): read them again on next use.</summary>
+    public void LevelsChanged()
+    {
+        Interlocked.Increment(ref _version);
+        _levels = null;
+    }
+
     public async Task<NotificationProfile> GetAsync(long userId, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
@@ -38,6 +90,7 @@ public sealed class NotificationSettings(IDbContextFactory<ChatDbContext> dbFact
         row.Push = p.Push;
         row.EmailDigest = p.EmailDigest;
         await db.SaveChangesAsync(ct);
+        LevelsChanged();
         return null;
     }
 
@@ -59,6 +112,7 @@ public sealed class NotificationSettings(IDbContextFactory<ChatDbContext> dbFact
             row.Level = level.Value;
         }
         await db.SaveChangesAsync(ct);
+        LevelsChanged();
     }
 
     /// <summary>Turns the email digest off (the unsubscribe link).</summary>

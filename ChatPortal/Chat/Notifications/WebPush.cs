@@ -22,6 +22,11 @@ public sealed class NotificationOptions
     public string? PushSubject { get; set; }
     /// <summary>Browsers (push subscriptions) one user may register; the oldest goes when one more comes.</summary>
     public int MaxSubscriptionsPerUser { get; set; } = 10;
+    /// <summary>
+    /// How old this node's copy of who wants every message of a room may get before it is read again
+    /// (changes made on this node apply at once; those made on another node within this many seconds).
+    /// </summary>
+    public double LevelsRefreshSeconds { get; set; } = 30;
     /// <summary>Tests only: accept <c>http://</c> push endpoints (real push services are https).</summary>
     public bool AllowHttpPushEndpoints { get; set; }
 }
