@@ -9,17 +9,27 @@ public sealed class ConversationPortalFixture : IAsyncLifetime
 {
     public BrowserFixture Browser { get; } = new();
     public PortalProcess Portal { get; private set; } = default!;
+    /// <summary>The "public" site on 127.0.0.1 (allow-listed for the portal) and the "internal" one on 127.0.0.2 (not).</summary>
+    public PreviewServers Sites { get; } = new();
 
     public async ValueTask InitializeAsync()
     {
         Assertions.SetDefaultExpectTimeout(15_000);
         await Browser.InitializeAsync();
-        Portal = await PortalProcess.StartAsync(new() { ["Chat__RateLimitBurst"] = "1000", ["Chat__RateLimitPerSecond"] = "1000" });
+        await Sites.InitializeAsync();
+        Portal = await PortalProcess.StartAsync(new()
+        {
+            ["Chat__RateLimitBurst"] = "1000",
+            ["Chat__RateLimitPerSecond"] = "1000",
+            ["SafeHttp__AllowedAddresses__0"] = "127.0.0.1",
+            ["SafeHttp__HostAddresses__internal.test"] = "127.0.0.2",
+        });
     }
 
     public async ValueTask DisposeAsync()
     {
         if (Portal is not null) await Portal.DisposeAsync();
+        await Sites.DisposeAsync();
         await Browser.DisposeAsync();
     }
 }
@@ -105,6 +115,55 @@ public sealed class ConversationBrowserTests(ConversationPortalFixture f) : ICla
         // A long code line scrolls inside its block; the page itself never scrolls sideways.
         Assert.True(await phone.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"));
         await phone.ScreenshotAsync(new() { Path = Path.Combine(docs, "formatting-phone.png") });
+        await phone.Context.CloseAsync();
+        await alice.Context.CloseAsync();
+        await bob.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_posted_link_shows_its_preview_live_with_the_image_from_our_origin_and_internal_links_get_none()
+    {
+        var bob = await OpenAsync("bob-lp");
+        var alice = await OpenAsync("alice-lp");
+        var i = f.Sites.InternalPort;
+        await SayAsync(alice, $"internal-1 http://127.0.0.2:{i}/ and http://2130706434:{i}/");
+        await SayAsync(alice, $"internal-2 {f.Sites.Public}/to/mapped");
+        await SayAsync(alice, $"Tea for today: {f.Sites.Public}/page");
+
+        var card = bob.Locator(".msg", new() { HasText = "Tea for today" }).Locator(".link-preview");
+        await Expect(card.Locator(".lp-title")).ToHaveTextAsync("Longjing <script>alert(1)</script> tea"); // as text
+        await Expect(card.Locator(".lp-site")).ToHaveTextAsync("Tea Times");
+        await Expect(card.Locator(".lp-desc")).ToHaveTextAsync("Green tea from Hangzhou · 西湖龙井");
+        await Expect(card).ToHaveAttributeAsync("href", $"{f.Sites.Public}/page");
+        await Expect(card).ToHaveAttributeAsync("rel", "noopener noreferrer nofollow");
+        var img = card.Locator("img.lp-image");
+        var src = await img.GetAttributeAsync("src");
+        Assert.StartsWith("/previews/", src);
+        await bob.WaitForFunctionAsync("el => el.complete && el.naturalWidth === 480", await img.ElementHandleAsync());
+        using (var http = f.Portal.CreateClient())
+        {
+            using var response = await http.GetAsync(src);
+            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("image/jpeg", response.Content.Headers.ContentType?.MediaType);
+            Assert.Equal("nosniff", string.Join(",", response.Headers.GetValues("X-Content-Type-Options")));
+        }
+        // The sender's own tab gets it too (one event for everyone), and a reload reads it from the store.
+        await Expect(alice.Locator(".msg", new() { HasText = "Tea for today" }).Locator(".link-preview .lp-title")).ToContainTextAsync("Longjing");
+        await bob.ReloadAsync();
+        await bob.WaitForCircuitAsync();
+        await Expect(card.Locator(".lp-title")).ToContainTextAsync("Longjing");
+
+        // The links inside got no preview and the internal server saw nothing.
+        Assert.Equal(0, await bob.Locator(".msg", new() { HasText = "internal-" }).Locator(".link-preview").CountAsync());
+        Assert.Equal(0, f.Sites.InternalHits);
+        Assert.Equal(0, await bob.EvaluateAsync<int>("() => window.__xss"));
+
+        var docs = ScreenshotFolder();
+        await bob.ScreenshotAsync(new() { Path = Path.Combine(docs, "link-preview.png") });
+        var phone = await OpenAsync("carol-lp", width: 390, height: 844, locale: "zh-CN");
+        await Expect(phone.Locator(".msg", new() { HasText = "Tea for today" }).Locator(".link-preview img")).ToBeVisibleAsync();
+        Assert.True(await phone.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"));
+        await phone.ScreenshotAsync(new() { Path = Path.Combine(docs, "link-preview-phone.png") });
         await phone.Context.CloseAsync();
         await alice.Context.CloseAsync();
         await bob.Context.CloseAsync();

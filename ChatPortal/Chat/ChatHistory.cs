@@ -305,6 +305,15 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
             var image = r.ImageId is null ? null : await GetImageAsync(r.ImageId, ct);
             list.Add(MessageWriter.ToChatMessage(r, sender, image));
         }
+        // Link previews (issue 15) ride on the posts they belong to: pages, history and catch-up alike.
+        var postIds = rows.Where(r => r.Kind is MessageKind.Text or MessageKind.Image && r.DeletedAt == null).Select(r => r.Id).ToList();
+        if (postIds.Count > 0)
+        {
+            var previews = await db.LinkPreviews.AsNoTracking().Where(p => postIds.Contains(p.MessageId)).ToDictionaryAsync(p => p.MessageId, ct);
+            if (previews.Count > 0)
+                for (var i = 0; i < list.Count; i++)
+                    if (previews.TryGetValue(list[i].Id, out var p)) list[i] = list[i] with { Preview = LinkPreview.From(p) };
+        }
         return list;
     }
 }

@@ -25,7 +25,9 @@ public sealed record ChatMessage(
     DateTimeOffset? EditedAt = null,
     DateTimeOffset? DeletedAt = null,
     /// <summary>For Edit/Delete event rows: the message they change.</summary>
-    long? TargetId = null)
+    long? TargetId = null,
+    /// <summary>The post's link preview once fetched (issue 15), or null.</summary>
+    LinkPreview? Preview = null)
 {
     public bool IsDeleted => DeletedAt is not null;
 }

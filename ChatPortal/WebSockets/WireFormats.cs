@@ -102,6 +102,7 @@ public sealed class V1WireFormat(IOptions<PortalOptions> portal, Profiles.Profil
             DirectActivity a => PlainWireFormat.Json(new DirectFrame(WireJson.Room(a.Conversation.Room), User(a.Conversation.Other),
                 a.MessageId > 0 ? a.MessageId : null), c.DirectFrame),
             RoomChanged r => PlainWireFormat.Json(new RoomChangedFrame(WireJson.Room(r.Room)), c.RoomChangedFrame),
+            LinkPreviewReady lp => PlainWireFormat.Json(new LinkPreviewFrame(lp.RoomId, lp.MessageId, Preview(lp.Preview)), c.LinkPreviewFrame),
             _ => WireFrame.None,
         };
     }
@@ -113,7 +114,11 @@ public sealed class V1WireFormat(IOptions<PortalOptions> portal, Profiles.Profil
         m.Id, m.RoomId, User(m.Sender), m.Text, WireJson.Utc(m.CreatedAt), m.ClientMsgId,
         m.Image is { } i ? new WireImage(i.Id, _imageBase + i.Id, i.ContentType, i.Width, i.Height, i.Length) : null,
         m.EditedAt is { } e ? WireJson.Utc(e) : null,
-        m.IsDeleted ? true : null);
+        m.IsDeleted ? true : null,
+        m.Preview is { } p ? Preview(p) : null);
+
+    internal static WirePreview Preview(LinkPreview p) => new(p.Url, p.Title, p.Description, p.SiteName,
+        p.ImageId is { } id ? new WirePreviewImage("/previews/" + id, p.ImageWidth, p.ImageHeight) : null);
 
     private static string ImageBase(string? configured) =>
         string.IsNullOrWhiteSpace(configured) ? "/images/" : configured.TrimEnd('/') + "/";
