@@ -1,4 +1,7 @@
+using System.Net.WebSockets;
 using ChatPortal.Tests.Infrastructure;
+using ChatPortal.Tests.WebSockets;
+using System.Text;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -23,6 +26,7 @@ public sealed class ConversationPortalFixture : IAsyncLifetime
             ["Chat__RateLimitPerSecond"] = "1000",
             ["SafeHttp__AllowedAddresses__0"] = "127.0.0.1",
             ["SafeHttp__HostAddresses__internal.test"] = "127.0.0.2",
+            ["Attachments__MaxBytes"] = "100000",
         });
     }
 
@@ -166,6 +170,75 @@ public sealed class ConversationBrowserTests(ConversationPortalFixture f) : ICla
         await phone.ScreenshotAsync(new() { Path = Path.Combine(docs, "link-preview-phone.png") });
         await phone.Context.CloseAsync();
         await alice.Context.CloseAsync();
+        await bob.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task Files_go_up_over_v1_and_the_web_come_down_only_as_downloads_and_plain_clients_get_their_name()
+    {
+        var bob = await OpenAsync("bob-file");
+        await using var plain = await WsClient.ConnectAsync(f.Portal.BaseUri); // the seed's protocol: a guest in the lobby
+        await plain.WaitForAsync(x => x.Get("type") == "openSuccess" || x.Text.Contains("openSuccess"));
+        await using var ws = await f.Portal.MemberSocketAsync(PortalHelpers.UniqueName("filer"));
+
+        // An HTML page with a hostile name, sent as a file over chatportal.v1.
+        var html = Encoding.UTF8.GetBytes("<!doctype html><script>window.__xss++</script><h1>page</h1>");
+        const string evilName = "<img src=x onerror=window.__xss++>.html";
+        await ws.SendJsonAsync(new { type = "file", id = 31, room = "lobby", client_id = "f-31", name = evilName });
+        await ws.SendBytesAsync(html, WebSocketMessageType.Binary);
+        var ack = await ws.WaitForAsync(x => x.Get("reply_to") == "31");
+        Assert.True(ack.Is("ack"), ack.ToString());
+        var msg = await ws.WaitForAsync(x => x.Is("message") && x.Get("message.client_id") == "f-31");
+        Assert.Null(msg.Get("message.image"));
+        Assert.Equal(evilName, msg.Get("message.file.name"));
+        Assert.Equal("application/octet-stream", msg.Get("message.file.content_type"));
+        var url = msg.Get("message.file.url")!;
+
+        using (var http = f.Portal.CreateClient())
+        {
+            using var response = await http.GetAsync(url);
+            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("application/octet-stream", response.Content.Headers.ContentType?.MediaType);
+            Assert.Equal("attachment", response.Content.Headers.ContentDisposition?.DispositionType);
+            Assert.Equal("nosniff", string.Join(",", response.Headers.GetValues("X-Content-Type-Options")));
+            Assert.Equal(html, await response.Content.ReadAsByteArrayAsync());
+        }
+        // The plain client gets the name as text (HTML-escaped like every plain message), not an image frame.
+        var plainFrame = await plain.WaitForAsync(x => x.Is("message") && x.Json.GetProperty("message").GetString()!.StartsWith("📎", StringComparison.Ordinal));
+        Assert.Contains("&lt;img src=x onerror=window.__xss++&gt;.html", plainFrame.Json.GetProperty("message").GetString());
+        Assert.DoesNotContain(plain.Frames, x => x.Binary);
+
+        // Too large: a clear error, nothing stored, the socket stays open.
+        await ws.SendJsonAsync(new { type = "file", id = 32, room = "lobby", name = "big.bin" });
+        await ws.SendBytesAsync(new byte[150_000], WebSocketMessageType.Binary);
+        Assert.Equal("file_too_large", (await ws.WaitForAsync(x => x.Get("reply_to") == "32")).Get("code"));
+
+        // The web: a download chip with the name as text; nothing from the file or its name runs or shows inline.
+        var chip = bob.Locator(".msg-file", new() { HasText = ".html" });
+        await Expect(chip.Locator(".file-name")).ToHaveTextAsync(evilName);
+        await Expect(chip).ToHaveAttributeAsync("download", evilName);
+        await Expect(chip.Locator(".file-size")).ToContainTextAsync("application/octet-stream");
+
+        // Bob attaches a text file through the composer; it goes out on Send.
+        await bob.SetInputFilesAsync("#composer-any-file", new FilePayload { Name = "笔记 notes.txt", MimeType = "text/html", Buffer = Encoding.UTF8.GetBytes("line one\nline two") });
+        await Expect(bob.Locator("#composer-attachment")).ToContainTextAsync("笔记 notes.txt");
+        await bob.FillAsync("#composer-input", "meeting notes");
+        await bob.ClickAsync("#send-button");
+        var mine = bob.Locator(".msg", new() { HasText = "meeting notes" });
+        await Expect(mine.Locator(".msg-file .file-size")).ToContainTextAsync("text/plain"); // from the content, not the browser's claim
+        var sent = await ws.WaitForAsync(x => x.Is("message") && x.Get("message.file.name") == "笔记 notes.txt");
+        Assert.Equal("text/plain", sent.Get("message.file.content_type"));
+        Assert.Equal(0, await bob.Locator("#messages iframe, #messages object, #messages embed, #messages script").CountAsync());
+        await bob.WaitForTimeoutAsync(300);
+        Assert.Equal(0, await bob.EvaluateAsync<int>("() => window.__xss"));
+
+        var docs = ScreenshotFolder();
+        await bob.ScreenshotAsync(new() { Path = Path.Combine(docs, "attachments.png") });
+        var phone = await OpenAsync("carol-file", width: 390, height: 844, locale: "zh-CN");
+        await Expect(phone.Locator(".msg-file", new() { HasText = "notes.txt" })).ToBeVisibleAsync();
+        Assert.True(await phone.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"));
+        await phone.ScreenshotAsync(new() { Path = Path.Combine(docs, "attachments-phone.png") });
+        await phone.Context.CloseAsync();
         await bob.Context.CloseAsync();
     }
 }

@@ -289,7 +289,7 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var img = await db.Images.AsNoTracking().FirstOrDefaultAsync(i => i.Id == imageId, ct);
         if (img is null) return null;
-        return _images[img.Id] = new ImageRef(img.Id, img.ContentType, img.Width, img.Height, img.Length, img.OriginalName);
+        return _images[img.Id] = new ImageRef(img.Id, img.ContentType, img.Width, img.Height, img.Length, img.OriginalName, img.IsFile);
     }
 
     internal async Task<List<ChatMessage>> ToChatMessagesAsync(ChatDbContext db, List<Message> rows, CancellationToken ct)

@@ -695,6 +695,9 @@ namespace ChatPortal.Data.Migrations.Postgres
                     b.Property<int>("Height")
                         .HasColumnType("integer");
 
+                    b.Property<bool>("IsFile")
+                        .HasColumnType("boolean");
+
                     b.Property<long>("Length")
                         .HasColumnType("bigint");
 

@@ -10,6 +10,13 @@ namespace ChatPortal.Data.Migrations.Postgres
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.AddColumn<bool>(
+                name: "IsFile",
+                table: "Images",
+                type: "boolean",
+                nullable: false,
+                defaultValue: false);
+
             migrationBuilder.CreateTable(
                 name: "LinkPreviews",
                 columns: table => new
@@ -46,6 +53,10 @@ namespace ChatPortal.Data.Migrations.Postgres
         {
             migrationBuilder.DropTable(
                 name: "LinkPreviews");
+
+            migrationBuilder.DropColumn(
+                name: "IsFile",
+                table: "Images");
         }
     }
 }

@@ -10,6 +10,13 @@ namespace ChatPortal.Data.Migrations
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.AddColumn<bool>(
+                name: "IsFile",
+                table: "Images",
+                type: "INTEGER",
+                nullable: false,
+                defaultValue: false);
+
             migrationBuilder.CreateTable(
                 name: "LinkPreviews",
                 columns: table => new
@@ -46,6 +53,10 @@ namespace ChatPortal.Data.Migrations
         {
             migrationBuilder.DropTable(
                 name: "LinkPreviews");
+
+            migrationBuilder.DropColumn(
+                name: "IsFile",
+                table: "Images");
         }
     }
 }
