@@ -33,12 +33,7 @@ public sealed class AttachmentTests
     }
 
     private static Task<CoreHarness> CoreAsync(long quota) => CoreHarness.StartAsync(
-        settings: new() { ["Images:MaxBytesPerUser"] = quota.ToString(), ["Attachments:MaxBytes"] = "4096" },
-        configure: s =>
-        {
-            s.AddOptions<AttachmentOptions>().BindConfiguration(AttachmentOptions.Section);
-            s.AddSingleton<ChatAttachments>();
-        });
+        settings: new() { ["Images:MaxBytesPerUser"] = quota.ToString(), ["Attachments:MaxBytes"] = "4096" });
 
     [Fact]
     public async Task Files_count_against_the_users_quota_with_images_and_are_capped_in_size()

@@ -53,10 +53,12 @@ public sealed class ConversationBrowserTests(ConversationPortalFixture f) : ICla
         return page;
     }
 
-    private static async Task SayAsync(IPage page, string text)
+    /// <summary>Sends and waits until the sender's own view shows it (typing during a send would go into the next message).</summary>
+    private static async Task SayAsync(IPage page, string text, string marker)
     {
         await page.FillAsync("#composer-input", text);
         await page.ClickAsync("#send-button");
+        await Expect(page.Locator(".msg", new() { HasText = marker })).ToHaveCountAsync(1);
     }
 
     private static string ScreenshotFolder()
@@ -74,12 +76,12 @@ public sealed class ConversationBrowserTests(ConversationPortalFixture f) : ICla
     {
         var bob = await OpenAsync("bob-md");
         var alice = await OpenAsync("alice-md");
-        await SayAsync(alice, "**Release** notes for @bob-md:\n\n```\nif (a < b) return;\n```\n\n- fixed `x`\n- see [docs](https://example.com/docs)");
+        await SayAsync(alice, "**Release** notes for @bob-md:\n\n```\nif (a < b) return;\n```\n\n- fixed `x`\n- see [docs](https://example.com/docs)", "Release");
         // javascript: links written as Markdown, in every spelling, and raw HTML inside Markdown.
         await SayAsync(alice, "*md-evil* [a](javascript:window.__xss++) [b](JAVASCRIPT:alert(1)) [c](java&#115;cript:window.__xss++) " +
-            "[d][r] <javascript:window.__xss++>\n\n[r]: javascript:window.__xss++");
+            "[d][r] <javascript:window.__xss++>\n\n[r]: javascript:window.__xss++", "md-evil");
         await SayAsync(alice, "**md-raw** <img src=x onerror=\"window.__xss++\"> <script>window.__xss++</script> " +
-            "<a href=\"javascript:window.__xss++\">raw</a>\n\n<div onmouseover=\"window.__xss++\">block</div>\n\n<svg onload=window.__xss++>");
+            "<a href=\"javascript:window.__xss++\">raw</a>\n\n<div onmouseover=\"window.__xss++\">block</div>\n\n<svg onload=window.__xss++>", "md-raw");
 
         var release = bob.Locator(".msg", new() { HasText = "Release" });
         await Expect(release.Locator(".md strong")).ToHaveTextAsync("Release");
@@ -130,9 +132,9 @@ public sealed class ConversationBrowserTests(ConversationPortalFixture f) : ICla
         var bob = await OpenAsync("bob-lp");
         var alice = await OpenAsync("alice-lp");
         var i = f.Sites.InternalPort;
-        await SayAsync(alice, $"internal-1 http://127.0.0.2:{i}/ and http://2130706434:{i}/");
-        await SayAsync(alice, $"internal-2 {f.Sites.Public}/to/mapped");
-        await SayAsync(alice, $"Tea for today: {f.Sites.Public}/page");
+        await SayAsync(alice, $"internal-1 http://127.0.0.2:{i}/ and http://2130706434:{i}/", "internal-1");
+        await SayAsync(alice, $"internal-2 {f.Sites.Public}/to/mapped", "internal-2");
+        await SayAsync(alice, $"Tea for today: {f.Sites.Public}/page", "Tea for today");
 
         var card = bob.Locator(".msg", new() { HasText = "Tea for today" }).Locator(".link-preview");
         await Expect(card.Locator(".lp-title")).ToHaveTextAsync("Longjing <script>alert(1)</script> tea"); // as text

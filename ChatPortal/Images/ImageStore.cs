@@ -200,8 +200,6 @@ public static class ImageSetup
         builder.Services.AddSingleton<ImageStore>();
         builder.Services.AddSingleton<ImageUrls>();
         builder.Services.AddSingleton<ChatImages>();
-        builder.Services.Configure<Chat.Attachments.AttachmentOptions>(builder.Configuration.GetSection(Chat.Attachments.AttachmentOptions.Section));
-        builder.Services.AddSingleton<Chat.Attachments.ChatAttachments>(); // issue 15: files ride on the image store's table and sweep
         return builder;
     }
 
