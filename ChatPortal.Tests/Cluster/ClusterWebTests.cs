@@ -29,6 +29,8 @@ public sealed class ClusterWebTests(PostgresFixture pg, BrowserFixture browser) 
             Directory.CreateDirectory(Path.Combine(d1, "images"));
             Directory.CreateSymbolicLink(Path.Combine(d2, "keys"), Path.Combine(d1, "keys"));
             Directory.CreateSymbolicLink(Path.Combine(d2, "images"), Path.Combine(d1, "images"));
+            Directory.CreateDirectory(Path.Combine(d1, "previews")); // link previews' images (issue 15): one data folder, as deployed
+            Directory.CreateSymbolicLink(Path.Combine(d2, "previews"), Path.Combine(d1, "previews"));
             // One after the other: the first migrates the database and creates the key.
             t.Node1 = await PortalProcess.StartAsync(Env("node1"), d1);
             t.Node2 = await PortalProcess.StartAsync(Env("node2"), d2);

@@ -29,6 +29,7 @@ public static class ComponentServices
         s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.ChatSessions>());
         s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.ChatMetrics>());
         s.AddSingleton(node.GetRequiredService<ImageStore>());
+        s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.Attachments.ChatAttachments>());
         s.AddSingleton(node.GetRequiredService<ImageUrls>());
         s.AddSingleton(node.GetRequiredService<BotDirectory>());
         s.AddSingleton(node.GetRequiredService<ChatPortal.Search.MessageSearch>());

@@ -72,7 +72,8 @@ public static class ChatEvents
     /// too), so "removed, then a post" is seen in that order everywhere.
     /// </summary>
     public static bool IsOrdered(ChatEvent evt) =>
-        evt is MessagePosted or MessageEdited or MessageDeleted or MemberAdded or MemberRemoved or RoomChanged or RoomDeleted or SessionRevoked;
+        evt is MessagePosted or MessageEdited or MessageDeleted or MemberAdded or MemberRemoved or RoomChanged or RoomDeleted or SessionRevoked
+        || evt is LinkPreviewReady; // after its post on every node
 }
 
 public interface IWireFormat<out T> where T : class

@@ -289,7 +289,7 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var img = await db.Images.AsNoTracking().FirstOrDefaultAsync(i => i.Id == imageId, ct);
         if (img is null) return null;
-        return _images[img.Id] = new ImageRef(img.Id, img.ContentType, img.Width, img.Height, img.Length, img.OriginalName);
+        return _images[img.Id] = new ImageRef(img.Id, img.ContentType, img.Width, img.Height, img.Length, img.OriginalName, img.IsFile);
     }
 
     internal async Task<List<ChatMessage>> ToChatMessagesAsync(ChatDbContext db, List<Message> rows, CancellationToken ct)
@@ -304,6 +304,15 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
             var sender = senders.GetValueOrDefault(r.SenderId) ?? new UserRef(r.SenderId, "?", UserKind.Member);
             var image = r.ImageId is null ? null : await GetImageAsync(r.ImageId, ct);
             list.Add(MessageWriter.ToChatMessage(r, sender, image));
+        }
+        // Link previews (issue 15) ride on the posts they belong to: pages, history and catch-up alike.
+        var postIds = rows.Where(r => r.Kind is MessageKind.Text or MessageKind.Image && r.DeletedAt == null).Select(r => r.Id).ToList();
+        if (postIds.Count > 0)
+        {
+            var previews = await db.LinkPreviews.AsNoTracking().Where(p => postIds.Contains(p.MessageId)).ToDictionaryAsync(p => p.MessageId, ct);
+            if (previews.Count > 0)
+                for (var i = 0; i < list.Count; i++)
+                    if (previews.TryGetValue(list[i].Id, out var p)) list[i] = list[i] with { Preview = LinkPreview.From(p) };
         }
         return list;
     }

@@ -9,8 +9,12 @@ public sealed record UserRef(long Id, string Name, UserKind Kind)
     public bool IsBot => Kind == UserKind.Bot;
 }
 
-/// <summary>A stored image; <paramref name="Name"/> is the uploader's file name (display only, never trusted).</summary>
-public sealed record ImageRef(string Id, string ContentType, int Width, int Height, long Length, string? Name = null);
+/// <summary>
+/// A stored image; <paramref name="Name"/> is the uploader's file name (display only, never trusted). With
+/// <paramref name="IsFile"/> it is a file attachment (issue 15): its type sniffed from content, no size in
+/// pixels, shown as a download, never inline.
+/// </summary>
+public sealed record ImageRef(string Id, string ContentType, int Width, int Height, long Length, string? Name = null, bool IsFile = false);
 
 /// <summary>A stored message as the core hands it out (never an EF entity).</summary>
 public sealed record ChatMessage(
@@ -25,7 +29,9 @@ public sealed record ChatMessage(
     DateTimeOffset? EditedAt = null,
     DateTimeOffset? DeletedAt = null,
     /// <summary>For Edit/Delete event rows: the message they change.</summary>
-    long? TargetId = null)
+    long? TargetId = null,
+    /// <summary>The post's link preview once fetched (issue 15), or null.</summary>
+    LinkPreview? Preview = null)
 {
     public bool IsDeleted => DeletedAt is not null;
 }

@@ -30,6 +30,8 @@ public static class ChatSetup
         s.AddSingleton<ChatCommands>();
         s.AddSingleton<ChatSessions>();
         builder.AddChatSafeguards(); // per-address limits, image retention, guest expiry (Chat/Safeguards)
+        s.Configure<Attachments.AttachmentOptions>(builder.Configuration.GetSection(Attachments.AttachmentOptions.Section));
+        s.AddSingleton<Attachments.ChatAttachments>(); // issue 15: files ride on the images' table, quota and sweep
         return builder;
     }
 }

@@ -29,6 +29,7 @@ public class ChatDbContext : DbContext
     public DbSet<RoomNotificationSetting> RoomNotificationSettings => Set<RoomNotificationSetting>();
     public DbSet<PushSubscriptionRecord> PushSubscriptions => Set<PushSubscriptionRecord>();
     public DbSet<PendingNotification> PendingNotifications => Set<PendingNotification>();
+    public DbSet<LinkPreviewRecord> LinkPreviews => Set<LinkPreviewRecord>();
 
     protected override void OnModelCreating(ModelBuilder b)
     {
@@ -96,6 +97,7 @@ public class ChatDbContext : DbContext
             e.HasIndex(x => new { x.Source, x.Kind, x.ExternalId }).IsUnique();
         });
         IdentityModel.Configure(b);
+        ConversationModel.Configure(b);
     }
 
     protected override void ConfigureConventions(ModelConfigurationBuilder c)

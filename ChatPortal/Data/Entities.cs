@@ -137,6 +137,8 @@ public sealed class StoredImage
     public string? OriginalName { get; set; }
     public long UploaderId { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>A file attachment (issue 15), not an image: served only as a download.</summary>
+    public bool IsFile { get; set; }
 }
 
 public sealed class ApiToken

@@ -32,6 +32,7 @@ public static class ChatPortalSetup
         builder.AddChatPortalCluster();
         builder.AddChatPortalAuth();
         builder.AddChatPortalImages();
+        Chat.LinkPreviews.LinkPreviewSetup.AddLinkPreviews(builder); // issue 15: link previews
         builder.AddChatPortalLocalization();
         builder.AddChatPortalWebSockets();
         builder.Services.AddSingleton<Bots.BotSwitches>();
@@ -75,6 +76,7 @@ public static class ChatPortalSetup
         MapClientKit(app);
         app.MapChatPortalAuth();
         app.MapChatPortalImages();
+        Chat.LinkPreviews.LinkPreviewSetup.MapLinkPreviews(app);
         app.MapChatPortalLocalization();
         app.MapChatPortalCluster();
         app.MapChatPortalWebSockets();

@@ -215,6 +215,15 @@ public static class ImageSetup
             // Not "immutable" for a year: a deleted image must stop being served, by caches too, within CacheSeconds.
             ctx.Response.Headers.CacheControl = $"public, max-age={Math.Max(0, options.Value.CacheSeconds)}";
             ctx.Response.Headers.ContentSecurityPolicy = "default-src 'none'; sandbox";
+            if (meta.IsFile)
+            {
+                // A file attachment (issue 15) is only ever a download, whatever it contains.
+                var download = new Microsoft.Net.Http.Headers.ContentDispositionHeaderValue("attachment");
+                download.SetHttpFileName(meta.OriginalName ?? "file");
+                ctx.Response.Headers.ContentDisposition = download.ToString();
+                return Results.File(path, Chat.Attachments.FileSniffer.IsSafeLabel(meta.ContentType) ? meta.ContentType : Chat.Attachments.FileSniffer.Binary,
+                    enableRangeProcessing: false);
+            }
             return Results.File(path, meta.ContentType, enableRangeProcessing: false);
         }); // public by unguessable 128-bit id, so a CDN or a mini-program can fetch it (see docs/security.md)
         return app;

@@ -17,6 +17,11 @@ public sealed class SafeHttpOptions
     /// fake identity provider or push service on loopback). Empty in production.
     /// </summary>
     public string[] AllowedAddresses { get; set; } = [];
+    /// <summary>
+    /// For tests only: host names answered without DNS (like curl's <c>--resolve</c>), e.g.
+    /// <c>internal.test</c> → <c>127.0.0.2</c>. The answer passes the same connect-time check as DNS's. Empty in production.
+    /// </summary>
+    public Dictionary<string, string> HostAddresses { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }
 
 /// <summary>A fetched body with its content type.</summary>
@@ -72,12 +77,25 @@ public sealed class SafeHttpClient : IDisposable
         return new HttpClient(outer, disposeHandler: false) { Timeout = Client.Timeout };
     }
 
-    /// <summary>GET with redirects followed by hand; a refusal or failure throws <see cref="SafeHttpException"/> with the reason.</summary>
-    public async Task<SafeHttpResponse> GetAsync(Uri url, long? maxBytes = null, CancellationToken ct = default)
+    /// <summary>
+    /// GET with redirects followed by hand; a refusal or failure throws <see cref="SafeHttpException"/> with the reason.
+    /// <paramref name="timeout"/> shortens the configured time limit for the whole fetch (redirects included);
+    /// <paramref name="acceptType"/>, when given, refuses a final response whose media type it rejects before its body is read.
+    /// </summary>
+    public async Task<SafeHttpResponse> GetAsync(Uri url, long? maxBytes = null, CancellationToken ct = default,
+        TimeSpan? timeout = null, Func<string?, bool>? acceptType = null)
     {
         var cap = Math.Min(maxBytes ?? _o.MaxResponseBytes, _o.MaxResponseBytes);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(Math.Max(1, _o.TimeoutSeconds)));
+        var limit = TimeSpan.FromSeconds(Math.Max(1, _o.TimeoutSeconds));
+        if (timeout is { } shorter && shorter > TimeSpan.Zero && shorter < limit) limit = shorter;
+        using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeoutCts.CancelAfter(limit);
+        return await FetchAsync(url, cap, acceptType, timeoutCts, ct);
+    }
+
+    private async Task<SafeHttpResponse> FetchAsync(Uri url, long cap, Func<string?, bool>? acceptType, CancellationTokenSource timeout,
+        CancellationToken ct)
+    {
         var current = url;
         for (var hop = 0; ; hop++)
         {
@@ -106,9 +124,19 @@ public sealed class SafeHttpClient : IDisposable
                     current = location.IsAbsoluteUri ? location : new Uri(current, location);
                     continue;
                 }
+                if (acceptType is not null && !acceptType(response.Content.Headers.ContentType?.MediaType))
+                    throw new SafeHttpException($"The response is {response.Content.Headers.ContentType?.MediaType ?? "untyped"}, which is not fetched here.");
                 if (response.Content.Headers.ContentLength is { } declared && declared > cap)
                     throw new SafeHttpException($"The response is larger than {cap} bytes.");
-                var body = await ReadCappedAsync(response.Content, cap, timeout.Token);
+                byte[] body;
+                try
+                {
+                    body = await ReadCappedAsync(response.Content, cap, timeout.Token);
+                }
+                catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
+                {
+                    throw new SafeHttpException("The fetch timed out.", ex);
+                }
                 return new SafeHttpResponse(response.StatusCode, response.Content.Headers.ContentType?.MediaType, body, current);
             }
         }
@@ -133,7 +161,9 @@ public sealed class SafeHttpClient : IDisposable
         var host = context.DnsEndPoint.Host;
         IPAddress[] candidates = IPAddress.TryParse(host.Trim('[', ']'), out var literal)
             ? [literal]
-            : await Dns.GetHostAddressesAsync(host, ct);
+            : _o.HostAddresses.TryGetValue(host, out var pinned) && IPAddress.TryParse(pinned, out var pinnedAddress)
+                ? [pinnedAddress]
+                : await Dns.GetHostAddressesAsync(host, ct);
         // Every address of the name must pass: a name that also points inside is refused whole.
         if (candidates.Length == 0) throw new SafeHttpException($"{host} has no address.");
         foreach (var a in candidates)

@@ -6,7 +6,7 @@ namespace ChatPortal.WebSockets;
 
 /// <summary>What every socket needs, in one singleton (a socket itself is not a DI service).</summary>
 public sealed class SocketServices(ChatSessions sessions, ChatRooms rooms, ChatCommands commands, ChatHistory history, ChatImages images,
-    SocketTickets tickets, ApiTokens tokens, GuestAccounts guests, PlainWireFormat plain, V1WireFormat v1, WebSocketMetrics metrics,
+    Chat.Attachments.ChatAttachments attachments, SocketTickets tickets, ApiTokens tokens, GuestAccounts guests, PlainWireFormat plain, V1WireFormat v1, WebSocketMetrics metrics,
     IOptions<WebSocketEndpointOptions> options, TimeProvider time, ILoggerFactory logs)
 {
     public WebSocketMetrics Metrics { get; } = metrics;
@@ -15,6 +15,7 @@ public sealed class SocketServices(ChatSessions sessions, ChatRooms rooms, ChatC
     public ChatCommands Commands { get; } = commands;
     public ChatHistory History { get; } = history;
     public ChatImages Images { get; } = images;
+    public Chat.Attachments.ChatAttachments Attachments { get; } = attachments;
     public SocketTickets Tickets { get; } = tickets;
     public ApiTokens Tokens { get; } = tokens;
     public GuestAccounts Guests { get; } = guests;

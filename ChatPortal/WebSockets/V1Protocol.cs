@@ -22,7 +22,7 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
     private Task _replies = Task.CompletedTask;
     private PendingImage? _pendingImage;
 
-    private sealed record PendingImage(JsonElement? ReplyTo, RoomInfo Room, string? ClientId);
+    private sealed record PendingImage(JsonElement? ReplyTo, RoomInfo Room, string? ClientId, string? FileName = null, bool IsFile = false);
 
     /// <summary>One request of an authenticated socket.</summary>
     private readonly record struct Request(ClientFrame Frame, JsonElement? Id, ChatSession Session, CancellationToken Ct)
@@ -37,6 +37,7 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         ["leave"] = (p, r) => p.LeaveAsync(r),
         ["send"] = (p, r) => p.SendAsync(r),
         ["image"] = (p, r) => p.AnnounceImageAsync(r),
+        ["file"] = (p, r) => p.AnnounceImageAsync(r, asFile: true),
         ["edit"] = (p, r) => p.EditAsync(r),
         ["delete"] = (p, r) => p.DeleteAsync(r),
         ["typing"] = (p, r) => p.TypingAsync(r),
@@ -173,7 +174,9 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
             return;
         }
         _pendingImage = null;
-        Ack(pending.ReplyTo, pending.ClientId, await _s.Images.PostAsync(session.User, pending.Room.Id, data, pending.ClientId, ct: ct, address: conn.RemoteIp));
+        Ack(pending.ReplyTo, pending.ClientId, pending.IsFile
+            ? await _s.Attachments.PostAsync(session.User, pending.Room.Id, data, pending.FileName, pending.ClientId, ct: ct, address: conn.RemoteIp)
+            : await _s.Images.PostAsync(session.User, pending.Room.Id, data, pending.ClientId, ct: ct, address: conn.RemoteIp));
     }
 
     // ------------------------------------------------------------------ authentication
@@ -308,7 +311,7 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         }
     }
 
-    private async Task AnnounceImageAsync(Request r)
+    private async Task AnnounceImageAsync(Request r, bool asFile = false)
     {
         if (r.Frame.ClientId is { Length: > MaxClientIdLength })
         {
@@ -316,13 +319,14 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
             return;
         }
         var (room, error) = await ResolveRoomAsync(r.Me, r.Frame, r.Ct);
-        if (room is not null) error = await _s.Images.CheckAsync(r.Me, room.Id, r.Ct); // nothing is written for a refused image
+        if (room is not null) // nothing is written for a refused image or file
+            error = asFile ? await _s.Attachments.CheckAsync(r.Me, room.Id, r.Ct) : await _s.Images.CheckAsync(r.Me, room.Id, r.Ct);
         if (error is not null)
         {
             Error(r.Id, error);
             return;
         }
-        _pendingImage = new PendingImage(r.Id, room!, r.Frame.ClientId);
+        _pendingImage = new PendingImage(r.Id, room!, r.Frame.ClientId, r.Frame.Name, asFile);
     }
 
     private async Task EditAsync(Request r)

@@ -19,6 +19,9 @@ public sealed class PlainWireFormat(ImageStore images, ILogger<PlainWireFormat> 
 
     public WireFrame Encode(ChatEvent evt) => evt switch
     {
+        // A file attachment (issue 15) is no image: the seed's clients get its name (and caption) as a text message.
+        MessagePosted { Message: { IsDeleted: false, Image.IsFile: true } m } => Json(new PlainMessage(HtmlSpecialChars(
+            "📎 " + (m.Image!.Name ?? "file") + (m.Text.Length > 0 ? " " + m.Text : "")), Datetime(m.CreatedAt), User(m.Sender)), WireJson.Context.PlainMessage),
         MessagePosted { Message: { IsDeleted: false } m } when m.Image is { } img => ImageFrame(img, m),
         MessagePosted { Message: { IsDeleted: false } m } => Json(new PlainMessage(HtmlSpecialChars(m.Text), Datetime(m.CreatedAt), User(m.Sender)), WireJson.Context.PlainMessage),
         PresenceChanged p => Json(new PlainNotice(p.Joined ? "open" : "close",
@@ -102,6 +105,7 @@ public sealed class V1WireFormat(IOptions<PortalOptions> portal, Profiles.Profil
             DirectActivity a => PlainWireFormat.Json(new DirectFrame(WireJson.Room(a.Conversation.Room), User(a.Conversation.Other),
                 a.MessageId > 0 ? a.MessageId : null), c.DirectFrame),
             RoomChanged r => PlainWireFormat.Json(new RoomChangedFrame(WireJson.Room(r.Room)), c.RoomChangedFrame),
+            LinkPreviewReady lp => PlainWireFormat.Json(new LinkPreviewFrame(lp.RoomId, lp.MessageId, Preview(lp.Preview)), c.LinkPreviewFrame),
             _ => WireFrame.None,
         };
     }
@@ -111,9 +115,14 @@ public sealed class V1WireFormat(IOptions<PortalOptions> portal, Profiles.Profil
 
     internal WireMessage Message(ChatMessage m) => new(
         m.Id, m.RoomId, User(m.Sender), m.Text, WireJson.Utc(m.CreatedAt), m.ClientMsgId,
-        m.Image is { } i ? new WireImage(i.Id, _imageBase + i.Id, i.ContentType, i.Width, i.Height, i.Length) : null,
+        m.Image is { IsFile: false } i ? new WireImage(i.Id, _imageBase + i.Id, i.ContentType, i.Width, i.Height, i.Length) : null,
         m.EditedAt is { } e ? WireJson.Utc(e) : null,
-        m.IsDeleted ? true : null);
+        m.IsDeleted ? true : null,
+        m.Preview is { } p ? Preview(p) : null,
+        m.Image is { IsFile: true } file ? new WireFile(file.Id, _imageBase + file.Id, file.ContentType, file.Name ?? "file", file.Length) : null);
+
+    internal static WirePreview Preview(LinkPreview p) => new(p.Url, p.Title, p.Description, p.SiteName,
+        p.ImageId is { } id ? new WirePreviewImage("/previews/" + id, p.ImageWidth, p.ImageHeight) : null);
 
     private static string ImageBase(string? configured) =>
         string.IsNullOrWhiteSpace(configured) ? "/images/" : configured.TrimEnd('/') + "/";

@@ -66,7 +66,15 @@ internal sealed record WireUser(long Id, string Name, string Kind, string? Displ
 internal sealed record WireImage(string Id, string Url, string ContentType, int Width, int Height, long Bytes);
 
 internal sealed record WireMessage(long Id, long RoomId, WireUser User, string Text, DateTime CreatedAt, string? ClientId,
-    WireImage? Image, DateTime? EditedAt, bool? Deleted);
+    WireImage? Image, DateTime? EditedAt, bool? Deleted, WirePreview? Preview = null, WireFile? File = null);
+
+/// <summary>A file attachment (issue 15): <c>url</c> downloads it (always as an attachment); the type was sniffed from its content.</summary>
+internal sealed record WireFile(string Id, string Url, string ContentType, string Name, long Bytes);
+
+/// <summary>A link preview (issue 15): text fields are plain text; the image is ours (<c>/previews/{id}</c>).</summary>
+internal sealed record WirePreview(string Url, string? Title, string? Description, string? SiteName, WirePreviewImage? Image);
+
+internal sealed record WirePreviewImage(string Url, int Width, int Height);
 
 internal sealed record WireRoom(long Id, string Slug, string Name, string? Topic, bool Private, bool Guests, bool Archived, bool Direct);
 
@@ -109,6 +117,11 @@ internal sealed record DirectFrame(WireRoom Room, WireUser With, long? EventId)
 internal sealed record RoomChangedFrame(WireRoom Room)
 {
     [JsonPropertyOrder(-1)] public string Type => "room_changed";
+}
+
+internal sealed record LinkPreviewFrame(long RoomId, long MessageId, WirePreview Preview)
+{
+    [JsonPropertyOrder(-1)] public string Type => "link_preview";
 }
 
 // ------------------------------------------------------------------ chatportal.v1: replies (one socket)
@@ -187,6 +200,8 @@ internal sealed class ClientFrame
     public JsonElement? Room { get; set; }
     /// <summary>A user's name: the other side of a direct conversation.</summary>
     public string? To { get; set; }
+    /// <summary>A file's name (<c>file</c> requests; shown only).</summary>
+    public string? Name { get; set; }
     public long? Since { get; set; }
     public long? Before { get; set; }
     public int? Limit { get; set; }
@@ -228,6 +243,7 @@ internal sealed record PlainError(string Code, string Message)
 [JsonSerializable(typeof(TypingFrame))]
 [JsonSerializable(typeof(DirectFrame))]
 [JsonSerializable(typeof(RoomChangedFrame))]
+[JsonSerializable(typeof(LinkPreviewFrame))]
 [JsonSerializable(typeof(HelloFrame))]
 [JsonSerializable(typeof(WelcomeFrame))]
 [JsonSerializable(typeof(JoinedFrame))]

@@ -309,6 +309,53 @@ namespace ChatPortal.Data.Migrations
                     b.ToTable("ImportMappings");
                 });
 
+            modelBuilder.Entity("ChatPortal.Data.LinkPreviewRecord", b =>
+                {
+                    b.Property<long>("MessageId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Description")
+                        .HasMaxLength(600)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("ImageHeight")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ImageId")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("ImageWidth")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("RoomId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("SiteName")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Title")
+                        .HasMaxLength(300)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Url")
+                        .IsRequired()
+                        .HasMaxLength(2048)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("MessageId");
+
+                    b.HasIndex("ImageId");
+
+                    b.HasIndex("RoomId");
+
+                    b.ToTable("LinkPreviews", (string)null);
+                });
+
             modelBuilder.Entity("ChatPortal.Data.Message", b =>
                 {
                     b.Property<long>("Id")
@@ -617,6 +664,9 @@ namespace ChatPortal.Data.Migrations
                         .HasColumnType("INTEGER");
 
                     b.Property<int>("Height")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<bool>("IsFile")
                         .HasColumnType("INTEGER");
 
                     b.Property<long>("Length")

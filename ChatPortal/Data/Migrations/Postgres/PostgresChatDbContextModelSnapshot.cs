@@ -328,6 +328,53 @@ namespace ChatPortal.Data.Migrations.Postgres
                     b.ToTable("ImportMappings");
                 });
 
+            modelBuilder.Entity("ChatPortal.Data.LinkPreviewRecord", b =>
+                {
+                    b.Property<long>("MessageId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Description")
+                        .HasMaxLength(600)
+                        .HasColumnType("character varying(600)");
+
+                    b.Property<int>("ImageHeight")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("ImageId")
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)");
+
+                    b.Property<int>("ImageWidth")
+                        .HasColumnType("integer");
+
+                    b.Property<long>("RoomId")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("SiteName")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("Title")
+                        .HasMaxLength(300)
+                        .HasColumnType("character varying(300)");
+
+                    b.Property<string>("Url")
+                        .IsRequired()
+                        .HasMaxLength(2048)
+                        .HasColumnType("character varying(2048)");
+
+                    b.HasKey("MessageId");
+
+                    b.HasIndex("ImageId");
+
+                    b.HasIndex("RoomId");
+
+                    b.ToTable("LinkPreviews", (string)null);
+                });
+
             modelBuilder.Entity("ChatPortal.Data.Message", b =>
                 {
                     b.Property<long>("Id")
@@ -647,6 +694,9 @@ namespace ChatPortal.Data.Migrations.Postgres
 
                     b.Property<int>("Height")
                         .HasColumnType("integer");
+
+                    b.Property<bool>("IsFile")
+                        .HasColumnType("boolean");
 
                     b.Property<long>("Length")
                         .HasColumnType("bigint");
