@@ -47,6 +47,7 @@ public static class ChatPortalSetup
         builder.Services.AddMudServices();
         builder.Services.AddScoped<Components.Chat.ChatCircuit>();
         builder.Services.AddScoped<Components.Chat.ViewerClock>();
+        builder.Services.AddScoped<Components.Chat.RoomMuteSignal>();
         builder.Services.AddScoped<Microsoft.AspNetCore.Components.Server.Circuits.CircuitHandler, Components.Chat.ChatCircuitHandler>();
         // The client's address in the circuit, for the per-address limits (Chat/Safeguards/AddressLimits).
         builder.Services.AddHttpContextAccessor();
