@@ -113,5 +113,6 @@ public static class ChatPortalSetup
             RequestPath = "/clients",
             OnPrepareResponse = c => c.Context.Response.Headers.XContentTypeOptions = "nosniff",
         });
+        ClientKitIndex.Map(app, folder);
     }
 }
