@@ -94,7 +94,21 @@ public sealed class PolishBrowserTests(BrowserFixture browser) : IClassFixture<B
                 await Expect(page.Locator("h1").First).ToBeVisibleAsync();
                 var width = await page.EvaluateAsync<int>("() => document.scrollingElement.scrollWidth");
                 Assert.True(width <= 390, $"{path} scrolls sideways at 390 px ({width.ToString(CultureInfo.InvariantCulture)} px wide)");
+                // Usable: the page itself is what a tap reaches, not a drawer or its overlay over it.
+                var reachable = await page.EvaluateAsync<bool>("""
+                    () => { const h = document.querySelector('.admin-main h1'); const r = h.getBoundingClientRect();
+                            const hit = document.elementFromPoint(r.left + Math.min(20, r.width / 2), r.top + r.height / 2);
+                            return !!hit && h.contains(hit); }
+                    """);
+                Assert.True(reachable, $"{path}: something covers the page at 390 px");
             }
+            // The menu opens the back office's drawer and closes it again.
+            var rooms = page.Locator("#nav-rooms");
+            await Expect(rooms).Not.ToBeInViewportAsync();
+            await page.ClickAsync("#admin-drawer-toggle");
+            await Expect(rooms).ToBeInViewportAsync();
+            await page.ClickAsync("#admin-drawer-toggle");
+            await Expect(rooms).Not.ToBeInViewportAsync();
         }
         finally
         {
