@@ -82,6 +82,20 @@ public sealed class UserRoomsTests
     }
 
     [Fact]
+    public async Task One_user_cannot_flood_everyone_with_new_rooms()
+    {
+        await using var core = await CoreHarness.StartAsync();
+        var ann = await core.CreateUserAsync("ann");
+        var bea = await core.CreateUserAsync("bea");
+        var rooms = UserRooms(core);
+        for (var i = 0; i < Chat.UserRooms.MaxCreationsPerWindow; i++)
+            Assert.True((await rooms.CreateAsync(ann, $"room {i}", null, false)).Ok);
+        Assert.Equal("rate_limited", (await rooms.CreateAsync(ann, "one too many", null, false)).Error?.Code);
+        Assert.DoesNotContain(await core.Rooms.ListAsync(bea), r => r.Name == "one too many");
+        Assert.True((await rooms.CreateAsync(bea, "someone else's", null, false)).Ok); // others are not held up
+    }
+
+    [Fact]
     public async Task Leaving_a_public_room_takes_it_out_of_the_users_list_until_they_join_again_and_tells_their_sessions()
     {
         await using var core = await CoreHarness.StartAsync();

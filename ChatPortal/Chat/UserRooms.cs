@@ -23,6 +23,13 @@ public sealed class UserRooms(IDbContextFactory<ChatDbContext> dbFactory, ChatRo
     /// <summary>People in a group conversation besides its starter.</summary>
     public const int MaxGroupOthers = 15;
 
+    /// <summary>Rooms and group conversations one user may start per <see cref="CreationWindow"/> (each new public room reaches every drawer).</summary>
+    public const int MaxCreationsPerWindow = 10;
+    public static readonly TimeSpan CreationWindow = TimeSpan.FromMinutes(10);
+
+    // Per node, in memory: enough to stop one account flooding everyone's drawer with rooms.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, Queue<DateTimeOffset>> _created = new();
+
     public static bool IsGroup(RoomInfo room) => !room.IsDirect && room.Slug.StartsWith(GroupPrefix, StringComparison.Ordinal);
 
     public static readonly ChatError DefaultRoom = new("default_room", "Everyone stays in the default room.");
@@ -68,6 +75,7 @@ public sealed class UserRooms(IDbContextFactory<ChatDbContext> dbFactory, ChatRo
         if (name.Length == 0) return NameRequired;
         if (name.Length > MaxNameLength) return NameTooLong;
         if (topic?.Length > MaxTopicLength) return TopicTooLong;
+        if (!TryCountCreation(user.Id)) return ChatError.RateLimited;
         var baseSlug = SlugFrom(name);
         for (var attempt = 0; attempt < 8; attempt++)
         {
@@ -151,6 +159,7 @@ public sealed class UserRooms(IDbContextFactory<ChatDbContext> dbFactory, ChatRo
         }
         if (others.Count < 2) return GroupTooSmall;
         if (others.Count > MaxGroupOthers) return GroupTooLarge;
+        if (!TryCountCreation(me.Id)) return ChatError.RateLimited;
         var everyone = others.Prepend(me).ToList();
         var name = string.Join(", ", everyone.Select(u => u.Name));
         if (name.Length > MaxNameLength) name = name[..(MaxNameLength - 1)] + "…";
@@ -163,6 +172,20 @@ public sealed class UserRooms(IDbContextFactory<ChatDbContext> dbFactory, ChatRo
         if (room is null) return ChatError.StorageFailed;
         foreach (var u in everyone) await rooms.EnsureMemberAsync(room.Id, u, ct);
         return room;
+    }
+
+    /// <summary>Counts one creation for the user; false (nothing counted) when they made too many lately.</summary>
+    private bool TryCountCreation(long userId)
+    {
+        var now = time.GetUtcNow();
+        var recent = _created.GetOrAdd(userId, _ => new Queue<DateTimeOffset>());
+        lock (recent)
+        {
+            while (recent.Count > 0 && now - recent.Peek() >= CreationWindow) recent.Dequeue();
+            if (recent.Count >= MaxCreationsPerWindow) return false;
+            recent.Enqueue(now);
+            return true;
+        }
     }
 
     private async Task<ChatError?> MayActAsync(UserRef user, CancellationToken ct)
