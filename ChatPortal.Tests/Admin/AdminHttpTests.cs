@@ -26,7 +26,7 @@ public sealed class AdminHttpTests(AdminPortalFixture fixture) : IClassFixture<A
     public void The_page_list_covers_every_screen()
     {
         var pages = PagePaths();
-        Assert.Equal(["/admin", "/admin/admins", "/admin/audit", "/admin/bots", "/admin/data", "/admin/moderation", "/admin/rooms", "/admin/users", "/admin/users/1"], pages);
+        Assert.Equal(["/admin", "/admin/admins", "/admin/audit", "/admin/bots", "/admin/data", "/admin/moderation", "/admin/rooms", "/admin/site", "/admin/users", "/admin/users/1"], pages);
     }
 
     [Theory]

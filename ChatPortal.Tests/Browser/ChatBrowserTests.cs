@@ -78,7 +78,7 @@ public sealed class ChatBrowserTests(BrowserFixture browser) : IClassFixture<Bro
         // A clean exit, not a kill: tabs reconnecting during the shutdown must not hold the process open.
         Assert.Equal(0, portal.ExitCode);
         await Expect(alice.Locator("#components-reconnect-modal")).ToBeVisibleAsync();
-        await Expect(alice.Locator("#components-reconnect-modal")).ToContainTextAsync(new Regex("Rejoin"));
+        await Expect(alice.Locator("#components-reconnect-modal")).ToContainTextAsync(new Regex("Could not reconnect yet")); // our text (issue 21), in the reader's language
         // After a failed attempt it says when it tries again (one line, not the first-attempt line too).
         await Expect(alice.Locator("#components-reconnect-modal .components-reconnect-repeated-attempt-visible")).ToBeVisibleAsync();
         await Expect(alice.Locator("#components-reconnect-modal .components-reconnect-first-attempt-visible")).ToBeHiddenAsync();

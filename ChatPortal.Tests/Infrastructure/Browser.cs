@@ -57,7 +57,18 @@ public static class PageExtensions
         await page.FillAsync("#password", password);
         if (!remember) await page.UncheckAsync("#remember");
         await page.ClickAsync("#login-submit");
+        // A new nickname: the form asks "create a new account?" (issue 21), confirmed with the password again.
+        var confirm = page.Locator("#create-account");
+        var left = page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal), new() { Timeout = 15_000 });
+        var asked = confirm.WaitForAsync(new() { Timeout = 15_000 });
+        if (await Task.WhenAny(left, asked) == asked && await confirm.IsVisibleAsync())
+        {
+            await page.FillAsync("#password", password);
+            await confirm.ClickAsync();
+        }
         await page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal), new() { Timeout = 15_000 });
+        _ = left.ContinueWith(t => t.Exception, TaskScheduler.Default); // whichever lost is observed
+        _ = asked.ContinueWith(t => t.Exception, TaskScheduler.Default);
     }
 
     /// <summary>A prerendered page only reacts once its circuit is up: wait for Blazor's interactive marker.</summary>

@@ -45,7 +45,12 @@ public static class ComponentServices
             node.GetRequiredService<ChatPortal.Chat.ChatSessions>(), new ChatPortal.Auth.ApiTokens(db, users, TimeProvider.System), TimeProvider.System));
         s.AddSingleton(node.GetService<ChatPortal.Chat.UserTimeZones>() ?? new ChatPortal.Chat.UserTimeZones());
         s.AddSingleton(node.GetService<TimeProvider>() ?? TimeProvider.System);
+        s.AddSingleton(node.GetService<ChatPortal.Chat.Notifications.NotificationSettings>() ?? new ChatPortal.Chat.Notifications.NotificationSettings(db,
+            Microsoft.Extensions.Options.Options.Create(new ChatPortal.Chat.Notifications.NotificationOptions()), TimeProvider.System));
+        s.AddSingleton(node.GetService<ChatPortal.Chat.UserRooms>() ?? new ChatPortal.Chat.UserRooms(db, node.GetRequiredService<ChatPortal.Chat.ChatRooms>(),
+            users, node.GetService<TimeProvider>() ?? TimeProvider.System));
         s.AddHttpContextAccessor();
+        s.AddScoped<RoomMuteSignal>();
         s.AddScoped<ChatCircuit>();
         s.AddScoped<ViewerClock>();
         s.AddScoped<ClientAddress>();

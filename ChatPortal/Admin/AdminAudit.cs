@@ -29,6 +29,7 @@ public static class AuditActions
     public const string MessageDelete = "message.delete";
     public const string WordFilterUpdate = "wordfilter.update";
     public const string BotSwitch = "bot.switch";
+    public const string SiteAccessUpdate = "site.access";
 }
 
 public sealed record AuditList(IReadOnlyList<AuditEntry> Items, int Total);

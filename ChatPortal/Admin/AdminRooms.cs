@@ -39,7 +39,7 @@ public sealed partial class AdminRooms(ChatRooms chat, UserDirectory users, Admi
     Chat.Safeguards.ImageRetention imageRetention)
 {
     /// <summary>Lowercase letters, digits and dashes; "dm-" is kept for direct conversations.</summary>
-    public const string SlugPattern = "^(?!dm-)[a-z0-9][a-z0-9-]{1,79}$";
+    public const string SlugPattern = "^(?!dm-|gdm-)[a-z0-9][a-z0-9-]{1,79}$";
 
     [GeneratedRegex(SlugPattern)]
     private static partial Regex SlugRegex();
@@ -165,7 +165,7 @@ public sealed partial class AdminRooms(ChatRooms chat, UserDirectory users, Admi
         if (name.Length == 0) return AdminResult.Fail("name_required", "The room needs a name.");
         if (name.Length > 80) return AdminResult.Fail("name_too_long", "The name is longer than 80 characters.");
         if (!SlugRegex().IsMatch(input.Slug?.Trim() ?? ""))
-            return AdminResult.Fail("slug_invalid", "The slug needs 2–80 lowercase letters, digits or dashes (not starting with \"dm-\").");
+            return AdminResult.Fail("slug_invalid", "The slug needs 2–80 lowercase letters, digits or dashes (not starting with \"dm-\" or \"gdm-\").");
         if (input.Topic is { Length: > 500 }) return AdminResult.Fail("topic_too_long", "The topic is longer than 500 characters.");
         return null;
     }

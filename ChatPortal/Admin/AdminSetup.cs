@@ -19,6 +19,7 @@ public static class AdminSetup
         s.AddSingleton<AdminRooms>();
         s.AddSingleton<AdminChatUsers>();
         s.AddSingleton<AdminModeration>();
+        s.AddSingleton<AdminSite>();
         s.AddSingleton<AdminBots>();
         s.AddSingleton<AdminGovernance>();
         s.AddChatGovernanceServices(builder.Configuration); // the Data page's services live in the core

@@ -63,6 +63,7 @@ public static class AuthSetup
         builder.Services.AddScoped<AuthenticationStateProvider, PortalAuthenticationStateProvider>();
         builder.Services.Configure<AccountOptions>(builder.Configuration.GetSection(AccountOptions.Section));
         builder.Services.AddSingleton<SignInGuard>();
+        builder.Services.AddSingleton<SiteAccess>();
         builder.Services.AddSingleton<ChatAccounts>();
         builder.Services.AddHostedService<NameSkeletonBackfill>();
         return builder;

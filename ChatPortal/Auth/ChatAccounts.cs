@@ -22,7 +22,16 @@ public enum SignInStatus
     RegistrationClosed,
     /// <summary>This address registered too many accounts lately.</summary>
     RegistrationThrottled,
+    /// <summary>The name is unknown and the person has not yet confirmed they want a new account (the sign-in form asks).</summary>
+    ConfirmNewAccount,
 }
+
+/// <summary>
+/// How a sign-in may register: <paramref name="Confirmed"/> — the person said "create a new account"
+/// (the sign-in form asks first, so a typo'd nickname creates nothing); <paramref name="InviteCode"/> —
+/// the site's invite link they came with (invite-only sites).
+/// </summary>
+public sealed record RegistrationRequest(bool Confirmed, string? InviteCode = null);
 
 public sealed record SignInOutcome(SignInStatus Status, ChatUser? User = null, string? Error = null)
 {
@@ -39,7 +48,7 @@ public sealed record SignInOutcome(SignInStatus Status, ChatUser? User = null, s
 /// <remarks>The hasher comes from DI when one is registered (tests count its work), else Identity's default.</remarks>
 public sealed class ChatAccounts(IDbContextFactory<ChatDbContext> dbFactory, UserDirectory users, TimeProvider time,
     SignInGuard guard, AddressLimits limits, IOptions<AccountOptions> accountOptions, IOptions<WebSocketEndpointOptions> socketOptions,
-    IPasswordHasher<ChatUser>? hasher = null)
+    IPasswordHasher<ChatUser>? hasher = null, SiteAccess? site = null)
 {
     public const int MinPasswordLength = 6;
     public const int MaxPasswordLength = 128;
@@ -48,7 +57,9 @@ public sealed class ChatAccounts(IDbContextFactory<ChatDbContext> dbFactory, Use
     // Verified against unknown names too, so both paths cost the same one verification.
     private readonly string _dummyHash = (hasher ?? new PasswordHasher<ChatUser>()).HashPassword(null!, "not-a-real-password");
 
-    public async Task<SignInOutcome> SignInOrRegisterAsync(string? name, string? password, string? remoteIp, CancellationToken ct = default)
+    /// <param name="register">How an unknown name may register; null (the token endpoint): without asking, when the site is open.</param>
+    public async Task<SignInOutcome> SignInOrRegisterAsync(string? name, string? password, string? remoteIp, CancellationToken ct = default,
+        RegistrationRequest? register = null)
     {
         var nameError = UserNames.Validate(name);
         if (nameError is not null) return new(SignInStatus.Invalid, Error: nameError);
@@ -64,13 +75,24 @@ public sealed class ChatAccounts(IDbContextFactory<ChatDbContext> dbFactory, Use
         var user = await db.Users.FirstOrDefaultAsync(u => u.NormalizedName == normalized, ct);
         if (user is null)
         {
-            if (!accountOptions.Value.AutoRegister)
+            var mode = site is null
+                ? (accountOptions.Value.AutoRegister ? RegistrationMode.Open : RegistrationMode.Closed)
+                : (await site.GetAsync(ct)).Registration;
+            if (mode == RegistrationMode.Closed || (mode == RegistrationMode.InviteOnly && !(site is not null && await site.MayRegisterAsync(register?.InviteCode, ct))))
             {
                 _hasher.VerifyHashedPassword(null!, _dummyHash, password);
-                return new(SignInStatus.RegistrationClosed, Error: "New accounts cannot be created here. Sign in with an existing nickname.");
+                return new(SignInStatus.RegistrationClosed, Error: mode == RegistrationMode.InviteOnly
+                    ? "New accounts need an invitation here. Open the invite link you were given, or sign in with an existing nickname."
+                    : "New accounts cannot be created here. Sign in with an existing nickname.");
             }
             if (await LooksTakenAsync(db, trimmed, ct))
                 return new(SignInStatus.Invalid, Error: "That nickname looks too much like an existing or reserved one; pick another.");
+            if (register is { Confirmed: false })
+            {
+                // Same work as a real answer, so the question does not stand out by its speed.
+                _hasher.VerifyHashedPassword(null!, _dummyHash, password);
+                return new(SignInStatus.ConfirmNewAccount, Error: "There is no account with this nickname yet. Create a new account?");
+            }
             if (!limits.TryRegister(remoteIp))
                 return new(SignInStatus.RegistrationThrottled, Error: "Too many new accounts from your network. Try again later.");
             _hasher.VerifyHashedPassword(null!, _dummyHash, password);

@@ -46,6 +46,12 @@ public sealed record SessionRevoked(long UserId, string Reason, string? SessionI
 /// <summary>A room's settings changed (rename, made private or public, archived, guests on or off, ...).</summary>
 public sealed record RoomChanged(RoomInfo Room) : ChatEvent(Room.Id);
 
+/// <summary>
+/// A new public room anyone may open (created by a user or the back office): sent to every
+/// connected user, whose drawer lists it at once. Not stored; a reload lists it anyway.
+/// </summary>
+public sealed record RoomListed(RoomInfo Room) : ChatEvent(Room.Id);
+
 /// <summary>A room and everything in it were deleted.</summary>
 public sealed record RoomDeleted(long Room) : ChatEvent(Room);
 

@@ -61,13 +61,14 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
         return RoomInfo.From(row);
     }
 
-    /// <summary>Rooms shown in a user's drawer: open public rooms and the private ones they belong to.</summary>
+    /// <summary>Rooms shown in a user's drawer: open public rooms (but those they left) and the private ones they belong to.</summary>
     public async Task<IReadOnlyList<RoomInfo>> ListAsync(UserRef user, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var memberOf = db.RoomMembers.Where(m => m.UserId == user.Id).Select(m => m.RoomId);
+        var left = db.RoomDepartures.Where(d => d.UserId == user.Id).Select(d => d.RoomId);
         var rooms = await db.Rooms.AsNoTracking()
-            .Where(r => !r.IsDirect && !r.IsArchived && (!r.IsPrivate || memberOf.Contains(r.Id)))
+            .Where(r => !r.IsDirect && !r.IsArchived && (!r.IsPrivate || memberOf.Contains(r.Id)) && !left.Contains(r.Id))
             .Where(r => !user.IsGuest || r.AllowGuests)
             .OrderBy(r => r.Id)
             .ToListAsync(ct);
@@ -98,6 +99,8 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
         }
         var last = await db.Messages.Where(m => m.RoomId == roomId).MaxAsync(m => (long?)m.Id, ct) ?? 0;
         db.RoomMembers.Add(new RoomMember { RoomId = roomId, UserId = user.Id, JoinedAt = time.GetUtcNow(), LastReadMessageId = last });
+        // Joining a public room they once left lists it in their drawer again.
+        await db.RoomDepartures.Where(d => d.RoomId == roomId && d.UserId == user.Id).ExecuteDeleteAsync(ct);
         try
         {
             await db.SaveChangesAsync(ct);
@@ -126,6 +129,9 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
         await AnnounceAsync(new MemberRemoved(roomId, user));
         return true;
     }
+
+    /// <summary>A user left a public room they were listed in but not a member of: their tabs drop it from the drawer.</summary>
+    public Task AnnounceDepartureAsync(long roomId, UserRef user) => AnnounceAsync(new MemberRemoved(roomId, user));
 
     /// <summary>
     /// Takes the user out of every room but direct conversations (a deleted account), announcing each
@@ -223,6 +229,8 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
                 directory.SetMember(room.Id, me.Id, true);
                 directory.SetMember(room.Id, other.Id, true);
                 backplane.Publish(new DirectActivity(room.Id, other, new DirectConversation(room, me), 0));
+                // The starter's own tabs list it too (not only the one that opened it, after a reload).
+                backplane.Publish(new DirectActivity(room.Id, me, new DirectConversation(room, other), 0));
             }
         }
         else if (await directory.CheckReadAsync(me, room, ct) is { } denied)
@@ -313,6 +321,7 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
         }
         var room = RoomInfo.From(row);
         await AnnounceAsync(new RoomChanged(room));
+        if (!room.IsPrivate && !room.IsArchived) await AnnounceAsync(new RoomListed(room));
         return room;
     }
 

@@ -27,6 +27,7 @@ public static class ChatSetup
         s.AddHostedService(sp => sp.GetRequiredService<MessageWriter>());
         s.AddSingleton<ChatHistory>();
         s.AddSingleton<ChatRooms>();
+        s.AddSingleton<UserRooms>();
         s.AddSingleton<ChatCommands>();
         s.AddSingleton<ChatSessions>();
         builder.AddChatSafeguards(); // per-address limits, image retention, guest expiry (Chat/Safeguards)

@@ -34,10 +34,18 @@ public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMe
             // The member's own sessions hear of it (a new room in their list, a room lost), and so does the room.
             MemberAdded m => Publish(_users, m.User.Id, evt) + Publish(_rooms, evt.RoomId, evt),
             MemberRemoved m => Publish(_users, m.User.Id, evt) + Publish(_rooms, evt.RoomId, evt),
+            RoomListed => PublishToAllUsers(evt), // rare (a room is created): every drawer lists it
             _ => Publish(_rooms, evt.RoomId, evt),
         };
         metrics.Delivered(delivered);
         return delivered;
+    }
+
+    private int PublishToAllUsers(ChatEvent evt)
+    {
+        var n = 0;
+        foreach (var set in _users.Values) n += set.Publish(evt);
+        return n;
     }
 
     private static int Publish(ConcurrentDictionary<long, SubscriberSet> map, long key, ChatEvent evt) =>

@@ -349,6 +349,7 @@ public sealed class MessageWriter : BackgroundService
         await using var tx = await db.Database.BeginTransactionAsync().ConfigureAwait(false);
         var messages = await db.Messages.Where(m => m.RoomId == roomId).ExecuteDeleteAsync().ConfigureAwait(false);
         await db.RoomMembers.Where(m => m.RoomId == roomId).ExecuteDeleteAsync().ConfigureAwait(false);
+        await db.RoomDepartures.Where(m => m.RoomId == roomId).ExecuteDeleteAsync().ConfigureAwait(false);
         await db.BotSettings.Where(b => b.RoomId == roomId).ExecuteDeleteAsync().ConfigureAwait(false);
         var rooms = await db.Rooms.Where(r => r.Id == roomId).ExecuteDeleteAsync().ConfigureAwait(false);
         if (rooms == 0) return WriteResult.Fail(ChatError.NotFound("The room"));

@@ -68,6 +68,7 @@ public sealed class RoomDirectory(IDbContextFactory<ChatDbContext> dbFactory, Us
         switch (evt)
         {
             case RoomChanged rc: Apply(rc.Room); break;
+            case RoomListed rl: Apply(rl.Room); break;
             case RoomDeleted d: MarkDeleted(d.RoomId); break;
             case MemberAdded m: SetMember(m.RoomId, m.User.Id, true); break;
             case MemberRemoved m: SetMember(m.RoomId, m.User.Id, false); break;

@@ -15,6 +15,7 @@ public class ChatDbContext : DbContext
     public DbSet<AdminUser> Admins => Set<AdminUser>();
     public DbSet<Room> Rooms => Set<Room>();
     public DbSet<RoomMember> RoomMembers => Set<RoomMember>();
+    public DbSet<RoomDeparture> RoomDepartures => Set<RoomDeparture>();
     public DbSet<Message> Messages => Set<Message>();
     public DbSet<StoredImage> Images => Set<StoredImage>();
     public DbSet<ApiToken> ApiTokens => Set<ApiToken>();
@@ -67,6 +68,11 @@ public class ChatDbContext : DbContext
         {
             e.HasKey(x => new { x.RoomId, x.UserId });
             e.HasIndex(x => x.UserId);
+        });
+        b.Entity<RoomDeparture>(e =>
+        {
+            e.HasKey(x => new { x.UserId, x.RoomId });
+            e.HasIndex(x => x.RoomId);
         });
         b.Entity<Message>(e =>
         {

@@ -97,6 +97,17 @@ public sealed class RoomMember
 }
 
 /// <summary>
+/// A user left a public room: it stays out of their drawer until they join it again (public rooms are
+/// otherwise listed for everyone). Joining deletes the row.
+/// </summary>
+public sealed class RoomDeparture
+{
+    public long RoomId { get; set; }
+    public long UserId { get; set; }
+    public DateTimeOffset LeftAt { get; set; }
+}
+
+/// <summary>
 /// Every stored event of a room. Posts are rows of kind Text or Image; an edit or a delete is a
 /// row of its own (kind Edit/Delete, <see cref="TargetId"/> naming the message) so that one id
 /// sequence orders everything and catch-up is simply "all rows after id N".

@@ -48,6 +48,7 @@ public static class ChatPortalSetup
         builder.Services.AddMudServices();
         builder.Services.AddScoped<Components.Chat.ChatCircuit>();
         builder.Services.AddScoped<Components.Chat.ViewerClock>();
+        builder.Services.AddScoped<Components.Chat.RoomMuteSignal>();
         builder.Services.AddScoped<Microsoft.AspNetCore.Components.Server.Circuits.CircuitHandler, Components.Chat.ChatCircuitHandler>();
         // The client's address in the circuit, for the per-address limits (Chat/Safeguards/AddressLimits).
         builder.Services.AddHttpContextAccessor();
@@ -114,5 +115,6 @@ public static class ChatPortalSetup
             RequestPath = "/clients",
             OnPrepareResponse = c => c.Context.Response.Headers.XContentTypeOptions = "nosniff",
         });
+        ClientKitIndex.Map(app, folder);
     }
 }

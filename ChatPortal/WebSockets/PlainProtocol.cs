@@ -30,7 +30,7 @@ internal sealed class PlainProtocol(SocketConnection conn, string? roomSlug) : I
             conn.CloseAfterFlush(WebSocketCloseStatus.PolicyViolation, "room_not_found");
             return;
         }
-        if (!s.Options.AllowGuests || !RoomDirectory.IsGuestRoom(room))
+        if (!RoomDirectory.IsGuestRoom(room) || !await s.Site.GuestsAllowedAsync(ct))
         {
             Error("guests_not_allowed", "This room does not allow guests. Sign in and use the chatportal.v1 protocol.");
             conn.CloseAfterFlush(WebSocketCloseStatus.PolicyViolation, "guests_not_allowed");

@@ -7,8 +7,10 @@ namespace ChatPortal.WebSockets;
 /// <summary>What every socket needs, in one singleton (a socket itself is not a DI service).</summary>
 public sealed class SocketServices(ChatSessions sessions, ChatRooms rooms, ChatCommands commands, ChatHistory history, ChatImages images,
     Chat.Attachments.ChatAttachments attachments, SocketTickets tickets, ApiTokens tokens, GuestAccounts guests, PlainWireFormat plain, V1WireFormat v1, WebSocketMetrics metrics,
-    IOptions<WebSocketEndpointOptions> options, TimeProvider time, ILoggerFactory logs)
+    IOptions<WebSocketEndpointOptions> options, TimeProvider time, ILoggerFactory logs, SiteAccess site)
 {
+    /// <summary>Whether guests may connect now (a site setting; <see cref="WebSocketEndpointOptions.AllowGuests"/> until the back office sets it).</summary>
+    public SiteAccess Site { get; } = site;
     public WebSocketMetrics Metrics { get; } = metrics;
     public ChatSessions Sessions { get; } = sessions;
     public ChatRooms Rooms { get; } = rooms;

@@ -205,8 +205,9 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         }
         else if (f.Guest == true)
         {
-            if (_s.Options.AllowGuests) user = await _s.Guests.CreateAsync(conn.RemoteIp, ct);
-            (failCode, failMessage) = !_s.Options.AllowGuests ? ("guests_not_allowed", "Guests are not allowed on this server.")
+            var allowed = await _s.Site.GuestsAllowedAsync(ct); // a site setting: read each time, so a change applies at once on every node
+            if (allowed) user = await _s.Guests.CreateAsync(conn.RemoteIp, ct);
+            (failCode, failMessage) = !allowed ? ("guests_not_allowed", "Guests are not allowed on this server.")
                 : (Auth.GuestAccounts.TooMany.Code, Auth.GuestAccounts.TooMany.Message); // per-address guest limit
         }
         else

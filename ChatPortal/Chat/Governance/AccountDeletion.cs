@@ -63,6 +63,7 @@ public sealed class AccountDeletion(IDbContextFactory<ChatDbContext> dbFactory, 
             await db.PendingNotifications.Where(n => n.UserId == userId).ExecuteDeleteAsync(ct);
             await db.NotificationPreferences.Where(p => p.UserId == userId).ExecuteDeleteAsync(ct);
             await db.RoomNotificationSettings.Where(r => r.UserId == userId).ExecuteDeleteAsync(ct);
+            await db.RoomDepartures.Where(r => r.UserId == userId).ExecuteDeleteAsync(ct);
             db.AuditLog.Add(new AuditEntry
             {
                 At = time.GetUtcNow(),

@@ -402,7 +402,7 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
     {
         send = false;
         if (IsEnded) return true;
-        if (evt is DirectActivity or MemberAdded or MemberRemoved or RoomChanged or RoomDeleted || evt.RoomId == 0) return false;
+        if (evt is DirectActivity or MemberAdded or MemberRemoved or RoomChanged or RoomDeleted or RoomListed || evt.RoomId == 0) return false;
         if (!_rooms.TryGetValue(evt.RoomId, out var feed)) return true; // left, lost, or never ours
         if (feed.Stash is not null) return false;
         send = !(ChatEvents.StoredId(evt) is > 0 and var id && id <= feed.SentUpTo); // else the catch-up had it
@@ -419,6 +419,10 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
                 return;
             case MemberAdded m when m.User.Id == User.Id && !_rooms.ContainsKey(m.RoomId):
                 await _sink.EventAsync(m); // a room the user may now open (the drawer lists it)
+                return;
+            case RoomListed l:
+                // A new public room: only for those who may open it (guests: if it lets them in).
+                if (!_rooms.ContainsKey(l.RoomId) && await _core.Directory.CheckReadAsync(User, l.Room) is null) await _sink.EventAsync(l);
                 return;
         }
         if (evt.RoomId == 0)

@@ -35,6 +35,14 @@ public static class ChatErrors
         "not_editable" => l["Images cannot be edited."],
         "self" => l["You cannot start a conversation with yourself."],
         "guest" => l["Guests cannot receive direct messages."],
+        "default_room" => l["Everyone stays in the default room."],
+        "name_required" => l["Give the room a name."],
+        "name_too_long" => l["The name is too long."],
+        "topic_too_long" => l["The topic is too long."],
+        "not_public" => l["That room is private; you need an invitation."],
+        "group_too_small" => l["Name at least two other people for a group conversation."],
+        "group_too_large" => l["A group conversation has at most 15 other people."],
+        "no_such_user" => l["There is no user with one of those names."],
         _ => e.Message,
     };
 }

@@ -583,6 +583,24 @@ namespace ChatPortal.Data.Migrations
                     b.ToTable("Rooms");
                 });
 
+            modelBuilder.Entity("ChatPortal.Data.RoomDeparture", b =>
+                {
+                    b.Property<long>("UserId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("RoomId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("LeftAt")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("UserId", "RoomId");
+
+                    b.HasIndex("RoomId");
+
+                    b.ToTable("RoomDepartures");
+                });
+
             modelBuilder.Entity("ChatPortal.Data.RoomMember", b =>
                 {
                     b.Property<long>("RoomId")

@@ -612,6 +612,24 @@ namespace ChatPortal.Data.Migrations.Postgres
                     b.ToTable("Rooms");
                 });
 
+            modelBuilder.Entity("ChatPortal.Data.RoomDeparture", b =>
+                {
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("RoomId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("LeftAt")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("UserId", "RoomId");
+
+                    b.HasIndex("RoomId");
+
+                    b.ToTable("RoomDepartures");
+                });
+
             modelBuilder.Entity("ChatPortal.Data.RoomMember", b =>
                 {
                     b.Property<long>("RoomId")

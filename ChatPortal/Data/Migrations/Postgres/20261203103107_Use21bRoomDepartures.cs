@@ -1,0 +1,39 @@
+﻿using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace ChatPortal.Data.Migrations.Postgres
+{
+    /// <inheritdoc />
+    public partial class Use21bRoomDepartures : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "RoomDepartures",
+                columns: table => new
+                {
+                    RoomId = table.Column<long>(type: "bigint", nullable: false),
+                    UserId = table.Column<long>(type: "bigint", nullable: false),
+                    LeftAt = table.Column<long>(type: "bigint", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_RoomDepartures", x => new { x.UserId, x.RoomId });
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_RoomDepartures_RoomId",
+                table: "RoomDepartures",
+                column: "RoomId");
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "RoomDepartures");
+        }
+    }
+}
