@@ -352,6 +352,27 @@
 
   Client.prototype.edit = function (messageId, text) { return this.request({ type: 'edit', message_id: messageId, text: text }); };
   Client.prototype.remove = function (messageId) { return this.request({ type: 'delete', message_id: messageId }); };
+  /** Reacts with one emoji (resolves with the message's reactions); unreact takes it back. Errors: unknown_emoji, too_many_reactions. */
+  Client.prototype.react = function (messageId, emoji) { return this.request({ type: 'react', message_id: messageId, emoji: emoji }); };
+  Client.prototype.unreact = function (messageId, emoji) { return this.request({ type: 'unreact', message_id: messageId, emoji: emoji }); };
+  /** Pins a message in its room (changed: false when it already was; nothing is posted either way). */
+  Client.prototype.pin = function (messageId) { return this.request({ type: 'pin', message_id: messageId }); };
+  Client.prototype.unpin = function (messageId) { return this.request({ type: 'unpin', message_id: messageId }); };
+  Client.prototype.pins = function (slug) { return this.request({ type: 'pins', room: slug }); };
+  /** Saved messages are personal: save, unsave, and the list from every room. */
+  Client.prototype.save = function (messageId) { return this.request({ type: 'save', message_id: messageId }); };
+  Client.prototype.unsave = function (messageId) { return this.request({ type: 'unsave', message_id: messageId }); };
+  Client.prototype.savedMessages = function () { return this.request({ type: 'saved_messages' }); };
+  /**
+   * Applies a 'reaction' or 'pin' event to a message object of this protocol (from 'message' or 'history'):
+   * the event carries the whole new state, so nothing is counted on the client.
+   */
+  function applyToMessage(message, event) {
+    if (!message || !event || message.id !== event.message_id) return message;
+    if (event.type === 'reaction') message.reactions = event.reactions.length ? event.reactions : undefined;
+    if (event.type === 'pin') message.pinned = event.pinned || undefined;
+    return message;
+  }
   Client.prototype.history = function (slug, before, limit) {
     var f = { type: 'history', room: slug, limit: limit || 50 };
     if (before) f.before = before;
@@ -402,6 +423,8 @@
       case 'message':
       case 'message_edited':
       case 'message_deleted':
+      case 'reaction': // stored events too: they move the cursor and replay on catch-up
+      case 'pin':
         var room = this._roomById[f.room_id];
         if (room && !this._setCursor(room, f.event_id)) return; // seen already (catch-up overlap, retry)
         this._emit(f.type, f);
@@ -502,5 +525,6 @@
     ticketAuth: ticketAuth,
     displayName: displayName,
     avatarUrl: avatarUrl,
+    applyToMessage: applyToMessage,
   };
 });

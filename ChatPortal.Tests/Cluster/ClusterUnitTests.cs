@@ -35,6 +35,8 @@ public sealed class ClusterUnitTests
         new RoomDeleted(3),
         new MemberAdded(3, Ann),
         new MemberRemoved(3, Ann),
+        new ReactionChanged(3, 42, 46, Ann, "👍", true, [new ReactionSummary("👍", 2, [Ann, Ann with { Id = 8, Name = "ben" }])]),
+        new PinChanged(3, 42, 47, Ann, Pinned: true),
     ];
 
     [Fact]

@@ -55,6 +55,16 @@ public sealed record MemberAdded(long Room, UserRef User) : ChatEvent(Room);
 /// <summary>A user stopped being a member of a room: of a private one, their sessions lose it.</summary>
 public sealed record MemberRemoved(long Room, UserRef User) : ChatEvent(Room);
 
+/// <summary>
+/// A user added or removed a reaction (stored: an event row orders it). <paramref name="Reactions"/> is the
+/// message's reactions after the change, so a client replaces what it shows instead of counting.
+/// </summary>
+public sealed record ReactionChanged(long Room, long MessageId, long EventId, UserRef User, string Emoji, bool Added,
+    IReadOnlyList<ReactionSummary> Reactions) : ChatEvent(Room);
+
+/// <summary>A message was pinned in its room or unpinned (stored: an event row orders it; nothing is posted).</summary>
+public sealed record PinChanged(long Room, long MessageId, long EventId, UserRef By, bool Pinned) : ChatEvent(Room);
+
 public static class ChatEvents
 {
     /// <summary>The id that orders a stored event in its room; 0 for events that are not stored.</summary>
@@ -63,6 +73,8 @@ public static class ChatEvents
         MessagePosted p => p.Message.Id,
         MessageEdited e => e.EventId,
         MessageDeleted d => d.EventId,
+        ReactionChanged r => r.EventId,
+        PinChanged p => p.EventId,
         _ => 0,
     };
 
@@ -72,7 +84,7 @@ public static class ChatEvents
     /// too), so "removed, then a post" is seen in that order everywhere.
     /// </summary>
     public static bool IsOrdered(ChatEvent evt) =>
-        evt is MessagePosted or MessageEdited or MessageDeleted or MemberAdded or MemberRemoved or RoomChanged or RoomDeleted or SessionRevoked;
+        evt is MessagePosted or MessageEdited or MessageDeleted or ReactionChanged or PinChanged or MemberAdded or MemberRemoved or RoomChanged or RoomDeleted or SessionRevoked;
 }
 
 public interface IWireFormat<out T> where T : class

@@ -168,6 +168,10 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
             var found = await db.Messages.AsNoTracking().Where(m => editTargets.Contains(m.Id)).ToListAsync(ct);
             foreach (var m in await ToChatMessagesAsync(db, found, ct)) targets[m.Id] = m;
         }
+        // Reactions replay with the message's reactions as they are now (as edits replay with its text as it is now).
+        var reacted = rows.Where(r => r.Kind is MessageKind.ReactionAdded or MessageKind.ReactionRemoved && r.TargetId is not null)
+            .Select(r => r.TargetId!.Value).Distinct().ToList();
+        var reactions = await Conversations.ConversationState.ReactionsAsync(db, reacted, ct);
         var events = new List<ChatEvent>(rows.Count);
         foreach (var r in await ToChatMessagesAsync(db, rows, ct))
         {
@@ -181,6 +185,13 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
                     break;
                 case MessageKind.Delete when r.TargetId is { } t:
                     events.Add(new MessageDeleted(roomId, t, r.Id, r.Sender));
+                    break;
+                case MessageKind.ReactionAdded or MessageKind.ReactionRemoved when r.TargetId is { } t:
+                    events.Add(new ReactionChanged(roomId, t, r.Id, r.Sender, r.Text, r.Kind == MessageKind.ReactionAdded,
+                        reactions.GetValueOrDefault(t) ?? []));
+                    break;
+                case MessageKind.Pinned or MessageKind.Unpinned when r.TargetId is { } t:
+                    events.Add(new PinChanged(roomId, t, r.Id, r.Sender, r.Kind == MessageKind.Pinned));
                     break;
             }
         }
@@ -305,6 +316,6 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
             var image = r.ImageId is null ? null : await GetImageAsync(r.ImageId, ct);
             list.Add(MessageWriter.ToChatMessage(r, sender, image));
         }
-        return list;
+        return await Conversations.ConversationState.FillAsync(db, list, ct); // reactions and pins of the posts
     }
 }

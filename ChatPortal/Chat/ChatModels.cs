@@ -25,10 +25,20 @@ public sealed record ChatMessage(
     DateTimeOffset? EditedAt = null,
     DateTimeOffset? DeletedAt = null,
     /// <summary>For Edit/Delete event rows: the message they change.</summary>
-    long? TargetId = null)
+    long? TargetId = null,
+    /// <summary>The reactions on a post (pages and catch-up fill it; a new post has none).</summary>
+    IReadOnlyList<ReactionSummary>? Reactions = null,
+    /// <summary>Pinned in its room.</summary>
+    bool Pinned = false)
 {
     public bool IsDeleted => DeletedAt is not null;
+
+    /// <summary>The same message with the conversation state (reactions, pin) of <paramref name="from"/>: an edit event carries the text only.</summary>
+    public ChatMessage WithStateOf(ChatMessage from) => this with { Reactions = from.Reactions, Pinned = from.Pinned };
 }
+
+/// <summary>One emoji on a message: how many reacted with it, and who (the first <see cref="Conversations.ChatReactions.MaxNamesPerEmoji"/>).</summary>
+public sealed record ReactionSummary(string Emoji, int Count, IReadOnlyList<UserRef> Users);
 
 /// <summary>A room as the core hands it out.</summary>
 public sealed record RoomInfo(

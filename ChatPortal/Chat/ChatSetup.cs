@@ -1,3 +1,4 @@
+using ChatPortal.Chat.Conversations;
 using ChatPortal.Chat.Safeguards;
 
 namespace ChatPortal.Chat;
@@ -29,6 +30,7 @@ public static class ChatSetup
         s.AddSingleton<ChatRooms>();
         s.AddSingleton<ChatCommands>();
         s.AddSingleton<ChatSessions>();
+        s.AddConversations(); // reactions, pins, saved messages (Chat/Conversations)
         builder.AddChatSafeguards(); // per-address limits, image retention, guest expiry (Chat/Safeguards)
         return builder;
     }

@@ -110,11 +110,11 @@ public sealed class MessageWriter : BackgroundService
                 continue;
             }
             if (!await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false)) break;
-            // A room delete is a batch of its own: what was queued before it is committed first.
-            while (batch.Count < MaxBatch && reader.TryPeek(out var next) && !(next is RoomDeleteOp && batch.Count > 0) && reader.TryRead(out var op))
+            // A room delete (or a conversation change) is a batch of its own: what was queued before it is committed first.
+            while (batch.Count < MaxBatch && reader.TryPeek(out var next) && !(next.Solo && batch.Count > 0) && reader.TryRead(out var op))
             {
                 batch.Add(op);
-                if (op is RoomDeleteOp) break;
+                if (op.Solo) break;
             }
             await CommitAsync(batch).ConfigureAwait(false);
             batch.Clear();
@@ -247,6 +247,11 @@ public sealed class MessageWriter : BackgroundService
             batch = batch.Except(gone).ToList();
             if (batch.Count == 0) return results;
         }
+        if (batch is [Conversations.ConversationOp conversation])
+        {
+            results.Add((conversation, await ApplyConversationAsync(conversation).ConfigureAwait(false)));
+            return results;
+        }
         if (_posts is not null && batch.TrueForAll(op => op is PostOp))
         {
             results.AddRange(ApplyPosts(_posts, batch));
@@ -341,6 +346,22 @@ public sealed class MessageWriter : BackgroundService
         return results;
     }
 
+    /// <summary>
+    /// A reaction or a pin: in one transaction, the target must still be a visible post of the op's room,
+    /// then the op changes its table and adds its event row (or finds nothing to change: no row, no event).
+    /// </summary>
+    private async Task<WriteResult> ApplyConversationAsync(Conversations.ConversationOp op)
+    {
+        await using var db = await _db.CreateDbContextAsync().ConfigureAwait(false);
+        await using var tx = await db.Database.BeginTransactionAsync().ConfigureAwait(false);
+        var target = await db.Messages.AsNoTracking().FirstOrDefaultAsync(m => m.Id == op.TargetId).ConfigureAwait(false);
+        if (target is null || target.DeletedAt is not null || target.RoomId != op.RoomId || target.Kind is not (MessageKind.Text or MessageKind.Image))
+            return WriteResult.Fail(ChatError.NotFound("The message"));
+        var result = await op.ApplyAsync(db, target).ConfigureAwait(false);
+        if (result.Error is null) await tx.CommitAsync().ConfigureAwait(false);
+        return result;
+    }
+
     /// <summary>Deletes a room and everything in it in one transaction; its event tells every session and node.</summary>
     private async Task<WriteResult> DeleteRoomAsync(RoomDeleteOp op)
     {
@@ -399,6 +420,8 @@ internal abstract class WriteOp
 {
     /// <summary>The room written to (a cluster's writers lock it around the commit).</summary>
     public abstract long RoomId { get; }
+    /// <summary>Committed in a batch of its own.</summary>
+    public virtual bool Solo => false;
     public TaskCompletionSource<WriteResult> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
@@ -416,6 +439,7 @@ internal sealed class RoomDeleteOp(RoomInfo room, Action<ChatDbContext, RoomInfo
     public RoomInfo Room { get; } = room;
     public Action<ChatDbContext, RoomInfo, int>? AlsoWrite { get; } = alsoWrite;
     public override long RoomId => Room.Id;
+    public override bool Solo => true;
 }
 
 internal sealed class PostOp(UserRef sender, Message row, ImageRef? image) : RowOp(sender, row)
@@ -437,6 +461,9 @@ internal sealed record WriteResult(ChatEvent? Event, Message? Row, ChatError? Er
     public int Deleted { get; init; }
 
     public static WriteResult Fail(ChatError e) => new(null, null, e, false, null);
+
+    /// <summary>Nothing to change (a reaction already there, a pin already pinned): no row, no event.</summary>
+    public static readonly WriteResult Unchanged = new(null, null, null, false, null);
 
     public static WriteResult Stored(ChatEvent evt, Message row) => new(evt, row, null, false, evt switch
     {

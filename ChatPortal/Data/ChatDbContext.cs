@@ -29,6 +29,9 @@ public class ChatDbContext : DbContext
     public DbSet<RoomNotificationSetting> RoomNotificationSettings => Set<RoomNotificationSetting>();
     public DbSet<PushSubscriptionRecord> PushSubscriptions => Set<PushSubscriptionRecord>();
     public DbSet<PendingNotification> PendingNotifications => Set<PendingNotification>();
+    public DbSet<Reaction> Reactions => Set<Reaction>();
+    public DbSet<PinnedMessage> Pins => Set<PinnedMessage>();
+    public DbSet<SavedMessage> SavedMessages => Set<SavedMessage>();
 
     protected override void OnModelCreating(ModelBuilder b)
     {
@@ -96,6 +99,7 @@ public class ChatDbContext : DbContext
             e.HasIndex(x => new { x.Source, x.Kind, x.ExternalId }).IsUnique();
         });
         IdentityModel.Configure(b);
+        Chat.Conversations.ConversationModel.Configure(b);
     }
 
     protected override void ConfigureConventions(ModelConfigurationBuilder c)

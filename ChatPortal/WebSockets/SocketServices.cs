@@ -7,8 +7,11 @@ namespace ChatPortal.WebSockets;
 /// <summary>What every socket needs, in one singleton (a socket itself is not a DI service).</summary>
 public sealed class SocketServices(ChatSessions sessions, ChatRooms rooms, ChatCommands commands, ChatHistory history, ChatImages images,
     SocketTickets tickets, ApiTokens tokens, GuestAccounts guests, PlainWireFormat plain, V1WireFormat v1, WebSocketMetrics metrics,
-    IOptions<WebSocketEndpointOptions> options, TimeProvider time, ILoggerFactory logs)
+    IOptions<WebSocketEndpointOptions> options, TimeProvider time, ILoggerFactory logs, Chat.Conversations.ChatReactions reactions,
+    Chat.Conversations.SavedMessages saved)
 {
+    public Chat.Conversations.ChatReactions Reactions { get; } = reactions;
+    public Chat.Conversations.SavedMessages Saved { get; } = saved;
     public WebSocketMetrics Metrics { get; } = metrics;
     public ChatSessions Sessions { get; } = sessions;
     public ChatRooms Rooms { get; } = rooms;

@@ -102,6 +102,9 @@ public sealed class V1WireFormat(IOptions<PortalOptions> portal, Profiles.Profil
             DirectActivity a => PlainWireFormat.Json(new DirectFrame(WireJson.Room(a.Conversation.Room), User(a.Conversation.Other),
                 a.MessageId > 0 ? a.MessageId : null), c.DirectFrame),
             RoomChanged r => PlainWireFormat.Json(new RoomChangedFrame(WireJson.Room(r.Room)), c.RoomChangedFrame),
+            ReactionChanged r => PlainWireFormat.Json(new ReactionFrame(r.RoomId, r.EventId, r.MessageId, User(r.User), r.Emoji, r.Added,
+                WireConversations.Reactions(this, r.Reactions)), c.ReactionFrame),
+            PinChanged p => PlainWireFormat.Json(new PinFrame(p.RoomId, p.EventId, p.MessageId, User(p.By), p.Pinned), c.PinFrame),
             _ => WireFrame.None,
         };
     }
@@ -113,7 +116,9 @@ public sealed class V1WireFormat(IOptions<PortalOptions> portal, Profiles.Profil
         m.Id, m.RoomId, User(m.Sender), m.Text, WireJson.Utc(m.CreatedAt), m.ClientMsgId,
         m.Image is { } i ? new WireImage(i.Id, _imageBase + i.Id, i.ContentType, i.Width, i.Height, i.Length) : null,
         m.EditedAt is { } e ? WireJson.Utc(e) : null,
-        m.IsDeleted ? true : null);
+        m.IsDeleted ? true : null,
+        m.Reactions is { Count: > 0 } r ? WireConversations.Reactions(this, r) : null,
+        m.Pinned ? true : null);
 
     private static string ImageBase(string? configured) =>
         string.IsNullOrWhiteSpace(configured) ? "/images/" : configured.TrimEnd('/') + "/";

@@ -66,7 +66,7 @@ internal sealed record WireUser(long Id, string Name, string Kind, string? Displ
 internal sealed record WireImage(string Id, string Url, string ContentType, int Width, int Height, long Bytes);
 
 internal sealed record WireMessage(long Id, long RoomId, WireUser User, string Text, DateTime CreatedAt, string? ClientId,
-    WireImage? Image, DateTime? EditedAt, bool? Deleted);
+    WireImage? Image, DateTime? EditedAt, bool? Deleted, List<WireReaction>? Reactions = null, bool? Pinned = null);
 
 internal sealed record WireRoom(long Id, string Slug, string Name, string? Topic, bool Private, bool Guests, bool Archived, bool Direct);
 
@@ -193,6 +193,8 @@ internal sealed class ClientFrame
     public string? Text { get; set; }
     public string? ClientId { get; set; }
     public long? MessageId { get; set; }
+    /// <summary>A reaction: one emoji.</summary>
+    public string? Emoji { get; set; }
 }
 
 // ------------------------------------------------------------------ plain (the original chat room's shapes)
@@ -240,6 +242,11 @@ internal sealed record PlainError(string Code, string Message)
 [JsonSerializable(typeof(RoomsFrame))]
 [JsonSerializable(typeof(PongFrame))]
 [JsonSerializable(typeof(ErrorFrame))]
+[JsonSerializable(typeof(ReactionFrame))]
+[JsonSerializable(typeof(PinFrame))]
+[JsonSerializable(typeof(ReactedFrame))]
+[JsonSerializable(typeof(MarkedFrame))]
+[JsonSerializable(typeof(MessageListFrame))]
 [JsonSerializable(typeof(PlainOpenSuccess))]
 [JsonSerializable(typeof(PlainMessage))]
 [JsonSerializable(typeof(PlainNotice))]

@@ -31,6 +31,9 @@ public static class ChatErrors
         "not_editable" => l["Images cannot be edited."],
         "self" => l["You cannot start a conversation with yourself."],
         "guest" => l["Guests cannot receive direct messages."],
+        "unknown_emoji" => l["That is not an emoji: react with exactly one emoji."],
+        "too_many_reactions" => l["This message already has 50 different reactions; react with one of those."],
+        "too_many_saved" => l["You have saved too many messages; remove some first."],
         _ => e.Message,
     };
 }

@@ -449,6 +449,27 @@ namespace ChatPortal.Data.Migrations.Postgres
                     b.ToTable("PendingNotifications");
                 });
 
+            modelBuilder.Entity("ChatPortal.Data.PinnedMessage", b =>
+                {
+                    b.Property<long>("MessageId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("PinnedAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("PinnedBy")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("RoomId")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("MessageId");
+
+                    b.HasIndex("RoomId", "PinnedAt");
+
+                    b.ToTable("Pins");
+                });
+
             modelBuilder.Entity("ChatPortal.Data.PortalSetting", b =>
                 {
                     b.Property<string>("Key")
@@ -508,6 +529,29 @@ namespace ChatPortal.Data.Migrations.Postgres
                     b.HasIndex("UserId");
 
                     b.ToTable("PushSubscriptions");
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.Reaction", b =>
+                {
+                    b.Property<long>("MessageId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Emoji")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("RoomId")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("MessageId", "UserId", "Emoji");
+
+                    b.ToTable("Reactions");
                 });
 
             modelBuilder.Entity("ChatPortal.Data.Room", b =>
@@ -600,6 +644,24 @@ namespace ChatPortal.Data.Migrations.Postgres
                     b.HasKey("UserId", "RoomId");
 
                     b.ToTable("RoomNotificationSettings");
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.SavedMessage", b =>
+                {
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("MessageId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("SavedAt")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("UserId", "MessageId");
+
+                    b.HasIndex("MessageId");
+
+                    b.ToTable("SavedMessages");
                 });
 
             modelBuilder.Entity("ChatPortal.Data.SignInSession", b =>
@@ -712,6 +774,33 @@ namespace ChatPortal.Data.Migrations.Postgres
                     b.HasIndex("UpdatedAt");
 
                     b.ToTable("Profiles");
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.PinnedMessage", b =>
+                {
+                    b.HasOne("ChatPortal.Data.Message", null)
+                        .WithMany()
+                        .HasForeignKey("MessageId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.Reaction", b =>
+                {
+                    b.HasOne("ChatPortal.Data.Message", null)
+                        .WithMany()
+                        .HasForeignKey("MessageId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.SavedMessage", b =>
+                {
+                    b.HasOne("ChatPortal.Data.Message", null)
+                        .WithMany()
+                        .HasForeignKey("MessageId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 #pragma warning restore 612, 618
         }

@@ -1,0 +1,98 @@
+using Bunit;
+using ChatPortal.Chat;
+using ChatPortal.Chat.Conversations;
+using ChatPortal.Components.Chat;
+using ChatPortal.Tests.Web;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ChatPortal.Tests.Conversations;
+
+/// <summary>The room view with reactions, pins and saved messages, against the real core (bUnit).</summary>
+public sealed class ConversationViewTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task Reactions_from_elsewhere_show_live_with_who_reacted_and_a_click_toggles_mine()
+    {
+        await using var h = await ComponentHarness.StartAsync("alice");
+        var lobby = await h.LobbyAsync();
+        var bob = await h.Core.CreateUserAsync("bob");
+        var m = (await h.Core.Commands.PostAsync(bob, lobby.Id, "react here")).Value!;
+        var reactions = h.Core.Services.GetRequiredService<ChatReactions>();
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".msg")), Wait);
+        Assert.Empty(cut.FindAll(".reaction"));
+
+        // Someone else reacts (another tab, a socket, another node): the chip appears live.
+        Assert.True((await reactions.ReactAsync(bob, m.Id, "🎉")).Ok);
+        cut.WaitForAssertion(() => Assert.Equal("🎉 1", Assert.Single(cut.FindAll(".reaction")).TextContent.Trim()), Wait);
+        var chip = cut.Find(".reaction");
+        Assert.Equal("bob reacted with 🎉", chip.GetAttribute("title"));
+        Assert.DoesNotContain("reaction-mine", chip.ClassList);
+
+        // Clicking the chip adds mine; the title names me too.
+        await cut.InvokeAsync(() => cut.Find(".reaction").Click());
+        cut.WaitForAssertion(() => Assert.Equal("🎉 2", cut.Find(".reaction").TextContent.Trim()), Wait);
+        Assert.Contains("reaction-mine", cut.Find(".reaction").ClassList);
+        Assert.Equal("bob, you reacted with 🎉", cut.Find(".reaction").GetAttribute("title"));
+        Assert.Equal(2, await h.Core.WithDbAsync(db => db.Reactions.CountAsync(r => r.MessageId == m.Id)));
+
+        // The picker: the quick row adds a second emoji.
+        await cut.InvokeAsync(() => cut.Find(".msg-react").Click());
+        await cut.InvokeAsync(() => cut.FindAll(".quick-reaction").Single(b => b.TextContent == "👍").Click());
+        cut.WaitForAssertion(() => Assert.Equal(["🎉", "👍"], cut.FindAll(".reaction").Select(r => r.GetAttribute("data-emoji"))), Wait);
+        Assert.Empty(cut.FindAll("#reaction-picker"));
+
+        // Clicking my chip again takes mine back.
+        await cut.InvokeAsync(() => cut.FindAll(".reaction").Single(r => r.GetAttribute("data-emoji") == "👍").Click());
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".reaction")), Wait);
+    }
+
+    [Fact]
+    public async Task Pins_show_on_the_message_and_in_the_pinned_panel_and_saves_in_the_saved_panel()
+    {
+        await using var h = await ComponentHarness.StartAsync("carol");
+        var lobby = await h.LobbyAsync();
+        var dan = await h.Core.CreateUserAsync("dan");
+        var m = (await h.Core.Commands.PostAsync(dan, lobby.Id, "pin worthy")).Value!;
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".msg")), Wait);
+
+        await cut.InvokeAsync(() => cut.Find(".msg-pin").Click());
+        cut.WaitForAssertion(() => Assert.NotNull(cut.Find(".msg .msg-pinned")), Wait);
+        await cut.InvokeAsync(() => cut.Find("#pins-toggle").Click());
+        cut.WaitForAssertion(() => Assert.Equal("pin worthy", cut.Find("#pins-panel .panel-text").TextContent), Wait);
+
+        // Unpinned elsewhere: the message and the open panel follow live.
+        Assert.True((await h.Core.Services.GetRequiredService<ChatReactions>().PinAsync(dan, m.Id, pin: false)).Ok);
+        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll(".msg .msg-pinned")), Wait);
+        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("#pins-panel .panel-item")), Wait);
+        Assert.Single(cut.FindAll(".msg")); // no message was posted for either change
+
+        await cut.InvokeAsync(() => cut.Find(".msg-save").Click());
+        await cut.InvokeAsync(() => cut.Find("#saved-toggle").Click());
+        cut.WaitForAssertion(() => Assert.Equal("pin worthy", cut.Find("#saved-panel .panel-text").TextContent), Wait);
+        await cut.InvokeAsync(() => cut.Find("#saved-panel .panel-unsave").Click());
+        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("#saved-panel .panel-item")), Wait);
+        Assert.Equal(0, await h.Core.WithDbAsync(db => db.SavedMessages.CountAsync()));
+    }
+
+    [Fact]
+    public async Task A_bad_reaction_shows_the_localized_error_in_the_view()
+    {
+        await using var h = await ComponentHarness.StartAsync("erin");
+        var lobby = await h.LobbyAsync();
+        var m = (await h.Core.Commands.PostAsync(h.Me, lobby.Id, "mine")).Value!;
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".msg")), Wait);
+        var emoji = Enumerable.Range(0, 50).Select(i => char.ConvertFromUtf32(0x1F400 + i));
+        foreach (var e in emoji) Assert.True((await h.Core.Services.GetRequiredService<ChatReactions>().ReactAsync(h.Me, m.Id, e)).Ok);
+        cut.WaitForAssertion(() => Assert.Equal(50, cut.FindAll(".reaction").Count), Wait);
+        await cut.InvokeAsync(() => cut.Find(".msg-react").Click());
+        await cut.InvokeAsync(() => cut.FindAll(".quick-reaction").Single(b => b.TextContent == "🙏").Click());
+        cut.WaitForAssertion(() => Assert.Contains(cut.FindAll(".notice"), n => n.TextContent.Contains("50 different reactions")), Wait);
+        Assert.Equal(50, cut.FindAll(".reaction").Count);
+    }
+}

@@ -1,0 +1,63 @@
+using System.Text.Json;
+
+namespace ChatPortal.WebSockets;
+
+/// <summary>The <c>chatportal.v1</c> requests of the conversation features: one core call each (see docs/protocol.md).</summary>
+internal sealed partial class V1Protocol
+{
+    private async Task ReactAsync(Request r, bool add)
+    {
+        if (r.Frame.MessageId is not { } messageId || r.Frame.Emoji is null)
+        {
+            Error(r.Id, "bad_request", $"{(add ? "react" : "unreact")} needs \"message_id\" and \"emoji\".");
+            return;
+        }
+        var result = await _s.Reactions.ReactAsync(r.Me, messageId, r.Frame.Emoji, add, r.Ct);
+        if (!result.Ok) Error(r.Id, result.Error!);
+        else conn.Send(PlainWireFormat.Json(new ReactedFrame(r.Id, messageId, WireConversations.Reactions(_s.V1, result.Value!)), J.ReactedFrame));
+    }
+
+    private async Task PinAsync(Request r, bool pin)
+    {
+        if (r.Frame.MessageId is not { } messageId)
+        {
+            Error(r.Id, "bad_request", $"{(pin ? "pin" : "unpin")} needs \"message_id\".");
+            return;
+        }
+        var result = await _s.Reactions.PinAsync(r.Me, messageId, pin, r.Ct);
+        if (!result.Ok) Error(r.Id, result.Error!);
+        else conn.Send(PlainWireFormat.Json(new MarkedFrame(pin ? "pinned" : "unpinned", r.Id, messageId, result.Value), J.MarkedFrame));
+    }
+
+    private async Task PinsAsync(Request r)
+    {
+        var (room, error) = await ResolveRoomAsync(r.Me, r.Frame, r.Ct);
+        if (room is null)
+        {
+            Error(r.Id, error!);
+            return;
+        }
+        var pins = await _s.Reactions.PinnedAsync(r.Me, room.Id, r.Ct);
+        if (!pins.Ok) Error(r.Id, pins.Error!);
+        else conn.Send(PlainWireFormat.Json(new MessageListFrame("pins", r.Id, room.Id, pins.Value!.Select(_s.V1.Message).ToList()), J.MessageListFrame));
+    }
+
+    private async Task SaveAsync(Request r, bool save)
+    {
+        if (r.Frame.MessageId is not { } messageId)
+        {
+            Error(r.Id, "bad_request", $"{(save ? "save" : "unsave")} needs \"message_id\".");
+            return;
+        }
+        var result = await _s.Saved.SaveAsync(r.Me, messageId, save, r.Ct);
+        if (!result.Ok) Error(r.Id, result.Error!);
+        else conn.Send(PlainWireFormat.Json(new MarkedFrame(save ? "saved" : "unsaved", r.Id, messageId, result.Value), J.MarkedFrame));
+    }
+
+    private async Task SavedListAsync(Request r)
+    {
+        var list = await _s.Saved.ListAsync(r.Me, r.Ct);
+        conn.Send(PlainWireFormat.Json(new MessageListFrame("saved_messages", r.Id, null, list.Select(x => _s.V1.Message(x.Message)).ToList()),
+            J.MessageListFrame));
+    }
+}
