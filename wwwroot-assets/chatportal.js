@@ -306,6 +306,19 @@
    */
   Client.prototype.send = function (slug, text) { return this._enqueue({ type: 'send', room: slug, text: text }); };
 
+  /** A quote-reply: the message quotes messageId (shown above it in the room). */
+  Client.prototype.reply = function (slug, quoteId, text) { return this._enqueue({ type: 'send', room: slug, text: text, quote: quoteId }); };
+
+  /**
+   * A reply in the thread of rootId: it stays out of the room (others get it as 'thread_message')
+   * unless alsoInRoom. Retried with the same client id like send.
+   */
+  Client.prototype.replyInThread = function (slug, rootId, text, alsoInRoom) {
+    var f = { type: 'send', room: slug, text: text, thread_id: rootId };
+    if (alsoInRoom) f.also_in_room = true;
+    return this._enqueue(f);
+  };
+
   /** A direct message to a user by name (the conversation is created on first use). */
   Client.prototype.sendTo = function (userName, text) { return this._enqueue({ type: 'send', to: userName, text: text }); };
 
@@ -363,6 +376,13 @@
   Client.prototype.save = function (messageId) { return this.request({ type: 'save', message_id: messageId }); };
   Client.prototype.unsave = function (messageId) { return this.request({ type: 'unsave', message_id: messageId }); };
   Client.prototype.savedMessages = function () { return this.request({ type: 'saved_messages' }); };
+  /** A thread: its first message and replies (resolves with {root, replies, following}). */
+  Client.prototype.thread = function (rootId) { return this.request({ type: 'thread', message_id: rootId }); };
+  Client.prototype.follow = function (rootId) { return this.request({ type: 'follow', message_id: rootId }); };
+  Client.prototype.unfollow = function (rootId) { return this.request({ type: 'unfollow', message_id: rootId }); };
+  /** The threads you follow, latest activity first, each with replies and unread. */
+  Client.prototype.threads = function () { return this.request({ type: 'threads' }); };
+  Client.prototype.threadRead = function (rootId) { return this.request({ type: 'thread_read', message_id: rootId }); };
   /**
    * Applies a 'reaction' or 'pin' event to a message object of this protocol (from 'message' or 'history'):
    * the event carries the whole new state, so nothing is counted on the client.
@@ -423,6 +443,7 @@
       case 'message':
       case 'message_edited':
       case 'message_deleted':
+      case 'thread_message':
       case 'reaction': // stored events too: they move the cursor and replay on catch-up
       case 'pin':
         var room = this._roomById[f.room_id];

@@ -95,4 +95,43 @@ public sealed class ConversationViewTests
         cut.WaitForAssertion(() => Assert.Contains(cut.FindAll(".notice"), n => n.TextContent.Contains("50 different reactions")), Wait);
         Assert.Equal(50, cut.FindAll(".reaction").Count);
     }
+
+    [Fact]
+    public async Task Threads_open_beside_the_room_keep_their_replies_out_of_it_and_count_unread_replies()
+    {
+        await using var h = await ComponentHarness.StartAsync("fay");
+        var lobby = await h.LobbyAsync();
+        var gus = await h.Core.CreateUserAsync("gus");
+        var root = (await h.Core.Commands.PostAsync(h.Me, lobby.Id, "my question")).Value!;
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".msg")), Wait);
+
+        // Someone answers in the thread: the room shows a reply count, not the reply; the Threads badge counts it.
+        Assert.True((await h.Core.Commands.PostAsync(gus, lobby.Id, "an answer", links: new MessageLinks(ThreadId: root.Id))).Ok);
+        cut.WaitForAssertion(() => Assert.Equal("1 replies", cut.Find(".msg-thread-summary .thread-count").TextContent.Trim()), Wait);
+        Assert.Single(cut.FindAll(".msg"));
+        cut.WaitForAssertion(() => Assert.Contains("1", cut.Find(".threads-badge").TextContent), Wait);
+
+        // Opening the thread shows it, and reading it clears the unread count.
+        await cut.InvokeAsync(() => cut.Find(".msg-thread-summary").Click());
+        cut.WaitForAssertion(() => Assert.Equal(["my question", "an answer"], cut.FindAll("#thread-panel .thread-item .msg-text").Select(e => e.TextContent)), Wait);
+        Assert.Equal(0, Assert.Single(await h.Core.Services.GetRequiredService<ChatThreads>().ThreadsAsync(h.Me)).Unread);
+
+        // Replying from the panel: "also send to the room" puts it in the room too.
+        cut.Find("#thread-input").Input("thanks!");
+        cut.Find("#thread-also").Change(true);
+        await cut.InvokeAsync(() => cut.Find("#thread-send").Click());
+        cut.WaitForAssertion(() => Assert.Equal(3, cut.FindAll("#thread-panel .thread-item").Count), Wait);
+        cut.WaitForAssertion(() => Assert.Equal(["my question", "thanks!"], cut.FindAll(".msg .msg-text").Select(e => e.TextContent)), Wait);
+        cut.WaitForAssertion(() => Assert.Equal("2 replies", cut.Find(".msg-thread-summary .thread-count").TextContent.Trim()), Wait);
+        Assert.NotNull(cut.Find(".msg .msg-in-thread"));
+
+        // A quote-reply from the room.
+        await cut.InvokeAsync(() => cut.FindAll(".msg")[0].QuerySelector(".msg-quote")!.Click());
+        Assert.Contains("my question", cut.Find("#composer-quote").TextContent);
+        cut.Find("#composer-input").Input("quoting you");
+        await cut.InvokeAsync(() => cut.FindComponent<Composer>().Instance.SendAsync());
+        cut.WaitForAssertion(() => Assert.Equal("my question", cut.FindAll(".msg")[^1].QuerySelector(".msg-quote-block .quote-text")!.TextContent), Wait);
+        Assert.Empty(cut.FindAll("#composer-quote"));
+    }
 }

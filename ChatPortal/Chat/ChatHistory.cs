@@ -55,7 +55,9 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
     {
         var take = Math.Clamp(limit ?? _options.HistoryPageSize, 1, 200);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var query = db.Messages.AsNoTracking().Where(m => m.RoomId == roomId && (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image));
+        // A thread's replies stay in the thread unless also sent to the room.
+        var query = db.Messages.AsNoTracking().Where(m => m.RoomId == roomId && (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image)
+            && (m.ThreadId == null || m.AlsoInRoom));
         if (beforeId is { } before) query = query.Where(m => m.Id < before);
         var rows = await query.OrderByDescending(m => m.Id).Take(take).ToListAsync(ct);
         rows.Reverse();
@@ -68,7 +70,7 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
         var take = Math.Clamp(limit ?? _options.HistoryPageSize, 1, 200);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var rows = await db.Messages.AsNoTracking()
-            .Where(m => m.RoomId == roomId && m.Id > afterId && (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image))
+            .Where(m => m.RoomId == roomId && m.Id > afterId && (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image) && (m.ThreadId == null || m.AlsoInRoom))
             .OrderBy(m => m.Id).Take(take).ToListAsync(ct);
         return await ToChatMessagesAsync(db, rows, ct);
     }
@@ -215,7 +217,7 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
             .Select(m => (long?)m.LastReadMessageId).FirstOrDefaultAsync(ct);
         if (lastRead is null) return null;
         return await db.Messages.Where(m => m.RoomId == roomId && m.Id > lastRead && m.SenderId != userId && m.DeletedAt == null
-                && (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image))
+                && (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image) && (m.ThreadId == null || m.AlsoInRoom))
             .OrderBy(m => m.Id).Select(m => (long?)m.Id).FirstOrDefaultAsync(ct);
     }
 
@@ -236,6 +238,7 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
                           where msg.RoomId == m.RoomId && msg.Id > m.LastReadMessageId
                                 && (msg.Kind == MessageKind.Text || msg.Kind == MessageKind.Image)
                                 && msg.DeletedAt == null && msg.SenderId != userId
+                                && (msg.ThreadId == null || msg.AlsoInRoom) // thread replies count in the thread
                           group msg by msg.RoomId into g
                           select new { RoomId = g.Key, Count = g.Count(), LastId = g.Max(x => x.Id) }).ToListAsync(ct);
         return rows.ToDictionary(r => r.RoomId, r => new UnreadRoom(r.Count, r.LastId));

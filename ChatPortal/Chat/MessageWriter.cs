@@ -333,7 +333,7 @@ public sealed class MessageWriter : BackgroundService
             }
             results.Add((op, op switch
             {
-                PostOp post => WriteResult.Stored(new MessagePosted(ToChatMessage(row, post.Sender, post.Image)), row),
+                PostOp post => WriteResult.Stored(new MessagePosted(post.ToMessage(row)), row),
                 ChangeOp { Row.Kind: MessageKind.Edit } edit => WriteResult.Stored(
                     new MessageEdited(ToChatMessage(target!, edit.TargetSender, edit.TargetImage), row.Id), row),
                 ChangeOp del => WriteResult.Stored(new MessageDeleted(row.RoomId, target!.Id, row.Id, del.Sender, purge.ImageOf(target.Id)), row),
@@ -405,7 +405,7 @@ public sealed class MessageWriter : BackgroundService
                 known[key] = p.Row;
             }
             tx.Insert(p.Row);
-            results.Add((op, WriteResult.Stored(new MessagePosted(ToChatMessage(p.Row, p.Sender, p.Image)), p.Row)));
+            results.Add((op, WriteResult.Stored(new MessagePosted(p.ToMessage(p.Row)), p.Row)));
         }
         tx.Commit();
         return results;
@@ -413,7 +413,7 @@ public sealed class MessageWriter : BackgroundService
 
     internal static ChatMessage ToChatMessage(Message m, UserRef sender, ImageRef? image) =>
         new(m.Id, m.RoomId, sender, m.Kind, m.Text, m.CreatedAt, m.ClientMsgId, m.DeletedAt is null ? image : null,
-            m.EditedAt, m.DeletedAt, m.TargetId);
+            m.EditedAt, m.DeletedAt, m.TargetId, QuoteId: m.QuoteId, ThreadId: m.ThreadId, AlsoInRoom: m.AlsoInRoom);
 }
 
 internal abstract class WriteOp
@@ -442,9 +442,13 @@ internal sealed class RoomDeleteOp(RoomInfo room, Action<ChatDbContext, RoomInfo
     public override bool Solo => true;
 }
 
-internal sealed class PostOp(UserRef sender, Message row, ImageRef? image) : RowOp(sender, row)
+internal sealed class PostOp(UserRef sender, Message row, ImageRef? image, QuoteRef? quote = null) : RowOp(sender, row)
 {
     public ImageRef? Image { get; } = image;
+    /// <summary>What the quoted message says (checked by the command), handed out with the post.</summary>
+    public QuoteRef? Quote { get; } = quote;
+
+    public ChatMessage ToMessage(Message stored) => MessageWriter.ToChatMessage(stored, Sender, Image) with { Quote = Quote };
 }
 
 /// <summary>An edit or a delete of <see cref="TargetId"/>; the row is the event row to add.</summary>
@@ -473,5 +477,5 @@ internal sealed record WriteResult(ChatEvent? Event, Message? Row, ChatError? Er
     });
 
     public static WriteResult Duplicated(Message prior, PostOp p) =>
-        new(null, prior, null, true, MessageWriter.ToChatMessage(prior, p.Sender, p.Image));
+        new(null, prior, null, true, p.ToMessage(prior));
 }

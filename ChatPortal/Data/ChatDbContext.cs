@@ -32,6 +32,7 @@ public class ChatDbContext : DbContext
     public DbSet<Reaction> Reactions => Set<Reaction>();
     public DbSet<PinnedMessage> Pins => Set<PinnedMessage>();
     public DbSet<SavedMessage> SavedMessages => Set<SavedMessage>();
+    public DbSet<ThreadFollower> ThreadFollowers => Set<ThreadFollower>();
 
     protected override void OnModelCreating(ModelBuilder b)
     {

@@ -116,6 +116,11 @@ public sealed class Message
     public DateTimeOffset? EditedAt { get; set; }
     public DateTimeOffset? DeletedAt { get; set; }
     public long? DeletedBy { get; set; }
+    /// <summary>A quote-reply: the message quoted (same room).</summary>
+    public long? QuoteId { get; set; }
+    /// <summary>A thread reply: the thread's first message (same room). Stays out of the room's list unless <see cref="AlsoInRoom"/>.</summary>
+    public long? ThreadId { get; set; }
+    public bool AlsoInRoom { get; set; }
 }
 
 public enum MessageKind
@@ -229,4 +234,14 @@ public sealed class SavedMessage
     public long UserId { get; set; }
     public long MessageId { get; set; }
     public DateTimeOffset SavedAt { get; set; }
+}
+
+/// <summary>A user following a thread (its root message): how far they have read it, for thread unread counts.</summary>
+public sealed class ThreadFollower
+{
+    public long ThreadId { get; set; }
+    public long UserId { get; set; }
+    public long RoomId { get; set; }
+    public long LastReadId { get; set; }
+    public DateTimeOffset FollowedAt { get; set; }
 }

@@ -60,4 +60,55 @@ internal sealed partial class V1Protocol
         conn.Send(PlainWireFormat.Json(new MessageListFrame("saved_messages", r.Id, null, list.Select(x => _s.V1.Message(x.Message)).ToList()),
             J.MessageListFrame));
     }
+
+    private static Chat.MessageLinks? Links(ClientFrame f) =>
+        f.Quote is null && f.ThreadId is null ? null : new Chat.MessageLinks(f.Quote, f.ThreadId, f.AlsoInRoom == true);
+
+    private async Task ThreadAsync(Request r)
+    {
+        if (r.Frame.MessageId is not { } rootId)
+        {
+            Error(r.Id, "bad_request", "thread needs \"message_id\" (the thread's first message).");
+            return;
+        }
+        var thread = await _s.Threads.ThreadAsync(r.Me, rootId, r.Ct);
+        if (!thread.Ok)
+        {
+            Error(r.Id, thread.Error!);
+            return;
+        }
+        var (root, replies) = thread.Value;
+        var following = await _s.Threads.IsFollowingAsync(r.Me.Id, rootId, r.Ct);
+        conn.Send(PlainWireFormat.Json(new ThreadFrame(r.Id, _s.V1.Message(root), replies.Select(_s.V1.Message).ToList(), following), J.ThreadFrame));
+    }
+
+    private async Task FollowAsync(Request r, bool follow)
+    {
+        if (r.Frame.MessageId is not { } rootId)
+        {
+            Error(r.Id, "bad_request", $"{(follow ? "follow" : "unfollow")} needs \"message_id\" (the thread's first message).");
+            return;
+        }
+        var result = await _s.Threads.FollowAsync(r.Me, rootId, follow, r.Ct);
+        if (!result.Ok) Error(r.Id, result.Error!);
+        else conn.Send(PlainWireFormat.Json(new MarkedFrame(follow ? "followed" : "unfollowed", r.Id, rootId, result.Value), J.MarkedFrame));
+    }
+
+    private async Task ThreadsAsync(Request r)
+    {
+        var list = await _s.Threads.ThreadsAsync(r.Me, r.Ct);
+        conn.Send(PlainWireFormat.Json(new ThreadsFrame(r.Id, list.Select(t => new WireThreadEntry(_s.V1.Message(t.Root), t.Room.Id, t.Replies, t.Unread,
+            t.LastReplyAt is { } at ? WireJson.Utc(at) : null)).ToList()), J.ThreadsFrame));
+    }
+
+    private async Task ThreadReadAsync(Request r)
+    {
+        if (r.Frame.MessageId is not { } rootId)
+        {
+            Error(r.Id, "bad_request", "thread_read needs \"message_id\" (the thread's first message).");
+            return;
+        }
+        await _s.Threads.MarkReadAsync(r.Me, rootId, ct: r.Ct); // the whole thread, as far as it is now
+        conn.Send(PlainWireFormat.Json(new MarkedFrame("thread_read", r.Id, rootId, true), J.MarkedFrame));
+    }
 }

@@ -52,6 +52,11 @@ internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtoco
         ["save"] = (p, r) => p.SaveAsync(r, save: true),
         ["unsave"] = (p, r) => p.SaveAsync(r, save: false),
         ["saved_messages"] = (p, r) => p.SavedListAsync(r),
+        ["thread"] = (p, r) => p.ThreadAsync(r),
+        ["follow"] = (p, r) => p.FollowAsync(r, follow: true),
+        ["unfollow"] = (p, r) => p.FollowAsync(r, follow: false),
+        ["threads"] = (p, r) => p.ThreadsAsync(r),
+        ["thread_read"] = (p, r) => p.ThreadReadAsync(r),
     };
 
     public SocketKind Kind => SocketKind.V1;
@@ -279,7 +284,7 @@ internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtoco
         Task<ChatResult<ChatMessage>> stored;
         try
         {
-            stored = await _s.Commands.BeginPostAsync(r.Me, room.Id, f.Text, f.ClientId, ct: r.Ct, address: conn.RemoteIp);
+            stored = await _s.Commands.BeginPostAsync(r.Me, room.Id, f.Text, f.ClientId, ct: r.Ct, address: conn.RemoteIp, links: Links(f));
         }
         catch
         {

@@ -37,6 +37,30 @@ internal sealed record MessageListFrame([property: JsonIgnore] string Kind, Json
     [JsonPropertyOrder(-1)] public string Type => Kind;
 }
 
+internal sealed record WireQuote(long Id, WireUser User, string Text, bool? Deleted);
+
+internal sealed record WireThread(int Replies, DateTime? LastReplyAt);
+
+/// <summary>A reply in a thread that was not also sent to the room (the same message object as <c>message</c>).</summary>
+internal sealed record ThreadMessageFrame(long RoomId, long EventId, WireMessage Message)
+{
+    [JsonPropertyOrder(-1)] public string Type => "thread_message";
+}
+
+/// <summary>Reply to <c>thread</c>: the first message and the replies, oldest first.</summary>
+internal sealed record ThreadFrame(JsonElement? ReplyTo, WireMessage Root, List<WireMessage> Replies, bool Following)
+{
+    [JsonPropertyOrder(-1)] public string Type => "thread";
+}
+
+internal sealed record WireThreadEntry(WireMessage Root, long RoomId, int Replies, int Unread, DateTime? LastReplyAt);
+
+/// <summary>Reply to <c>threads</c>: the threads the user follows, latest activity first.</summary>
+internal sealed record ThreadsFrame(JsonElement? ReplyTo, List<WireThreadEntry> Threads)
+{
+    [JsonPropertyOrder(-1)] public string Type => "threads";
+}
+
 internal static class WireConversations
 {
     public static List<WireReaction> Reactions(V1WireFormat f, IReadOnlyList<ReactionSummary> r) =>

@@ -93,6 +93,8 @@ public sealed class V1WireFormat(IOptions<PortalOptions> portal, Profiles.Profil
         var c = WireJson.Context;
         return evt switch
         {
+            // A thread-only reply is its own frame type, so a client that knows no threads does not show it in the room.
+            MessagePosted { Message.InRoom: false } p => PlainWireFormat.Json(new ThreadMessageFrame(p.RoomId, p.Message.Id, Message(p.Message)), c.ThreadMessageFrame),
             MessagePosted p => PlainWireFormat.Json(new MessageFrame(p.RoomId, p.Message.Id, Message(p.Message)), c.MessageFrame),
             MessageEdited e => PlainWireFormat.Json(new EditedFrame(e.RoomId, e.EventId, e.Message.Id, e.Message.Text,
                 WireJson.Utc(e.Message.EditedAt ?? e.Message.CreatedAt), User(e.Message.Sender)), c.EditedFrame),
@@ -118,7 +120,11 @@ public sealed class V1WireFormat(IOptions<PortalOptions> portal, Profiles.Profil
         m.EditedAt is { } e ? WireJson.Utc(e) : null,
         m.IsDeleted ? true : null,
         m.Reactions is { Count: > 0 } r ? WireConversations.Reactions(this, r) : null,
-        m.Pinned ? true : null);
+        m.Pinned ? true : null,
+        m.Quote is { } q ? new WireQuote(q.Id, User(q.Sender), q.Text, q.Deleted ? true : null) : null,
+        m.ThreadId,
+        m.ThreadId is not null && m.AlsoInRoom ? true : null,
+        m.Thread is { } t ? new WireThread(t.Replies, t.LastReplyAt is { } at ? WireJson.Utc(at) : null) : null);
 
     private static string ImageBase(string? configured) =>
         string.IsNullOrWhiteSpace(configured) ? "/images/" : configured.TrimEnd('/') + "/";

@@ -66,7 +66,8 @@ internal sealed record WireUser(long Id, string Name, string Kind, string? Displ
 internal sealed record WireImage(string Id, string Url, string ContentType, int Width, int Height, long Bytes);
 
 internal sealed record WireMessage(long Id, long RoomId, WireUser User, string Text, DateTime CreatedAt, string? ClientId,
-    WireImage? Image, DateTime? EditedAt, bool? Deleted, List<WireReaction>? Reactions = null, bool? Pinned = null);
+    WireImage? Image, DateTime? EditedAt, bool? Deleted, List<WireReaction>? Reactions = null, bool? Pinned = null,
+    WireQuote? Quote = null, long? ThreadId = null, bool? AlsoInRoom = null, WireThread? Thread = null);
 
 internal sealed record WireRoom(long Id, string Slug, string Name, string? Topic, bool Private, bool Guests, bool Archived, bool Direct);
 
@@ -195,6 +196,11 @@ internal sealed class ClientFrame
     public long? MessageId { get; set; }
     /// <summary>A reaction: one emoji.</summary>
     public string? Emoji { get; set; }
+    /// <summary><c>send</c>: the message quoted.</summary>
+    public long? Quote { get; set; }
+    /// <summary><c>send</c>: reply in this thread (its first message's id); <c>also_in_room</c> shows it in the room too.</summary>
+    public long? ThreadId { get; set; }
+    public bool? AlsoInRoom { get; set; }
 }
 
 // ------------------------------------------------------------------ plain (the original chat room's shapes)
@@ -242,6 +248,9 @@ internal sealed record PlainError(string Code, string Message)
 [JsonSerializable(typeof(RoomsFrame))]
 [JsonSerializable(typeof(PongFrame))]
 [JsonSerializable(typeof(ErrorFrame))]
+[JsonSerializable(typeof(ThreadMessageFrame))]
+[JsonSerializable(typeof(ThreadFrame))]
+[JsonSerializable(typeof(ThreadsFrame))]
 [JsonSerializable(typeof(ReactionFrame))]
 [JsonSerializable(typeof(PinFrame))]
 [JsonSerializable(typeof(ReactedFrame))]

@@ -24,6 +24,13 @@ internal static class ConversationModel
             e.HasIndex(x => new { x.RoomId, x.PinnedAt });
             e.HasOne<Message>().WithMany().HasForeignKey(x => x.MessageId).OnDelete(DeleteBehavior.Cascade);
         });
+        b.Entity<Message>(e => e.HasIndex(x => new { x.ThreadId, x.Id })); // a thread's replies, reply counts
+        b.Entity<ThreadFollower>(e =>
+        {
+            e.HasKey(x => new { x.ThreadId, x.UserId });
+            e.HasIndex(x => x.UserId);
+            e.HasOne<Message>().WithMany().HasForeignKey(x => x.ThreadId).OnDelete(DeleteBehavior.Cascade);
+        });
         b.Entity<SavedMessage>(e =>
         {
             e.HasKey(x => new { x.UserId, x.MessageId });

@@ -17,6 +17,7 @@ internal sealed class ConversationPurgeHook : IMessagePurgeHook
     {
         await db.Reactions.Where(r => messageIds.Contains(r.MessageId)).ExecuteDeleteAsync(ct);
         await db.SavedMessages.Where(s => messageIds.Contains(s.MessageId)).ExecuteDeleteAsync(ct);
+        await db.ThreadFollowers.Where(f => messageIds.Contains(f.ThreadId)).ExecuteDeleteAsync(ct);
         await db.Pins.Where(p => messageIds.Contains(p.MessageId)).ExecuteDeleteAsync(ct); // none unless exempted elsewhere
     }
 }
@@ -28,6 +29,7 @@ public static class ConversationSetup
     {
         s.AddSingleton<ChatReactions>();
         s.AddSingleton<SavedMessages>();
+        s.AddSingleton<ChatThreads>();
         s.AddSingleton<IMessagePurgeHook, ConversationPurgeHook>();
         return s;
     }

@@ -1,4 +1,5 @@
 using ChatPortal.Chat;
+using Microsoft.AspNetCore.Components.Web;
 
 namespace ChatPortal.Components.Chat;
 
@@ -8,11 +9,22 @@ public sealed partial class ChatView
     /// <summary>Offered first when reacting; the full picker follows.</summary>
     internal static readonly string[] QuickReactions = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "✅"];
 
-    private enum SidePanel { None, Pins, Saved }
+    private enum SidePanel { None, Pins, Saved, Thread, Threads }
 
     private long? _reactingId;
     private SidePanel _panel;
     private List<(ChatMessage Message, RoomInfo Room)> _panelItems = [];
+    private ChatMessage? _quote;
+    private ChatMessage? _thread;
+    private List<ChatMessage> _threadReplies = [];
+    private bool _following;
+    private string _threadDraft = "";
+    private bool _alsoInRoom;
+    private string? _threadError;
+    private IReadOnlyList<ChatPortal.Chat.Conversations.ThreadEntry> _threadList = [];
+    private int _threadUnread;
+    /// <summary>Replies already counted on their first message (my own send and its live event are one reply).</summary>
+    private readonly HashSet<long> _countedReplies = [];
 
     /// <summary>A reaction or pin event of this room: the message shows the new state (the event carries all of it).</summary>
     private void ApplyConversation(ChatEvent evt)
@@ -90,6 +102,11 @@ public sealed partial class ChatView
             case SidePanel.Saved:
                 _panelItems = (await Saved.ListAsync(Me)).ToList();
                 break;
+            case SidePanel.Threads:
+                await RefreshThreadsAsync();
+                break;
+            case SidePanel.Thread:
+                break;
             default:
                 _panelItems = [];
                 break;
@@ -121,5 +138,108 @@ public sealed partial class ChatView
         var names = string.Join(", ", r.Users.Select(u => u.Id == Me.Id ? L["you"].Value : u.Name));
         var more = r.Count - r.Users.Count;
         return more > 0 ? L["{0} reacted with {1}, and {2} more", names, r.Emoji, more] : L["{0} reacted with {1}", names, r.Emoji];
+    }
+
+    // ------------------------------------------------------------- threads
+
+    /// <summary>
+    /// A reply in a thread arrived: the first message's reply count and the open thread follow it. True when it
+    /// stays in its thread (not also sent to the room), so the room's list does not show it.
+    /// </summary>
+    private bool ApplyThreadReply(ChatMessage reply)
+    {
+        var rootId = reply.ThreadId!.Value;
+        CountReply(rootId, reply);
+        if (_panel == SidePanel.Thread && _thread?.Id == rootId && _threadReplies.All(r => r.Id != reply.Id))
+        {
+            _threadReplies.Add(reply);
+            if (RendererInfo.IsInteractive && !Me.IsGuest) _ = Threads.MarkReadAsync(Me, rootId, reply.Id);
+        }
+        else if (reply.Sender.Id != Me.Id && !Me.IsGuest)
+        {
+            _ = InvokeAsync(RefreshThreadsAsync); // the Threads badge: maybe one more unread
+        }
+        return !reply.AlsoInRoom;
+    }
+
+    private void CountReply(long rootId, ChatMessage reply)
+    {
+        if (_countedReplies.Add(reply.Id))
+            Update(rootId, m => m with { Thread = new ThreadSummary((m.Thread?.Replies ?? 0) + 1, reply.CreatedAt) });
+    }
+
+    private async Task OpenThreadAsync(long rootId)
+    {
+        var thread = await Threads.ThreadAsync(Me, rootId);
+        if (!thread.Ok)
+        {
+            ShowError(ChatErrors.Describe(L, thread.Error!));
+            return;
+        }
+        (_thread, var replies) = thread.Value;
+        _threadReplies = replies.ToList();
+        _threadError = null;
+        _searchOpen = _onlineOpen = false;
+        _panel = SidePanel.Thread;
+        if (!Me.IsGuest)
+        {
+            _following = await Threads.IsFollowingAsync(Me.Id, rootId);
+            await Threads.MarkReadAsync(Me, rootId);
+            await RefreshThreadsAsync();
+        }
+    }
+
+    private async Task OpenThreadEntryAsync(ChatPortal.Chat.Conversations.ThreadEntry t)
+    {
+        if (t.Room.Id == Room.Id)
+        {
+            await OpenThreadAsync(t.Root.Id);
+            return;
+        }
+        await OpenPanelItemAsync(t.Root, t.Room);
+    }
+
+    private async Task RefreshThreadsAsync()
+    {
+        if (Me.IsGuest) return;
+        _threadList = await Threads.ThreadsAsync(Me);
+        _threadUnread = _threadList.Sum(t => t.Unread);
+        StateHasChanged();
+    }
+
+    private async Task ToggleFollowAsync()
+    {
+        if (_thread is null) return;
+        var result = await Threads.FollowAsync(Me, _thread.Id, !_following);
+        if (result.Ok) _following = !_following;
+        await RefreshThreadsAsync();
+    }
+
+    private async Task ThreadKeyAsync(KeyboardEventArgs e)
+    {
+        if (e.Key == "Enter" && !e.ShiftKey && !e.IsComposing) await SendThreadReplyAsync();
+    }
+
+    private async Task SendThreadReplyAsync()
+    {
+        if (_thread is null || string.IsNullOrWhiteSpace(_threadDraft)) return;
+        var text = _threadDraft;
+        var result = await Commands.PostAsync(Me, Room.Id, text, clientMsgId: Guid.NewGuid().ToString("N"), address: Address.Value,
+            links: new MessageLinks(ThreadId: _thread.Id, AlsoInRoom: _alsoInRoom));
+        if (!result.Ok)
+        {
+            _threadError = ChatErrors.Describe(L, result.Error!);
+            return;
+        }
+        _threadError = null;
+        if (_threadDraft == text) _threadDraft = "";
+        var reply = result.Value!;
+        if (_threadReplies.All(r => r.Id != reply.Id))
+        {
+            _threadReplies.Add(reply);
+        }
+        CountReply(_thread.Id, reply);
+        if (reply.AlsoInRoom && _atLatest) Upsert(reply);
+        _following = true; // replying follows the thread
     }
 }

@@ -315,6 +315,9 @@ namespace ChatPortal.Data.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER");
 
+                    b.Property<bool>("AlsoInRoom")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("ClientMsgId")
                         .HasMaxLength(64)
                         .HasColumnType("TEXT");
@@ -337,6 +340,9 @@ namespace ChatPortal.Data.Migrations
                     b.Property<int>("Kind")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long?>("QuoteId")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("RoomId")
                         .HasColumnType("INTEGER");
 
@@ -350,6 +356,9 @@ namespace ChatPortal.Data.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<long?>("ThreadId")
+                        .HasColumnType("INTEGER");
+
                     b.HasKey("Id");
 
                     b.HasIndex("ImageId");
@@ -360,6 +369,8 @@ namespace ChatPortal.Data.Migrations
 
                     b.HasIndex("SenderId", "ClientMsgId")
                         .IsUnique();
+
+                    b.HasIndex("ThreadId", "Id");
 
                     b.ToTable("Messages");
                 });
@@ -700,6 +711,30 @@ namespace ChatPortal.Data.Migrations
                     b.ToTable("Images");
                 });
 
+            modelBuilder.Entity("ChatPortal.Data.ThreadFollower", b =>
+                {
+                    b.Property<long>("ThreadId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("FollowedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("LastReadId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("RoomId")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("ThreadId", "UserId");
+
+                    b.HasIndex("UserId");
+
+                    b.ToTable("ThreadFollowers");
+                });
+
             modelBuilder.Entity("ChatPortal.Data.UserProfile", b =>
                 {
                     b.Property<long>("UserId")
@@ -768,6 +803,15 @@ namespace ChatPortal.Data.Migrations
                     b.HasOne("ChatPortal.Data.Message", null)
                         .WithMany()
                         .HasForeignKey("MessageId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.ThreadFollower", b =>
+                {
+                    b.HasOne("ChatPortal.Data.Message", null)
+                        .WithMany()
+                        .HasForeignKey("ThreadId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

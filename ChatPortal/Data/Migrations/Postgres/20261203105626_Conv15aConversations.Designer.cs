@@ -11,7 +11,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace ChatPortal.Data.Migrations.Postgres
 {
     [DbContext(typeof(PostgresChatDbContext))]
-    [Migration("20261203102958_Conv15aConversations")]
+    [Migration("20261203105626_Conv15aConversations")]
     partial class Conv15aConversations
     {
         /// <inheritdoc />
@@ -339,6 +339,9 @@ namespace ChatPortal.Data.Migrations.Postgres
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
 
+                    b.Property<bool>("AlsoInRoom")
+                        .HasColumnType("boolean");
+
                     b.Property<string>("ClientMsgId")
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");
@@ -361,6 +364,9 @@ namespace ChatPortal.Data.Migrations.Postgres
                     b.Property<int>("Kind")
                         .HasColumnType("integer");
 
+                    b.Property<long?>("QuoteId")
+                        .HasColumnType("bigint");
+
                     b.Property<long>("RoomId")
                         .HasColumnType("bigint");
 
@@ -374,6 +380,9 @@ namespace ChatPortal.Data.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<long?>("ThreadId")
+                        .HasColumnType("bigint");
+
                     b.HasKey("Id");
 
                     b.HasIndex("ImageId");
@@ -384,6 +393,8 @@ namespace ChatPortal.Data.Migrations.Postgres
 
                     b.HasIndex("SenderId", "ClientMsgId")
                         .IsUnique();
+
+                    b.HasIndex("ThreadId", "Id");
 
                     b.ToTable("Messages");
                 });
@@ -732,6 +743,30 @@ namespace ChatPortal.Data.Migrations.Postgres
                     b.ToTable("Images");
                 });
 
+            modelBuilder.Entity("ChatPortal.Data.ThreadFollower", b =>
+                {
+                    b.Property<long>("ThreadId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("FollowedAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("LastReadId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("RoomId")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("ThreadId", "UserId");
+
+                    b.HasIndex("UserId");
+
+                    b.ToTable("ThreadFollowers");
+                });
+
             modelBuilder.Entity("ChatPortal.Data.UserProfile", b =>
                 {
                     b.Property<long>("UserId")
@@ -802,6 +837,15 @@ namespace ChatPortal.Data.Migrations.Postgres
                     b.HasOne("ChatPortal.Data.Message", null)
                         .WithMany()
                         .HasForeignKey("MessageId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.ThreadFollower", b =>
+                {
+                    b.HasOne("ChatPortal.Data.Message", null)
+                        .WithMany()
+                        .HasForeignKey("ThreadId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -10,7 +10,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace ChatPortal.Data.Migrations
 {
     [DbContext(typeof(ChatDbContext))]
-    [Migration("20261203102907_Conv15aConversations")]
+    [Migration("20261203105421_Conv15aConversations")]
     partial class Conv15aConversations
     {
         /// <inheritdoc />
@@ -318,6 +318,9 @@ namespace ChatPortal.Data.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER");
 
+                    b.Property<bool>("AlsoInRoom")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("ClientMsgId")
                         .HasMaxLength(64)
                         .HasColumnType("TEXT");
@@ -340,6 +343,9 @@ namespace ChatPortal.Data.Migrations
                     b.Property<int>("Kind")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long?>("QuoteId")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("RoomId")
                         .HasColumnType("INTEGER");
 
@@ -353,6 +359,9 @@ namespace ChatPortal.Data.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<long?>("ThreadId")
+                        .HasColumnType("INTEGER");
+
                     b.HasKey("Id");
 
                     b.HasIndex("ImageId");
@@ -363,6 +372,8 @@ namespace ChatPortal.Data.Migrations
 
                     b.HasIndex("SenderId", "ClientMsgId")
                         .IsUnique();
+
+                    b.HasIndex("ThreadId", "Id");
 
                     b.ToTable("Messages");
                 });
@@ -703,6 +714,30 @@ namespace ChatPortal.Data.Migrations
                     b.ToTable("Images");
                 });
 
+            modelBuilder.Entity("ChatPortal.Data.ThreadFollower", b =>
+                {
+                    b.Property<long>("ThreadId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("FollowedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("LastReadId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("RoomId")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("ThreadId", "UserId");
+
+                    b.HasIndex("UserId");
+
+                    b.ToTable("ThreadFollowers");
+                });
+
             modelBuilder.Entity("ChatPortal.Data.UserProfile", b =>
                 {
                     b.Property<long>("UserId")
@@ -771,6 +806,15 @@ namespace ChatPortal.Data.Migrations
                     b.HasOne("ChatPortal.Data.Message", null)
                         .WithMany()
                         .HasForeignKey("MessageId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.ThreadFollower", b =>
+                {
+                    b.HasOne("ChatPortal.Data.Message", null)
+                        .WithMany()
+                        .HasForeignKey("ThreadId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

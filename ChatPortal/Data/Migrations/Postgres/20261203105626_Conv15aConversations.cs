@@ -10,6 +10,25 @@ namespace ChatPortal.Data.Migrations.Postgres
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.AddColumn<bool>(
+                name: "AlsoInRoom",
+                table: "Messages",
+                type: "boolean",
+                nullable: false,
+                defaultValue: false);
+
+            migrationBuilder.AddColumn<long>(
+                name: "QuoteId",
+                table: "Messages",
+                type: "bigint",
+                nullable: true);
+
+            migrationBuilder.AddColumn<long>(
+                name: "ThreadId",
+                table: "Messages",
+                type: "bigint",
+                nullable: true);
+
             migrationBuilder.CreateTable(
                 name: "Pins",
                 columns: table => new
@@ -70,6 +89,32 @@ namespace ChatPortal.Data.Migrations.Postgres
                         onDelete: ReferentialAction.Cascade);
                 });
 
+            migrationBuilder.CreateTable(
+                name: "ThreadFollowers",
+                columns: table => new
+                {
+                    ThreadId = table.Column<long>(type: "bigint", nullable: false),
+                    UserId = table.Column<long>(type: "bigint", nullable: false),
+                    RoomId = table.Column<long>(type: "bigint", nullable: false),
+                    LastReadId = table.Column<long>(type: "bigint", nullable: false),
+                    FollowedAt = table.Column<long>(type: "bigint", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_ThreadFollowers", x => new { x.ThreadId, x.UserId });
+                    table.ForeignKey(
+                        name: "FK_ThreadFollowers_Messages_ThreadId",
+                        column: x => x.ThreadId,
+                        principalTable: "Messages",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Messages_ThreadId_Id",
+                table: "Messages",
+                columns: new[] { "ThreadId", "Id" });
+
             migrationBuilder.CreateIndex(
                 name: "IX_Pins_RoomId_PinnedAt",
                 table: "Pins",
@@ -79,6 +124,11 @@ namespace ChatPortal.Data.Migrations.Postgres
                 name: "IX_SavedMessages_MessageId",
                 table: "SavedMessages",
                 column: "MessageId");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_ThreadFollowers_UserId",
+                table: "ThreadFollowers",
+                column: "UserId");
         }
 
         /// <inheritdoc />
@@ -92,6 +142,25 @@ namespace ChatPortal.Data.Migrations.Postgres
 
             migrationBuilder.DropTable(
                 name: "SavedMessages");
+
+            migrationBuilder.DropTable(
+                name: "ThreadFollowers");
+
+            migrationBuilder.DropIndex(
+                name: "IX_Messages_ThreadId_Id",
+                table: "Messages");
+
+            migrationBuilder.DropColumn(
+                name: "AlsoInRoom",
+                table: "Messages");
+
+            migrationBuilder.DropColumn(
+                name: "QuoteId",
+                table: "Messages");
+
+            migrationBuilder.DropColumn(
+                name: "ThreadId",
+                table: "Messages");
         }
     }
 }
