@@ -31,6 +31,7 @@ public static class ComponentServices
         s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.Conversations.ChatReactions>());
         s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.Conversations.SavedMessages>());
         s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.Conversations.ChatThreads>());
+        s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.Conversations.ReadReceipts>());
         s.AddSingleton(node.GetRequiredService<ImageStore>());
         s.AddSingleton(node.GetRequiredService<ImageUrls>());
         s.AddSingleton(node.GetRequiredService<BotDirectory>());

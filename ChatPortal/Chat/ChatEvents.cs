@@ -65,6 +65,13 @@ public sealed record ReactionChanged(long Room, long MessageId, long EventId, Us
 /// <summary>A message was pinned in its room or unpinned (stored: an event row orders it; nothing is posted).</summary>
 public sealed record PinChanged(long Room, long MessageId, long EventId, UserRef By, bool Pinned) : ChatEvent(Room);
 
+/// <summary>
+/// A member's read position in a room moved (their one cursor per room: storage does not grow with messages).
+/// Not stored as an event and not ordered: a later one simply replaces an earlier one. Never sent for a user who
+/// hides their read receipts.
+/// </summary>
+public sealed record ReadReceipt(long Room, UserRef User, long LastReadId) : ChatEvent(Room);
+
 public static class ChatEvents
 {
     /// <summary>The id that orders a stored event in its room; 0 for events that are not stored.</summary>

@@ -33,6 +33,7 @@ public class ChatDbContext : DbContext
     public DbSet<PinnedMessage> Pins => Set<PinnedMessage>();
     public DbSet<SavedMessage> SavedMessages => Set<SavedMessage>();
     public DbSet<ThreadFollower> ThreadFollowers => Set<ThreadFollower>();
+    public DbSet<ReadReceiptOptOut> ReadReceiptOptOuts => Set<ReadReceiptOptOut>();
 
     protected override void OnModelCreating(ModelBuilder b)
     {

@@ -245,3 +245,10 @@ public sealed class ThreadFollower
     public long LastReadId { get; set; }
     public DateTimeOffset FollowedAt { get; set; }
 }
+
+/// <summary>A user who hides their read receipts: nobody is told how far they read, in any room.</summary>
+public sealed class ReadReceiptOptOut
+{
+    public long UserId { get; set; }
+    public DateTimeOffset Since { get; set; }
+}

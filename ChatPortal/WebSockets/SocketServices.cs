@@ -8,8 +8,9 @@ namespace ChatPortal.WebSockets;
 public sealed class SocketServices(ChatSessions sessions, ChatRooms rooms, ChatCommands commands, ChatHistory history, ChatImages images,
     SocketTickets tickets, ApiTokens tokens, GuestAccounts guests, PlainWireFormat plain, V1WireFormat v1, WebSocketMetrics metrics,
     IOptions<WebSocketEndpointOptions> options, TimeProvider time, ILoggerFactory logs, Chat.Conversations.ChatReactions reactions,
-    Chat.Conversations.SavedMessages saved, Chat.Conversations.ChatThreads threads)
+    Chat.Conversations.SavedMessages saved, Chat.Conversations.ChatThreads threads, Chat.Conversations.ReadReceipts receipts)
 {
+    public Chat.Conversations.ReadReceipts Receipts { get; } = receipts;
     public Chat.Conversations.ChatThreads Threads { get; } = threads;
     public Chat.Conversations.ChatReactions Reactions { get; } = reactions;
     public Chat.Conversations.SavedMessages Saved { get; } = saved;

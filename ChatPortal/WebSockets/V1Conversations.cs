@@ -111,4 +111,43 @@ internal sealed partial class V1Protocol
         await _s.Threads.MarkReadAsync(r.Me, rootId, ct: r.Ct); // the whole thread, as far as it is now
         conn.Send(PlainWireFormat.Json(new MarkedFrame("thread_read", r.Id, rootId, true), J.MarkedFrame));
     }
+
+    private async Task ReadAsync(Request r)
+    {
+        var (room, error) = await ResolveRoomAsync(r.Me, r.Frame, r.Ct);
+        if (room is not null && r.Frame.MessageId is null) error = new Chat.ChatError("bad_request", "read needs \"room\" and \"message_id\" (the last message read).");
+        else if (room is not null && await _s.Rooms.Directory.CheckReadAsync(r.Me, room, r.Ct) is { } denied) error = denied;
+        if (error is not null)
+        {
+            Error(r.Id, error);
+            return;
+        }
+        await _s.Receipts.MarkReadAsync(r.Me, room!.Id, r.Frame.MessageId!.Value, r.Ct);
+        conn.Send(PlainWireFormat.Json(new MarkedFrame("read", r.Id, r.Frame.MessageId.Value, true), J.MarkedFrame));
+    }
+
+    private async Task ReceiptsAsync(Request r)
+    {
+        var (room, error) = await ResolveRoomAsync(r.Me, r.Frame, r.Ct);
+        if (room is null)
+        {
+            Error(r.Id, error!);
+            return;
+        }
+        var cursors = await _s.Receipts.CursorsAsync(r.Me, room.Id, r.Ct);
+        if (!cursors.Ok) Error(r.Id, cursors.Error!);
+        else conn.Send(PlainWireFormat.Json(new ReceiptsFrame(r.Id, room.Id, cursors.Value!.Select(c => new WireCursor(_s.V1.User(c.User), c.LastReadId)).ToList()),
+            J.ReceiptsFrame));
+    }
+
+    private async Task ReceiptSettingAsync(Request r)
+    {
+        if (r.Frame.Hidden is not { } hidden)
+        {
+            Error(r.Id, "bad_request", "read_receipts needs \"hidden\": true or false.");
+            return;
+        }
+        await _s.Receipts.SetHiddenAsync(r.Me, hidden, r.Ct);
+        conn.Send(PlainWireFormat.Json(new MarkedFrame("read_receipts", r.Id, 0, hidden), J.MarkedFrame));
+    }
 }

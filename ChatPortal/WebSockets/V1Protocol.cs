@@ -57,6 +57,9 @@ internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtoco
         ["unfollow"] = (p, r) => p.FollowAsync(r, follow: false),
         ["threads"] = (p, r) => p.ThreadsAsync(r),
         ["thread_read"] = (p, r) => p.ThreadReadAsync(r),
+        ["read"] = (p, r) => p.ReadAsync(r),
+        ["receipts"] = (p, r) => p.ReceiptsAsync(r),
+        ["read_receipts"] = (p, r) => p.ReceiptSettingAsync(r),
     };
 
     public SocketKind Kind => SocketKind.V1;

@@ -61,6 +61,20 @@ internal sealed record ThreadsFrame(JsonElement? ReplyTo, List<WireThreadEntry> 
     [JsonPropertyOrder(-1)] public string Type => "threads";
 }
 
+/// <summary>A member's read position moved (never sent for users who hide their receipts).</summary>
+internal sealed record ReceiptFrame(long RoomId, WireUser User, long LastReadId)
+{
+    [JsonPropertyOrder(-1)] public string Type => "receipt";
+}
+
+internal sealed record WireCursor(WireUser User, long LastReadId);
+
+/// <summary>Reply to <c>receipts</c>: how far each member has read.</summary>
+internal sealed record ReceiptsFrame(JsonElement? ReplyTo, long RoomId, List<WireCursor> Cursors)
+{
+    [JsonPropertyOrder(-1)] public string Type => "receipts";
+}
+
 internal static class WireConversations
 {
     public static List<WireReaction> Reactions(V1WireFormat f, IReadOnlyList<ReactionSummary> r) =>

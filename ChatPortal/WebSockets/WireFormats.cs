@@ -106,6 +106,7 @@ public sealed class V1WireFormat(IOptions<PortalOptions> portal, Profiles.Profil
             RoomChanged r => PlainWireFormat.Json(new RoomChangedFrame(WireJson.Room(r.Room)), c.RoomChangedFrame),
             ReactionChanged r => PlainWireFormat.Json(new ReactionFrame(r.RoomId, r.EventId, r.MessageId, User(r.User), r.Emoji, r.Added,
                 WireConversations.Reactions(this, r.Reactions)), c.ReactionFrame),
+            ReadReceipt r => PlainWireFormat.Json(new ReceiptFrame(r.RoomId, User(r.User), r.LastReadId), c.ReceiptFrame),
             PinChanged p => PlainWireFormat.Json(new PinFrame(p.RoomId, p.EventId, p.MessageId, User(p.By), p.Pinned), c.PinFrame),
             _ => WireFrame.None,
         };

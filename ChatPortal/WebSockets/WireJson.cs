@@ -201,6 +201,8 @@ internal sealed class ClientFrame
     /// <summary><c>send</c>: reply in this thread (its first message's id); <c>also_in_room</c> shows it in the room too.</summary>
     public long? ThreadId { get; set; }
     public bool? AlsoInRoom { get; set; }
+    /// <summary><c>read_receipts</c>: hide (true) or show (false) your read receipts everywhere.</summary>
+    public bool? Hidden { get; set; }
 }
 
 // ------------------------------------------------------------------ plain (the original chat room's shapes)
@@ -249,6 +251,8 @@ internal sealed record PlainError(string Code, string Message)
 [JsonSerializable(typeof(PongFrame))]
 [JsonSerializable(typeof(ErrorFrame))]
 [JsonSerializable(typeof(ThreadMessageFrame))]
+[JsonSerializable(typeof(ReceiptFrame))]
+[JsonSerializable(typeof(ReceiptsFrame))]
 [JsonSerializable(typeof(ThreadFrame))]
 [JsonSerializable(typeof(ThreadsFrame))]
 [JsonSerializable(typeof(ReactionFrame))]

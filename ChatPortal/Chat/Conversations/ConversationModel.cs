@@ -31,6 +31,7 @@ internal static class ConversationModel
             e.HasIndex(x => x.UserId);
             e.HasOne<Message>().WithMany().HasForeignKey(x => x.ThreadId).OnDelete(DeleteBehavior.Cascade);
         });
+        b.Entity<ReadReceiptOptOut>(e => e.HasKey(x => x.UserId));
         b.Entity<SavedMessage>(e =>
         {
             e.HasKey(x => new { x.UserId, x.MessageId });

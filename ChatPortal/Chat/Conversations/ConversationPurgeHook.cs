@@ -30,6 +30,7 @@ public static class ConversationSetup
         s.AddSingleton<ChatReactions>();
         s.AddSingleton<SavedMessages>();
         s.AddSingleton<ChatThreads>();
+        s.AddSingleton<ReadReceipts>();
         s.AddSingleton<IMessagePurgeHook, ConversationPurgeHook>();
         return s;
     }

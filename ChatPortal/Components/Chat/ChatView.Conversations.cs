@@ -242,4 +242,21 @@ public sealed partial class ChatView
         if (reply.AlsoInRoom && _atLatest) Upsert(reply);
         _following = true; // replying follows the thread
     }
+
+    // ------------------------------------------------------------- read receipts
+
+    /// <summary>How far each member has read (those who hide receipts are never listed): ✓✓ and "seen by N".</summary>
+    private readonly Dictionary<long, (UserRef User, long LastReadId)> _cursors = [];
+    private long? _lastMineId;
+
+    private async Task LoadReceiptsAsync()
+    {
+        _cursors.Clear();
+        var cursors = await Receipts.CursorsAsync(Me, Room.Id);
+        foreach (var c in cursors.Value ?? []) _cursors[c.User.Id] = (c.User, c.LastReadId);
+    }
+
+    /// <summary>The others who have read up to this message.</summary>
+    private List<UserRef> SeenBy(ChatMessage m) =>
+        _cursors.Values.Where(c => c.User.Id != Me.Id && c.LastReadId >= m.Id).Select(c => c.User).OrderBy(u => u.Name, StringComparer.OrdinalIgnoreCase).ToList();
 }

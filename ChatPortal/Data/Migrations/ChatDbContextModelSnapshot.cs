@@ -538,6 +538,20 @@ namespace ChatPortal.Data.Migrations
                     b.ToTable("Reactions");
                 });
 
+            modelBuilder.Entity("ChatPortal.Data.ReadReceiptOptOut", b =>
+                {
+                    b.Property<long>("UserId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Since")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("UserId");
+
+                    b.ToTable("ReadReceiptOptOuts");
+                });
+
             modelBuilder.Entity("ChatPortal.Data.Room", b =>
                 {
                     b.Property<long>("Id")

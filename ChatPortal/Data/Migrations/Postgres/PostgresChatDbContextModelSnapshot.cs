@@ -565,6 +565,22 @@ namespace ChatPortal.Data.Migrations.Postgres
                     b.ToTable("Reactions");
                 });
 
+            modelBuilder.Entity("ChatPortal.Data.ReadReceiptOptOut", b =>
+                {
+                    b.Property<long>("UserId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("UserId"));
+
+                    b.Property<long>("Since")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("UserId");
+
+                    b.ToTable("ReadReceiptOptOuts");
+                });
+
             modelBuilder.Entity("ChatPortal.Data.Room", b =>
                 {
                     b.Property<long>("Id")

@@ -1,8 +1,9 @@
 ﻿using Microsoft.EntityFrameworkCore.Migrations;
+using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 
 #nullable disable
 
-namespace ChatPortal.Data.Migrations
+namespace ChatPortal.Data.Migrations.Postgres
 {
     /// <inheritdoc />
     public partial class Conv15aConversations : Migration
@@ -13,30 +14,30 @@ namespace ChatPortal.Data.Migrations
             migrationBuilder.AddColumn<bool>(
                 name: "AlsoInRoom",
                 table: "Messages",
-                type: "INTEGER",
+                type: "boolean",
                 nullable: false,
                 defaultValue: false);
 
             migrationBuilder.AddColumn<long>(
                 name: "QuoteId",
                 table: "Messages",
-                type: "INTEGER",
+                type: "bigint",
                 nullable: true);
 
             migrationBuilder.AddColumn<long>(
                 name: "ThreadId",
                 table: "Messages",
-                type: "INTEGER",
+                type: "bigint",
                 nullable: true);
 
             migrationBuilder.CreateTable(
                 name: "Pins",
                 columns: table => new
                 {
-                    MessageId = table.Column<long>(type: "INTEGER", nullable: false),
-                    RoomId = table.Column<long>(type: "INTEGER", nullable: false),
-                    PinnedBy = table.Column<long>(type: "INTEGER", nullable: false),
-                    PinnedAt = table.Column<long>(type: "INTEGER", nullable: false)
+                    MessageId = table.Column<long>(type: "bigint", nullable: false),
+                    RoomId = table.Column<long>(type: "bigint", nullable: false),
+                    PinnedBy = table.Column<long>(type: "bigint", nullable: false),
+                    PinnedAt = table.Column<long>(type: "bigint", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -53,11 +54,11 @@ namespace ChatPortal.Data.Migrations
                 name: "Reactions",
                 columns: table => new
                 {
-                    MessageId = table.Column<long>(type: "INTEGER", nullable: false),
-                    UserId = table.Column<long>(type: "INTEGER", nullable: false),
-                    Emoji = table.Column<string>(type: "TEXT", maxLength: 32, nullable: false),
-                    RoomId = table.Column<long>(type: "INTEGER", nullable: false),
-                    CreatedAt = table.Column<long>(type: "INTEGER", nullable: false)
+                    MessageId = table.Column<long>(type: "bigint", nullable: false),
+                    UserId = table.Column<long>(type: "bigint", nullable: false),
+                    Emoji = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    RoomId = table.Column<long>(type: "bigint", nullable: false),
+                    CreatedAt = table.Column<long>(type: "bigint", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -71,12 +72,25 @@ namespace ChatPortal.Data.Migrations
                 });
 
             migrationBuilder.CreateTable(
+                name: "ReadReceiptOptOuts",
+                columns: table => new
+                {
+                    UserId = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    Since = table.Column<long>(type: "bigint", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_ReadReceiptOptOuts", x => x.UserId);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "SavedMessages",
                 columns: table => new
                 {
-                    UserId = table.Column<long>(type: "INTEGER", nullable: false),
-                    MessageId = table.Column<long>(type: "INTEGER", nullable: false),
-                    SavedAt = table.Column<long>(type: "INTEGER", nullable: false)
+                    UserId = table.Column<long>(type: "bigint", nullable: false),
+                    MessageId = table.Column<long>(type: "bigint", nullable: false),
+                    SavedAt = table.Column<long>(type: "bigint", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -93,11 +107,11 @@ namespace ChatPortal.Data.Migrations
                 name: "ThreadFollowers",
                 columns: table => new
                 {
-                    ThreadId = table.Column<long>(type: "INTEGER", nullable: false),
-                    UserId = table.Column<long>(type: "INTEGER", nullable: false),
-                    RoomId = table.Column<long>(type: "INTEGER", nullable: false),
-                    LastReadId = table.Column<long>(type: "INTEGER", nullable: false),
-                    FollowedAt = table.Column<long>(type: "INTEGER", nullable: false)
+                    ThreadId = table.Column<long>(type: "bigint", nullable: false),
+                    UserId = table.Column<long>(type: "bigint", nullable: false),
+                    RoomId = table.Column<long>(type: "bigint", nullable: false),
+                    LastReadId = table.Column<long>(type: "bigint", nullable: false),
+                    FollowedAt = table.Column<long>(type: "bigint", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -139,6 +153,9 @@ namespace ChatPortal.Data.Migrations
 
             migrationBuilder.DropTable(
                 name: "Reactions");
+
+            migrationBuilder.DropTable(
+                name: "ReadReceiptOptOuts");
 
             migrationBuilder.DropTable(
                 name: "SavedMessages");

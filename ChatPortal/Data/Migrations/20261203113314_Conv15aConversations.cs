@@ -2,7 +2,7 @@
 
 #nullable disable
 
-namespace ChatPortal.Data.Migrations.Postgres
+namespace ChatPortal.Data.Migrations
 {
     /// <inheritdoc />
     public partial class Conv15aConversations : Migration
@@ -13,30 +13,30 @@ namespace ChatPortal.Data.Migrations.Postgres
             migrationBuilder.AddColumn<bool>(
                 name: "AlsoInRoom",
                 table: "Messages",
-                type: "boolean",
+                type: "INTEGER",
                 nullable: false,
                 defaultValue: false);
 
             migrationBuilder.AddColumn<long>(
                 name: "QuoteId",
                 table: "Messages",
-                type: "bigint",
+                type: "INTEGER",
                 nullable: true);
 
             migrationBuilder.AddColumn<long>(
                 name: "ThreadId",
                 table: "Messages",
-                type: "bigint",
+                type: "INTEGER",
                 nullable: true);
 
             migrationBuilder.CreateTable(
                 name: "Pins",
                 columns: table => new
                 {
-                    MessageId = table.Column<long>(type: "bigint", nullable: false),
-                    RoomId = table.Column<long>(type: "bigint", nullable: false),
-                    PinnedBy = table.Column<long>(type: "bigint", nullable: false),
-                    PinnedAt = table.Column<long>(type: "bigint", nullable: false)
+                    MessageId = table.Column<long>(type: "INTEGER", nullable: false),
+                    RoomId = table.Column<long>(type: "INTEGER", nullable: false),
+                    PinnedBy = table.Column<long>(type: "INTEGER", nullable: false),
+                    PinnedAt = table.Column<long>(type: "INTEGER", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -53,11 +53,11 @@ namespace ChatPortal.Data.Migrations.Postgres
                 name: "Reactions",
                 columns: table => new
                 {
-                    MessageId = table.Column<long>(type: "bigint", nullable: false),
-                    UserId = table.Column<long>(type: "bigint", nullable: false),
-                    Emoji = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
-                    RoomId = table.Column<long>(type: "bigint", nullable: false),
-                    CreatedAt = table.Column<long>(type: "bigint", nullable: false)
+                    MessageId = table.Column<long>(type: "INTEGER", nullable: false),
+                    UserId = table.Column<long>(type: "INTEGER", nullable: false),
+                    Emoji = table.Column<string>(type: "TEXT", maxLength: 32, nullable: false),
+                    RoomId = table.Column<long>(type: "INTEGER", nullable: false),
+                    CreatedAt = table.Column<long>(type: "INTEGER", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -71,12 +71,25 @@ namespace ChatPortal.Data.Migrations.Postgres
                 });
 
             migrationBuilder.CreateTable(
+                name: "ReadReceiptOptOuts",
+                columns: table => new
+                {
+                    UserId = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    Since = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_ReadReceiptOptOuts", x => x.UserId);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "SavedMessages",
                 columns: table => new
                 {
-                    UserId = table.Column<long>(type: "bigint", nullable: false),
-                    MessageId = table.Column<long>(type: "bigint", nullable: false),
-                    SavedAt = table.Column<long>(type: "bigint", nullable: false)
+                    UserId = table.Column<long>(type: "INTEGER", nullable: false),
+                    MessageId = table.Column<long>(type: "INTEGER", nullable: false),
+                    SavedAt = table.Column<long>(type: "INTEGER", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -93,11 +106,11 @@ namespace ChatPortal.Data.Migrations.Postgres
                 name: "ThreadFollowers",
                 columns: table => new
                 {
-                    ThreadId = table.Column<long>(type: "bigint", nullable: false),
-                    UserId = table.Column<long>(type: "bigint", nullable: false),
-                    RoomId = table.Column<long>(type: "bigint", nullable: false),
-                    LastReadId = table.Column<long>(type: "bigint", nullable: false),
-                    FollowedAt = table.Column<long>(type: "bigint", nullable: false)
+                    ThreadId = table.Column<long>(type: "INTEGER", nullable: false),
+                    UserId = table.Column<long>(type: "INTEGER", nullable: false),
+                    RoomId = table.Column<long>(type: "INTEGER", nullable: false),
+                    LastReadId = table.Column<long>(type: "INTEGER", nullable: false),
+                    FollowedAt = table.Column<long>(type: "INTEGER", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -139,6 +152,9 @@ namespace ChatPortal.Data.Migrations.Postgres
 
             migrationBuilder.DropTable(
                 name: "Reactions");
+
+            migrationBuilder.DropTable(
+                name: "ReadReceiptOptOuts");
 
             migrationBuilder.DropTable(
                 name: "SavedMessages");
