@@ -37,6 +37,7 @@ public sealed class ClusterUnitTests
         new MemberRemoved(3, Ann),
         new ReactionChanged(3, 42, 46, Ann, "👍", true, [new ReactionSummary("👍", 2, [Ann, Ann with { Id = 8, Name = "ben" }])]),
         new PinChanged(3, 42, 47, Ann, Pinned: true),
+        new ReadReceipt(3, Ann, 47),
     ];
 
     [Fact]
