@@ -306,6 +306,19 @@
    */
   Client.prototype.send = function (slug, text) { return this._enqueue({ type: 'send', room: slug, text: text }); };
 
+  /** A quote-reply: the message quotes messageId (shown above it in the room). */
+  Client.prototype.reply = function (slug, quoteId, text) { return this._enqueue({ type: 'send', room: slug, text: text, quote: quoteId }); };
+
+  /**
+   * A reply in the thread of rootId: it stays out of the room (others get it as 'thread_message')
+   * unless alsoInRoom. Retried with the same client id like send.
+   */
+  Client.prototype.replyInThread = function (slug, rootId, text, alsoInRoom) {
+    var f = { type: 'send', room: slug, text: text, thread_id: rootId };
+    if (alsoInRoom) f.also_in_room = true;
+    return this._enqueue(f);
+  };
+
   /** A direct message to a user by name (the conversation is created on first use). */
   Client.prototype.sendTo = function (userName, text) { return this._enqueue({ type: 'send', to: userName, text: text }); };
 
@@ -352,6 +365,38 @@
 
   Client.prototype.edit = function (messageId, text) { return this.request({ type: 'edit', message_id: messageId, text: text }); };
   Client.prototype.remove = function (messageId) { return this.request({ type: 'delete', message_id: messageId }); };
+  /** Reacts with one emoji (resolves with the message's reactions); unreact takes it back. Errors: unknown_emoji, too_many_reactions. */
+  Client.prototype.react = function (messageId, emoji) { return this.request({ type: 'react', message_id: messageId, emoji: emoji }); };
+  Client.prototype.unreact = function (messageId, emoji) { return this.request({ type: 'unreact', message_id: messageId, emoji: emoji }); };
+  /** Pins a message in its room (changed: false when it already was; nothing is posted either way). */
+  Client.prototype.pin = function (messageId) { return this.request({ type: 'pin', message_id: messageId }); };
+  Client.prototype.unpin = function (messageId) { return this.request({ type: 'unpin', message_id: messageId }); };
+  Client.prototype.pins = function (slug) { return this.request({ type: 'pins', room: slug }); };
+  /** Saved messages are personal: save, unsave, and the list from every room. */
+  Client.prototype.save = function (messageId) { return this.request({ type: 'save', message_id: messageId }); };
+  Client.prototype.unsave = function (messageId) { return this.request({ type: 'unsave', message_id: messageId }); };
+  Client.prototype.savedMessages = function () { return this.request({ type: 'saved_messages' }); };
+  /** A thread: its first message and replies (resolves with {root, replies, following}). */
+  Client.prototype.thread = function (rootId) { return this.request({ type: 'thread', message_id: rootId }); };
+  Client.prototype.follow = function (rootId) { return this.request({ type: 'follow', message_id: rootId }); };
+  Client.prototype.unfollow = function (rootId) { return this.request({ type: 'unfollow', message_id: rootId }); };
+  /** The threads you follow, latest activity first, each with replies and unread. */
+  Client.prototype.threads = function () { return this.request({ type: 'threads' }); };
+  Client.prototype.threadRead = function (rootId) { return this.request({ type: 'thread_read', message_id: rootId }); };
+  /** Read receipts: say how far you read; list the room's cursors; hide yours everywhere (hidden: true). */
+  Client.prototype.markRead = function (slug, messageId) { return this.request({ type: 'read', room: slug, message_id: messageId }); };
+  Client.prototype.receipts = function (slug) { return this.request({ type: 'receipts', room: slug }); };
+  Client.prototype.hideReadReceipts = function (hidden) { return this.request({ type: 'read_receipts', hidden: hidden !== false }); };
+  /**
+   * Applies a 'reaction' or 'pin' event to a message object of this protocol (from 'message' or 'history'):
+   * the event carries the whole new state, so nothing is counted on the client.
+   */
+  function applyToMessage(message, event) {
+    if (!message || !event || message.id !== event.message_id) return message;
+    if (event.type === 'reaction') message.reactions = event.reactions.length ? event.reactions : undefined;
+    if (event.type === 'pin') message.pinned = event.pinned || undefined;
+    return message;
+  }
   Client.prototype.history = function (slug, before, limit) {
     var f = { type: 'history', room: slug, limit: limit || 50 };
     if (before) f.before = before;
@@ -402,6 +447,9 @@
       case 'message':
       case 'message_edited':
       case 'message_deleted':
+      case 'thread_message':
+      case 'reaction': // stored events too: they move the cursor and replay on catch-up
+      case 'pin':
         var room = this._roomById[f.room_id];
         if (room && !this._setCursor(room, f.event_id)) return; // seen already (catch-up overlap, retry)
         this._emit(f.type, f);
@@ -502,5 +550,6 @@
     ticketAuth: ticketAuth,
     displayName: displayName,
     avatarUrl: avatarUrl,
+    applyToMessage: applyToMessage,
   };
 });

@@ -18,7 +18,7 @@ namespace ChatPortal.Tests.Identity;
 /// </summary>
 public sealed class NotificationTests
 {
-    private static Dictionary<string, string?> Settings(SmtpSink? smtp = null)
+    internal static Dictionary<string, string?> Settings(SmtpSink? smtp = null)
     {
         var s = new Dictionary<string, string?>
         {
@@ -31,7 +31,7 @@ public sealed class NotificationTests
     }
 
     /// <summary>Signs in through the real form; the cookies are in the returned handler's container.</summary>
-    private static async Task<HttpClient> SignedInClientAsync(Uri baseUri, string name)
+    internal static async Task<HttpClient> SignedInClientAsync(Uri baseUri, string name)
     {
         var cookies = new CookieContainer();
         var http = new HttpClient(new HttpClientHandler { CookieContainer = cookies, AllowAutoRedirect = false }) { BaseAddress = baseUri };
@@ -51,7 +51,7 @@ public sealed class NotificationTests
         return http;
     }
 
-    private static async Task<HttpResponseMessage> SubscribeAsync(HttpClient http, Uri baseUri, (string Id, string Endpoint, string P256dh, string Auth) s,
+    internal static async Task<HttpResponseMessage> SubscribeAsync(HttpClient http, Uri baseUri, (string Id, string Endpoint, string P256dh, string Auth) s,
         string? origin = null, bool header = true)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/push/subscriptions")

@@ -28,6 +28,10 @@ public static class ComponentServices
         s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.ChatHistory>());
         s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.ChatSessions>());
         s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.ChatMetrics>());
+        s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.Conversations.ChatReactions>());
+        s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.Conversations.SavedMessages>());
+        s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.Conversations.ChatThreads>());
+        s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.Conversations.ReadReceipts>());
         s.AddSingleton(node.GetRequiredService<ImageStore>());
         s.AddSingleton(node.GetRequiredService<ChatPortal.Chat.Attachments.ChatAttachments>());
         s.AddSingleton(node.GetRequiredService<ImageUrls>());

@@ -5,6 +5,9 @@ using Microsoft.Extensions.Options;
 
 namespace ChatPortal.Chat;
 
+/// <summary>What a post points at: a quoted message, a thread (its first message), and whether a thread reply also shows in the room.</summary>
+public sealed record MessageLinks(long? QuoteId = null, long? ThreadId = null, bool AlsoInRoom = false);
+
 /// <summary>
 /// What users do to messages: post (text or an uploaded image), edit, delete, and say they are
 /// typing. Each command is validated, authorized (<see cref="RoomDirectory.CheckPostAsync"/>),
@@ -13,7 +16,7 @@ namespace ChatPortal.Chat;
 /// </summary>
 public sealed class ChatCommands(MessageWriter writer, RoomDirectory rooms, ChatRooms roomService, ChatHistory history, UserDirectory users,
     WordFilter wordFilter, IChatBackplane backplane, IOptions<ChatOptions> options, TimeProvider time,
-    Safeguards.AddressLimits? addressLimits = null) : IDisposable
+    Safeguards.AddressLimits? addressLimits = null, Conversations.ChatThreads? threads = null) : IDisposable
 {
     private readonly ChatOptions _options = options.Value;
     private readonly PartitionedRateLimiter<long> _rate = PartitionedRateLimiter.Create<long, long>(userId =>
@@ -46,8 +49,8 @@ public sealed class ChatCommands(MessageWriter writer, RoomDirectory rooms, Chat
     /// after the message is committed (and fanned out); its id orders it in the room.
     /// </summary>
     public async Task<ChatResult<ChatMessage>> PostAsync(UserRef sender, long roomId, string? text,
-        string? clientMsgId = null, string? imageId = null, CancellationToken ct = default, string? address = null) =>
-        await (await BeginPostAsync(sender, roomId, text, clientMsgId, imageId, ct, address));
+        string? clientMsgId = null, string? imageId = null, CancellationToken ct = default, string? address = null, MessageLinks? links = null) =>
+        await (await BeginPostAsync(sender, roomId, text, clientMsgId, imageId, ct, address, links));
 
     /// <summary>
     /// <see cref="PostAsync"/> in two steps, for connections that pipeline their sends: the outer
@@ -56,7 +59,7 @@ public sealed class ChatCommands(MessageWriter writer, RoomDirectory rooms, Chat
     /// A socket can thus have many posts in one group commit instead of one per round trip.
     /// </summary>
     public async Task<Task<ChatResult<ChatMessage>>> BeginPostAsync(UserRef sender, long roomId, string? text,
-        string? clientMsgId = null, string? imageId = null, CancellationToken ct = default, string? address = null)
+        string? clientMsgId = null, string? imageId = null, CancellationToken ct = default, string? address = null, MessageLinks? links = null)
     {
         var body = CleanText(text);
         if (imageId is null && body.Length == 0) return Refused(ChatError.Empty);
@@ -76,6 +79,23 @@ public sealed class ChatCommands(MessageWriter writer, RoomDirectory rooms, Chat
             if (image is null) return Refused(ChatError.NotFound("The image"));
         }
 
+        // A quote or a thread names a visible post of the same room (a thread's root is not itself a reply in a thread).
+        QuoteRef? quote = null;
+        if (links?.QuoteId is { } quoteId)
+        {
+            var quoted = await history.GetRowAsync(quoteId, ct);
+            if (quoted is null || quoted.RoomId != room!.Id || quoted.IsDeleted || quoted.Kind is not (MessageKind.Text or MessageKind.Image))
+                return Refused(ChatError.NotFound("The quoted message"));
+            quote = new QuoteRef(quoted.Id, quoted.Sender, quoted.Text.Length <= 200 ? quoted.Text : quoted.Text[..200] + "…", false);
+        }
+        if (links?.ThreadId is { } threadId)
+        {
+            var root = await history.GetRowAsync(threadId, ct);
+            if (root is null || root.RoomId != room!.Id || root.IsDeleted || root.Kind is not (MessageKind.Text or MessageKind.Image))
+                return Refused(ChatError.NotFound("The thread"));
+            if (root.ThreadId is not null) return Refused(new ChatError("not_a_thread", "That message is a reply in a thread; reply to the thread's first message."));
+        }
+
         if (!sender.IsBot)
         {
             using var lease = _rate.AttemptAcquire(sender.Id);
@@ -92,8 +112,13 @@ public sealed class ChatCommands(MessageWriter writer, RoomDirectory rooms, Chat
             ClientMsgId = string.IsNullOrEmpty(clientMsgId) ? null : clientMsgId,
             ImageId = image?.Id,
             CreatedAt = time.GetUtcNow(),
+            QuoteId = quote?.Id,
+            ThreadId = links?.ThreadId,
+            AlsoInRoom = links is { ThreadId: not null, AlsoInRoom: true },
         };
-        var stored = await writer.EnqueueAsync(new PostOp(sender, row, image), ct);
+        // Followers first, so whoever hears of the reply finds the thread among theirs.
+        if (row.ThreadId is { } thread && threads is not null) await threads.NoteReplyAsync(room.Id, thread, sender, body, ct);
+        var stored = await writer.EnqueueAsync(new PostOp(sender, row, image, quote), ct);
         return FinishPostAsync(sender, room, stored, ct);
     }
 
@@ -114,6 +139,7 @@ public sealed class ChatCommands(MessageWriter writer, RoomDirectory rooms, Chat
         if (result.Error is not null) return result.Error;
         var message = result.Message!;
         _typing.TryRemove((sender.Id, room.Id), out _); // a new message starts a new typing period
+        if (message.ThreadId is { } threadId && threads is not null) await threads.MarkReadAsync(sender, threadId, message.Id, ct); // one's own reply is read
         if (room.IsDirect && !result.Duplicate)
         {
             var partner = await roomService.DirectPartnerAsync(room.Id, sender.Id, ct);

@@ -61,6 +61,23 @@ public sealed record MemberAdded(long Room, UserRef User) : ChatEvent(Room);
 /// <summary>A user stopped being a member of a room: of a private one, their sessions lose it.</summary>
 public sealed record MemberRemoved(long Room, UserRef User) : ChatEvent(Room);
 
+/// <summary>
+/// A user added or removed a reaction (stored: an event row orders it). <paramref name="Reactions"/> is the
+/// message's reactions after the change, so a client replaces what it shows instead of counting.
+/// </summary>
+public sealed record ReactionChanged(long Room, long MessageId, long EventId, UserRef User, string Emoji, bool Added,
+    IReadOnlyList<ReactionSummary> Reactions) : ChatEvent(Room);
+
+/// <summary>A message was pinned in its room or unpinned (stored: an event row orders it; nothing is posted).</summary>
+public sealed record PinChanged(long Room, long MessageId, long EventId, UserRef By, bool Pinned) : ChatEvent(Room);
+
+/// <summary>
+/// A member's read position in a room moved (their one cursor per room: storage does not grow with messages).
+/// Not stored as an event and not ordered: a later one simply replaces an earlier one. Never sent for a user who
+/// hides their read receipts.
+/// </summary>
+public sealed record ReadReceipt(long Room, UserRef User, long LastReadId) : ChatEvent(Room);
+
 public static class ChatEvents
 {
     /// <summary>The id that orders a stored event in its room; 0 for events that are not stored.</summary>
@@ -69,6 +86,8 @@ public static class ChatEvents
         MessagePosted p => p.Message.Id,
         MessageEdited e => e.EventId,
         MessageDeleted d => d.EventId,
+        ReactionChanged r => r.EventId,
+        PinChanged p => p.EventId,
         _ => 0,
     };
 
@@ -78,7 +97,7 @@ public static class ChatEvents
     /// too), so "removed, then a post" is seen in that order everywhere.
     /// </summary>
     public static bool IsOrdered(ChatEvent evt) =>
-        evt is MessagePosted or MessageEdited or MessageDeleted or MemberAdded or MemberRemoved or RoomChanged or RoomDeleted or SessionRevoked
+        evt is MessagePosted or MessageEdited or MessageDeleted or ReactionChanged or PinChanged or MemberAdded or MemberRemoved or RoomChanged or RoomDeleted or SessionRevoked
         || evt is LinkPreviewReady; // after its post on every node
 }
 

@@ -55,7 +55,9 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
     {
         var take = Math.Clamp(limit ?? _options.HistoryPageSize, 1, 200);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var query = db.Messages.AsNoTracking().Where(m => m.RoomId == roomId && (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image));
+        // A thread's replies stay in the thread unless also sent to the room.
+        var query = db.Messages.AsNoTracking().Where(m => m.RoomId == roomId && (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image)
+            && (m.ThreadId == null || m.AlsoInRoom));
         if (beforeId is { } before) query = query.Where(m => m.Id < before);
         var rows = await query.OrderByDescending(m => m.Id).Take(take).ToListAsync(ct);
         rows.Reverse();
@@ -68,7 +70,7 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
         var take = Math.Clamp(limit ?? _options.HistoryPageSize, 1, 200);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var rows = await db.Messages.AsNoTracking()
-            .Where(m => m.RoomId == roomId && m.Id > afterId && (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image))
+            .Where(m => m.RoomId == roomId && m.Id > afterId && (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image) && (m.ThreadId == null || m.AlsoInRoom))
             .OrderBy(m => m.Id).Take(take).ToListAsync(ct);
         return await ToChatMessagesAsync(db, rows, ct);
     }
@@ -168,6 +170,10 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
             var found = await db.Messages.AsNoTracking().Where(m => editTargets.Contains(m.Id)).ToListAsync(ct);
             foreach (var m in await ToChatMessagesAsync(db, found, ct)) targets[m.Id] = m;
         }
+        // Reactions replay with the message's reactions as they are now (as edits replay with its text as it is now).
+        var reacted = rows.Where(r => r.Kind is MessageKind.ReactionAdded or MessageKind.ReactionRemoved && r.TargetId is not null)
+            .Select(r => r.TargetId!.Value).Distinct().ToList();
+        var reactions = await Conversations.ConversationState.ReactionsAsync(db, reacted, ct);
         var events = new List<ChatEvent>(rows.Count);
         foreach (var r in await ToChatMessagesAsync(db, rows, ct))
         {
@@ -181,6 +187,13 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
                     break;
                 case MessageKind.Delete when r.TargetId is { } t:
                     events.Add(new MessageDeleted(roomId, t, r.Id, r.Sender));
+                    break;
+                case MessageKind.ReactionAdded or MessageKind.ReactionRemoved when r.TargetId is { } t:
+                    events.Add(new ReactionChanged(roomId, t, r.Id, r.Sender, r.Text, r.Kind == MessageKind.ReactionAdded,
+                        reactions.GetValueOrDefault(t) ?? []));
+                    break;
+                case MessageKind.Pinned or MessageKind.Unpinned when r.TargetId is { } t:
+                    events.Add(new PinChanged(roomId, t, r.Id, r.Sender, r.Kind == MessageKind.Pinned));
                     break;
             }
         }
@@ -204,7 +217,7 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
             .Select(m => (long?)m.LastReadMessageId).FirstOrDefaultAsync(ct);
         if (lastRead is null) return null;
         return await db.Messages.Where(m => m.RoomId == roomId && m.Id > lastRead && m.SenderId != userId && m.DeletedAt == null
-                && (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image))
+                && (m.Kind == MessageKind.Text || m.Kind == MessageKind.Image) && (m.ThreadId == null || m.AlsoInRoom))
             .OrderBy(m => m.Id).Select(m => (long?)m.Id).FirstOrDefaultAsync(ct);
     }
 
@@ -225,6 +238,7 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
                           where msg.RoomId == m.RoomId && msg.Id > m.LastReadMessageId
                                 && (msg.Kind == MessageKind.Text || msg.Kind == MessageKind.Image)
                                 && msg.DeletedAt == null && msg.SenderId != userId
+                                && (msg.ThreadId == null || msg.AlsoInRoom) // thread replies count in the thread
                           group msg by msg.RoomId into g
                           select new { RoomId = g.Key, Count = g.Count(), LastId = g.Max(x => x.Id) }).ToListAsync(ct);
         return rows.ToDictionary(r => r.RoomId, r => new UnreadRoom(r.Count, r.LastId));
@@ -314,6 +328,6 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
                 for (var i = 0; i < list.Count; i++)
                     if (previews.TryGetValue(list[i].Id, out var p)) list[i] = list[i] with { Preview = LinkPreview.From(p) };
         }
-        return list;
+        return await Conversations.ConversationState.FillAsync(db, list, ct); // reactions and pins of the posts
     }
 }

@@ -30,11 +30,40 @@ public sealed record ChatMessage(
     DateTimeOffset? DeletedAt = null,
     /// <summary>For Edit/Delete event rows: the message they change.</summary>
     long? TargetId = null,
+    /// <summary>The reactions on a post (pages and catch-up fill it; a new post has none).</summary>
+    IReadOnlyList<ReactionSummary>? Reactions = null,
+    /// <summary>Pinned in its room.</summary>
+    bool Pinned = false,
+    /// <summary>A quote-reply: the quoted message's id, and (on posts handed out) what it says.</summary>
+    long? QuoteId = null,
+    QuoteRef? Quote = null,
+    /// <summary>A thread reply: the thread's first message. Shown in the room's list only with <see cref="AlsoInRoom"/>.</summary>
+    long? ThreadId = null,
+    bool AlsoInRoom = false,
+    /// <summary>For a thread's first message: its replies so far (pages fill it).</summary>
+    ThreadSummary? Thread = null,
+
     /// <summary>The post's link preview once fetched (issue 15), or null.</summary>
     LinkPreview? Preview = null)
 {
     public bool IsDeleted => DeletedAt is not null;
+
+    /// <summary>Shown in the room's message list (everything but thread replies not also sent to the room).</summary>
+    public bool InRoom => ThreadId is null || AlsoInRoom;
+
+    /// <summary>The same message with the conversation state (reactions, pin) of <paramref name="from"/>: an edit event carries the text only.</summary>
+    public ChatMessage WithStateOf(ChatMessage from) =>
+        this with { Reactions = from.Reactions, Pinned = from.Pinned, Quote = from.Quote, Thread = from.Thread, Preview = Preview ?? from.Preview };
 }
+
+/// <summary>What a quote-reply shows of the message it quotes (the start of its text).</summary>
+public sealed record QuoteRef(long Id, UserRef Sender, string Text, bool Deleted);
+
+/// <summary>A thread's replies: how many, and when the last came.</summary>
+public sealed record ThreadSummary(int Replies, DateTimeOffset? LastReplyAt);
+
+/// <summary>One emoji on a message: how many reacted with it, and who (the first <see cref="Conversations.ChatReactions.MaxNamesPerEmoji"/>).</summary>
+public sealed record ReactionSummary(string Emoji, int Count, IReadOnlyList<UserRef> Users);
 
 /// <summary>A room as the core hands it out.</summary>
 public sealed record RoomInfo(

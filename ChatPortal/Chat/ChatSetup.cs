@@ -1,3 +1,4 @@
+using ChatPortal.Chat.Conversations;
 using ChatPortal.Chat.Safeguards;
 
 namespace ChatPortal.Chat;
@@ -30,6 +31,7 @@ public static class ChatSetup
         s.AddSingleton<UserRooms>();
         s.AddSingleton<ChatCommands>();
         s.AddSingleton<ChatSessions>();
+        s.AddConversations(); // reactions, pins, saved messages (Chat/Conversations)
         builder.AddChatSafeguards(); // per-address limits, image retention, guest expiry (Chat/Safeguards)
         s.Configure<Attachments.AttachmentOptions>(builder.Configuration.GetSection(Attachments.AttachmentOptions.Section));
         s.AddSingleton<Attachments.ChatAttachments>(); // issue 15: files ride on the images' table, quota and sweep

@@ -110,11 +110,11 @@ public sealed class MessageWriter : BackgroundService
                 continue;
             }
             if (!await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false)) break;
-            // A room delete is a batch of its own: what was queued before it is committed first.
-            while (batch.Count < MaxBatch && reader.TryPeek(out var next) && !(next is RoomDeleteOp && batch.Count > 0) && reader.TryRead(out var op))
+            // A room delete (or a conversation change) is a batch of its own: what was queued before it is committed first.
+            while (batch.Count < MaxBatch && reader.TryPeek(out var next) && !(next.Solo && batch.Count > 0) && reader.TryRead(out var op))
             {
                 batch.Add(op);
-                if (op is RoomDeleteOp) break;
+                if (op.Solo) break;
             }
             await CommitAsync(batch).ConfigureAwait(false);
             batch.Clear();
@@ -247,6 +247,11 @@ public sealed class MessageWriter : BackgroundService
             batch = batch.Except(gone).ToList();
             if (batch.Count == 0) return results;
         }
+        if (batch is [Conversations.ConversationOp conversation])
+        {
+            results.Add((conversation, await ApplyConversationAsync(conversation).ConfigureAwait(false)));
+            return results;
+        }
         if (_posts is not null && batch.TrueForAll(op => op is PostOp))
         {
             results.AddRange(ApplyPosts(_posts, batch));
@@ -328,7 +333,7 @@ public sealed class MessageWriter : BackgroundService
             }
             results.Add((op, op switch
             {
-                PostOp post => WriteResult.Stored(new MessagePosted(ToChatMessage(row, post.Sender, post.Image)), row),
+                PostOp post => WriteResult.Stored(new MessagePosted(post.ToMessage(row)), row),
                 ChangeOp { Row.Kind: MessageKind.Edit } edit => WriteResult.Stored(
                     new MessageEdited(ToChatMessage(target!, edit.TargetSender, edit.TargetImage), row.Id), row),
                 ChangeOp del => WriteResult.Stored(new MessageDeleted(row.RoomId, target!.Id, row.Id, del.Sender, purge.ImageOf(target.Id)), row),
@@ -339,6 +344,22 @@ public sealed class MessageWriter : BackgroundService
         var order = batch.Select((op, i) => (op, i)).ToDictionary(x => x.op, x => x.i);
         results.Sort((a, b) => order.GetValueOrDefault(a.Item1, -1).CompareTo(order.GetValueOrDefault(b.Item1, -1)));
         return results;
+    }
+
+    /// <summary>
+    /// A reaction or a pin: in one transaction, the target must still be a visible post of the op's room,
+    /// then the op changes its table and adds its event row (or finds nothing to change: no row, no event).
+    /// </summary>
+    private async Task<WriteResult> ApplyConversationAsync(Conversations.ConversationOp op)
+    {
+        await using var db = await _db.CreateDbContextAsync().ConfigureAwait(false);
+        await using var tx = await db.Database.BeginTransactionAsync().ConfigureAwait(false);
+        var target = await db.Messages.AsNoTracking().FirstOrDefaultAsync(m => m.Id == op.TargetId).ConfigureAwait(false);
+        if (target is null || target.DeletedAt is not null || target.RoomId != op.RoomId || target.Kind is not (MessageKind.Text or MessageKind.Image))
+            return WriteResult.Fail(ChatError.NotFound("The message"));
+        var result = await op.ApplyAsync(db, target).ConfigureAwait(false);
+        if (result.Error is null) await tx.CommitAsync().ConfigureAwait(false);
+        return result;
     }
 
     /// <summary>Deletes a room and everything in it in one transaction; its event tells every session and node.</summary>
@@ -385,7 +406,7 @@ public sealed class MessageWriter : BackgroundService
                 known[key] = p.Row;
             }
             tx.Insert(p.Row);
-            results.Add((op, WriteResult.Stored(new MessagePosted(ToChatMessage(p.Row, p.Sender, p.Image)), p.Row)));
+            results.Add((op, WriteResult.Stored(new MessagePosted(p.ToMessage(p.Row)), p.Row)));
         }
         tx.Commit();
         return results;
@@ -393,13 +414,15 @@ public sealed class MessageWriter : BackgroundService
 
     internal static ChatMessage ToChatMessage(Message m, UserRef sender, ImageRef? image) =>
         new(m.Id, m.RoomId, sender, m.Kind, m.Text, m.CreatedAt, m.ClientMsgId, m.DeletedAt is null ? image : null,
-            m.EditedAt, m.DeletedAt, m.TargetId);
+            m.EditedAt, m.DeletedAt, m.TargetId, QuoteId: m.QuoteId, ThreadId: m.ThreadId, AlsoInRoom: m.AlsoInRoom);
 }
 
 internal abstract class WriteOp
 {
     /// <summary>The room written to (a cluster's writers lock it around the commit).</summary>
     public abstract long RoomId { get; }
+    /// <summary>Committed in a batch of its own.</summary>
+    public virtual bool Solo => false;
     public TaskCompletionSource<WriteResult> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
@@ -417,11 +440,16 @@ internal sealed class RoomDeleteOp(RoomInfo room, Action<ChatDbContext, RoomInfo
     public RoomInfo Room { get; } = room;
     public Action<ChatDbContext, RoomInfo, int>? AlsoWrite { get; } = alsoWrite;
     public override long RoomId => Room.Id;
+    public override bool Solo => true;
 }
 
-internal sealed class PostOp(UserRef sender, Message row, ImageRef? image) : RowOp(sender, row)
+internal sealed class PostOp(UserRef sender, Message row, ImageRef? image, QuoteRef? quote = null) : RowOp(sender, row)
 {
     public ImageRef? Image { get; } = image;
+    /// <summary>What the quoted message says (checked by the command), handed out with the post.</summary>
+    public QuoteRef? Quote { get; } = quote;
+
+    public ChatMessage ToMessage(Message stored) => MessageWriter.ToChatMessage(stored, Sender, Image) with { Quote = Quote };
 }
 
 /// <summary>An edit or a delete of <see cref="TargetId"/>; the row is the event row to add.</summary>
@@ -439,6 +467,9 @@ internal sealed record WriteResult(ChatEvent? Event, Message? Row, ChatError? Er
 
     public static WriteResult Fail(ChatError e) => new(null, null, e, false, null);
 
+    /// <summary>Nothing to change (a reaction already there, a pin already pinned): no row, no event.</summary>
+    public static readonly WriteResult Unchanged = new(null, null, null, false, null);
+
     public static WriteResult Stored(ChatEvent evt, Message row) => new(evt, row, null, false, evt switch
     {
         MessagePosted p => p.Message,
@@ -447,5 +478,5 @@ internal sealed record WriteResult(ChatEvent? Event, Message? Row, ChatError? Er
     });
 
     public static WriteResult Duplicated(Message prior, PostOp p) =>
-        new(null, prior, null, true, MessageWriter.ToChatMessage(prior, p.Sender, p.Image));
+        new(null, prior, null, true, p.ToMessage(prior));
 }

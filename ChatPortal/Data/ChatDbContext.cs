@@ -31,6 +31,11 @@ public class ChatDbContext : DbContext
     public DbSet<PushSubscriptionRecord> PushSubscriptions => Set<PushSubscriptionRecord>();
     public DbSet<PendingNotification> PendingNotifications => Set<PendingNotification>();
     public DbSet<LinkPreviewRecord> LinkPreviews => Set<LinkPreviewRecord>();
+    public DbSet<Reaction> Reactions => Set<Reaction>();
+    public DbSet<PinnedMessage> Pins => Set<PinnedMessage>();
+    public DbSet<SavedMessage> SavedMessages => Set<SavedMessage>();
+    public DbSet<ThreadFollower> ThreadFollowers => Set<ThreadFollower>();
+    public DbSet<ReadReceiptOptOut> ReadReceiptOptOuts => Set<ReadReceiptOptOut>();
 
     protected override void OnModelCreating(ModelBuilder b)
     {
@@ -104,6 +109,7 @@ public class ChatDbContext : DbContext
         });
         IdentityModel.Configure(b);
         ConversationModel.Configure(b);
+        Chat.Conversations.ConversationModel.Configure(b);
     }
 
     protected override void ConfigureConventions(ModelConfigurationBuilder c)

@@ -127,6 +127,11 @@ public sealed class Message
     public DateTimeOffset? EditedAt { get; set; }
     public DateTimeOffset? DeletedAt { get; set; }
     public long? DeletedBy { get; set; }
+    /// <summary>A quote-reply: the message quoted (same room).</summary>
+    public long? QuoteId { get; set; }
+    /// <summary>A thread reply: the thread's first message (same room). Stays out of the room's list unless <see cref="AlsoInRoom"/>.</summary>
+    public long? ThreadId { get; set; }
+    public bool AlsoInRoom { get; set; }
 }
 
 public enum MessageKind
@@ -135,6 +140,11 @@ public enum MessageKind
     Image = 1,
     Edit = 2,
     Delete = 3,
+    /// <summary>Event rows of conversation features (Chat/Conversations): <see cref="Message.TargetId"/> is the message, Text the emoji.</summary>
+    ReactionAdded = 4,
+    ReactionRemoved = 5,
+    Pinned = 6,
+    Unpinned = 7,
 }
 
 public sealed class StoredImage
@@ -210,4 +220,48 @@ public sealed class ImportMapping
     public long LocalId { get; set; }
     public string? Data { get; set; }
     public DateTimeOffset ImportedAt { get; set; }
+}
+
+/// <summary>One reaction: one row per (message, user, emoji), whatever the number of toggles.</summary>
+public sealed class Reaction
+{
+    public long MessageId { get; set; }
+    public long UserId { get; set; }
+    public required string Emoji { get; set; }
+    public long RoomId { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>A message pinned in its room (shared by the room's members); at most one row per message.</summary>
+public sealed class PinnedMessage
+{
+    public long MessageId { get; set; }
+    public long RoomId { get; set; }
+    public long PinnedBy { get; set; }
+    public DateTimeOffset PinnedAt { get; set; }
+}
+
+/// <summary>A message a user saved for later (personal: nobody else sees it).</summary>
+public sealed class SavedMessage
+{
+    public long UserId { get; set; }
+    public long MessageId { get; set; }
+    public DateTimeOffset SavedAt { get; set; }
+}
+
+/// <summary>A user following a thread (its root message): how far they have read it, for thread unread counts.</summary>
+public sealed class ThreadFollower
+{
+    public long ThreadId { get; set; }
+    public long UserId { get; set; }
+    public long RoomId { get; set; }
+    public long LastReadId { get; set; }
+    public DateTimeOffset FollowedAt { get; set; }
+}
+
+/// <summary>A user who hides their read receipts: nobody is told how far they read, in any room.</summary>
+public sealed class ReadReceiptOptOut
+{
+    public long UserId { get; set; }
+    public DateTimeOffset Since { get; set; }
 }

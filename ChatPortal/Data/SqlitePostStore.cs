@@ -18,7 +18,7 @@ public sealed class SqlitePostStore(string connectionString, string pragmas, int
     private static readonly Func<DateTimeOffset, long> ToDb = new DateTimeOffsetToBinaryConverter().ConvertToProviderExpression.Compile();
     private static readonly Func<long, DateTimeOffset> FromDb = new DateTimeOffsetToBinaryConverter().ConvertFromProviderExpression.Compile();
 
-    private const string Columns = "Id, RoomId, SenderId, Kind, Text, ClientMsgId, TargetId, ImageId, CreatedAt, EditedAt, DeletedAt, DeletedBy";
+    private const string Columns = "Id, RoomId, SenderId, Kind, Text, ClientMsgId, TargetId, ImageId, CreatedAt, EditedAt, DeletedAt, DeletedBy, QuoteId, ThreadId, AlsoInRoom";
 
     private SqliteConnection? _connection;
     private SqliteCommand? _find;
@@ -58,8 +58,8 @@ public sealed class SqlitePostStore(string connectionString, string pragmas, int
             _find.Parameters.Add("$client", SqliteType.Text);
             _insert = connection.CreateCommand();
             _insert.CommandText = """
-                INSERT INTO Messages (RoomId, SenderId, Kind, Text, ClientMsgId, TargetId, ImageId, CreatedAt, EditedAt, DeletedAt, DeletedBy)
-                VALUES ($room, $sender, $kind, $text, $client, $target, $image, $created, $edited, $deleted, $deletedBy)
+                INSERT INTO Messages (RoomId, SenderId, Kind, Text, ClientMsgId, TargetId, ImageId, CreatedAt, EditedAt, DeletedAt, DeletedBy, QuoteId, ThreadId, AlsoInRoom)
+                VALUES ($room, $sender, $kind, $text, $client, $target, $image, $created, $edited, $deleted, $deletedBy, $quote, $thread, $also)
                 RETURNING Id
                 """;
             foreach (var (name, type) in new[]
@@ -68,6 +68,7 @@ public sealed class SqlitePostStore(string connectionString, string pragmas, int
                          ("$text", SqliteType.Text), ("$client", SqliteType.Text), ("$target", SqliteType.Integer),
                          ("$image", SqliteType.Text), ("$created", SqliteType.Integer), ("$edited", SqliteType.Integer),
                          ("$deleted", SqliteType.Integer), ("$deletedBy", SqliteType.Integer),
+                         ("$quote", SqliteType.Integer), ("$thread", SqliteType.Integer), ("$also", SqliteType.Integer),
                      })
                 _insert.Parameters.Add(name, type);
             _find.CommandTimeout = _insert.CommandTimeout = commandTimeoutSeconds;
@@ -171,6 +172,9 @@ public sealed class SqlitePostStore(string connectionString, string pragmas, int
                 EditedAt = r.IsDBNull(9) ? null : FromDb(r.GetInt64(9)),
                 DeletedAt = r.IsDBNull(10) ? null : FromDb(r.GetInt64(10)),
                 DeletedBy = r.IsDBNull(11) ? null : r.GetInt64(11),
+                QuoteId = r.IsDBNull(12) ? null : r.GetInt64(12),
+                ThreadId = r.IsDBNull(13) ? null : r.GetInt64(13),
+                AlsoInRoom = r.GetInt64(14) != 0,
             };
         }
 
@@ -191,6 +195,9 @@ public sealed class SqlitePostStore(string connectionString, string pragmas, int
             p[8].Value = row.EditedAt is { } e ? ToDb(e) : DBNull.Value;
             p[9].Value = row.DeletedAt is { } d ? ToDb(d) : DBNull.Value;
             p[10].Value = Db(row.DeletedBy);
+            p[11].Value = Db(row.QuoteId);
+            p[12].Value = Db(row.ThreadId);
+            p[13].Value = row.AlsoInRoom ? 1 : 0;
             row.Id = (long)insert.ExecuteScalar()!;
         }
 

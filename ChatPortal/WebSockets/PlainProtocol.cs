@@ -109,7 +109,7 @@ internal sealed class PlainProtocol(SocketConnection conn, string? roomSlug) : I
 
     public bool Wants(ChatEvent evt) => evt switch
     {
-        MessagePosted p => p.Message.Sender.Id != conn.User?.Id,
+        MessagePosted p => p.Message.Sender.Id != conn.User?.Id && p.Message.InRoom, // thread-only replies stay in their thread
         PresenceChanged p => p.User.Id != conn.User?.Id,
         _ => false,
     };

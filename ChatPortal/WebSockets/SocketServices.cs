@@ -7,10 +7,15 @@ namespace ChatPortal.WebSockets;
 /// <summary>What every socket needs, in one singleton (a socket itself is not a DI service).</summary>
 public sealed class SocketServices(ChatSessions sessions, ChatRooms rooms, ChatCommands commands, ChatHistory history, ChatImages images,
     Chat.Attachments.ChatAttachments attachments, SocketTickets tickets, ApiTokens tokens, GuestAccounts guests, PlainWireFormat plain, V1WireFormat v1, WebSocketMetrics metrics,
-    IOptions<WebSocketEndpointOptions> options, TimeProvider time, ILoggerFactory logs, SiteAccess site)
+    IOptions<WebSocketEndpointOptions> options, TimeProvider time, ILoggerFactory logs, SiteAccess site, Chat.Conversations.ChatReactions reactions,
+    Chat.Conversations.SavedMessages saved, Chat.Conversations.ChatThreads threads, Chat.Conversations.ReadReceipts receipts)
 {
     /// <summary>Whether guests may connect now (a site setting; <see cref="WebSocketEndpointOptions.AllowGuests"/> until the back office sets it).</summary>
     public SiteAccess Site { get; } = site;
+    public Chat.Conversations.ReadReceipts Receipts { get; } = receipts;
+    public Chat.Conversations.ChatThreads Threads { get; } = threads;
+    public Chat.Conversations.ChatReactions Reactions { get; } = reactions;
+    public Chat.Conversations.SavedMessages Saved { get; } = saved;
     public WebSocketMetrics Metrics { get; } = metrics;
     public ChatSessions Sessions { get; } = sessions;
     public ChatRooms Rooms { get; } = rooms;

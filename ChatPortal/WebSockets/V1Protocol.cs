@@ -10,7 +10,7 @@ namespace ChatPortal.WebSockets;
 /// or guest) within the deadline; then every request type is one small handler in <see cref="Handlers"/>
 /// that calls one core method. Errors are frames with stable codes; only protocol violations close the socket.
 /// </summary>
-internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
+internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtocol
 {
     public const string Name = "chatportal.v1";
     private const int MaxClientIdLength = 64;
@@ -44,6 +44,23 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         ["history"] = (p, r) => p.HistoryAsync(r),
         ["online"] = (p, r) => p.OnlineAsync(r),
         ["rooms"] = (p, r) => p.RoomsAsync(r),
+        // Conversations (V1Conversations.cs)
+        ["react"] = (p, r) => p.ReactAsync(r, add: true),
+        ["unreact"] = (p, r) => p.ReactAsync(r, add: false),
+        ["pin"] = (p, r) => p.PinAsync(r, pin: true),
+        ["unpin"] = (p, r) => p.PinAsync(r, pin: false),
+        ["pins"] = (p, r) => p.PinsAsync(r),
+        ["save"] = (p, r) => p.SaveAsync(r, save: true),
+        ["unsave"] = (p, r) => p.SaveAsync(r, save: false),
+        ["saved_messages"] = (p, r) => p.SavedListAsync(r),
+        ["thread"] = (p, r) => p.ThreadAsync(r),
+        ["follow"] = (p, r) => p.FollowAsync(r, follow: true),
+        ["unfollow"] = (p, r) => p.FollowAsync(r, follow: false),
+        ["threads"] = (p, r) => p.ThreadsAsync(r),
+        ["thread_read"] = (p, r) => p.ThreadReadAsync(r),
+        ["read"] = (p, r) => p.ReadAsync(r),
+        ["receipts"] = (p, r) => p.ReceiptsAsync(r),
+        ["read_receipts"] = (p, r) => p.ReceiptSettingAsync(r),
     };
 
     public SocketKind Kind => SocketKind.V1;
@@ -274,7 +291,7 @@ internal sealed class V1Protocol(SocketConnection conn) : ISocketProtocol
         Task<ChatResult<ChatMessage>> stored;
         try
         {
-            stored = await _s.Commands.BeginPostAsync(r.Me, room.Id, f.Text, f.ClientId, ct: r.Ct, address: conn.RemoteIp);
+            stored = await _s.Commands.BeginPostAsync(r.Me, room.Id, f.Text, f.ClientId, ct: r.Ct, address: conn.RemoteIp, links: Links(f));
         }
         catch
         {

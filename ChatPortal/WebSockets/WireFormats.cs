@@ -96,6 +96,8 @@ public sealed class V1WireFormat(IOptions<PortalOptions> portal, Profiles.Profil
         var c = WireJson.Context;
         return evt switch
         {
+            // A thread-only reply is its own frame type, so a client that knows no threads does not show it in the room.
+            MessagePosted { Message.InRoom: false } p => PlainWireFormat.Json(new ThreadMessageFrame(p.RoomId, p.Message.Id, Message(p.Message)), c.ThreadMessageFrame),
             MessagePosted p => PlainWireFormat.Json(new MessageFrame(p.RoomId, p.Message.Id, Message(p.Message)), c.MessageFrame),
             MessageEdited e => PlainWireFormat.Json(new EditedFrame(e.RoomId, e.EventId, e.Message.Id, e.Message.Text,
                 WireJson.Utc(e.Message.EditedAt ?? e.Message.CreatedAt), User(e.Message.Sender)), c.EditedFrame),
@@ -106,6 +108,10 @@ public sealed class V1WireFormat(IOptions<PortalOptions> portal, Profiles.Profil
                 a.MessageId > 0 ? a.MessageId : null), c.DirectFrame),
             RoomChanged r => PlainWireFormat.Json(new RoomChangedFrame(WireJson.Room(r.Room)), c.RoomChangedFrame),
             LinkPreviewReady lp => PlainWireFormat.Json(new LinkPreviewFrame(lp.RoomId, lp.MessageId, Preview(lp.Preview)), c.LinkPreviewFrame),
+            ReactionChanged r => PlainWireFormat.Json(new ReactionFrame(r.RoomId, r.EventId, r.MessageId, User(r.User), r.Emoji, r.Added,
+                WireConversations.Reactions(this, r.Reactions)), c.ReactionFrame),
+            ReadReceipt r => PlainWireFormat.Json(new ReceiptFrame(r.RoomId, User(r.User), r.LastReadId), c.ReceiptFrame),
+            PinChanged p => PlainWireFormat.Json(new PinFrame(p.RoomId, p.EventId, p.MessageId, User(p.By), p.Pinned), c.PinFrame),
             _ => WireFrame.None,
         };
     }
@@ -118,6 +124,12 @@ public sealed class V1WireFormat(IOptions<PortalOptions> portal, Profiles.Profil
         m.Image is { IsFile: false } i ? new WireImage(i.Id, _imageBase + i.Id, i.ContentType, i.Width, i.Height, i.Length) : null,
         m.EditedAt is { } e ? WireJson.Utc(e) : null,
         m.IsDeleted ? true : null,
+        m.Reactions is { Count: > 0 } r ? WireConversations.Reactions(this, r) : null,
+        m.Pinned ? true : null,
+        m.Quote is { } q ? new WireQuote(q.Id, User(q.Sender), q.Text, q.Deleted ? true : null) : null,
+        m.ThreadId,
+        m.ThreadId is not null && m.AlsoInRoom ? true : null,
+        m.Thread is { } t ? new WireThread(t.Replies, t.LastReplyAt is { } at ? WireJson.Utc(at) : null) : null,
         m.Preview is { } p ? Preview(p) : null,
         m.Image is { IsFile: true } file ? new WireFile(file.Id, _imageBase + file.Id, file.ContentType, file.Name ?? "file", file.Length) : null);
 

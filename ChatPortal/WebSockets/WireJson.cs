@@ -66,7 +66,9 @@ internal sealed record WireUser(long Id, string Name, string Kind, string? Displ
 internal sealed record WireImage(string Id, string Url, string ContentType, int Width, int Height, long Bytes);
 
 internal sealed record WireMessage(long Id, long RoomId, WireUser User, string Text, DateTime CreatedAt, string? ClientId,
-    WireImage? Image, DateTime? EditedAt, bool? Deleted, WirePreview? Preview = null, WireFile? File = null);
+    WireImage? Image, DateTime? EditedAt, bool? Deleted, List<WireReaction>? Reactions = null, bool? Pinned = null,
+    WireQuote? Quote = null, long? ThreadId = null, bool? AlsoInRoom = null, WireThread? Thread = null,
+    WirePreview? Preview = null, WireFile? File = null);
 
 /// <summary>A file attachment (issue 15): <c>url</c> downloads it (always as an attachment); the type was sniffed from its content.</summary>
 internal sealed record WireFile(string Id, string Url, string ContentType, string Name, long Bytes);
@@ -208,6 +210,15 @@ internal sealed class ClientFrame
     public string? Text { get; set; }
     public string? ClientId { get; set; }
     public long? MessageId { get; set; }
+    /// <summary>A reaction: one emoji.</summary>
+    public string? Emoji { get; set; }
+    /// <summary><c>send</c>: the message quoted.</summary>
+    public long? Quote { get; set; }
+    /// <summary><c>send</c>: reply in this thread (its first message's id); <c>also_in_room</c> shows it in the room too.</summary>
+    public long? ThreadId { get; set; }
+    public bool? AlsoInRoom { get; set; }
+    /// <summary><c>read_receipts</c>: hide (true) or show (false) your read receipts everywhere.</summary>
+    public bool? Hidden { get; set; }
 }
 
 // ------------------------------------------------------------------ plain (the original chat room's shapes)
@@ -256,6 +267,16 @@ internal sealed record PlainError(string Code, string Message)
 [JsonSerializable(typeof(RoomsFrame))]
 [JsonSerializable(typeof(PongFrame))]
 [JsonSerializable(typeof(ErrorFrame))]
+[JsonSerializable(typeof(ThreadMessageFrame))]
+[JsonSerializable(typeof(ReceiptFrame))]
+[JsonSerializable(typeof(ReceiptsFrame))]
+[JsonSerializable(typeof(ThreadFrame))]
+[JsonSerializable(typeof(ThreadsFrame))]
+[JsonSerializable(typeof(ReactionFrame))]
+[JsonSerializable(typeof(PinFrame))]
+[JsonSerializable(typeof(ReactedFrame))]
+[JsonSerializable(typeof(MarkedFrame))]
+[JsonSerializable(typeof(MessageListFrame))]
 [JsonSerializable(typeof(PlainOpenSuccess))]
 [JsonSerializable(typeof(PlainMessage))]
 [JsonSerializable(typeof(PlainNotice))]

@@ -88,7 +88,8 @@ public sealed class AccountDeletion(IDbContextFactory<ChatDbContext> dbFactory, 
         var uploads = 0;
         if (mode == AccountDeletionMode.RemoveMessages)
         {
-            purged = await purge.PurgeAsync(q => q.Where(m => m.SenderId == userId), $"account #{userId}", ct);
+            // The user asked for their messages to go: pinned ones too.
+            purged = await purge.PurgeAsync(q => q.Where(m => m.SenderId == userId), $"account #{userId}", ct, keepExempt: false);
             uploads = await purge.PurgeUnusedUploadsAsync(userId, ct);
         }
         return new AccountDeletionResult(userId, oldName, tombstone, mode, purged, uploads);

@@ -7,10 +7,10 @@ using Microsoft.Extensions.Options;
 namespace ChatPortal.Chat.Governance;
 
 /// <summary>
-/// Extension point for features that hang rows off messages. Pinned messages, reactions and read
-/// receipts do not exist yet; when they arrive, their feature registers a hook
-/// (<c>services.AddSingleton&lt;IMessagePurgeHook, T&gt;()</c>) and every purge (retention,
-/// account removal) honours it: <see cref="ExemptAsync"/> keeps pinned messages,
+/// Extension point for features that hang rows off messages: their feature registers a hook
+/// (<c>services.AddSingleton&lt;IMessagePurgeHook, T&gt;()</c>; pins, reactions and saves:
+/// <c>Conversations.ConversationPurgeHook</c>) and every purge (retention, account removal) honours it
+/// (account removal deletes exempt messages too): <see cref="ExemptAsync"/> keeps pinned messages,
 /// <see cref="OnPurgingAsync"/> deletes reactions and receipts in the same transaction.
 /// </summary>
 public interface IMessagePurgeHook
@@ -81,8 +81,12 @@ public sealed class MessagePurge(IDbContextFactory<ChatDbContext> dbFactory, IEn
 
     private int BatchSize => Math.Clamp(options.Value.PurgeBatchSize, 1, 5000);
 
-    /// <summary>Deletes every message <paramref name="select"/> picks (any kind), batch by batch, oldest id first.</summary>
-    public async Task<PurgeResult> PurgeAsync(Func<IQueryable<Message>, IQueryable<Message>> select, string what, CancellationToken ct = default)
+    /// <summary>
+    /// Deletes every message <paramref name="select"/> picks (any kind), batch by batch, oldest id first.
+    /// <paramref name="keepExempt"/> false (a user removing their own messages) deletes what the hooks would keep too.
+    /// </summary>
+    public async Task<PurgeResult> PurgeAsync(Func<IQueryable<Message>, IQueryable<Message>> select, string what, CancellationToken ct = default,
+        bool keepExempt = true)
     {
         var total = PurgeResult.None;
         var last = 0L;
@@ -95,7 +99,7 @@ public sealed class MessagePurge(IDbContextFactory<ChatDbContext> dbFactory, IEn
             bool done;
             try
             {
-                (batch, next, done) = await PurgeBatchAsync(select, last, ct);
+                (batch, next, done) = await PurgeBatchAsync(select, last, keepExempt, ct);
             }
             catch (Microsoft.Data.Sqlite.SqliteException ex) when (ex.SqliteErrorCode is 5 or 6 && busy++ < MaxBusyRetries)
             {
@@ -117,7 +121,7 @@ public sealed class MessagePurge(IDbContextFactory<ChatDbContext> dbFactory, IEn
     }
 
     private async Task<(PurgeResult Result, long Last, bool Done)> PurgeBatchAsync(Func<IQueryable<Message>, IQueryable<Message>> select,
-        long after, CancellationToken ct)
+        long after, bool keepExempt, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var picked = await select(db.Messages.AsNoTracking()).Where(m => m.Id > after).OrderBy(m => m.Id)
@@ -129,7 +133,7 @@ public sealed class MessagePurge(IDbContextFactory<ChatDbContext> dbFactory, IEn
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         var clock = Stopwatch.StartNew();
         var ids = picked;
-        foreach (var hook in hooks)
+        foreach (var hook in keepExempt ? hooks : [])
         {
             var keep = await hook.ExemptAsync(db, ids, ct);
             if (keep.Count > 0) ids = ids.Except(keep).ToList();

@@ -43,6 +43,9 @@ public static class ChatErrors
         "group_too_small" => l["Name at least two other people for a group conversation."],
         "group_too_large" => l["A group conversation has at most 15 other people."],
         "no_such_user" => l["There is no user with one of those names."],
+        "unknown_emoji" => l["That is not an emoji: react with exactly one emoji."],
+        "too_many_reactions" => l["This message already has 50 different reactions; react with one of those."],
+        "too_many_saved" => l["You have saved too many messages; remove some first."],
         _ => e.Message,
     };
 }

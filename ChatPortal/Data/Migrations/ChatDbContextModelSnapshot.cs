@@ -362,6 +362,9 @@ namespace ChatPortal.Data.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER");
 
+                    b.Property<bool>("AlsoInRoom")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("ClientMsgId")
                         .HasMaxLength(64)
                         .HasColumnType("TEXT");
@@ -384,6 +387,9 @@ namespace ChatPortal.Data.Migrations
                     b.Property<int>("Kind")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long?>("QuoteId")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("RoomId")
                         .HasColumnType("INTEGER");
 
@@ -397,6 +403,9 @@ namespace ChatPortal.Data.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<long?>("ThreadId")
+                        .HasColumnType("INTEGER");
+
                     b.HasKey("Id");
 
                     b.HasIndex("ImageId");
@@ -407,6 +416,8 @@ namespace ChatPortal.Data.Migrations
 
                     b.HasIndex("SenderId", "ClientMsgId")
                         .IsUnique();
+
+                    b.HasIndex("ThreadId", "Id");
 
                     b.ToTable("Messages");
                 });
@@ -471,6 +482,27 @@ namespace ChatPortal.Data.Migrations
                     b.ToTable("PendingNotifications");
                 });
 
+            modelBuilder.Entity("ChatPortal.Data.PinnedMessage", b =>
+                {
+                    b.Property<long>("MessageId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("PinnedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("PinnedBy")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("RoomId")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("MessageId");
+
+                    b.HasIndex("RoomId", "PinnedAt");
+
+                    b.ToTable("Pins");
+                });
+
             modelBuilder.Entity("ChatPortal.Data.PortalSetting", b =>
                 {
                     b.Property<string>("Key")
@@ -528,6 +560,43 @@ namespace ChatPortal.Data.Migrations
                     b.HasIndex("UserId");
 
                     b.ToTable("PushSubscriptions");
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.Reaction", b =>
+                {
+                    b.Property<long>("MessageId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Emoji")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("RoomId")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("MessageId", "UserId", "Emoji");
+
+                    b.ToTable("Reactions");
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.ReadReceiptOptOut", b =>
+                {
+                    b.Property<long>("UserId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Since")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("UserId");
+
+                    b.ToTable("ReadReceiptOptOuts");
                 });
 
             modelBuilder.Entity("ChatPortal.Data.Room", b =>
@@ -638,6 +707,24 @@ namespace ChatPortal.Data.Migrations
                     b.ToTable("RoomNotificationSettings");
                 });
 
+            modelBuilder.Entity("ChatPortal.Data.SavedMessage", b =>
+                {
+                    b.Property<long>("UserId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("MessageId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("SavedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("UserId", "MessageId");
+
+                    b.HasIndex("MessageId");
+
+                    b.ToTable("SavedMessages");
+                });
+
             modelBuilder.Entity("ChatPortal.Data.SignInSession", b =>
                 {
                     b.Property<string>("Id")
@@ -706,6 +793,30 @@ namespace ChatPortal.Data.Migrations
                     b.ToTable("Images");
                 });
 
+            modelBuilder.Entity("ChatPortal.Data.ThreadFollower", b =>
+                {
+                    b.Property<long>("ThreadId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("FollowedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("LastReadId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("RoomId")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("ThreadId", "UserId");
+
+                    b.HasIndex("UserId");
+
+                    b.ToTable("ThreadFollowers");
+                });
+
             modelBuilder.Entity("ChatPortal.Data.UserProfile", b =>
                 {
                     b.Property<long>("UserId")
@@ -749,6 +860,42 @@ namespace ChatPortal.Data.Migrations
                     b.HasIndex("UpdatedAt");
 
                     b.ToTable("Profiles");
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.PinnedMessage", b =>
+                {
+                    b.HasOne("ChatPortal.Data.Message", null)
+                        .WithMany()
+                        .HasForeignKey("MessageId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.Reaction", b =>
+                {
+                    b.HasOne("ChatPortal.Data.Message", null)
+                        .WithMany()
+                        .HasForeignKey("MessageId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.SavedMessage", b =>
+                {
+                    b.HasOne("ChatPortal.Data.Message", null)
+                        .WithMany()
+                        .HasForeignKey("MessageId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.ThreadFollower", b =>
+                {
+                    b.HasOne("ChatPortal.Data.Message", null)
+                        .WithMany()
+                        .HasForeignKey("ThreadId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 #pragma warning restore 612, 618
         }

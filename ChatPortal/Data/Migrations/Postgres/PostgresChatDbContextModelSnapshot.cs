@@ -383,6 +383,9 @@ namespace ChatPortal.Data.Migrations.Postgres
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
 
+                    b.Property<bool>("AlsoInRoom")
+                        .HasColumnType("boolean");
+
                     b.Property<string>("ClientMsgId")
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");
@@ -405,6 +408,9 @@ namespace ChatPortal.Data.Migrations.Postgres
                     b.Property<int>("Kind")
                         .HasColumnType("integer");
 
+                    b.Property<long?>("QuoteId")
+                        .HasColumnType("bigint");
+
                     b.Property<long>("RoomId")
                         .HasColumnType("bigint");
 
@@ -418,6 +424,9 @@ namespace ChatPortal.Data.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<long?>("ThreadId")
+                        .HasColumnType("bigint");
+
                     b.HasKey("Id");
 
                     b.HasIndex("ImageId");
@@ -428,6 +437,8 @@ namespace ChatPortal.Data.Migrations.Postgres
 
                     b.HasIndex("SenderId", "ClientMsgId")
                         .IsUnique();
+
+                    b.HasIndex("ThreadId", "Id");
 
                     b.ToTable("Messages");
                 });
@@ -496,6 +507,27 @@ namespace ChatPortal.Data.Migrations.Postgres
                     b.ToTable("PendingNotifications");
                 });
 
+            modelBuilder.Entity("ChatPortal.Data.PinnedMessage", b =>
+                {
+                    b.Property<long>("MessageId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("PinnedAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("PinnedBy")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("RoomId")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("MessageId");
+
+                    b.HasIndex("RoomId", "PinnedAt");
+
+                    b.ToTable("Pins");
+                });
+
             modelBuilder.Entity("ChatPortal.Data.PortalSetting", b =>
                 {
                     b.Property<string>("Key")
@@ -555,6 +587,45 @@ namespace ChatPortal.Data.Migrations.Postgres
                     b.HasIndex("UserId");
 
                     b.ToTable("PushSubscriptions");
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.Reaction", b =>
+                {
+                    b.Property<long>("MessageId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Emoji")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("RoomId")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("MessageId", "UserId", "Emoji");
+
+                    b.ToTable("Reactions");
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.ReadReceiptOptOut", b =>
+                {
+                    b.Property<long>("UserId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("UserId"));
+
+                    b.Property<long>("Since")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("UserId");
+
+                    b.ToTable("ReadReceiptOptOuts");
                 });
 
             modelBuilder.Entity("ChatPortal.Data.Room", b =>
@@ -667,6 +738,24 @@ namespace ChatPortal.Data.Migrations.Postgres
                     b.ToTable("RoomNotificationSettings");
                 });
 
+            modelBuilder.Entity("ChatPortal.Data.SavedMessage", b =>
+                {
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("MessageId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("SavedAt")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("UserId", "MessageId");
+
+                    b.HasIndex("MessageId");
+
+                    b.ToTable("SavedMessages");
+                });
+
             modelBuilder.Entity("ChatPortal.Data.SignInSession", b =>
                 {
                     b.Property<string>("Id")
@@ -735,6 +824,30 @@ namespace ChatPortal.Data.Migrations.Postgres
                     b.ToTable("Images");
                 });
 
+            modelBuilder.Entity("ChatPortal.Data.ThreadFollower", b =>
+                {
+                    b.Property<long>("ThreadId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("FollowedAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("LastReadId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("RoomId")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("ThreadId", "UserId");
+
+                    b.HasIndex("UserId");
+
+                    b.ToTable("ThreadFollowers");
+                });
+
             modelBuilder.Entity("ChatPortal.Data.UserProfile", b =>
                 {
                     b.Property<long>("UserId")
@@ -780,6 +893,42 @@ namespace ChatPortal.Data.Migrations.Postgres
                     b.HasIndex("UpdatedAt");
 
                     b.ToTable("Profiles");
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.PinnedMessage", b =>
+                {
+                    b.HasOne("ChatPortal.Data.Message", null)
+                        .WithMany()
+                        .HasForeignKey("MessageId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.Reaction", b =>
+                {
+                    b.HasOne("ChatPortal.Data.Message", null)
+                        .WithMany()
+                        .HasForeignKey("MessageId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.SavedMessage", b =>
+                {
+                    b.HasOne("ChatPortal.Data.Message", null)
+                        .WithMany()
+                        .HasForeignKey("MessageId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("ChatPortal.Data.ThreadFollower", b =>
+                {
+                    b.HasOne("ChatPortal.Data.Message", null)
+                        .WithMany()
+                        .HasForeignKey("ThreadId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 #pragma warning restore 612, 618
         }

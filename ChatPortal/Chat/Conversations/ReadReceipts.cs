@@ -1,0 +1,79 @@
+using System.Collections.Concurrent;
+using ChatPortal.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace ChatPortal.Chat.Conversations;
+
+/// <summary>A member's read position in a room, as others may see it.</summary>
+public sealed record ReceiptCursor(UserRef User, long LastReadId);
+
+/// <summary>
+/// Read receipts from the one read cursor each member has per room (<see cref="RoomMember.LastReadMessageId"/>,
+/// which unread counts already use): moving it tells the room (<see cref="ReadReceipt"/>, through the fan-out and
+/// to every node), and the room's cursors give ✓✓ in direct conversations and "seen by N" in rooms. Storage is one
+/// row per member and room, whatever the number of messages. A user who opts out is never announced nor listed.
+/// </summary>
+public sealed class ReadReceipts(RoomDirectory rooms, IChatBackplane backplane, IDbContextFactory<ChatDbContext> dbFactory,
+    TimeProvider time)
+{
+    // Opt-outs are read on every cursor move: cached per node (a change on another node is seen within a minute).
+    private readonly ConcurrentDictionary<long, (bool Hidden, DateTimeOffset At)> _hidden = new();
+    private static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(1);
+
+    /// <summary>Moves the user's read position forward (never back) and, unless they hide receipts, tells the room.</summary>
+    public async Task MarkReadAsync(UserRef user, long roomId, long messageId, CancellationToken ct = default)
+    {
+        if (user.IsGuest) return;
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var moved = await db.RoomMembers.Where(m => m.RoomId == roomId && m.UserId == user.Id && m.LastReadMessageId < messageId)
+            .ExecuteUpdateAsync(s => s.SetProperty(m => m.LastReadMessageId, messageId), ct);
+        if (moved > 0 && !await IsHiddenAsync(user.Id, ct)) backplane.Publish(new ReadReceipt(roomId, user, messageId));
+    }
+
+    /// <summary>How far each member of the room has read (those who hide receipts left out), for a user who may read it.</summary>
+    public async Task<ChatResult<IReadOnlyList<ReceiptCursor>>> CursorsAsync(UserRef user, long roomId, CancellationToken ct = default)
+    {
+        var room = await rooms.GetAsync(roomId, ct);
+        if (room is null) return ChatError.NotFound("The room");
+        if (await rooms.CheckReadAsync(user, room, ct) is { } denied) return denied;
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var rows = await (from m in db.RoomMembers.AsNoTracking()
+                          where m.RoomId == roomId && m.LastReadMessageId > 0
+                                && !db.ReadReceiptOptOuts.Any(o => o.UserId == m.UserId)
+                          join u in db.Users.AsNoTracking() on m.UserId equals u.Id
+                          where u.DeletedAt == null && u.Kind == UserKind.Member
+                          select new { u.Id, u.Name, u.Kind, m.LastReadMessageId }).Take(5000).ToListAsync(ct);
+        return ChatResult.Of<IReadOnlyList<ReceiptCursor>>(rows.Select(r => new ReceiptCursor(new UserRef(r.Id, r.Name, r.Kind), r.LastReadMessageId)).ToList());
+    }
+
+    public async Task<bool> IsHiddenAsync(long userId, CancellationToken ct = default)
+    {
+        var now = time.GetUtcNow();
+        if (_hidden.TryGetValue(userId, out var known) && now - known.At < CacheFor) return known.Hidden;
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var hidden = await db.ReadReceiptOptOuts.AnyAsync(o => o.UserId == userId, ct);
+        if (_hidden.Count > 100_000) _hidden.Clear();
+        _hidden[userId] = (hidden, now);
+        return hidden;
+    }
+
+    /// <summary>Hides (or shows again) the user's read receipts everywhere.</summary>
+    public async Task SetHiddenAsync(UserRef user, bool hidden, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        if (hidden)
+        {
+            if (!await db.ReadReceiptOptOuts.AnyAsync(o => o.UserId == user.Id, ct))
+            {
+                db.ReadReceiptOptOuts.Add(new ReadReceiptOptOut { UserId = user.Id, Since = time.GetUtcNow() });
+                try { await db.SaveChangesAsync(ct); }
+                catch (DbUpdateException) { } // set at the same moment elsewhere
+            }
+        }
+        else
+        {
+            await db.ReadReceiptOptOuts.Where(o => o.UserId == user.Id).ExecuteDeleteAsync(ct);
+        }
+        _hidden[user.Id] = (hidden, time.GetUtcNow());
+    }
+}
