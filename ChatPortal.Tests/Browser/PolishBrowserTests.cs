@@ -1,13 +1,14 @@
 using System.Globalization;
 using ChatPortal.Tests.Admin;
 using ChatPortal.Tests.Infrastructure;
+using ChatPortal.Tests.WebSockets;
 using Microsoft.Playwright;
 using SkiaSharp;
 using static Microsoft.Playwright.Assertions;
 
 namespace ChatPortal.Tests.Browser;
 
-/// <summary>Issue 21 item 8: links, grouped messages, the phone drawer, admin pages at 390 px, /clients/, the demo page's scrolling.</summary>
+/// <summary>Issue 21 item 8: links, grouped messages, the phone drawer, admin pages at 390 px, /clients/, the demo page's scrolling, search past 50.</summary>
 public sealed class PolishBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
     static PolishBrowserTests() => SetDefaultExpectTimeout(15_000);
@@ -115,6 +116,32 @@ public sealed class PolishBrowserTests(BrowserFixture browser) : IClassFixture<B
             await portal.DisposeAsync();
             TempDir.Delete(dir);
         }
+    }
+
+    [Fact]
+    public async Task Search_results_page_past_fifty_in_the_browser()
+    {
+        await using var portal = await PortalProcess.StartAsync(new() { ["Chat__RateLimitBurst"] = "200", ["Chat__RateLimitPerSecond"] = "200" });
+        await using (var poster = await portal.MemberSocketAsync("Poster"))
+            for (var i = 1; i <= 62; i++)
+            {
+                var ack = await poster.RequestAsync("send", ("room", "lobby"), ("text", $"needle {i:D3} 针"));
+                Assert.True(ack.Is("ack"), ack.ToString());
+            }
+        await using var context = await browser.NewContextAsync(portal.BaseUri);
+        var page = await context.NewPageAsync();
+        await page.SignInAsync("Seeker", "secret-seeker", "/rooms/lobby");
+        await page.WaitForChatAsync("# Lobby");
+
+        await page.ClickAsync("#search-toggle");
+        await page.FillAsync("#search-input", "needle");
+        await page.ClickAsync("#search-run");
+        await Expect(page.Locator(".search-hit")).ToHaveCountAsync(50);
+        await Expect(page.Locator(".search-hit").First).ToContainTextAsync("needle 062");
+        await page.ClickAsync("#search-more");
+        await Expect(page.Locator(".search-hit")).ToHaveCountAsync(62);
+        await Expect(page.Locator(".search-hit").Last).ToContainTextAsync("needle 001");
+        await Expect(page.Locator("#search-more")).ToHaveCountAsync(0);
     }
 
     [Fact]
