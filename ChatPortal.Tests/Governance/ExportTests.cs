@@ -70,8 +70,13 @@ public sealed class ExportTests
         var bob = await h.RegisterAsync("bob");
         var lobby = (await h.Rooms.GetDefaultAsync())!;
         await h.Rooms.OpenAsync(alice, "lobby");
-        await h.PostAsync(alice, lobby, "alice in the lobby");
-        await h.PostAsync(bob, lobby, "bob's secret words");
+        var mine = await h.PostAsync(alice, lobby, "alice in the lobby");
+        var bobs = await h.PostAsync(bob, lobby, "bob's secret words");
+        // Issue 15's data about her: her reaction and her saved message are hers; Bob's reaction is not.
+        var reactions = h.Get<Chat.Conversations.ChatReactions>();
+        Assert.True((await reactions.ReactAsync(alice, bobs.Id, "👍")).Ok);
+        Assert.True((await reactions.ReactAsync(bob, mine.Id, "🎉")).Ok);
+        Assert.True((await h.Get<Chat.Conversations.SavedMessages>().SaveAsync(alice, bobs.Id)).Ok);
         var dm = (await h.Rooms.OpenDirectAsync(alice, "bob")).Value!;
         await h.PostAsync(alice, dm, "alice to bob <privately>");
         var image = (await h.Images.SaveAsync(WebSockets.PortalHelpers.TinyPng(), alice.Id, "me.png")).Value!;
@@ -88,6 +93,12 @@ public sealed class ExportTests
         Assert.Equal("alice", account.RootElement.GetProperty("name").GetString());
         Assert.Equal("my bot", account.RootElement.GetProperty("apiTokens")[0].GetProperty("label").GetString());
         Assert.Contains(account.RootElement.GetProperty("rooms").EnumerateArray(), r => r.GetProperty("direct").GetBoolean());
+        var reacted = Assert.Single(account.RootElement.GetProperty("reactions").EnumerateArray());
+        Assert.Equal("👍", reacted.GetProperty("emoji").GetString());
+        Assert.Equal(bobs.Id, reacted.GetProperty("messageId").GetInt64());
+        Assert.Equal("lobby", reacted.GetProperty("room").GetString());
+        Assert.Equal(bobs.Id, Assert.Single(account.RootElement.GetProperty("savedMessages").EnumerateArray()).GetProperty("messageId").GetInt64());
+        Assert.False(account.RootElement.GetProperty("readReceiptsHidden").GetBoolean());
         using var messages = JsonDocument.Parse(zip.GetEntry("messages.json")!.Open());
         var texts = messages.RootElement.EnumerateArray().Select(m => m.GetProperty("text").GetString()).ToList();
         Assert.Equal(["alice in the lobby", "alice to bob <privately>", ""], texts);
@@ -96,6 +107,7 @@ public sealed class ExportTests
         var everything = string.Concat(zip.Entries.Where(e => !e.FullName.StartsWith("images/", StringComparison.Ordinal))
             .Select(e => new StreamReader(e.Open()).ReadToEnd()));
         Assert.DoesNotContain("secret words", everything, StringComparison.Ordinal);
+        Assert.DoesNotContain("🎉", everything, StringComparison.Ordinal);
         Assert.DoesNotContain(token, everything, StringComparison.Ordinal);
         Assert.DoesNotContain(ApiTokens.Hash(token), everything, StringComparison.Ordinal);
         Assert.DoesNotContain("PasswordHash", everything, StringComparison.Ordinal);

@@ -93,6 +93,10 @@ public sealed class DataExport(IDbContextFactory<ChatDbContext> dbFactory, Messa
         List<ExternalLogin> links;
         NotificationPreference? notify;
         List<(string Room, NotifyLevel Level)> roomLevels;
+        List<Reaction> reactions;
+        List<SavedMessage> saved;
+        List<ThreadFollower> follows;
+        ReadReceiptOptOut? receiptsOff;
         await using (var db = await dbFactory.CreateDbContextAsync(ct))
         {
             user = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == userId, ct);
@@ -108,6 +112,11 @@ public sealed class DataExport(IDbContextFactory<ChatDbContext> dbFactory, Messa
                                  where n.UserId == userId
                                  join r in db.Rooms on n.RoomId equals r.Id
                                  select new { r.Slug, n.Level }).AsNoTracking().ToListAsync(ct)).Select(x => (x.Slug, x.Level)).ToList();
+            // What issue 15 keeps about the person: their reactions, saved messages, followed threads, the receipts opt-out.
+            reactions = await db.Reactions.AsNoTracking().Where(r => r.UserId == userId).OrderBy(r => r.MessageId).ThenBy(r => r.CreatedAt).ToListAsync(ct);
+            saved = await db.SavedMessages.AsNoTracking().Where(x => x.UserId == userId).OrderBy(x => x.SavedAt).ToListAsync(ct);
+            follows = await db.ThreadFollowers.AsNoTracking().Where(f => f.UserId == userId).OrderBy(f => f.ThreadId).ToListAsync(ct);
+            receiptsOff = await db.ReadReceiptOptOuts.AsNoTracking().FirstOrDefaultAsync(o => o.UserId == userId, ct);
         }
         var rooms = new Dictionary<long, Room>();
         await using var zip = await ZipArchive.CreateAsync(output, ZipArchiveMode.Create, leaveOpen: true, entryNameEncoding: Encoding.UTF8, ct);
@@ -151,6 +160,37 @@ public sealed class DataExport(IDbContextFactory<ChatDbContext> dbFactory, Messa
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+            w.WriteStartArray("reactions");
+            foreach (var r in reactions)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("messageId", r.MessageId);
+                w.WriteString("room", (await RoomAsync(rooms, r.RoomId, ct))?.Slug);
+                w.WriteString("emoji", r.Emoji);
+                w.WriteString("at", r.CreatedAt);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("savedMessages");
+            foreach (var x in saved)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("messageId", x.MessageId);
+                w.WriteString("savedAt", x.SavedAt);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("followedThreads");
+            foreach (var f in follows)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("threadId", f.ThreadId);
+                w.WriteString("room", (await RoomAsync(rooms, f.RoomId, ct))?.Slug);
+                w.WriteString("followedAt", f.FollowedAt);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteBoolean("readReceiptsHidden", receiptsOff is not null);
             w.WriteStartArray("images");
             foreach (var i in uploads)
             {
