@@ -4,6 +4,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ChatPortal.Admin;
 using ChatPortal.Auth;
+using ChatPortal.Chat;
+using ChatPortal.Chat.Conversations;
 using ChatPortal.Chat.Governance;
 using ChatPortal.Data;
 using ChatPortal.Tests.Admin;
@@ -41,13 +43,16 @@ public sealed class SlackImportTests
         {
             new JsonObject { ["type"] = "message", ["user"] = "U02", ["text"] = "second: hi <@U01> &amp; welcome", ["ts"] = Ts(Day1.AddMinutes(2)) },
             new JsonObject { ["type"] = "message", ["user"] = "U01", ["text"] = "first: release plan", ["ts"] = parent, ["thread_ts"] = parent,
-                ["reply_count"] = 2, ["reactions"] = new JsonArray(new JsonObject { ["name"] = "tada", ["users"] = new JsonArray("U02", "U03"), ["count"] = 2 }) },
+                ["reply_count"] = 2, ["reactions"] = new JsonArray(
+                    new JsonObject { ["name"] = "tada", ["users"] = new JsonArray("U02", "U03"), ["count"] = 2 },
+                    new JsonObject { ["name"] = "partyparrot", ["users"] = new JsonArray("U02"), ["count"] = 1 }, // a custom emoji: no Unicode
+                    new JsonObject { ["name"] = "+1", ["users"] = new JsonArray("U01"), ["count"] = 1 }) },
             new JsonObject { ["type"] = "message", ["subtype"] = "channel_join", ["user"] = "U03", ["text"] = "<@U03> has joined the channel", ["ts"] = Ts(Day1) },
             new JsonObject { ["type"] = "message", ["user"] = "U03", ["text"] = "回复：我同意 see <https://example.com/doc|the doc>", ["ts"] = Ts(Day1.AddMinutes(3)), ["thread_ts"] = parent },
         };
         var general2 = new JsonArray
         {
-            new JsonObject { ["type"] = "message", ["user"] = "U02", ["text"] = "late reply in thread", ["ts"] = Ts(Day1.AddDays(1)), ["thread_ts"] = parent,
+            new JsonObject { ["type"] = "message", ["subtype"] = "thread_broadcast", ["user"] = "U02", ["text"] = "late reply in thread", ["ts"] = Ts(Day1.AddDays(1)), ["thread_ts"] = parent,
                 ["edited"] = new JsonObject { ["user"] = "U02", ["ts"] = Ts(Day1.AddDays(1).AddMinutes(5)) } },
             new JsonObject { ["type"] = "message", ["subtype"] = "bot_message", ["bot_id"] = "B01", ["username"] = "deploybot", ["text"] = "deployed v1.2", ["ts"] = Ts(Day1.AddDays(1), 1) },
             new JsonObject { ["type"] = "message", ["user"] = "U01", ["text"] = "", ["ts"] = Ts(Day1.AddDays(1), 2),
@@ -84,8 +89,9 @@ public sealed class SlackImportTests
         await File.WriteAllBytesAsync(file, MakeExport());
 
         var first = await h.Get<SlackImport>().ImportAsync(file, "(test)");
-        Assert.Equal((4, 3, 8, 2, 1, 0, 1), (first.UsersAdded, first.RoomsAdded, first.MessagesAdded, first.ThreadReplies, first.Reactions,
-            first.AlreadyThere, first.Skipped)); // 3 users + the bot; the join is skipped
+        Assert.Equal((4, 3, 8, 2, 3, 0, 1, 1), (first.UsersAdded, first.RoomsAdded, first.MessagesAdded, first.ThreadReplies, first.Reactions,
+            first.AlreadyThere, first.Skipped, first.ReactionsSkipped)); // 3 users + the bot; the join is skipped; partyparrot has no emoji
+        Assert.Contains("1 reactions skipped", first.ToString());
 
         var users = await h.WithDbAsync(db => db.Users.AsNoTracking().ToDictionaryAsync(u => u.Name));
         Assert.True(users.ContainsKey("alice-slack"), string.Join(", ", users.Keys));
@@ -111,25 +117,44 @@ public sealed class SlackImportTests
         Assert.Equal($"slack:C01:{Ts(Day1.AddMinutes(1))}", general[0].ClientMsgId);
         Assert.Equal(users["deploybot"].Id, general[4].SenderId);
 
-        // Threads and reactions wait in the mapping for their features.
+        // Slack threads are real threads: replies of the parent, out of the room's page unless broadcast.
+        Assert.Equal((null, general[0].Id, general[0].Id), (general[0].ThreadId, general[2].ThreadId, general[3].ThreadId));
+        Assert.Equal((false, true), (general[2].AlsoInRoom, general[3].AlsoInRoom));
+        var page = await h.Get<ChatHistory>().GetHistoryAsync(rooms["general"].Id);
+        Assert.Equal(["first: release plan", "second: hi @alice-slack & welcome", "late reply in thread", "deployed v1.2", "[file: chart.png]"],
+            page.Select(m => m.Text));
+        Assert.Equal(2, page[0].Thread?.Replies);
+        var wang = users["王芳"];
+        var wangRef = new Chat.UserRef(wang.Id, wang.Name, wang.Kind);
+        var thread = await h.Get<ChatThreads>().ThreadAsync(wangRef, general[0].Id);
+        Assert.True(thread.Ok, thread.Error?.Message);
+        Assert.Equal(["回复：我同意 see the doc (https://example.com/doc)", "late reply in thread"], thread.Value.Replies.Select(m => m.Text));
+        // The parent's author and the repliers follow it; the imported replies count as read.
+        var followers = await h.WithDbAsync(db => db.ThreadFollowers.AsNoTracking().Where(f => f.ThreadId == general[0].Id).ToListAsync());
+        Assert.Equal(new[] { users["alice-slack"].Id, users["Bob B"].Id, wang.Id }.Order(), followers.Select(f => f.UserId).Order());
+        Assert.All(followers, f => Assert.Equal(general[3].Id, f.LastReadId));
+        var followed = Assert.Single(await h.Get<ChatThreads>().ThreadsAsync(wangRef));
+        Assert.Equal((general[0].Id, 2, 0), (followed.Root.Id, followed.Replies, followed.Unread));
+
+        // Slack reactions are real reactions (Slack's order), the unmapped name kept aside in the mapping, not as text.
+        Assert.Equal([("🎉", new[] { "Bob B", "王芳" }), ("👍", new[] { "alice-slack" })],
+            page[0].Reactions!.Select(r => (r.Emoji, r.Users.Select(u => u.Name).ToArray())));
+        Assert.Equal(3, await h.WithDbAsync(db => db.Reactions.CountAsync()));
         var mappings = await h.WithDbAsync(db => db.ImportMappings.AsNoTracking().Where(m => m.Kind == "message").ToDictionaryAsync(m => m.LocalId));
-        var reply = JsonNode.Parse(mappings[general[2].Id].Data!)!;
-        Assert.Equal(general[0].Id, reply["thread_parent"]!.GetValue<long>());
-        Assert.Equal(general[0].Id, JsonNode.Parse(mappings[general[3].Id].Data!)!["thread_parent"]!.GetValue<long>());
-        var reactions = JsonNode.Parse(mappings[general[0].Id].Data!)!["reactions"]!.AsArray();
-        Assert.Equal("tada", reactions[0]!["name"]!.GetValue<string>());
-        Assert.Equal([users["Bob B"].Id, users["王芳"].Id], reactions[0]!["users"]!.AsArray().Select(u => u!.GetValue<long>()));
+        Assert.Equal(general[0].Id, JsonNode.Parse(mappings[general[2].Id].Data!)!["thread_parent"]!.GetValue<long>());
+        Assert.Equal("partyparrot", JsonNode.Parse(mappings[general[0].Id].Data!)!["skipped_reactions"]![0]!["name"]!.GetValue<string>());
 
         // Search finds imported messages; the import is in the audit log.
-        var wang = users["王芳"];
-        Assert.Single(await h.Search.SearchAsync(new Chat.UserRef(wang.Id, wang.Name, wang.Kind), "秘密计划"));
+        Assert.Single(await h.Search.SearchAsync(wangRef, "秘密计划"));
         Assert.Equal(1, await h.WithDbAsync(db => db.AuditLog.CountAsync(a => a.Action == SlackImport.AuditAction)));
 
         // Twice: nothing new.
-        var counts = await h.WithDbAsync(async db => (await db.Users.CountAsync(), await db.Rooms.CountAsync(), await db.Messages.CountAsync(), await db.RoomMembers.CountAsync()));
+        static async Task<(int, int, int, int, int, int)> Count(ChatDbContext db) => (await db.Users.CountAsync(), await db.Rooms.CountAsync(),
+            await db.Messages.CountAsync(), await db.RoomMembers.CountAsync(), await db.Reactions.CountAsync(), await db.ThreadFollowers.CountAsync());
+        var counts = await h.WithDbAsync(Count);
         var second = await h.Get<SlackImport>().ImportAsync(file, "(test)");
-        Assert.Equal((0, 0, 0, 8), (second.UsersAdded, second.RoomsAdded, second.MessagesAdded, second.AlreadyThere));
-        Assert.Equal(counts, await h.WithDbAsync(async db => (await db.Users.CountAsync(), await db.Rooms.CountAsync(), await db.Messages.CountAsync(), await db.RoomMembers.CountAsync())));
+        Assert.Equal((0, 0, 0, 0, 0, 8), (second.UsersAdded, second.RoomsAdded, second.MessagesAdded, second.ThreadReplies, second.Reactions, second.AlreadyThere));
+        Assert.Equal(counts, await h.WithDbAsync(Count));
 
         // An imported user signs in once an admin has set a password.
         Assert.False((await h.Get<ChatAccounts>().SignInOrRegisterAsync("alice-slack", "whatever-1", null)).Succeeded);
@@ -192,5 +217,17 @@ public sealed class SlackImportTests
         {
             TempDir.Delete(dir);
         }
+    }
+
+    [Fact]
+    public void Slack_reaction_names_map_to_one_emoji_each_and_unknown_names_to_none()
+    {
+        Assert.All(SlackEmoji.Table, kv => Assert.True(Emoji.IsEmoji(kv.Value), $"{kv.Key} → {kv.Value}"));
+        Assert.Equal(("👍", "👍", "❤️", "🎉"), (SlackEmoji.Map("+1"), SlackEmoji.Map("thumbsup"), SlackEmoji.Map("heart"), SlackEmoji.Map(":tada:")));
+        Assert.Equal("👍🏽", SlackEmoji.Map("thumbsup::skin-tone-4"));
+        Assert.True(Emoji.IsEmoji(SlackEmoji.Map("thumbsup::skin-tone-4")));
+        Assert.Null(SlackEmoji.Map("partyparrot"));
+        Assert.Null(SlackEmoji.Map(""));
+        Assert.Null(SlackEmoji.Map(null));
     }
 }

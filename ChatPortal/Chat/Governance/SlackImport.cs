@@ -5,18 +5,23 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using ChatPortal.Chat.Conversations;
 using ChatPortal.Data;
 using Microsoft.EntityFrameworkCore;
 
 namespace ChatPortal.Chat.Governance;
 
 /// <summary>What an import added (a second run of the same export adds nothing) and what it skipped.</summary>
+/// <remarks><see cref="Reactions"/> counts reaction rows (one per user and emoji); <see cref="ReactionsSkipped"/> counts Slack
+/// reactions (a name on a message) not stored: a name with no Unicode emoji in <see cref="SlackEmoji"/>, or one past the
+/// distinct-emoji cap. Skipped ones stay in the import mapping (<c>Data.skipped_reactions</c>).</remarks>
 public sealed record SlackImportResult(int UsersAdded, int RoomsAdded, int MessagesAdded, int ThreadReplies, int Reactions,
-    int AlreadyThere, int Skipped)
+    int AlreadyThere, int Skipped, int ReactionsSkipped = 0)
 {
     public override string ToString() =>
-        $"{UsersAdded} users, {RoomsAdded} rooms, {MessagesAdded} messages ({ThreadReplies} thread replies, {Reactions} reactions kept) added; " +
-        $"{AlreadyThere} messages were already imported; {Skipped} skipped (joins, leaves, empty)";
+        $"{UsersAdded} users, {RoomsAdded} rooms, {MessagesAdded} messages ({ThreadReplies} thread replies, {Reactions} reactions) added; " +
+        $"{AlreadyThere} messages were already imported; {Skipped} skipped (joins, leaves, empty); " +
+        $"{ReactionsSkipped} reactions skipped (no Unicode emoji for the name, or over the cap)";
 }
 
 /// <summary>The export is not one we can read; nothing after the failing part was imported.</summary>
@@ -35,9 +40,14 @@ public sealed class SlackImportException(string message) : Exception(message);
 /// user, with the client id <c>slack:CHANNEL:TS</c>. Slack markup (<c>&lt;@U1&gt;</c>, links,
 /// entities) becomes plain text; files become "[file: name]" (their contents are not in the
 /// export and are not fetched).</item>
-/// <item>Thread replies are kept as ordinary messages in the room; the parent is kept in the import
-/// mapping (<c>ImportMappings.Data.thread_parent</c>) for the thread feature to pick up. Reactions
-/// are kept there too (<c>Data.reactions</c>) until the reactions feature has a table.</item>
+/// <item>Thread replies become replies of the imported parent (<see cref="Message.ThreadId"/>), out of the
+/// room's list unless Slack broadcast them (<c>thread_broadcast</c>/<c>reply_broadcast</c> → <see cref="Message.AlsoInRoom"/>);
+/// the parent's author, the repliers and the members they mention follow the thread (as <see cref="Conversations.ChatThreads"/>
+/// does for live replies), with the imported replies counted as read. A reply whose parent is not in the export stays in the room.</item>
+/// <item>Reactions become rows of the <c>Reactions</c> table (the state history pages read), their Slack names mapped to
+/// Unicode by <see cref="SlackEmoji"/>, validated by <see cref="Conversations.Emoji"/> and capped at
+/// <see cref="Conversations.ChatReactions.MaxDistinctEmoji"/> distinct emoji a message; unknown names are skipped and counted.
+/// No ReactionAdded event rows: those exist for live delivery and catch-up, and imported history is not live.</item>
 /// <item>Idempotent: every user, channel and message is recorded in <c>ImportMappings</c>; a second
 /// run finds them and adds nothing.</item>
 /// </list>
@@ -85,7 +95,7 @@ public sealed partial class SlackImport(IDbContextFactory<ChatDbContext> dbFacto
                 await ImportMessagesAsync(zip, id, name, roomId, userMap, counts, ct);
             }
             var result = new SlackImportResult(counts.Users, counts.Rooms, counts.Messages, counts.Replies, counts.Reactions, counts.Existing,
-                counts.Skipped);
+                counts.Skipped, counts.ReactionsSkipped);
             await using (var db = await dbFactory.CreateDbContextAsync(ct))
             {
                 db.AuditLog.Add(new AuditEntry
@@ -107,7 +117,7 @@ public sealed partial class SlackImport(IDbContextFactory<ChatDbContext> dbFacto
 
     private sealed class Counts
     {
-        public int Users, Rooms, Messages, Replies, Reactions, Existing, Skipped;
+        public int Users, Rooms, Messages, Replies, Reactions, Existing, Skipped, ReactionsSkipped;
     }
 
     private async Task<Dictionary<string, long>> ImportUsersAsync(List<JsonObject> users, Counts counts, CancellationToken ct)
@@ -205,6 +215,16 @@ public sealed partial class SlackImport(IDbContextFactory<ChatDbContext> dbFacto
 
     private sealed record SlackMessage(string Ts, JsonObject Json);
 
+    /// <summary>A message waiting for its batch: the row, its mapping data, its Slack parent and its reactions (emoji, our user).</summary>
+    private sealed record Pending(SlackMessage Slack, Message Row, JsonObject? Data, string? ParentTs, List<(string Emoji, long UserId)> Reactions);
+
+    /// <summary>Per channel: the room's members by name (for mentions) and which followers this import added.</summary>
+    private sealed class ThreadContext
+    {
+        public required List<(long Id, string Name)> MemberNames { get; init; }
+        public HashSet<(long Thread, long User)> Added { get; } = [];
+    }
+
     private async Task ImportMessagesAsync(ZipArchive zip, string channelId, string channelName, long roomId, Dictionary<string, long> users,
         Counts counts, CancellationToken ct)
     {
@@ -225,7 +245,14 @@ public sealed partial class SlackImport(IDbContextFactory<ChatDbContext> dbFacto
         var names = await db.Users.AsNoTracking().Where(u => ids.Contains(u.Id)).ToDictionaryAsync(u => u.Id, u => u.Name, ct);
         var userNames = users.ToDictionary(kv => kv.Key, kv => names.GetValueOrDefault(kv.Value, kv.Key));
 
-        var pending = new List<(SlackMessage Slack, Message Row, JsonObject? Data)>();
+        // Mentions in replies are of the room's members (people), as for live replies.
+        var memberNames = await (from rm in db.RoomMembers.AsNoTracking()
+                                 where rm.RoomId == roomId
+                                 join u in db.Users.AsNoTracking() on rm.UserId equals u.Id
+                                 where u.Kind == UserKind.Member
+                                 select new { u.Id, u.Name }).ToListAsync(ct);
+        var threads = new ThreadContext { MemberNames = memberNames.Select(u => (u.Id, u.Name)).ToList() };
+        var pending = new List<Pending>();
         foreach (var s in all)
         {
             var key = $"{channelId}:{s.Ts}";
@@ -241,29 +268,9 @@ public sealed partial class SlackImport(IDbContextFactory<ChatDbContext> dbFacto
             if (text.Length > 4000) text = text[..4000];
             var sender = await SenderAsync(db, m, users, counts, ct);
             var data = new JsonObject();
-            if (Str(m, "thread_ts") is { } parentTs && parentTs != s.Ts)
-            {
-                data["thread_ts"] = parentTs;
-                var parentKey = $"{channelId}:{parentTs}";
-                var parent = known.GetValueOrDefault(parentKey);
-                if (parent == 0) parent = pending.FirstOrDefault(p => p.Slack.Ts == parentTs).Row?.Id ?? 0;
-                if (parent != 0) data["thread_parent"] = parent;
-                counts.Replies++;
-            }
-            if (m["reactions"] is JsonArray reactions && reactions.Count > 0)
-            {
-                var kept = new JsonArray();
-                foreach (var r in reactions.OfType<JsonObject>())
-                {
-                    var by = new JsonArray();
-                    if (r["users"] is JsonArray ru)
-                        foreach (var u in ru.Select(x => x?.GetValue<string>()).Where(x => x is not null))
-                            by.Add(users.TryGetValue(u!, out var local) ? local : u);
-                    kept.Add(new JsonObject { ["name"] = Str(r, "name"), ["count"] = Long(r, "count"), ["users"] = by });
-                    counts.Reactions++;
-                }
-                data["reactions"] = kept;
-            }
+            var parentTs = Str(m, "thread_ts") is { } pts && pts != s.Ts ? pts : null;
+            if (parentTs is not null) data["thread_ts"] = parentTs;
+            var reactions = Reactions(m, users, data, counts);
             var row = new Message
             {
                 RoomId = roomId,
@@ -273,39 +280,126 @@ public sealed partial class SlackImport(IDbContextFactory<ChatDbContext> dbFacto
                 ClientMsgId = Clip($"slack:{channelId}:{s.Ts}", 64),
                 CreatedAt = TsToTime(s.Ts),
                 EditedAt = m["edited"] is JsonObject e && Str(e, "ts") is { } ets ? TsToTime(ets) : null,
+                AlsoInRoom = parentTs is not null && Str(m, "subtype") is "thread_broadcast" or "reply_broadcast",
             };
-            pending.Add((s, row, data.Count > 0 ? data : null));
+            pending.Add(new Pending(s, row, data.Count > 0 ? data : null, parentTs, reactions));
             if (pending.Count >= Batch)
             {
-                await SaveBatchAsync(db, channelId, pending, known, counts, ct);
+                await SaveBatchAsync(db, channelId, roomId, pending, known, threads, counts, ct);
                 pending.Clear();
             }
         }
-        if (pending.Count > 0) await SaveBatchAsync(db, channelId, pending, known, counts, ct);
+        if (pending.Count > 0) await SaveBatchAsync(db, channelId, roomId, pending, known, threads, counts, ct);
     }
 
-    /// <summary>One transaction: the rows, then their mappings (with thread parents now that ids are known).</summary>
-    private async Task SaveBatchAsync(ChatDbContext db, string channelId, List<(SlackMessage Slack, Message Row, JsonObject? Data)> batch,
-        Dictionary<string, long> known, Counts counts, CancellationToken ct)
+    /// <summary>
+    /// A message's Slack reactions as (emoji, our user) pairs, by the reaction rules: one emoji each (mapped from the
+    /// Slack name), at most <see cref="ChatReactions.MaxDistinctEmoji"/> distinct ones, one row per user and emoji.
+    /// Names we cannot map, and reactions past the cap, are skipped, counted and kept in the mapping data.
+    /// </summary>
+    private static List<(string Emoji, long UserId)> Reactions(JsonObject m, Dictionary<string, long> users, JsonObject data, Counts counts)
+    {
+        var result = new List<(string, long)>();
+        if (m["reactions"] is not JsonArray reactions) return result;
+        var distinct = new HashSet<string>(StringComparer.Ordinal);
+        var seen = new HashSet<(string, long)>();
+        var skipped = new JsonArray();
+        foreach (var r in reactions.OfType<JsonObject>())
+        {
+            var name = Str(r, "name");
+            var emoji = SlackEmoji.Map(name);
+            if (emoji is null || !Conversations.Emoji.IsEmoji(emoji)
+                || (!distinct.Contains(emoji) && distinct.Count >= ChatReactions.MaxDistinctEmoji))
+            {
+                counts.ReactionsSkipped++;
+                skipped.Add(new JsonObject { ["name"] = name, ["users"] = r["users"]?.DeepClone() });
+                continue;
+            }
+            distinct.Add(emoji);
+            if (r["users"] is not JsonArray by) continue;
+            foreach (var u in by.Select(x => x is JsonValue v && v.TryGetValue<string>(out var id) ? id : null))
+                if (u is not null && users.TryGetValue(u, out var local) && seen.Add((emoji, local)))
+                    result.Add((emoji, local));
+        }
+        if (skipped.Count > 0) data["skipped_reactions"] = skipped;
+        return result;
+    }
+
+    /// <summary>
+    /// One transaction: the rows, then (ids known) their thread parents, thread followers, reactions and mappings.
+    /// A Slack parent is always older than its replies, so it is in this batch or already imported.
+    /// </summary>
+    private async Task SaveBatchAsync(ChatDbContext db, string channelId, long roomId, List<Pending> batch, Dictionary<string, long> known,
+        ThreadContext threads, Counts counts, CancellationToken ct)
     {
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         db.Messages.AddRange(batch.Select(b => b.Row));
         await db.SaveChangesAsync(ct);
-        foreach (var (slack, row, data) in batch)
+        var byTs = batch.ToDictionary(b => b.Slack.Ts, b => b.Row);
+        foreach (var b in batch) known[$"{channelId}:{b.Slack.Ts}"] = b.Row.Id;
+
+        var replies = new List<Pending>();
+        foreach (var b in batch.Where(b => b.ParentTs is not null))
         {
-            if (data is not null && data["thread_parent"] is null && Str(data, "thread_ts") is { } pts)
+            var parent = known.GetValueOrDefault($"{channelId}:{b.ParentTs}");
+            if (parent == 0 || byTs.GetValueOrDefault(b.ParentTs!) is { ThreadId: not null })
             {
-                var parent = known.GetValueOrDefault($"{channelId}:{pts}");
-                if (parent == 0) parent = batch.FirstOrDefault(x => x.Slack.Ts == pts).Row?.Id ?? 0;
-                if (parent != 0) data["thread_parent"] = parent;
+                b.Row.AlsoInRoom = false; // no parent here (not exported, or skipped): an ordinary message of the room
+                continue;
             }
-            db.ImportMappings.Add(Mapping("message", $"{channelId}:{slack.Ts}", row.Id, data?.ToJsonString()));
-            known[$"{channelId}:{slack.Ts}"] = row.Id;
+            b.Row.ThreadId = parent;
+            b.Data!["thread_parent"] = parent;
+            replies.Add(b);
+        }
+        if (replies.Count > 0) await AddFollowersAsync(db, roomId, replies, threads, ct);
+
+        foreach (var b in batch)
+        {
+            // Slack has no reaction times: the message's time, in Slack's order (emoji and users show in that order).
+            var order = 0;
+            foreach (var (emoji, userId) in b.Reactions)
+                db.Reactions.Add(new Reaction { MessageId = b.Row.Id, UserId = userId, Emoji = emoji, RoomId = roomId, CreatedAt = b.Row.CreatedAt.AddMilliseconds(order++) });
+            db.ImportMappings.Add(Mapping("message", $"{channelId}:{b.Slack.Ts}", b.Row.Id, b.Data?.ToJsonString()));
         }
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
         db.ChangeTracker.Clear();
         counts.Messages += batch.Count;
+        counts.Replies += replies.Count;
+        counts.Reactions += batch.Sum(b => b.Reactions.Count);
+    }
+
+    /// <summary>
+    /// The followers live replies get (<see cref="ChatThreads"/>): the parent's author, the repliers and the room members
+    /// they mention, people only. Imported replies are history: each follower this import added has read the thread up
+    /// to its last imported reply, so old Slack threads do not fill the Threads view with unread replies.
+    /// </summary>
+    private async Task AddFollowersAsync(ChatDbContext db, long roomId, List<Pending> replies, ThreadContext threads, CancellationToken ct)
+    {
+        var threadIds = replies.Select(r => r.Row.ThreadId!.Value).Distinct().ToList();
+        var rootSenders = await db.Messages.AsNoTracking().Where(m => threadIds.Contains(m.Id)).ToDictionaryAsync(m => m.Id, m => m.SenderId, ct);
+        var existing = await db.ThreadFollowers.Where(f => threadIds.Contains(f.ThreadId)).ToListAsync(ct);
+        foreach (var thread in replies.GroupBy(r => r.Row.ThreadId!.Value))
+        {
+            var last = thread.Max(r => r.Row.Id);
+            var wanted = new HashSet<long>();
+            if (rootSenders.TryGetValue(thread.Key, out var root)) wanted.Add(root);
+            foreach (var r in thread)
+            {
+                wanted.Add(r.Row.SenderId);
+                if (r.Row.Text.Contains('@', StringComparison.Ordinal))
+                    foreach (var (id, name) in threads.MemberNames.Where(u => Mentions.IsMentioned(r.Row.Text, u.Name))) wanted.Add(id);
+            }
+            var candidates = wanted.ToList();
+            var people = await db.Users.AsNoTracking().Where(u => candidates.Contains(u.Id) && u.Kind == UserKind.Member).Select(u => u.Id).ToListAsync(ct);
+            var followers = existing.Where(f => f.ThreadId == thread.Key).ToDictionary(f => f.UserId);
+            foreach (var f in followers.Values.Where(f => threads.Added.Contains((thread.Key, f.UserId)) && f.LastReadId < last)) f.LastReadId = last;
+            foreach (var userId in people.Where(u => !followers.ContainsKey(u)))
+            {
+                db.ThreadFollowers.Add(new ThreadFollower { ThreadId = thread.Key, UserId = userId, RoomId = roomId, LastReadId = last, FollowedAt = time.GetUtcNow() });
+                threads.Added.Add((thread.Key, userId));
+            }
+        }
     }
 
     /// <summary>The mapped user; a bot or integration message without one gets a bot user of its own (mapped by bot id or name).</summary>
