@@ -189,9 +189,12 @@ public sealed class RichComponentTests : IAsyncLifetime
 
         var cut = _ctx.Render<ChatView>(p => p.Add(c => c.Room, room).Add(c => c.Me, me).Add(c => c.Title, "# edits"));
         cut.WaitForAssertion(() => Assert.Equal(2, cut.FindAll(".msg").Count));
-        // Only my message has the actions.
+        // Only my message can be edited and deleted (anyone's can be replied to, reacted to, pinned, saved).
         Assert.Single(cut.FindAll($"[data-id='{mine.Id}'] .msg-edit"));
-        Assert.Empty(cut.FindAll($"[data-id='{theirs.Id}'] .msg-actions"));
+        Assert.Single(cut.FindAll($"[data-id='{mine.Id}'] .msg-delete"));
+        Assert.Empty(cut.FindAll($"[data-id='{theirs.Id}'] .msg-edit"));
+        Assert.Empty(cut.FindAll($"[data-id='{theirs.Id}'] .msg-delete"));
+        Assert.Single(cut.FindAll($"[data-id='{theirs.Id}'] .msg-react"));
 
         await cut.InvokeAsync(() => cut.Find($"[data-id='{mine.Id}'] .msg-edit").Click());
         await cut.InvokeAsync(() => cut.Find("#edit-input").Input("hello world"));
