@@ -131,7 +131,16 @@ public sealed class SiteAccessBrowserTests(BrowserFixture browser) : IClassFixtu
             // Guests off: a plain client is refused at once; the audit log has each change.
             await admin.Locator("[data-field='site-guests'] input").UncheckAsync();
             await admin.ClickAsync("#site-save");
-            await Expect(admin.Locator(".mud-snackbar").Last).ToContainTextAsync("Site access saved.");
+            // Several notices may be up (the new link's too), newest not necessarily last: wait for the setting itself.
+            await Expect(admin.Locator(".mud-snackbar").Filter(new() { HasText = "Site access saved." }).First).ToBeVisibleAsync();
+            var saved = false;
+            for (var tries = 0; tries < 150 && !saved; tries++)
+            {
+                await using (var db = PortalDb.Open(portal.DataDir))
+                    saved = (await db.Settings.SingleOrDefaultAsync(s => s.Key == "site.guests"))?.Value == "false";
+                if (!saved) await Task.Delay(100);
+            }
+            Assert.True(saved, "guests off was not saved");
             await using (var refused = await WsClient.ConnectAsync(portal.BaseUri, query: "room=lobby"))
             {
                 Assert.Equal(WebSocketCloseStatus.PolicyViolation, await refused.WaitClosedAsync());

@@ -33,6 +33,7 @@ public sealed class ClusterUnitTests
         new SessionRevoked(7, "signed_out", "feedfacefeedfacefeedfacefeedface"),
         new RoomChanged(Room),
         new RoomDeleted(3),
+        new RoomListed(Room),
         new MemberAdded(3, Ann),
         new MemberRemoved(3, Ann),
         new LinkPreviewReady(3, 42, new LinkPreview("https://example.com/茶", "Tea <b>", "desc", "Site", "0123456789abcdef0123456789abcdef", 480, 240)),
