@@ -174,8 +174,13 @@ public sealed class ChatBrowserTests(BrowserFixture browser) : IClassFixture<Bro
         }
     }
 
-    private static Task ScrollToTopAsync(IPage page) =>
-        page.Locator("#messages").EvaluateAsync("el => el.scrollTo(0, 0)");
+    // Paging starts once the first page has been shown at the bottom (chat.js arms the list then);
+    // a scroll before that is taken back by the jump to the newest message, so wait for it as a reader would.
+    private static async Task ScrollToTopAsync(IPage page)
+    {
+        await page.WaitForFunctionAsync("() => document.querySelector('#messages')?._armed === true", null, new() { Timeout = 15_000 });
+        await page.Locator("#messages").EvaluateAsync("el => el.scrollTo(0, 0)");
+    }
 }
 
 internal static class ChatPage

@@ -138,6 +138,7 @@ window.chatPortal = {
     el.scrollIntoView({ block: 'center' });
     setTimeout(() => {
       scroller._pinned = false;
+      scroller._armed = true; // paging up works from a message opened in the middle too
       scroller._fromBottom = scroller.scrollHeight - scroller.scrollTop;
     }, 800);
     return true;
