@@ -227,7 +227,7 @@ public sealed class InProcessTests
     }
 
     [Fact]
-    public async Task Stopping_the_server_closes_sockets_with_1001()
+    public async Task Stopping_the_server_closes_sockets_with_1012()
     {
         var portal = await InProcessPortal.StartAsync();
         try
@@ -236,7 +236,8 @@ public sealed class InProcessTests
             await using (ws)
             {
                 var stop = portal.StopAsync();
-                Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, await ws.WaitClosedAsync(TimeSpan.FromSeconds(30)));
+                Assert.Equal((WebSocketCloseStatus)1012, await ws.WaitClosedAsync(TimeSpan.FromSeconds(30)));
+                Assert.Equal("server_shutdown", ws.CloseReason);
                 await stop;
             }
         }

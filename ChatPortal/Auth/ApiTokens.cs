@@ -48,7 +48,9 @@ public sealed class ApiTokens(IDbContextFactory<ChatDbContext> dbFactory, UserDi
         var state = await users.GetFreshAsync(row.UserId, ct); // the database decides a ban, not the cache
         if (state is null || state.Banned) return null;
         var now = time.GetUtcNow();
-        await db.ApiTokens.Where(t => t.Id == row.Id).ExecuteUpdateAsync(s => s.SetProperty(t => t.LastUsedAt, now), ct);
+        // "Last used" to the minute: a write per connect made reconnect storms queue on the database (issue 19).
+        if (row.LastUsedAt is not { } last || now - last >= TimeSpan.FromMinutes(1))
+            await db.ApiTokens.Where(t => t.Id == row.Id).ExecuteUpdateAsync(s => s.SetProperty(t => t.LastUsedAt, now), ct);
         return (state.User, row.Id);
     }
 

@@ -22,14 +22,23 @@ public sealed record SiteAccessSettings(RegistrationMode Registration, bool Gues
 
 /// <summary>
 /// Registration (open, invite-only, closed) and guests (on, off) as site settings (issue 21): stored in
-/// <see cref="PortalSetting"/> rows, edited in the back office. They are read from the database every
-/// time they decide something (a registration, a guest connection: rare and already costly), so a
-/// change takes effect at once on every node of a cluster without a cache to invalidate. Until the back
-/// office saves them, the configuration decides: <c>Accounts:AutoRegister=false</c> means closed,
+/// <see cref="PortalSetting"/> rows, edited in the back office. Registration and the back office read the
+/// database every time; the guest check on every guest connection reads a copy at most
+/// <see cref="CacheFor"/> old (a reconnect storm of guests made one query each, issue 19): a change saved on
+/// this node applies at once, one saved on another node (or in the database) within that time. Until the
+/// back office saves them, the configuration decides: <c>Accounts:AutoRegister=false</c> means closed,
 /// <c>WebSockets:AllowGuests</c> whether guests may connect.
 /// </summary>
-public sealed class SiteAccess(IDbContextFactory<ChatDbContext> dbFactory, IOptions<AccountOptions> accounts, IOptions<WebSocketEndpointOptions> sockets)
+public sealed class SiteAccess(IDbContextFactory<ChatDbContext> dbFactory, IOptions<AccountOptions> accounts, IOptions<WebSocketEndpointOptions> sockets,
+    TimeProvider time)
 {
+    /// <summary>How old the copy the guest check reads may be.</summary>
+    public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(5);
+
+    private volatile Cached? _cached;
+
+    private sealed record Cached(SiteAccessSettings Settings, DateTimeOffset ReadAt);
+
     public const string RegistrationKey = "site.registration";
     public const string GuestsKey = "site.guests";
     public const string InviteKey = "site.invite";
@@ -44,10 +53,16 @@ public sealed class SiteAccess(IDbContextFactory<ChatDbContext> dbFactory, IOpti
             : accounts.Value.AutoRegister ? RegistrationMode.Open : RegistrationMode.Closed;
         var guests = rows.TryGetValue(GuestsKey, out var g) && bool.TryParse(g, out var on) ? on : sockets.Value.AllowGuests;
         var invite = rows.TryGetValue(InviteKey, out var code) && code.Length > 0 ? code : "";
-        return new SiteAccessSettings(mode, guests, invite);
+        var settings = new SiteAccessSettings(mode, guests, invite);
+        _cached = new Cached(settings, time.GetUtcNow());
+        return settings;
     }
 
-    public async Task<bool> GuestsAllowedAsync(CancellationToken ct = default) => (await GetAsync(ct)).GuestsAllowed;
+    public async Task<bool> GuestsAllowedAsync(CancellationToken ct = default)
+    {
+        if (_cached is { } c && time.GetUtcNow() - c.ReadAt < CacheFor) return c.Settings.GuestsAllowed;
+        return (await GetAsync(ct)).GuestsAllowed;
+    }
 
     /// <summary>Whether a new account may be created now, with the invite code the person came with (if any).</summary>
     public async Task<bool> MayRegisterAsync(string? inviteCode, CancellationToken ct = default)
@@ -80,6 +95,7 @@ public sealed class SiteAccess(IDbContextFactory<ChatDbContext> dbFactory, IOpti
         await UpsertAsync(db, InviteKey, invite, ct);
         alsoWrite?.Invoke(db, saved);
         await db.SaveChangesAsync(ct);
+        _cached = new Cached(saved, time.GetUtcNow());
         return saved;
     }
 

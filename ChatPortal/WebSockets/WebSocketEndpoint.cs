@@ -164,7 +164,7 @@ internal static class WebSocketEndpoint
 
 /// <summary>
 /// Open sockets of this node: the per-address cap, closing sockets whose API token was revoked,
-/// and a clean 1001 for everyone when the server stops.
+/// and a clean 1012 (service restart) for everyone when the server stops, so clients come back at once.
 /// </summary>
 internal sealed class SocketRegistry
 {
@@ -176,8 +176,11 @@ internal sealed class SocketRegistry
     {
         _options = options.Value;
         tokens.Revoked += tokenId => CloseWhere(c => c.TokenId == tokenId, WebSocketCloseStatus.PolicyViolation, "token_revoked");
-        lifetime.ApplicationStopping.Register(() => CloseWhere(_ => true, WebSocketCloseStatus.EndpointUnavailable, "server_shutdown"));
+        lifetime.ApplicationStopping.Register(() => CloseWhere(_ => true, ServiceRestart, "server_shutdown"));
     }
+
+    /// <summary>1012: the server is restarting (RFC 6455 registry); clients reconnect without waiting for a backoff step.</summary>
+    public const WebSocketCloseStatus ServiceRestart = (WebSocketCloseStatus)1012;
 
     public int Count => _open.Count;
 
