@@ -32,6 +32,14 @@ public sealed record MessageDeleted(long Room, long MessageId, long EventId, Use
 /// <summary>A user came online in a room (first tab/socket) or went (last one closed).</summary>
 public sealed record PresenceChanged(long Room, UserRef User, bool Joined) : ChatEvent(Room);
 
+/// <summary>
+/// A busy room's presence in one event (issue 19): where more than <see cref="ChatOptions.PresenceAnnounceUpTo"/>
+/// sessions of this node are in a room, arrivals and departures are not delivered one by one (a connect storm
+/// made O(room size) frames per connect) but at most once a second as the number online; clients ask for the
+/// list when they show it. Made by each node for its own sessions (<see cref="PresenceDigest"/>), never stored or relayed.
+/// </summary>
+public sealed record PresenceSummary(long Room, int Online) : ChatEvent(Room);
+
 public sealed record UserTyping(long Room, UserRef User) : ChatEvent(Room);
 
 /// <summary>Sent to one user's own channel: a direct conversation with them started or got a message.</summary>

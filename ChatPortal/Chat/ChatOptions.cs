@@ -19,6 +19,13 @@ public sealed class ChatOptions
     /// <summary>At most one typing notice per user and room this often (the web UI shows one for about 5 s).</summary>
     public TimeSpan TypingInterval { get; set; } = TimeSpan.FromSeconds(3);
     /// <summary>
+    /// Rooms with more sessions than this on a node get presence as a summary at most once a second
+    /// (<see cref="PresenceSummary"/>) instead of an event per arrival and departure. 0 = always one by one.
+    /// </summary>
+    public int PresenceAnnounceUpTo { get; set; } = 100;
+    /// <summary>How often a busy room's presence summary is sent, at most.</summary>
+    public TimeSpan PresenceSummaryInterval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>
     /// SQLite: the writer adds new messages to the search index once no write has come for this long
     /// (or between batches once 2,048 wait), so a burst is indexed in one step. Search reads the
     /// messages not yet indexed directly, so results are complete either way.

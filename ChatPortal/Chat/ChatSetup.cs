@@ -22,6 +22,8 @@ public static class ChatSetup
         s.AddSingleton<LocalFanout>();
         s.AddSingleton<IChatBackplane, InProcessBackplane>();
         s.AddSingleton<PresenceTracker>();
+        s.AddSingleton<PresenceDigest>();
+        s.AddHostedService(sp => sp.GetRequiredService<PresenceDigest>());
         s.AddSingleton<UserTimeZones>();
         s.AddSingleton<WordFilter>();
         s.AddSingleton<MessageWriter>();

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
 
 namespace ChatPortal.Chat;
 
@@ -8,10 +9,12 @@ namespace ChatPortal.Chat;
 /// of this node or another passes here, so this is where the core's caches learn of room,
 /// membership and user changes, just before the event reaches anyone.
 /// </summary>
-public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMetrics metrics)
+public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMetrics metrics, IOptions<ChatOptions> options)
 {
     private readonly ConcurrentDictionary<long, SubscriberSet> _rooms = new();
     private readonly ConcurrentDictionary<long, SubscriberSet> _users = new();
+    private readonly ConcurrentDictionary<long, byte> _presenceChanged = new();
+    private readonly int _announceUpTo = options.Value.PresenceAnnounceUpTo;
 
     public IDisposable SubscribeRoom(long roomId, IChatSubscriber subscriber) => Add(_rooms, roomId, subscriber);
 
@@ -35,10 +38,28 @@ public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMe
             MemberAdded m => Publish(_users, m.User.Id, evt) + Publish(_rooms, evt.RoomId, evt),
             MemberRemoved m => Publish(_users, m.User.Id, evt) + Publish(_rooms, evt.RoomId, evt),
             RoomListed => PublishToAllUsers(evt), // rare (a room is created): every drawer lists it
+            PresenceChanged p when Busy(p.RoomId) => Defer(p.RoomId), // the digest sends the room's summary
             _ => Publish(_rooms, evt.RoomId, evt),
         };
         metrics.Delivered(delivered);
         return delivered;
+    }
+
+    private bool Busy(long roomId) => _announceUpTo > 0 && RoomSubscriberCount(roomId) > _announceUpTo;
+
+    private int Defer(long roomId)
+    {
+        _presenceChanged.TryAdd(roomId, 0);
+        return 0;
+    }
+
+    /// <summary>Busy rooms whose presence changed since the last call (<see cref="PresenceDigest"/> sends their summaries).</summary>
+    public IReadOnlyList<long> TakePresenceChanges()
+    {
+        var changed = new List<long>();
+        foreach (var roomId in _presenceChanged.Keys)
+            if (_presenceChanged.TryRemove(roomId, out _)) changed.Add(roomId);
+        return changed;
     }
 
     private int PublishToAllUsers(ChatEvent evt)

@@ -70,6 +70,16 @@ public sealed class PresenceTracker(IRemotePresence? remote = null)
         return all.OrderBy(u => u.Name, StringComparer.OrdinalIgnoreCase).ToList();
     }
 
+    /// <summary>How many users are online in the room (this node and, in a cluster, the others).</summary>
+    public int Count(long roomId)
+    {
+        if (remote is null)
+        {
+            lock (_gate) return _rooms.TryGetValue(roomId, out var users) ? users.Count : 0;
+        }
+        return Online(roomId).Count;
+    }
+
     public bool IsOnline(long roomId, long userId) => IsOnlineHere(roomId, userId) || (remote?.IsOnline(roomId, userId) ?? false);
 
     /// <summary>Whether the user has a connection in the room on this node.</summary>

@@ -103,6 +103,7 @@ public sealed class V1WireFormat(IOptions<PortalOptions> portal, Profiles.Profil
                 WireJson.Utc(e.Message.EditedAt ?? e.Message.CreatedAt), User(e.Message.Sender)), c.EditedFrame),
             MessageDeleted d => PlainWireFormat.Json(new DeletedFrame(d.RoomId, d.EventId, d.MessageId, User(d.By)), c.DeletedFrame),
             PresenceChanged p => PlainWireFormat.Json(new PresenceFrame(p.RoomId, User(p.User), p.Joined), c.PresenceFrame),
+            PresenceSummary p => PlainWireFormat.Json(new PresenceSummaryFrame(p.RoomId, p.Online), c.PresenceSummaryFrame),
             UserTyping t => PlainWireFormat.Json(new TypingFrame(t.RoomId, User(t.User)), c.TypingFrame),
             DirectActivity a => PlainWireFormat.Json(new DirectFrame(WireJson.Room(a.Conversation.Room), User(a.Conversation.Other),
                 a.MessageId > 0 ? a.MessageId : null), c.DirectFrame),

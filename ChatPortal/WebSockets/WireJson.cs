@@ -106,6 +106,11 @@ internal sealed record PresenceFrame(long RoomId, WireUser User, bool Online)
     [JsonPropertyOrder(-1)] public string Type => "presence";
 }
 
+internal sealed record PresenceSummaryFrame(long RoomId, int Online)
+{
+    [JsonPropertyOrder(-1)] public string Type => "presence_summary";
+}
+
 internal sealed record TypingFrame(long RoomId, WireUser User)
 {
     [JsonPropertyOrder(-1)] public string Type => "typing";
@@ -251,6 +256,7 @@ internal sealed record PlainError(string Code, string Message)
 [JsonSerializable(typeof(EditedFrame))]
 [JsonSerializable(typeof(DeletedFrame))]
 [JsonSerializable(typeof(PresenceFrame))]
+[JsonSerializable(typeof(PresenceSummaryFrame))]
 [JsonSerializable(typeof(TypingFrame))]
 [JsonSerializable(typeof(DirectFrame))]
 [JsonSerializable(typeof(RoomChangedFrame))]

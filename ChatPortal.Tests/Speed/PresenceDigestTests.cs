@@ -1,0 +1,54 @@
+using ChatPortal.Tests.WebSockets;
+
+namespace ChatPortal.Tests.Speed;
+
+/// <summary>
+/// Issue 19: joins and leaves of a busy room must not cost O(room size) frames each. Above
+/// <c>Chat:PresenceAnnounceUpTo</c> sessions in a room, presence reaches clients as a summary
+/// (<c>presence_summary</c>, the number online) at most once per interval; the list stays one request away.
+/// </summary>
+public sealed class PresenceDigestTests
+{
+    [Fact]
+    public async Task A_busy_room_gets_one_presence_summary_instead_of_an_event_per_arrival()
+    {
+        await using var portal = await InProcessPortal.StartAsync(new Dictionary<string, string?>
+        {
+            ["Chat:PresenceAnnounceUpTo"] = "3",
+            ["Chat:PresenceSummaryInterval"] = "00:00:00.300",
+        });
+        var (watcher, _) = await portal.MemberAsync(PortalHelpers.UniqueName("watcher"));
+        await using var plain = await WsClient.ConnectAsync(portal.BaseUri); // a plain guest in the lobby too
+        await plain.WaitForAsync(f => f.Is("openSuccess"));
+        var names = Enumerable.Range(1, 6).Select(i => PortalHelpers.UniqueName($"arrival{i}")).ToList();
+        var arrivals = new List<WsClient>();
+        try
+        {
+            foreach (var name in names) arrivals.Add((await portal.MemberAsync(name)).Socket);
+
+            // The first arrivals are announced one by one (a quiet room)…
+            await watcher.WaitForAsync(f => f.Is("presence") && f.Get("user.name") == names[0]);
+            // …then the room is busy: a summary with everyone online, and no event for the last one.
+            var summary = await watcher.WaitForAsync(f => f.Is("presence_summary") && f.Get("online") == "8");
+            Assert.Equal(watcher.Where(f => f.Is("joined")).Single().Get("room.id"), summary.Get("room_id"));
+            Assert.Empty(watcher.Where(f => f.Is("presence") && f.Get("user.name") == names[^1]));
+            Assert.True(watcher.Where(f => f.Is("presence")).Count < names.Count);
+
+            // The list is one request away.
+            await watcher.SendJsonAsync(new { type = "online", id = 77, room = "lobby" });
+            var online = await watcher.WaitForAsync(f => f.Is("online") && f.Get("reply_to") == "77");
+            Assert.Equal(8, online.Json.GetProperty("users").GetArrayLength());
+
+            // Departures the same way.
+            foreach (var a in arrivals.Take(3)) await a.DisposeAsync();
+            await watcher.WaitForAsync(f => f.Is("presence_summary") && f.Get("online") == "5");
+        }
+        finally
+        {
+            foreach (var a in arrivals) await a.DisposeAsync();
+            await watcher.DisposeAsync();
+        }
+        // The plain protocol is unchanged: no new frame type reaches it.
+        Assert.Empty(plain.Where(f => f.Is("presence_summary")));
+    }
+}
