@@ -35,6 +35,7 @@ public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMe
             MemberAdded m => Publish(_users, m.User.Id, evt) + Publish(_rooms, evt.RoomId, evt),
             MemberRemoved m => Publish(_users, m.User.Id, evt) + Publish(_rooms, evt.RoomId, evt),
             RoomListed => PublishToAllUsers(evt), // rare (a room is created): every drawer lists it
+            IPersonalEvent p => Publish(_users, p.UserId, evt), // saved messages, thread follows: the user's own tabs and sockets
             _ => Publish(_rooms, evt.RoomId, evt),
         };
         metrics.Delivered(delivered);

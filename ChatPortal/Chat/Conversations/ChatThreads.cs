@@ -13,7 +13,8 @@ public sealed record ThreadEntry(ChatMessage Root, RoomInfo Room, int Replies, i
 /// first message's author, everyone who replied or was mentioned in it, and whoever follows it by hand)
 /// and how far each follower read it: the thread unread counts and the Threads view.
 /// </summary>
-public sealed class ChatThreads(RoomDirectory rooms, ChatHistory history, IDbContextFactory<ChatDbContext> dbFactory, TimeProvider time)
+public sealed class ChatThreads(RoomDirectory rooms, ChatHistory history, IDbContextFactory<ChatDbContext> dbFactory, TimeProvider time,
+    IChatBackplane backplane)
 {
     private const int MaxReplies = 500;
 
@@ -60,7 +61,7 @@ public sealed class ChatThreads(RoomDirectory rooms, ChatHistory history, IDbCon
         return ChatResult.Of<(ChatMessage, IReadOnlyList<ChatMessage>)>((root!, replies));
     }
 
-    /// <summary>Follows (or stops following) a thread.</summary>
+    /// <summary>Follows (or stops following) a thread; a change reaches the user's other tabs and sockets (<see cref="ThreadFollowChanged"/>).</summary>
     public async Task<ChatResult<bool>> FollowAsync(UserRef user, long rootId, bool follow = true, CancellationToken ct = default)
     {
         if (user.IsGuest) return ChatError.Forbidden;
@@ -68,12 +69,18 @@ public sealed class ChatThreads(RoomDirectory rooms, ChatHistory history, IDbCon
         if (denied is not null) return denied;
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var mine = db.ThreadFollowers.Where(f => f.ThreadId == rootId && f.UserId == user.Id);
-        if (!follow) return await mine.ExecuteDeleteAsync(ct) > 0;
+        if (!follow)
+        {
+            if (await mine.ExecuteDeleteAsync(ct) == 0) return false;
+            backplane.Publish(new ThreadFollowChanged(user.Id, rootId, root!.RoomId, false));
+            return true;
+        }
         if (await mine.AnyAsync(ct)) return false;
         var last = await db.Messages.Where(m => m.ThreadId == rootId).MaxAsync(m => (long?)m.Id, ct) ?? 0;
         db.ThreadFollowers.Add(new ThreadFollower { ThreadId = rootId, UserId = user.Id, RoomId = root!.RoomId, LastReadId = last, FollowedAt = time.GetUtcNow() });
         try { await db.SaveChangesAsync(ct); }
         catch (DbUpdateException) { return false; }
+        backplane.Publish(new ThreadFollowChanged(user.Id, rootId, root.RoomId, true));
         return true;
     }
 
