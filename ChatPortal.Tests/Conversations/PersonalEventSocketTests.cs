@@ -53,6 +53,36 @@ public sealed class PersonalEventSocketTests(WsPortalFixture fx)
     }
 
     [Fact]
+    public async Task Replying_in_a_thread_or_being_mentioned_in_one_is_a_follow_the_users_other_sockets_hear_of_once()
+    {
+        var room = await RoomAsync();
+        var annName = PortalHelpers.UniqueName("ann");
+        var calName = PortalHelpers.UniqueName("cal");
+        await using var phone = await fx.Portal.MemberSocketAsync(annName, room);
+        await using var laptop = await fx.Portal.MemberSocketAsync(annName, join: null);
+        await using var ben = await fx.Portal.MemberSocketAsync(PortalHelpers.UniqueName("ben"), room);
+        await using var cal = await fx.Portal.MemberSocketAsync(calName, room);
+        var root = await SendAsync(ben, room, "a question");
+
+        // Ann replies (mentioning Cal) on her phone: Ann, Ben (the author) and Cal now follow, and each hears of it.
+        Assert.True((await phone.RequestAsync("send", ("room", room), ("text", $"ask @{calName}"), ("thread_id", root),
+            ("client_id", Guid.NewGuid().ToString("N")))).Is("ack"));
+        var follow = await laptop.WaitForAsync(f => f.Is("follow_changed"));
+        Assert.Equal((root, "true"), (follow.GetLong("message_id"), follow.Get("following")));
+        await ben.WaitForAsync(f => f.Is("follow_changed") && f.GetLong("message_id") == root);
+        await cal.WaitForAsync(f => f.Is("follow_changed") && f.GetLong("message_id") == root);
+        // A second reply adds no follower: nothing more (a ping orders after anything already queued for the socket).
+        Assert.True((await phone.RequestAsync("send", ("room", room), ("text", "and another"), ("thread_id", root),
+            ("client_id", Guid.NewGuid().ToString("N")))).Is("ack"));
+        Assert.True((await laptop.RequestAsync("ping")).Is("pong"));
+        Assert.True((await ben.RequestAsync("ping")).Is("pong"));
+        Assert.Single(laptop.Where(f => f.Is("follow_changed")));
+        Assert.Single(ben.Where(f => f.Is("follow_changed")));
+        var threads = await laptop.RequestAsync("threads");
+        Assert.Contains(threads.Json.GetProperty("threads").EnumerateArray(), t => t.GetProperty("root").GetProperty("id").GetInt64() == root);
+    }
+
+    [Fact]
     public async Task A_rejoin_with_the_last_id_gets_the_rooms_current_receipts_after_its_catch_up_without_asking()
     {
         var room = await RoomAsync();

@@ -21,7 +21,8 @@ public sealed class ChatThreads(RoomDirectory rooms, ChatHistory history, IDbCon
     /// <summary>
     /// A reply is about to be stored: its author, the root's author and the members it mentions follow the thread
     /// (new followers from the start: every reply by others is unread). Done before the post is written, so anyone
-    /// who hears of the reply finds the thread among theirs.
+    /// who hears of the reply finds the thread among theirs. Each new follower's tabs and sockets hear of it
+    /// (<see cref="ThreadFollowChanged"/>), as if they had followed by hand.
     /// </summary>
     internal async Task NoteReplyAsync(long roomId, long threadId, UserRef sender, string text, CancellationToken ct = default)
     {
@@ -41,10 +42,12 @@ public sealed class ChatThreads(RoomDirectory rooms, ChatHistory history, IDbCon
         var ids = followers.ToList();
         var people = await db.Users.AsNoTracking().Where(u => ids.Contains(u.Id) && u.Kind == UserKind.Member).Select(u => u.Id).ToListAsync(ct);
         var existing = await db.ThreadFollowers.Where(f => f.ThreadId == threadId && ids.Contains(f.UserId)).Select(f => f.UserId).ToListAsync(ct);
-        foreach (var userId in people.Except(existing))
+        var added = people.Except(existing).ToList();
+        foreach (var userId in added)
             db.ThreadFollowers.Add(new ThreadFollower { ThreadId = threadId, UserId = userId, RoomId = roomId, LastReadId = 0, FollowedAt = time.GetUtcNow() });
         try { await db.SaveChangesAsync(ct); }
-        catch (DbUpdateException) { } // two replies at once added the same follower: one row is enough
+        catch (DbUpdateException) { return; } // two replies at once added the same follower: one row is enough (the other announces)
+        foreach (var userId in added) backplane.Publish(new ThreadFollowChanged(userId, threadId, roomId, true));
     }
 
     /// <summary>A thread: its first message and its replies (oldest first), for a user who may read the room.</summary>

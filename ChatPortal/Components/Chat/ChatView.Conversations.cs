@@ -172,9 +172,9 @@ public sealed partial class ChatView
             _threadReplies.Add(reply);
             if (RendererInfo.IsInteractive && !Me.IsGuest) _ = Threads.MarkReadAsync(Me, rootId, reply.Id);
         }
-        else if (reply.Sender.Id != Me.Id && !Me.IsGuest)
+        else if (!Me.IsGuest)
         {
-            _ = InvokeAsync(RefreshThreadsAsync); // the Threads badge: maybe one more unread
+            _ = InvokeAsync(RefreshThreadsAsync); // the Threads badge (maybe one more unread) and the view's counts, mine too
         }
         return !reply.AlsoInRoom;
     }
