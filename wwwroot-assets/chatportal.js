@@ -10,6 +10,7 @@
  *   client.on('message', m => console.log(ChatPortal.displayName(m.message.user), m.message.text));
  *   client.connect();
  *   client.send('lobby', 'hello');            // a Promise that resolves with the ack (after the server stored it)
+ *   client.sendImage('lobby', blob);          // an image; client.sendFile('lobby', file) any file (a download for others)
  *
  * What it does for you: authenticates on every (re)connect, reconnects with exponential backoff and
  * full jitter, re-joins rooms with the last event id seen (the server sends everything after it, in
@@ -323,10 +324,23 @@
   Client.prototype.sendTo = function (userName, text) { return this._enqueue({ type: 'send', to: userName, text: text }); };
 
   /** Sends an image (ArrayBuffer or Blob): announced, then the bytes as one binary frame. */
-  Client.prototype.sendImage = function (slug, data) {
+  Client.prototype.sendImage = function (slug, data) { return this._sendBytes({ type: 'image', room: slug }, data); };
+
+  /**
+   * Sends any file as an attachment (a File or Blob, or an ArrayBuffer): announced with its name (the File's
+   * own, unless name is given), then the bytes as one binary frame; resolves with the ack, retried like send.
+   * The server takes the type from the content and serves it only as a download (message.file).
+   * Errors: file_empty, file_too_large, file_quota, files_disabled, rate_limited.
+   */
+  Client.prototype.sendFile = function (slug, data, name) {
+    var fileName = name || (data && typeof data.name === 'string' && data.name) || 'file';
+    return this._sendBytes({ type: 'file', room: slug, name: fileName }, data);
+  };
+
+  Client.prototype._sendBytes = function (frame, data) {
     var self = this;
     var bytes = typeof Blob !== 'undefined' && data instanceof Blob ? data.arrayBuffer() : Promise.resolve(data);
-    return bytes.then(function (buf) { return self._enqueue({ type: 'image', room: slug }, buf); });
+    return bytes.then(function (buf) { return self._enqueue(frame, buf); });
   };
 
   Client.prototype._enqueue = function (frame, binary) {
@@ -388,13 +402,14 @@
   Client.prototype.receipts = function (slug) { return this.request({ type: 'receipts', room: slug }); };
   Client.prototype.hideReadReceipts = function (hidden) { return this.request({ type: 'read_receipts', hidden: hidden !== false }); };
   /**
-   * Applies a 'reaction' or 'pin' event to a message object of this protocol (from 'message' or 'history'):
+   * Applies a 'reaction', 'pin' or 'link_preview' event to a message object of this protocol (from 'message' or 'history'):
    * the event carries the whole new state, so nothing is counted on the client.
    */
   function applyToMessage(message, event) {
     if (!message || !event || message.id !== event.message_id) return message;
     if (event.type === 'reaction') message.reactions = event.reactions.length ? event.reactions : undefined;
     if (event.type === 'pin') message.pinned = event.pinned || undefined;
+    if (event.type === 'link_preview') message.preview = event.preview || undefined; // none: an edit took the link out
     return message;
   }
   Client.prototype.history = function (slug, before, limit) {

@@ -40,6 +40,8 @@ public sealed class ClusterUnitTests
         new ReactionChanged(3, 42, 46, Ann, "👍", true, [new ReactionSummary("👍", 2, [Ann, Ann with { Id = 8, Name = "ben" }])]),
         new PinChanged(3, 42, 47, Ann, Pinned: true),
         new ReadReceipt(3, Ann, 47),
+        new SavedChanged(7, 42, 3, Saved: true),
+        new ThreadFollowChanged(7, 42, 3, Following: false),
     ];
 
     [Fact]
@@ -56,6 +58,8 @@ public sealed class ClusterUnitTests
             // Same content: re-serializing the copy gives the same bytes.
             Assert.Equal(JsonSerializer.Serialize(evt, ClusterEventJson.Options), JsonSerializer.Serialize(back, ClusterEventJson.Options));
         }
+        // A preview taken away by an edit crosses as such.
+        Assert.Null(((LinkPreviewReady)ClusterEventJson.Deserialize(ClusterEventJson.Serialize(new LinkPreviewReady(3, 42, null)))).Preview);
         var posted = (MessagePosted)ClusterEventJson.Deserialize(Samples[0].Encoded(ClusterEventJson.Format));
         Assert.Equal(Msg with { Image = Msg.Image }, posted.Message with { Image = posted.Message.Image });
         Assert.Equal(Msg.Image, posted.Message.Image);

@@ -38,11 +38,14 @@ public sealed class ConversationPortalFixture : IAsyncLifetime
     }
 }
 
-public sealed class ConversationBrowserTests(ConversationPortalFixture f) : IClassFixture<ConversationPortalFixture>
+/// <summary>What the conversation browser tests share: a signed-in tab, a post that is seen, the screenshot folder.</summary>
+internal static class ConversationPages
 {
-    private const string Password = "secret-pass-1";
+    public const string Password = "secret-pass-1";
 
-    private async Task<IPage> OpenAsync(string name, string path = "/rooms/lobby", int width = 1280, int height = 800, string locale = "en-US")
+    /// <summary>A fresh browser profile signed in as <paramref name="name"/>, live (circuit up) at <paramref name="path"/>; alert() and dialogs count in window.__xss.</summary>
+    public static async Task<IPage> OpenAsync(ConversationPortalFixture f, string name, string path = "/rooms/lobby", int width = 1280, int height = 800,
+        string locale = "en-US")
     {
         var context = await f.Browser.NewContextAsync(f.Portal.BaseUri, width, height, locale);
         await context.AddInitScriptAsync("window.__xss = 0; window.alert = () => { window.__xss++; };");
@@ -54,14 +57,14 @@ public sealed class ConversationBrowserTests(ConversationPortalFixture f) : ICla
     }
 
     /// <summary>Sends and waits until the sender's own view shows it (typing during a send would go into the next message).</summary>
-    private static async Task SayAsync(IPage page, string text, string marker)
+    public static async Task SayAsync(IPage page, string text, string marker)
     {
         await page.FillAsync("#composer-input", text);
         await page.ClickAsync("#send-button");
         await Expect(page.Locator(".msg", new() { HasText = marker })).ToHaveCountAsync(1);
     }
 
-    private static string ScreenshotFolder()
+    public static string ScreenshotFolder()
     {
         // The docs' pictures are refreshed on request (CHATPORTAL_UPDATE_SCREENSHOTS=1), so test runs leave the work tree clean.
         var folder = Environment.GetEnvironmentVariable("CHATPORTAL_UPDATE_SCREENSHOTS") == "1"
@@ -70,6 +73,16 @@ public sealed class ConversationBrowserTests(ConversationPortalFixture f) : ICla
         Directory.CreateDirectory(folder);
         return folder;
     }
+}
+
+public sealed class ConversationBrowserTests(ConversationPortalFixture f) : IClassFixture<ConversationPortalFixture>
+{
+    private Task<IPage> OpenAsync(string name, string path = "/rooms/lobby", int width = 1280, int height = 800, string locale = "en-US") =>
+        ConversationPages.OpenAsync(f, name, path, width, height, locale);
+
+    private static Task SayAsync(IPage page, string text, string marker) => ConversationPages.SayAsync(page, text, marker);
+
+    private static string ScreenshotFolder() => ConversationPages.ScreenshotFolder();
 
     [Fact]
     public async Task Markdown_renders_for_the_reader_and_javascript_links_and_raw_html_in_markdown_run_nothing()

@@ -65,4 +65,30 @@ public sealed class ConversationClusterTests(PostgresFixture pg, PreviewServers 
             Assert.Equal("%PDF-1.4 across nodes", await download.Content.ReadAsStringAsync());
         }
     }
+
+    [Fact]
+    public async Task A_save_and_a_follow_on_one_node_reach_the_same_users_socket_on_the_other_and_a_rejoin_there_gets_the_receipts()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var db = await pg.Server.CreateDatabaseAsync("conv15c");
+        await using var nodes = await TwoNodes.StartAsync(db, redis.Configuration, new() { ["Chat__RateLimitBurst"] = "1000" });
+        await using var phone = await nodes.Node1.MemberSocketAsync("uma");
+        await using var laptop = await nodes.Node2.MemberSocketAsync("uma", join: null);
+        await using var vic = await nodes.Node2.MemberSocketAsync("vic");
+        var vicId = vic.Frames.First(f => f.Is("welcome")).GetLong("user.id");
+        var id = (await vic.RequestAsync("send", ("room", "lobby"), ("text", "keep this"), ("client_id", "v-1"))).GetLong("message_id");
+
+        // Saved and followed on node 1: Uma's laptop on node 2 hears of both through Redis; Vic, on node 2 too, of neither.
+        Assert.Equal("true", (await phone.RequestAsync("save", ("message_id", id))).Get("changed"));
+        Assert.Equal(id, (await laptop.WaitForAsync(f => f.Is("saved_changed"))).GetLong("message_id"));
+        Assert.Equal("true", (await phone.RequestAsync("follow", ("message_id", id))).Get("changed"));
+        await laptop.WaitForAsync(f => f.Is("follow_changed") && f.Get("following") == "true");
+        Assert.True((await vic.RequestAsync("ping")).Is("pong"));
+        Assert.Empty(vic.Where(f => f.Is("saved_changed") || f.Is("follow_changed")));
+
+        // Vic reads on node 2; Uma rejoins on node 1 with her last id: the catch-up ends with his receipt.
+        Assert.True((await vic.RequestAsync("read", ("room", "lobby"), ("message_id", id))).Is("read"));
+        await using var back = await nodes.Node1.MemberSocketAsync("uma", since: id - 1);
+        Assert.Contains(back.Frames, f => f.Is("receipt") && f.GetLong("user.id") == vicId && f.GetLong("last_read_id") == id);
+    }
 }

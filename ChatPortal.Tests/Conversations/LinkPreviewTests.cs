@@ -169,7 +169,7 @@ public sealed class LinkPreviewTests(PreviewServers servers) : IClassFixture<Pre
         Assert.IsType<MessagePosted>(events[0]);
         var ready = Assert.Single(events.OfType<LinkPreviewReady>());
         Assert.Equal(posted.Id, ready.MessageId);
-        var p = ready.Preview;
+        var p = ready.Preview!;
         Assert.Equal($"{servers.Public}/page", p.Url);
         Assert.Equal("Longjing <script>alert(1)</script> tea", p.Title); // text, which the view escapes
         Assert.Equal("Green tea from Hangzhou · 西湖龙井", p.Description);
@@ -201,6 +201,56 @@ public sealed class LinkPreviewTests(PreviewServers servers) : IClassFixture<Pre
         // Deleting the post removes the preview and its file.
         Assert.True((await core.Commands.DeleteAsync(ann, posted.Id)).Ok);
         await WaitUntilAsync(() => !File.Exists(file));
+        Assert.Equal(0, await core.WithDbAsync(db => Task.FromResult(db.LinkPreviews.Count())));
+    }
+
+    [Fact]
+    public async Task An_edit_that_adds_a_link_gets_a_preview_and_an_edit_that_takes_it_out_removes_it_live()
+    {
+        await using var core = await CoreAsync();
+        var room = await core.CreateRoomAsync("edits");
+        var ann = await core.CreateUserAsync("ann");
+        var live = RecordingSink.Open(core, await core.CreateUserAsync("bob"));
+        Assert.True((await live.Session.JoinAsync(room)).Ok);
+
+        // Posted without a link: nothing to preview.
+        var posted = await core.PostAsync(ann, room, "tea list coming");
+        // Edited to add one: the preview comes after the edit, once.
+        Assert.True((await core.Commands.EditAsync(ann, posted.Id, $"tea list: {servers.Public}/page")).Ok);
+        var added = await live.WaitForAsync(o => o.OfType<LinkPreviewReady>().Any());
+        var ready = Assert.Single(added.OfType<LinkPreviewReady>());
+        Assert.Equal(posted.Id, ready.MessageId);
+        Assert.Equal($"{servers.Public}/page", ready.Preview!.Url);
+        var order = added.ToList();
+        Assert.True(order.IndexOf(added.OfType<MessageEdited>().Single()) < order.IndexOf(ready));
+        var file = core.Services.GetRequiredService<PreviewImages>().PathOf(ready.Preview.ImageId!)!;
+        Assert.Equal(ready.Preview, (await core.History.GetHistoryAsync(room.Id)).Single().Preview);
+
+        // An edit that keeps the same link keeps the preview (nothing announced).
+        Assert.True((await core.Commands.EditAsync(ann, posted.Id, $"tea list (fixed): {servers.Public}/page")).Ok);
+        // Edited to take the link out: the preview is removed and announced as gone (a v1 frame without "preview").
+        Assert.True((await core.Commands.EditAsync(ann, posted.Id, "tea list: ask me")).Ok);
+        var removed = await live.WaitForAsync(o => o.OfType<LinkPreviewReady>().Count() == 2);
+        var gone = removed.OfType<LinkPreviewReady>().Last();
+        Assert.Equal(posted.Id, gone.MessageId);
+        Assert.Null(gone.Preview);
+        Assert.Equal(3, removed.OfType<MessageEdited>().Count());
+        Assert.Equal(0, await core.WithDbAsync(db => Task.FromResult(db.LinkPreviews.Count())));
+        Assert.False(File.Exists(file));
+        Assert.Null((await core.History.GetHistoryAsync(room.Id)).Single().Preview);
+        var frame = Encoding.UTF8.GetString(new V1WireFormat(Options.Create(new Hosting.PortalOptions())).Encode(gone).Bytes);
+        Assert.Contains("\"type\":\"link_preview\"", frame);
+        Assert.DoesNotContain("\"preview\"", frame);
+
+        // Edited to another page: that page's preview.
+        Assert.True((await core.Commands.EditAsync(ann, posted.Id, $"tea list: {servers.Public}/svg-image-page")).Ok);
+        var other = await live.WaitForAsync(o => o.OfType<LinkPreviewReady>().Count() == 3);
+        Assert.Equal("Vector", other.OfType<LinkPreviewReady>().Last().Preview!.Title);
+        // Edited to an internal address: that preview goes, no new one comes, the internal server is never asked.
+        Assert.True((await core.Commands.EditAsync(ann, posted.Id, $"tea list: http://127.0.0.2:{servers.InternalPort}/")).Ok);
+        var last = await live.WaitForAsync(o => o.OfType<LinkPreviewReady>().Count() == 4);
+        Assert.Null(last.OfType<LinkPreviewReady>().Last().Preview);
+        Assert.Equal(0, servers.InternalHits);
         Assert.Equal(0, await core.WithDbAsync(db => Task.FromResult(db.LinkPreviews.Count())));
     }
 

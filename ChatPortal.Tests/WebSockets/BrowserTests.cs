@@ -100,6 +100,44 @@ public sealed class BrowserTests(WsPortalFixture fx, BrowserFixture browser) : I
     }
 
     [Fact]
+    public async Task The_kits_sendFile_uploads_a_file_or_bytes_that_others_get_as_a_download()
+    {
+        var room = await NewRoomAsync("kitfile");
+        var (demoContext, demo) = await OpenDemoAsync(room);
+        await using var _ = demoContext;
+        await using var watcher = await fx.Portal.MemberSocketAsync(PortalHelpers.UniqueName("filewatch"), room);
+
+        // A File (its own name) and raw bytes with a name given; both resolve with the ack.
+        var acks = await demo.EvaluateAsync<string[]>($$"""
+            async () => {
+              const file = new File(['agenda: 1. tea 2. 龙井\n'], '议程 agenda.txt', { type: 'text/html' });
+              const a = await window.demoClient.sendFile('{{room}}', file);
+              const pdf = new TextEncoder().encode('%PDF-1.4\n%fake but typed by content\n').buffer;
+              const b = await window.demoClient.sendFile('{{room}}', pdf, 'report.pdf');
+              return [a.type, b.type, String(a.message_id), String(b.message_id)];
+            }
+            """);
+        Assert.Equal(["ack", "ack"], acks[..2]);
+        var text = await watcher.WaitForAsync(f => f.Is("message") && f.Get("message.file.name") == "议程 agenda.txt");
+        Assert.Equal(acks[2], text.Get("message.id"));
+        Assert.Equal("text/plain", text.Get("message.file.content_type")); // from the content, not the browser's claim
+        Assert.Null(text.Get("message.image"));
+        var pdf = await watcher.WaitForAsync(f => f.Is("message") && f.Get("message.file.name") == "report.pdf");
+        Assert.Equal("application/pdf", pdf.Get("message.file.content_type"));
+
+        using var http = fx.Portal.CreateClient();
+        using var download = await http.GetAsync(text.Get("message.file.url"));
+        Assert.Equal(System.Net.HttpStatusCode.OK, download.StatusCode);
+        Assert.Equal("attachment", download.Content.Headers.ContentDisposition?.DispositionType);
+        Assert.Equal("agenda: 1. tea 2. 龙井\n", await download.Content.ReadAsStringAsync());
+
+        // A refused file rejects the promise with the server's code and leaves the outbox empty.
+        var code = await demo.EvaluateAsync<string>($"() => window.demoClient.sendFile('{room}', new Blob([]), 'empty.txt').then(() => 'sent', e => e.code)");
+        Assert.Equal("file_empty", code);
+        Assert.Equal(0, await demo.EvaluateAsync<int>("() => window.demoClient._outbox.length"));
+    }
+
+    [Fact]
     public async Task The_kit_speaks_through_a_wechat_style_socket_adapter()
     {
         var room = await NewRoomAsync("wx");

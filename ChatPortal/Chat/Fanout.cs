@@ -39,6 +39,7 @@ public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMe
             MemberRemoved m => Publish(_users, m.User.Id, evt) + Publish(_rooms, evt.RoomId, evt),
             RoomListed => PublishToAllUsers(evt), // rare (a room is created): every drawer lists it
             PresenceChanged p when Busy(p.RoomId) => Defer(p.RoomId), // the digest sends the room's summary
+            IPersonalEvent p => Publish(_users, p.UserId, evt), // saved messages, thread follows: the user's own tabs and sockets
             _ => Publish(_rooms, evt.RoomId, evt),
         };
         metrics.Delivered(delivered);

@@ -40,16 +40,8 @@ public sealed class ImageOptions
 public sealed class ImageStore(IDbContextFactory<ChatDbContext> dbFactory, IOptions<PortalOptions> portal,
     IOptions<ImageOptions> options, IWebHostEnvironment env, TimeProvider time, Chat.Safeguards.AddressLimits? addressLimits = null) : IDisposable
 {
-    private readonly System.Threading.RateLimiting.PartitionedRateLimiter<long> _uploads =
-        System.Threading.RateLimiting.PartitionedRateLimiter.Create<long, long>(user =>
-            System.Threading.RateLimiting.RateLimitPartition.GetTokenBucketLimiter(user, _ => new System.Threading.RateLimiting.TokenBucketRateLimiterOptions
-            {
-                TokenLimit = Math.Max(1, options.Value.UploadBurst),
-                TokensPerPeriod = 1,
-                ReplenishmentPeriod = TimeSpan.FromMinutes(1.0 / Math.Max(1, options.Value.UploadsPerMinute)),
-                QueueLimit = 0,
-                AutoReplenishment = true,
-            }));
+    private static readonly UploadWords Words = new("images", "images", "image_quota", "images", n => $"{n / 1024 / 1024} MB");
+    private readonly UploadGate _gate = new(dbFactory, options.Value.UploadBurst, options.Value.UploadsPerMinute, addressLimits);
 
     public string Folder { get; } = Path.Combine(portal.Value.ResolveDataPath(env.ContentRootPath), "images");
 
@@ -63,19 +55,7 @@ public sealed class ImageStore(IDbContextFactory<ChatDbContext> dbFactory, IOpti
         var o = options.Value;
         if (bytes.Length == 0) return new ChatError("image_empty", "The image is empty.");
         if (bytes.Length > o.MaxBytes) return new ChatError("image_too_large", $"The image is larger than {o.MaxBytes / 1024 / 1024} MB.");
-        using (var lease = _uploads.AttemptAcquire(uploaderId))
-        {
-            if (!lease.IsAcquired) return new ChatError("rate_limited", "You are uploading images too fast; wait a moment.");
-        }
-        if (addressLimits is not null && !addressLimits.TryUploadImage(address, bytes.Length))
-            return new ChatError("rate_limited", "Too many images from your network; wait a moment.");
-        if (o.MaxBytesPerUser > 0)
-        {
-            await using var quotaDb = await dbFactory.CreateDbContextAsync(ct);
-            var held = await quotaDb.Images.Where(i => i.UploaderId == uploaderId).SumAsync(i => (long?)i.Length, ct) ?? 0;
-            if (held + bytes.Length > o.MaxBytesPerUser)
-                return new ChatError("image_quota", $"Your stored images would exceed {o.MaxBytesPerUser / 1024 / 1024} MB; delete some first.");
-        }
+        if (await _gate.CheckAsync(uploaderId, bytes.Length, address, o.MaxBytesPerUser, Words, ct) is { } refused) return refused;
         var info = ImageSniffer.Identify(bytes.Span);
         if (info is null) return new ChatError("image_type", "Only PNG, JPEG, GIF and WebP images are accepted.");
         var (type, w, h) = info.Value;
@@ -121,7 +101,7 @@ public sealed class ImageStore(IDbContextFactory<ChatDbContext> dbFactory, IOpti
         return name.Length == 0 ? null : name[..Math.Min(name.Length, 200)];
     }
 
-    public void Dispose() => _uploads.Dispose();
+    public void Dispose() => _gate.Dispose();
 
     /// <summary>The stored file of an image id, or null (ids are hex only: no path tricks).</summary>
     public string? PathOf(string id) =>

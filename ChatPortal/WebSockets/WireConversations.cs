@@ -75,6 +75,18 @@ internal sealed record ReceiptsFrame(JsonElement? ReplyTo, long RoomId, List<Wir
     [JsonPropertyOrder(-1)] public string Type => "receipts";
 }
 
+/// <summary>The user saved or unsaved a message on another of their tabs or sockets (or this one): only they get it.</summary>
+internal sealed record SavedChangedFrame(long MessageId, long RoomId, bool Saved)
+{
+    [JsonPropertyOrder(-1)] public string Type => "saved_changed";
+}
+
+/// <summary>The user followed or unfollowed a thread (<c>message_id</c> is its first message): only they get it.</summary>
+internal sealed record FollowChangedFrame(long MessageId, long RoomId, bool Following)
+{
+    [JsonPropertyOrder(-1)] public string Type => "follow_changed";
+}
+
 internal static class WireConversations
 {
     public static List<WireReaction> Reactions(V1WireFormat f, IReadOnlyList<ReactionSummary> r) =>

@@ -108,11 +108,13 @@ public sealed class V1WireFormat(IOptions<PortalOptions> portal, Profiles.Profil
             DirectActivity a => PlainWireFormat.Json(new DirectFrame(WireJson.Room(a.Conversation.Room), User(a.Conversation.Other),
                 a.MessageId > 0 ? a.MessageId : null), c.DirectFrame),
             RoomChanged r => PlainWireFormat.Json(new RoomChangedFrame(WireJson.Room(r.Room)), c.RoomChangedFrame),
-            LinkPreviewReady lp => PlainWireFormat.Json(new LinkPreviewFrame(lp.RoomId, lp.MessageId, Preview(lp.Preview)), c.LinkPreviewFrame),
+            LinkPreviewReady lp => PlainWireFormat.Json(new LinkPreviewFrame(lp.RoomId, lp.MessageId, lp.Preview is { } lpp ? Preview(lpp) : null), c.LinkPreviewFrame),
             ReactionChanged r => PlainWireFormat.Json(new ReactionFrame(r.RoomId, r.EventId, r.MessageId, User(r.User), r.Emoji, r.Added,
                 WireConversations.Reactions(this, r.Reactions)), c.ReactionFrame),
             ReadReceipt r => PlainWireFormat.Json(new ReceiptFrame(r.RoomId, User(r.User), r.LastReadId), c.ReceiptFrame),
             PinChanged p => PlainWireFormat.Json(new PinFrame(p.RoomId, p.EventId, p.MessageId, User(p.By), p.Pinned), c.PinFrame),
+            SavedChanged s => PlainWireFormat.Json(new SavedChangedFrame(s.MessageId, s.MessageRoomId, s.Saved), c.SavedChangedFrame),
+            ThreadFollowChanged t => PlainWireFormat.Json(new FollowChangedFrame(t.ThreadId, t.ThreadRoomId, t.Following), c.FollowChangedFrame),
             _ => WireFrame.None,
         };
     }

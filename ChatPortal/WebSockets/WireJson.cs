@@ -126,7 +126,8 @@ internal sealed record RoomChangedFrame(WireRoom Room)
     [JsonPropertyOrder(-1)] public string Type => "room_changed";
 }
 
-internal sealed record LinkPreviewFrame(long RoomId, long MessageId, WirePreview Preview)
+/// <summary>A post's preview is ready; without <c>preview</c>, an edit took its link out and the preview is gone.</summary>
+internal sealed record LinkPreviewFrame(long RoomId, long MessageId, WirePreview? Preview)
 {
     [JsonPropertyOrder(-1)] public string Type => "link_preview";
 }
@@ -283,6 +284,8 @@ internal sealed record PlainError(string Code, string Message)
 [JsonSerializable(typeof(ReactedFrame))]
 [JsonSerializable(typeof(MarkedFrame))]
 [JsonSerializable(typeof(MessageListFrame))]
+[JsonSerializable(typeof(SavedChangedFrame))]
+[JsonSerializable(typeof(FollowChangedFrame))]
 [JsonSerializable(typeof(PlainOpenSuccess))]
 [JsonSerializable(typeof(PlainMessage))]
 [JsonSerializable(typeof(PlainNotice))]

@@ -32,16 +32,8 @@ public sealed class ChatAttachments(IDbContextFactory<ChatDbContext> dbFactory, 
     IOptions<AttachmentOptions> options, IOptions<ImageOptions> imageOptions, IOptions<PortalOptions> portal, IHostEnvironment env,
     TimeProvider time, Safeguards.AddressLimits? addressLimits = null) : IDisposable
 {
-    private readonly System.Threading.RateLimiting.PartitionedRateLimiter<long> _uploads =
-        System.Threading.RateLimiting.PartitionedRateLimiter.Create<long, long>(user =>
-            System.Threading.RateLimiting.RateLimitPartition.GetTokenBucketLimiter(user, _ => new System.Threading.RateLimiting.TokenBucketRateLimiterOptions
-            {
-                TokenLimit = Math.Max(1, options.Value.UploadBurst),
-                TokensPerPeriod = 1,
-                ReplenishmentPeriod = TimeSpan.FromMinutes(1.0 / Math.Max(1, options.Value.UploadsPerMinute)),
-                QueueLimit = 0,
-                AutoReplenishment = true,
-            }));
+    private static readonly UploadWords Words = new("files", "uploads", "file_quota", "files and images", FormatBytes);
+    private readonly UploadGate _gate = new(dbFactory, options.Value.UploadBurst, options.Value.UploadsPerMinute, addressLimits);
 
     /// <summary>The images folder: files live next to images, so the image sweep knows them.</summary>
     public string Folder { get; } = Path.Combine(portal.Value.ResolveDataPath(env.ContentRootPath), "images");
@@ -66,20 +58,7 @@ public sealed class ChatAttachments(IDbContextFactory<ChatDbContext> dbFactory, 
         if (!o.Enabled) return new ChatError("files_disabled", "File attachments are switched off here.");
         if (bytes.Length == 0) return new ChatError("file_empty", "The file is empty.");
         if (bytes.Length > o.MaxBytes) return new ChatError("file_too_large", $"The file is larger than {FormatBytes(o.MaxBytes)}.");
-        using (var lease = _uploads.AttemptAcquire(uploaderId))
-        {
-            if (!lease.IsAcquired) return new ChatError("rate_limited", "You are uploading files too fast; wait a moment.");
-        }
-        if (addressLimits is not null && !addressLimits.TryUploadImage(address, bytes.Length))
-            return new ChatError("rate_limited", "Too many uploads from your network; wait a moment.");
-        var quota = imageOptions.Value.MaxBytesPerUser;
-        if (quota > 0)
-        {
-            await using var quotaDb = await dbFactory.CreateDbContextAsync(ct);
-            var held = await quotaDb.Images.Where(i => i.UploaderId == uploaderId).SumAsync(i => (long?)i.Length, ct) ?? 0;
-            if (held + bytes.Length > quota)
-                return new ChatError("file_quota", $"Your stored files and images would exceed {FormatBytes(quota)}; delete some first.");
-        }
+        if (await _gate.CheckAsync(uploaderId, bytes.Length, address, imageOptions.Value.MaxBytesPerUser, Words, ct) is { } refused) return refused;
         var type = FileSniffer.Identify(bytes.Span);
         var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         Directory.CreateDirectory(Folder);
@@ -124,7 +103,7 @@ public sealed class ChatAttachments(IDbContextFactory<ChatDbContext> dbFactory, 
         _ => $"{n} B",
     };
 
-    public void Dispose() => _uploads.Dispose();
+    public void Dispose() => _gate.Dispose();
 }
 
 /// <summary>

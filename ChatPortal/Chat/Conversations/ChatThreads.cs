@@ -13,14 +13,16 @@ public sealed record ThreadEntry(ChatMessage Root, RoomInfo Room, int Replies, i
 /// first message's author, everyone who replied or was mentioned in it, and whoever follows it by hand)
 /// and how far each follower read it: the thread unread counts and the Threads view.
 /// </summary>
-public sealed class ChatThreads(RoomDirectory rooms, ChatHistory history, IDbContextFactory<ChatDbContext> dbFactory, TimeProvider time)
+public sealed class ChatThreads(RoomDirectory rooms, ChatHistory history, IDbContextFactory<ChatDbContext> dbFactory, TimeProvider time,
+    IChatBackplane backplane)
 {
     private const int MaxReplies = 500;
 
     /// <summary>
     /// A reply is about to be stored: its author, the root's author and the members it mentions follow the thread
     /// (new followers from the start: every reply by others is unread). Done before the post is written, so anyone
-    /// who hears of the reply finds the thread among theirs.
+    /// who hears of the reply finds the thread among theirs. Each new follower's tabs and sockets hear of it
+    /// (<see cref="ThreadFollowChanged"/>), as if they had followed by hand.
     /// </summary>
     internal async Task NoteReplyAsync(long roomId, long threadId, UserRef sender, string text, CancellationToken ct = default)
     {
@@ -40,10 +42,12 @@ public sealed class ChatThreads(RoomDirectory rooms, ChatHistory history, IDbCon
         var ids = followers.ToList();
         var people = await db.Users.AsNoTracking().Where(u => ids.Contains(u.Id) && u.Kind == UserKind.Member).Select(u => u.Id).ToListAsync(ct);
         var existing = await db.ThreadFollowers.Where(f => f.ThreadId == threadId && ids.Contains(f.UserId)).Select(f => f.UserId).ToListAsync(ct);
-        foreach (var userId in people.Except(existing))
+        var added = people.Except(existing).ToList();
+        foreach (var userId in added)
             db.ThreadFollowers.Add(new ThreadFollower { ThreadId = threadId, UserId = userId, RoomId = roomId, LastReadId = 0, FollowedAt = time.GetUtcNow() });
         try { await db.SaveChangesAsync(ct); }
-        catch (DbUpdateException) { } // two replies at once added the same follower: one row is enough
+        catch (DbUpdateException) { return; } // two replies at once added the same follower: one row is enough (the other announces)
+        foreach (var userId in added) backplane.Publish(new ThreadFollowChanged(userId, threadId, roomId, true));
     }
 
     /// <summary>A thread: its first message and its replies (oldest first), for a user who may read the room.</summary>
@@ -60,7 +64,7 @@ public sealed class ChatThreads(RoomDirectory rooms, ChatHistory history, IDbCon
         return ChatResult.Of<(ChatMessage, IReadOnlyList<ChatMessage>)>((root!, replies));
     }
 
-    /// <summary>Follows (or stops following) a thread.</summary>
+    /// <summary>Follows (or stops following) a thread; a change reaches the user's other tabs and sockets (<see cref="ThreadFollowChanged"/>).</summary>
     public async Task<ChatResult<bool>> FollowAsync(UserRef user, long rootId, bool follow = true, CancellationToken ct = default)
     {
         if (user.IsGuest) return ChatError.Forbidden;
@@ -68,12 +72,18 @@ public sealed class ChatThreads(RoomDirectory rooms, ChatHistory history, IDbCon
         if (denied is not null) return denied;
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var mine = db.ThreadFollowers.Where(f => f.ThreadId == rootId && f.UserId == user.Id);
-        if (!follow) return await mine.ExecuteDeleteAsync(ct) > 0;
+        if (!follow)
+        {
+            if (await mine.ExecuteDeleteAsync(ct) == 0) return false;
+            backplane.Publish(new ThreadFollowChanged(user.Id, rootId, root!.RoomId, false));
+            return true;
+        }
         if (await mine.AnyAsync(ct)) return false;
         var last = await db.Messages.Where(m => m.ThreadId == rootId).MaxAsync(m => (long?)m.Id, ct) ?? 0;
         db.ThreadFollowers.Add(new ThreadFollower { ThreadId = rootId, UserId = user.Id, RoomId = root!.RoomId, LastReadId = last, FollowedAt = time.GetUtcNow() });
         try { await db.SaveChangesAsync(ct); }
         catch (DbUpdateException) { return false; }
+        backplane.Publish(new ThreadFollowChanged(user.Id, rootId, root.RoomId, true));
         return true;
     }
 

@@ -4,10 +4,12 @@ using Microsoft.EntityFrameworkCore;
 namespace ChatPortal.Chat.Conversations;
 
 /// <summary>
-/// Saved messages: a personal bookmark list (nobody else sees it, so it is no room event). A message can be
-/// saved only from a room the user may read, and the list shows only what the user may still read.
+/// Saved messages: a personal bookmark list (nobody else sees it, so it is no room event: a change is a
+/// <see cref="SavedChanged"/> for the user's own tabs and sockets). A message can be saved only from a room the
+/// user may read, and the list shows only what the user may still read.
 /// </summary>
-public sealed class SavedMessages(RoomDirectory rooms, ChatHistory history, IDbContextFactory<ChatDbContext> dbFactory, TimeProvider time)
+public sealed class SavedMessages(RoomDirectory rooms, ChatHistory history, IDbContextFactory<ChatDbContext> dbFactory, TimeProvider time,
+    IChatBackplane backplane)
 {
     public const int MaxSaved = 1000;
 
@@ -21,7 +23,7 @@ public sealed class SavedMessages(RoomDirectory rooms, ChatHistory history, IDbC
         if (room is null || await rooms.CheckReadAsync(user, room, ct) is { Code: "not_found" }) return ChatError.NotFound("The message");
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var mine = db.SavedMessages.Where(s => s.UserId == user.Id && s.MessageId == messageId);
-        if (!save) return await mine.ExecuteDeleteAsync(ct) > 0;
+        if (!save) return Announce(user, target.RoomId, messageId, false, await mine.ExecuteDeleteAsync(ct) > 0);
         if (await mine.AnyAsync(ct)) return false;
         if (await db.SavedMessages.CountAsync(s => s.UserId == user.Id, ct) >= MaxSaved)
             return new ChatError("too_many_saved", $"You have saved {MaxSaved} messages; remove some first.");
@@ -34,7 +36,14 @@ public sealed class SavedMessages(RoomDirectory rooms, ChatHistory history, IDbC
         {
             return false; // saved by another tab at the same moment
         }
-        return true;
+        return Announce(user, target.RoomId, messageId, true, true);
+    }
+
+    /// <summary>A change reaches the user's other tabs and sockets (every node); no change, no event.</summary>
+    private bool Announce(UserRef user, long roomId, long messageId, bool saved, bool changed)
+    {
+        if (changed) backplane.Publish(new SavedChanged(user.Id, messageId, roomId, saved));
+        return changed;
     }
 
     /// <summary>The user's saved messages, newest save first, only from rooms they may still read.</summary>

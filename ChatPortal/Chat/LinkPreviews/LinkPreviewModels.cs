@@ -14,9 +14,10 @@ public sealed record LinkPreview(string Url, string? Title, string? Description,
 /// <summary>
 /// A post's link preview is ready (fetched after the post was stored, stored, then published once
 /// through the backplane): tabs and sockets that show the message add it. Catch-up carries it inside
-/// the replayed <see cref="MessagePosted"/> (<see cref="ChatMessage.Preview"/>).
+/// the replayed <see cref="MessagePosted"/> (<see cref="ChatMessage.Preview"/>). A null
+/// <paramref name="Preview"/>: the post was edited and its previewed link is gone, so is the preview.
 /// </summary>
-public sealed record LinkPreviewReady(long Room, long MessageId, LinkPreview Preview) : ChatEvent(Room);
+public sealed record LinkPreviewReady(long Room, long MessageId, LinkPreview? Preview) : ChatEvent(Room);
 
 /// <summary>Limits of link previews (section <c>LinkPreviews</c>).</summary>
 public sealed class LinkPreviewOptions

@@ -14,14 +14,16 @@ namespace ChatPortal.Chat.LinkPreviews;
 /// checked), HTML only, capped in time and bytes; then its <c>og:image</c> through the same client,
 /// re-encoded (<see cref="PreviewImages"/>). The preview is stored once and published once as
 /// <see cref="LinkPreviewReady"/>, which every node's sessions deliver to tabs and sockets.
-/// Runs on the node that stored the post (observers do). A deleted post's preview goes with it; a sweep
-/// removes previews of posts that are gone (room deletes, retention) and files without a row.
+/// Runs on the node that stored the post (observers do). An edit that changes the first link replaces the
+/// preview (the old one is removed and announced as gone, then the new link is fetched like a new post's);
+/// a deleted post's preview goes with it; a sweep removes previews of posts that are gone (room deletes,
+/// retention) and files without a row.
 /// </summary>
 public sealed partial class LinkPreviewer(IDbContextFactory<ChatDbContext> dbFactory, SafeHttpClient http, PreviewImages images,
     IChatBackplane backplane, IOptions<LinkPreviewOptions> options, TimeProvider time, ILogger<LinkPreviewer> log)
     : BackgroundService, IStoredEventObserver
 {
-    private readonly Channel<ChatMessage> _queue = Channel.CreateBounded<ChatMessage>(new BoundedChannelOptions(Math.Max(1, options.Value.QueueLimit))
+    private readonly Channel<(ChatMessage Message, bool Edited)> _queue = Channel.CreateBounded<(ChatMessage, bool)>(new BoundedChannelOptions(Math.Max(1, options.Value.QueueLimit))
     {
         FullMode = BoundedChannelFullMode.DropWrite,
         SingleWriter = false,
@@ -53,7 +55,10 @@ public sealed partial class LinkPreviewer(IDbContextFactory<ChatDbContext> dbFac
         switch (evt)
         {
             case MessagePosted { Message: { IsDeleted: false, Kind: MessageKind.Text } m } when m.Text.Contains("http", StringComparison.OrdinalIgnoreCase):
-                _queue.Writer.TryWrite(m);
+                _queue.Writer.TryWrite((m, false));
+                break;
+            case MessageEdited { Message: { IsDeleted: false, Kind: MessageKind.Text } m }:
+                _queue.Writer.TryWrite((m, true)); // the link may have come, gone or changed
                 break;
             case MessageDeleted d:
                 _ = Task.Run(async () =>
@@ -76,11 +81,12 @@ public sealed partial class LinkPreviewer(IDbContextFactory<ChatDbContext> dbFac
     {
         try
         {
-            await foreach (var message in _queue.Reader.ReadAllAsync(stop))
+            await foreach (var (message, edited) in _queue.Reader.ReadAllAsync(stop))
             {
                 try
                 {
-                    await PreviewAsync(message, stop);
+                    if (edited) await EditedAsync(message, stop);
+                    else await PreviewAsync(message, stop);
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
                 {
@@ -149,8 +155,9 @@ public sealed partial class LinkPreviewer(IDbContextFactory<ChatDbContext> dbFac
         };
         await using (var db = await dbFactory.CreateDbContextAsync(ct))
         {
-            // The post may have been deleted (or its room) while the page was fetched: then nothing is shown.
-            if (!await db.Messages.AnyAsync(m => m.Id == message.Id && m.DeletedAt == null, ct)
+            // The post may have been deleted (or its room) or edited to another link while the page was fetched: then nothing is shown.
+            var now = await db.Messages.Where(m => m.Id == message.Id && m.DeletedAt == null).Select(m => m.Text).FirstOrDefaultAsync(ct);
+            if (now is null || FirstLink(now)?.AbsoluteUri != url.AbsoluteUri
                 || await db.LinkPreviews.AnyAsync(p => p.MessageId == message.Id, ct))
             {
                 if (image is { } orphan) images.Delete(orphan.Id);
@@ -172,6 +179,29 @@ public sealed partial class LinkPreviewer(IDbContextFactory<ChatDbContext> dbFac
         backplane.Publish(new LinkPreviewReady(message.RoomId, message.Id, preview));
         await backplane.FlushAsync();
         return preview;
+    }
+
+    /// <summary>
+    /// A post was edited: when its first link is no longer the previewed one, the old preview is removed and
+    /// announced as gone (<see cref="LinkPreviewReady"/> with no preview), then the new link (if any) is previewed.
+    /// Returns the new preview, or null.
+    /// </summary>
+    public async Task<LinkPreview?> EditedAsync(ChatMessage message, CancellationToken ct = default)
+    {
+        var link = FirstLink(message.Text);
+        string? shown;
+        await using (var db = await dbFactory.CreateDbContextAsync(ct))
+            shown = await db.LinkPreviews.AsNoTracking().Where(p => p.MessageId == message.Id).Select(p => p.Url).FirstOrDefaultAsync(ct);
+        if (shown is not null)
+        {
+            if (link is not null && string.Equals(shown, link.AbsoluteUri, StringComparison.Ordinal)) return null; // the same link: it stays
+            if (await RemoveAsync([message.Id], ct) > 0)
+            {
+                backplane.Publish(new LinkPreviewReady(message.RoomId, message.Id, null));
+                await backplane.FlushAsync();
+            }
+        }
+        return link is null ? null : await PreviewAsync(message, ct);
     }
 
     /// <summary>Removes the previews of these posts (rows, then image files).</summary>

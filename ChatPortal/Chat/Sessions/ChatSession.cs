@@ -379,6 +379,7 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
                 }
                 if (events.Count < CatchUpPage) break;
             }
+            await ReplayReceiptsAsync(join);
         }
         join.CaughtUpTo = Math.Max(feed.SentUpTo, join.Since ?? 0);
         join.CatchUpCount = count;
@@ -389,6 +390,26 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
         {
             if (IsEnded) return;
             await RouteAsync(evt);
+        }
+    }
+
+    /// <summary>Receipts replayed on catch-up (the furthest-read members first); a client asks <c>receipts</c> for the rest.</summary>
+    internal const int ReplayedReceipts = 200;
+
+    /// <summary>
+    /// Read receipts are not stored events (a cursor only moves forward, so there is nothing to replay in order):
+    /// a catch-up ends with the room's current cursors instead, each as a <see cref="ReadReceipt"/>, so a client that
+    /// rejoins knows the ✓✓ and "seen by" it missed without asking. Those who hide their receipts are never among them.
+    /// </summary>
+    private async ValueTask ReplayReceiptsAsync(RoomJoin join)
+    {
+        if (_core.Receipts is not { } receipts || IsEnded) return;
+        var cursors = await receipts.CursorsAsync(User, join.Room.Id);
+        if (!cursors.Ok) return;
+        foreach (var c in cursors.Value!.OrderByDescending(c => c.LastReadId).Take(ReplayedReceipts))
+        {
+            if (IsEnded) return;
+            await _sink.EventAsync(new ReadReceipt(join.Room.Id, c.User, c.LastReadId));
         }
     }
 
@@ -427,6 +448,7 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
         }
         if (evt.RoomId == 0)
         {
+            if (evt is IPersonalEvent p && p.UserId != User.Id) return; // another user's own business
             await _sink.EventAsync(evt);
             return;
         }

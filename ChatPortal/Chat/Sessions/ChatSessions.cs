@@ -7,7 +7,8 @@ namespace ChatPortal.Chat;
 /// an adapter joins rooms and receives events; this class holds what all sessions share.
 /// </summary>
 public sealed class ChatSessions(LocalFanout fanout, IChatBackplane backplane, PresenceTracker presence, RoomDirectory directory,
-    ChatRooms rooms, ChatHistory history, ChatCommands commands, UserDirectory users, IOptions<ChatOptions> options, ILogger<ChatSessions> log)
+    ChatRooms rooms, ChatHistory history, ChatCommands commands, UserDirectory users, IOptions<ChatOptions> options, ILogger<ChatSessions> log,
+    Conversations.ReadReceipts? receipts = null)
 {
     internal LocalFanout Fanout => fanout;
     internal RoomDirectory Directory => directory;
@@ -15,6 +16,8 @@ public sealed class ChatSessions(LocalFanout fanout, IChatBackplane backplane, P
     internal ChatHistory History => history;
     internal ChatCommands Commands => commands;
     internal ILogger Log => log;
+    /// <summary>Read receipts, replayed at the end of a catch-up (null where the conversation features are not set up).</summary>
+    internal Conversations.ReadReceipts? Receipts => receipts;
 
     public PresenceTracker Presence => presence;
 

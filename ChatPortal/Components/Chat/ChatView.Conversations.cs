@@ -41,6 +41,23 @@ public sealed partial class ChatView
         }
     }
 
+    /// <summary>The user saved something or (un)followed a thread in another tab or socket (or this one): the panels follow.</summary>
+    private async Task ApplyPersonalAsync(ChatEvent evt)
+    {
+        if (_lost is not null || _ended) return;
+        switch (evt)
+        {
+            case SavedChanged when _panel == SidePanel.Saved:
+                await LoadPanelAsync();
+                break;
+            case ThreadFollowChanged t:
+                if (_thread?.Id == t.ThreadId) _following = t.Following;
+                await RefreshThreadsAsync(); // the Threads view and its badge
+                break;
+        }
+        StateHasChanged();
+    }
+
     private void Update(long messageId, Func<ChatMessage, ChatMessage> change)
     {
         var i = _items.FindIndex(x => x.Message?.Id == messageId);
@@ -155,9 +172,9 @@ public sealed partial class ChatView
             _threadReplies.Add(reply);
             if (RendererInfo.IsInteractive && !Me.IsGuest) _ = Threads.MarkReadAsync(Me, rootId, reply.Id);
         }
-        else if (reply.Sender.Id != Me.Id && !Me.IsGuest)
+        else if (!Me.IsGuest)
         {
-            _ = InvokeAsync(RefreshThreadsAsync); // the Threads badge: maybe one more unread
+            _ = InvokeAsync(RefreshThreadsAsync); // the Threads badge (maybe one more unread) and the view's counts, mine too
         }
         return !reply.AlsoInRoom;
     }
