@@ -28,6 +28,7 @@ public sealed class ClusterUnitTests
         new MessageEdited(Msg with { Text = "edited" }, 43),
         new MessageDeleted(3, 42, 44, Ann, "0123456789abcdef0123456789abcdef"),
         new PresenceChanged(3, Ann, Joined: true),
+        new PresenceSummary(3, 1234), // made by each node, but the JSON would carry it
         new UserTyping(3, Ann),
         new DirectActivity(9, Ann, new DirectConversation(Room with { Id = 9, IsDirect = true }, Ann with { Id = 8, Name = "ben" }), 45),
         new SessionRevoked(7, "signed_out", "feedfacefeedfacefeedfacefeedface"),
