@@ -100,6 +100,7 @@ public sealed class GuestAccounts : IDisposable
             for (var i = 0; i < requests.Count; i++)
             {
                 _expiry.Opened(rows[i].Id);
+                _users.Remember(rows[i]);
                 requests[i].Done.TrySetResult(new UserRef(rows[i].Id, rows[i].Name, UserKind.Guest));
             }
         }

@@ -58,6 +58,9 @@ public sealed class UserDirectory(IDbContextFactory<ChatDbContext> dbFactory)
         return new UserRef(u.Id, u.Name, u.Kind);
     }
 
+    /// <summary>A user just written (a new guest): its state is known, so joining does not read it back.</summary>
+    public void Remember(ChatUser u) => _cache[u.Id] = From(u);
+
     /// <summary>Forget a user's cached state after a change (mute, ban, rename, password).</summary>
     public void Invalidate(long userId) => _cache.TryRemove(userId, out _);
 

@@ -86,7 +86,7 @@ public static class PostgresData
         if (string.IsNullOrEmpty(builder.ApplicationName)) builder.ApplicationName = "ChatPortal";
         var dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
         services.AddSingleton(dataSource);
-        services.AddDbContextFactory<PostgresChatDbContext>(o => o.UseNpgsql(dataSource, npgsql => npgsql.CommandTimeout(30)));
+        services.AddPooledDbContextFactory<PostgresChatDbContext>(o => o.UseNpgsql(dataSource, npgsql => npgsql.CommandTimeout(30)));
         services.AddSingleton<IDbContextFactory<ChatDbContext>, ChatContextFromPostgres>();
         services.AddSingleton<IRoomWriteGate, PostgresRoomGate>();
         return services;
