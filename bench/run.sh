@@ -7,6 +7,8 @@
 #   bench/run.sh                 # everything (about 15-25 min on 2 shared cores)
 #   REPS=1 IDLE_CONNS=2000 bench/run.sh     # quicker
 #   SKIP_BDN=1 bench/run.sh      # without the BenchmarkDotNet part (history/search/storage)
+#   ONLY=webusers bench/run.sh   # scenario 4 alone (prints its JSON lines; bench/results.md is left as it is)
+#   WEB_MODE=chromium bench/run.sh   # scenario 4 in headless Chromium (the old driver; ~200 pages at most)
 #
 # Benchmark-only settings (environment variables for the ChatPortal process; the shipped
 # defaults in appsettings.json stay as they are):
@@ -25,7 +27,10 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 REPS=${REPS:-3}
 IDLE_CONNS=${IDLE_CONNS:-10000}
-WEB_USERS=${WEB_USERS:-200}
+WEB_USERS=${WEB_USERS:-1000}
+WEB_MODE=${WEB_MODE:-circuits}
+ONLY=${ONLY:-}
+want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 PEERS_SRC=${PEERS_SRC:-$ROOT/../../shared/bench}
 [ -d "$PEERS_SRC" ] || PEERS_SRC=/work/shared/bench
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -46,16 +51,20 @@ APPDIR=$WORK/app
 dotnet publish ChatPortal/ChatPortal.csproj -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
   -o "$APPDIR" -v q -nologo >/dev/null
 dotnet build -c Release bench/ChatPortal.LoadGen/ChatPortal.LoadGen.csproj -v q -nologo >/dev/null
+# Scenario 4's yardstick: the bare Blazor Web App template (Server interactivity, no auth), Release.
+dotnet build -c Release bench/BareBlazor/BareBlazor.csproj -v q -nologo >/dev/null
 LG="dotnet $ROOT/bench/ChatPortal.LoadGen/bin/Release/net10.0/ChatPortal.LoadGen.dll"
 
-log "preparing peers in $WORK/peers"
-cp -r "$PEERS_SRC" "$WORK/peers"
-(cd "$WORK/peers" && npm install --no-audit --no-fund --silent >/dev/null)
-(cd "$WORK/peers/peer-aspnet" && dotnet build -c Release -v q -nologo >/dev/null)
+if [ -z "$ONLY" ]; then
+  log "preparing peers in $WORK/peers"
+  cp -r "$PEERS_SRC" "$WORK/peers"
+  (cd "$WORK/peers" && npm install --no-audit --no-fund --silent >/dev/null)
+  (cd "$WORK/peers/peer-aspnet" && dotnet build -c Release -v q -nologo >/dev/null)
+fi
 
-CP_PORT=5871; NODE_PORT=9502; KESTREL_PORT=9503
-CP_PID=; NODE_PID=; KESTREL_PID=
-for port in $CP_PORT $NODE_PORT $KESTREL_PORT; do
+CP_PORT=5871; NODE_PORT=9502; KESTREL_PORT=9503; BARE_PORT=9504
+CP_PID=; NODE_PID=; KESTREL_PID=; BARE_PID=
+for port in $CP_PORT $NODE_PORT $KESTREL_PORT $BARE_PORT; do
   if (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null; then echo "port $port is in use: stop that process first" >&2; exit 1; fi
 done
 
@@ -95,6 +104,11 @@ start_node() {
   node "$WORK/peers/peer-ws-node.mjs" --port=$NODE_PORT --lifetime=3000 >>"$WORK/node.log" 2>&1 &
   NODE_PID=$!; PIDS+=("$NODE_PID"); wait_port $NODE_PORT
 }
+start_bare() {
+  (cd "$ROOT/bench/BareBlazor/bin/Release/net10.0" && exec env ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production \
+    Urls=http://127.0.0.1:$BARE_PORT Logging__LogLevel__Default=Warning dotnet BareBlazor.dll >>"$WORK/bare.log" 2>&1) &
+  BARE_PID=$!; PIDS+=("$BARE_PID"); wait_http "http://127.0.0.1:$BARE_PORT/" "$BARE_PID" >/dev/null
+}
 start_kestrel() {
   dotnet "$WORK/peers/peer-aspnet/bin/Release/net10.0/peer-aspnet.dll" --port=$KESTREL_PORT --lifetime=3000 >>"$WORK/kestrel.log" 2>&1 &
   KESTREL_PID=$!; PIDS+=("$KESTREL_PID"); wait_port $KESTREL_PORT
@@ -115,6 +129,7 @@ run() { # scenario server rep args... → appends the JSON summary
   log "$scenario $server #$rep: $(echo "$out" | jq -c '{deliveriesPerSecond,acksPerSecond,latencyP50Ms,latencyP99Ms,loss,connectsPerSecond,error}')"
 }
 
+if [ -z "$ONLY" ]; then
 # Cold start (scenario 7): fresh starts (at least 3), each on a new data folder.
 for i in $(seq 1 $(( REPS < 3 ? 3 : REPS ))); do
   start_cp
@@ -157,14 +172,41 @@ for s in node kestrel; do
 done
 stop_pid "$CP_PID"; stop_pid "$NODE_PID"; stop_pid "$KESTREL_PID"
 
-# Scenario 4: signed-in web users (Blazor circuits) in one headless Chromium, on a fresh server.
-start_cp
-log "web users: $WEB_USERS pages"
-out=$($LG --mode=web --url=ws://127.0.0.1:$CP_PORT/ws --pid="$CP_PID" --conns="$WEB_USERS" --msgs=10 --timeout=900 --label=webusers || true)
-[ -n "$out" ] || out='{"error":"web load failed"}'
-echo "$out" | jq -c '. + {scenario:"webusers", server:"chatportal", rep:1}' >>"$RUNS"
-log "webusers: $out"
-stop_pid "$CP_PID"
+fi
+
+# Scenario 4: signed-in web users (Blazor circuits) in one room, on a fresh server.
+if want webusers; then
+  start_cp
+  if [ "$WEB_MODE" = chromium ]; then
+    log "web users: $WEB_USERS pages in headless Chromium"
+    out=$($LG --mode=web --url=ws://127.0.0.1:$CP_PORT/ws --pid="$CP_PID" --conns="$WEB_USERS" --msgs=10 --timeout=900 --label=webusers || true)
+    [ -n "$out" ] || out='{"error":"web load failed"}'
+    echo "$out" | jq -c '. + {scenario:"webusers", server:"chatportal", rep:1}' >>"$RUNS"
+    log "webusers: $out"
+  else
+    # Headless circuits (bench/ChatPortal.LoadGen/Circuits): the bare template first, on a server of
+    # its own, then ChatPortal with every circuit a signed-in user of its own; memory per circuit is
+    # measured the same way on both (RSS growth over the circuits, after 10 warm-up circuits).
+    start_bare
+    log "web users: $WEB_USERS circuits on the bare Blazor template"
+    out=$($LG --mode=circuits --url=http://127.0.0.1:$BARE_PORT/ --path=/ --signin=false --pid="$BARE_PID" --conns="$WEB_USERS" --cc=20 --msgs=0 --timeout=600 --label=webusers/blazor-template || true)
+    [ -n "$out" ] || out='{"error":"circuit load failed"}'
+    echo "$out" | jq -c '. + {scenario:"webusers", server:"blazor-template", rep:1}' >>"$RUNS"
+    log "webusers blazor-template: $(echo "$out" | jq -c 'del(.jsCalls)')"
+    stop_pid "$BARE_PID"
+    log "web users: $WEB_USERS signed-in circuits on ChatPortal"
+    out=$($LG --mode=circuits --url=http://127.0.0.1:$CP_PORT/ --path=/rooms/lobby --pid="$CP_PID" --conns="$WEB_USERS" --cc=20 --signin-cc=8 --msgs=10 --timeout=1500 --label=webusers/chatportal || true)
+    [ -n "$out" ] || out='{"error":"circuit load failed"}'
+    echo "$out" | jq -c '. + {scenario:"webusers", server:"chatportal", rep:1}' >>"$RUNS"
+    log "webusers chatportal: $(echo "$out" | jq -c 'del(.jsCalls)')"
+  fi
+  stop_pid "$CP_PID"
+fi
+if [ -n "$ONLY" ]; then
+  cat "$RUNS"
+  log "done: $ONLY only (JSON lines above and in $RUNS; bench/results.md unchanged)"
+  exit 0
+fi
 
 # In-process figures (scenario 5 baseline, scenario 6) from BenchmarkDotNet.
 BDN_DIR=

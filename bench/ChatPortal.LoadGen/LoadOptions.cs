@@ -20,9 +20,16 @@ public sealed record LoadOptions
     public bool? Self { get; init; }
     /// <summary>v1 only: <c>guest</c> or <c>token</c> (each connection signs up as lg&lt;i&gt; via POST /api/auth/token).</summary>
     public string Auth { get; init; } = "guest";
-    /// <summary><c>sockets</c> (default) or <c>web</c>: --conns signed-in Blazor pages in headless Chromium, --msgs probes.</summary>
+    /// <summary><c>sockets</c> (default); <c>circuits</c>: --conns Blazor Server circuits driven headless over the circuit protocol, --msgs probes; <c>web</c>: --conns signed-in pages in headless Chromium.</summary>
     public string Mode { get; init; } = "sockets";
     public int ConcurrentConnects { get; init; } = 50;
+    /// <summary>circuits mode: the page whose interactive components make the circuit.</summary>
+    public string Path { get; init; } = "/rooms/lobby";
+    /// <summary>circuits mode: sign every circuit in as a user of its own (ChatPortal) or stay anonymous (the bare template).</summary>
+    public bool SignIn { get; init; } = true;
+    public int SignInConcurrency { get; init; } = 4;
+    /// <summary>circuits mode: milliseconds between probes.</summary>
+    public int ProbeIntervalMs { get; init; } = 1000;
     public int Pid { get; init; }
     /// <summary>Seconds to keep the connections open, idle, after the sends (idle-memory runs).</summary>
     public double Hold { get; init; }
@@ -54,6 +61,10 @@ public sealed record LoadOptions
                 "mode" => o with { Mode = v },
                 "auth" => o with { Auth = v },
                 "cc" => o with { ConcurrentConnects = int.Parse(v, inv) },
+                "path" => o with { Path = v },
+                "signin" => o with { SignIn = v is "1" or "true" },
+                "signin-cc" => o with { SignInConcurrency = int.Parse(v, inv) },
+                "interval" => o with { ProbeIntervalMs = int.Parse(v, inv) },
                 "pid" => o with { Pid = int.Parse(v, inv) },
                 "hold" => o with { Hold = double.Parse(v, inv) },
                 "idle" => o with { IdleMs = int.Parse(v, inv) },

@@ -13,6 +13,12 @@ using ChatPortal.LoadGen;
 
 if (args.Contains("--mode=soak")) return await Soak.MainAsync(args); // bench/soak.sh: long steady run with a verdict
 var options = LoadOptions.Parse(args);
+if (options.Mode == "circuits")
+{
+    var circuits = await ChatPortal.LoadGen.Circuits.CircuitUsers.RunAsync(options);
+    Console.WriteLine(JsonSerializer.Serialize(circuits, ChatPortal.LoadGen.Circuits.CircuitSummaryJson.Default.CircuitSummary));
+    return circuits.Error is null && circuits.Connected == options.Conns ? 0 : 1;
+}
 if (options.Mode == "web")
 {
     var web = await WebUsers.RunAsync(options);

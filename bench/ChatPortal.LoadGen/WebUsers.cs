@@ -178,7 +178,7 @@ internal static partial class WebUsers
         }
     }
 
-    private static async Task<CookieContainer> SignInAsync(Uri baseUri, string name, CancellationToken ct)
+    internal static async Task<CookieContainer> SignInAsync(Uri baseUri, string name, CancellationToken ct)
     {
         var cookies = new CookieContainer();
         using var handler = new HttpClientHandler { CookieContainer = cookies, AllowAutoRedirect = false };
