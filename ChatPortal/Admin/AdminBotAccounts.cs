@@ -45,7 +45,7 @@ public sealed class AdminBotAccounts(IDbContextFactory<ChatDbContext> dbFactory,
     {
         var actor = await guard.RequireAsync(caller, ct);
         var trimmed = name?.Trim() ?? "";
-        if (UserNames.Validate(trimmed) is { } invalid) return AdminResult.Fail("bot_name_invalid", invalid);
+        if (UserNames.Validate(trimmed) is { } invalid) return AdminResult.Fail("bot_name_invalid", invalid, invalid);
         var now = time.GetUtcNow();
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var normalized = UserNames.Normalize(trimmed);
@@ -124,7 +124,7 @@ public sealed class AdminBotAccounts(IDbContextFactory<ChatDbContext> dbFactory,
         return AdminResult.Success;
     }
 
-    private static readonly AdminResult NotABot = AdminResult.Fail("bot_not_found", "No such bot account.");
+    private static readonly AdminResult NotABot = AdminResult.Fail("bot_account_not_found", "No such bot account.");
 
     private async Task<ChatUser?> FindAsync(long botId, CancellationToken ct)
     {

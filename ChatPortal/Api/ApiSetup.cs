@@ -37,7 +37,6 @@ public static class ApiSetup
         builder.Services.Configure<ApiOptions>(section);
         var options = section.Get<ApiOptions>() ?? new ApiOptions();
         builder.Services.AddSingleton<ApiViews>();
-        builder.Services.AddSingleton<AdminBotAccounts>();
         builder.Services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, ApiTokenHandler>(ApiTokenHandler.SchemeName, null);
         var authz = builder.Services.AddAuthorizationBuilder();
         foreach (var scope in new[] { ApiScopeNames.Read, ApiScopeNames.Write, ApiScopeNames.Admin })
