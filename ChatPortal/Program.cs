@@ -1,4 +1,5 @@
 using ChatPortal.Admin;
+using ChatPortal.Api;
 using ChatPortal.Hosting;
 
 if (await ChatPortal.Cluster.HealthProbe.RunIfAskedAsync(args)) return;
@@ -7,9 +8,11 @@ if (await ChatPortal.Data.Backup.DataCli.TryRunAsync(args)) return; // "backup F
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddChatPortal();
+builder.AddApi(); // REST API /api/v1 (issue 16)
 
 var app = builder.Build();
 app.MapChatPortal();
+app.MapApi();
 await app.InitializeChatPortalAsync();
 await app.RunAsync();
 

@@ -278,6 +278,34 @@ public sealed class AdminPagesTests
     }
 
     [Fact]
+    public async Task Bots_page_creates_a_bot_account_shows_its_token_once_and_disables_it()
+    {
+        var (h, ctx, _) = await StartAsync();
+        try
+        {
+            var cut = ctx.Render<BotsPage>();
+            cut.WaitForAssertion(() => Assert.NotNull(cut.Find("#bot-accounts-none")), Wait);
+            var field = cut.FindComponents<MudTextField<string>>().Single(f => Equals(f.Instance.UserAttributes.GetValueOrDefault("id"), "bot-name"));
+            await cut.InvokeAsync(() => field.Instance.ValueChanged.InvokeAsync("buildbot"));
+            cut.WaitForAssertion(() => Assert.False(cut.Find("#bot-create").HasAttribute("disabled")), Wait);
+            await cut.InvokeAsync(() => cut.Find("#bot-create").Click());
+            cut.WaitForAssertion(() => Assert.StartsWith(ApiTokens.Prefix, cut.Find("#bot-token").TextContent), Wait);
+            var token = cut.Find("#bot-token").TextContent;
+            Assert.Equal("BOT", cut.Find("[data-bot-account='buildbot'] .bot-badge").TextContent);
+            var grant = await h.Get<ApiTokens>().AuthenticateAsync(token);
+            Assert.NotNull(grant);
+            Assert.True(grant!.User.IsBot);
+            Assert.Equal(ApiScopes.Read | ApiScopes.Write, grant.Scopes);
+
+            await cut.InvokeAsync(() => cut.Find("[data-bot-account='buildbot']").ParentElement!.QuerySelector("[data-action='toggle']")!.Click());
+            await cut.WaitForAssertionAsync(async () => Assert.Null(await h.Get<ApiTokens>().AuthenticateAsync(token)), Wait);
+            Assert.Equal(1, await h.AuditCountAsync(AdminBotAccounts.Create));
+            Assert.Equal(1, await h.AuditCountAsync(AuditActions.UserBan));
+        }
+        finally { await DisposeAsync(h, ctx); }
+    }
+
+    [Fact]
     public async Task Audit_page_shows_entries_read_only_and_searches()
     {
         var (h, ctx, _) = await StartAsync();

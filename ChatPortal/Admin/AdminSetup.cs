@@ -21,6 +21,7 @@ public static class AdminSetup
         s.AddSingleton<AdminModeration>();
         s.AddSingleton<AdminSite>();
         s.AddSingleton<AdminBots>();
+        s.AddSingleton<AdminBotAccounts>(); // issue 16: bot accounts with tokens
         s.AddSingleton<AdminGovernance>();
         s.AddChatGovernanceServices(builder.Configuration); // the Data page's services live in the core
         s.AddSingleton<DashboardFeed>();

@@ -7,7 +7,45 @@ using Microsoft.EntityFrameworkCore;
 
 namespace ChatPortal.Auth;
 
-public sealed record ApiTokenInfo(long Id, string? Label, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt);
+public sealed record ApiTokenInfo(long Id, string? Label, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt,
+    ApiScopes Scopes = ApiScopes.Read | ApiScopes.Write, DateTimeOffset? ExpiresAt = null);
+
+/// <summary>What a personal access token may do (issue 16). Admin needs an admin account behind it too.</summary>
+[Flags]
+public enum ApiScopes
+{
+    None = 0,
+    Read = 1,
+    Write = 2,
+    Admin = 4,
+}
+
+/// <summary>A valid token: its user, id and scopes, and for an admin-scoped token the admin account and stamp it was granted under.</summary>
+public sealed record ApiTokenGrant(UserRef User, long TokenId, ApiScopes Scopes, long? AdminId, string? AdminStamp);
+
+/// <summary>What issuing a token needs besides the user: label, scopes, expiry, and (admin scope only) the granting admin.</summary>
+public sealed record ApiTokenRequest(string? Label, ApiScopes Scopes = ApiScopes.Read | ApiScopes.Write, DateTimeOffset? ExpiresAt = null,
+    long? AdminId = null, string? AdminStamp = null);
+
+public static class ApiScopeNames
+{
+    public const string Read = "read";
+    public const string Write = "write";
+    public const string Admin = "admin";
+
+    public static string Format(ApiScopes scopes) => string.Join(' ',
+        new[] { (ApiScopes.Read, Read), (ApiScopes.Write, Write), (ApiScopes.Admin, Admin) }.Where(p => scopes.HasFlag(p.Item1)).Select(p => p.Item2));
+
+    public static ApiScopes Parse(string? text)
+    {
+        var scopes = ApiScopes.None;
+        foreach (var part in (text ?? "").Split([' ', ','], StringSplitOptions.RemoveEmptyEntries))
+        {
+            scopes |= part switch { Read => ApiScopes.Read, Write => ApiScopes.Write, Admin => ApiScopes.Admin, _ => ApiScopes.None };
+        }
+        return scopes;
+    }
+}
 
 /// <summary>
 /// API tokens for bots and mini-programs. The token is shown once; only its SHA-256 is stored
@@ -22,37 +60,67 @@ public sealed class ApiTokens(IDbContextFactory<ChatDbContext> dbFactory, UserDi
     /// <summary>Raised after a token is revoked, with its id: open sockets that used it are closed.</summary>
     public event Action<long>? Revoked;
 
-    public async Task<(string Token, long Id)> IssueAsync(long userId, string? label, CancellationToken ct = default)
+    public Task<(string Token, long Id)> IssueAsync(long userId, string? label, CancellationToken ct = default) =>
+        IssueAsync(userId, new ApiTokenRequest(label), ct);
+
+    /// <summary>
+    /// Issues a token with scopes. The caller decides who may ask for <see cref="ApiScopes.Admin"/>: it is stored
+    /// only with the granting admin's id and stamp, which every admin action checks again (AdminGuard).
+    /// </summary>
+    public async Task<(string Token, long Id)> IssueAsync(long userId, ApiTokenRequest request, CancellationToken ct = default)
     {
+        var scopes = request.Scopes & (ApiScopes.Read | ApiScopes.Write | ApiScopes.Admin);
+        if (scopes.HasFlag(ApiScopes.Admin) && (request.AdminId is null || string.IsNullOrEmpty(request.AdminStamp)))
+            throw new ArgumentException("An admin-scoped token needs the granting admin.", nameof(request));
+        if (scopes == ApiScopes.None) scopes = ApiScopes.Read;
+        var label = request.Label;
         var token = Prefix + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
         var now = time.GetUtcNow();
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var surplus = await db.ApiTokens.Where(t => t.UserId == userId && t.RevokedAt == null)
             .OrderByDescending(t => t.Id).Skip(MaxActivePerUser - 1).ToListAsync(ct);
         foreach (var old in surplus) old.RevokedAt = now;
-        var row = new ApiToken { UserId = userId, TokenHash = Hash(token), Name = Trim(label), CreatedAt = now };
+        var admin = scopes.HasFlag(ApiScopes.Admin);
+        var row = new ApiToken
+        {
+            UserId = userId,
+            TokenHash = Hash(token),
+            Name = Trim(label),
+            CreatedAt = now,
+            Scopes = ApiScopeNames.Format(scopes),
+            ExpiresAt = request.ExpiresAt,
+            AdminId = admin ? request.AdminId : null,
+            AdminStamp = admin ? request.AdminStamp : null,
+        };
         db.ApiTokens.Add(row);
         await db.SaveChangesAsync(ct);
         foreach (var old in surplus) Revoked?.Invoke(old.Id);
         return (token, row.Id);
     }
 
-    /// <summary>The token's user and the token's id, or null (unknown, revoked, or the user is banned).</summary>
-    public async Task<(UserRef User, long TokenId)?> ValidateAsync(string? token, CancellationToken ct = default)
+    /// <summary>The token's user and the token's id, or null (unknown, revoked, expired, or the user is banned).</summary>
+    public async Task<(UserRef User, long TokenId)?> ValidateAsync(string? token, CancellationToken ct = default) =>
+        await AuthenticateAsync(token, ct) is { } grant ? (grant.User, grant.TokenId) : null;
+
+    /// <summary>The token's grant (user, id, scopes), or null (unknown, revoked, expired, or the user is banned).</summary>
+    public async Task<ApiTokenGrant?> AuthenticateAsync(string? token, CancellationToken ct = default)
     {
         if (string.IsNullOrEmpty(token) || token.Length > 200 || !token.StartsWith(Prefix, StringComparison.Ordinal)) return null;
         var hash = Hash(token);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var row = await db.ApiTokens.AsNoTracking().FirstOrDefaultAsync(t => t.TokenHash == hash && t.RevokedAt == null, ct);
         if (row is null) return null;
+        var now = time.GetUtcNow();
+        if (row.ExpiresAt is { } expires && expires <= now) return null;
         var state = await users.GetFreshAsync(row.UserId, ct); // the database decides a ban, not the cache
         if (state is null || state.Banned) return null;
-        var now = time.GetUtcNow();
-        // "Last used" to the minute: a write per connect made reconnect storms queue on the database (issue 19).
-        if (row.LastUsedAt is not { } last || now - last >= TimeSpan.FromMinutes(1))
+        // "Last used" to the minute: one write per token and minute, not one per API request or socket connect (issue 19).
+        if (row.LastUsedAt is not { } last || now - last >= LastUsedResolution)
             await db.ApiTokens.Where(t => t.Id == row.Id).ExecuteUpdateAsync(s => s.SetProperty(t => t.LastUsedAt, now), ct);
-        return (state.User, row.Id);
+        return new ApiTokenGrant(state.User, row.Id, ApiScopeNames.Parse(row.Scopes), row.AdminId, row.AdminStamp);
     }
+
+    private static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);
 
     /// <summary>Revokes the presented token itself.</summary>
     public async Task<bool> RevokeAsync(string token, CancellationToken ct = default)
@@ -85,8 +153,9 @@ public sealed class ApiTokens(IDbContextFactory<ChatDbContext> dbFactory, UserDi
     public async Task<IReadOnlyList<ApiTokenInfo>> ListAsync(long userId, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        return await db.ApiTokens.AsNoTracking().Where(t => t.UserId == userId).OrderByDescending(t => t.Id)
-            .Select(t => new ApiTokenInfo(t.Id, t.Name, t.CreatedAt, t.LastUsedAt, t.RevokedAt)).ToListAsync(ct);
+        var rows = await db.ApiTokens.AsNoTracking().Where(t => t.UserId == userId).OrderByDescending(t => t.Id)
+            .Select(t => new { t.Id, t.Name, t.CreatedAt, t.LastUsedAt, t.RevokedAt, t.Scopes, t.ExpiresAt }).ToListAsync(ct);
+        return rows.Select(t => new ApiTokenInfo(t.Id, t.Name, t.CreatedAt, t.LastUsedAt, t.RevokedAt, ApiScopeNames.Parse(t.Scopes), t.ExpiresAt)).ToList();
     }
 
     public static string Hash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));

@@ -96,6 +96,8 @@ public class ChatDbContext : DbContext
         {
             e.HasIndex(x => x.TokenHash).IsUnique();
             e.HasIndex(x => x.UserId);
+            e.Property(x => x.Scopes).HasMaxLength(64).HasDefaultValue("read write");
+            e.Property(x => x.AdminStamp).HasMaxLength(64);
         });
         b.Entity<AuditEntry>(e => e.HasIndex(x => x.At));
         b.Entity<BotSetting>(e => e.HasIndex(x => new { x.BotName, x.RoomId }).IsUnique());

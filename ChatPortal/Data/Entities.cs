@@ -31,6 +31,8 @@ public sealed class ChatUser
     /// skeleton look alike, so a new name may not take an existing one's. Null until computed.
     /// </summary>
     public string? NameSkeleton { get; set; }
+    /// <summary>A bot account made in the back office (issue 16): the admin who made it. Null for people and the built-in bots.</summary>
+    public long? BotOwnerId { get; set; }
 }
 
 /// <summary>
@@ -172,6 +174,14 @@ public sealed class ApiToken
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset? LastUsedAt { get; set; }
     public DateTimeOffset? RevokedAt { get; set; }
+    /// <summary>Space-separated scopes (<c>read</c>, <c>write</c>, <c>admin</c>; issue 16). Tokens from before scopes have read and write.</summary>
+    public string Scopes { get; set; } = "read write";
+    /// <summary>Optional expiry: the token stops working then.</summary>
+    public DateTimeOffset? ExpiresAt { get; set; }
+    /// <summary>For an <c>admin</c>-scoped token: the admin account that granted it and that account's security stamp then
+    /// (disabling the admin or changing its password ends the token's admin rights).</summary>
+    public long? AdminId { get; set; }
+    public string? AdminStamp { get; set; }
 }
 
 public sealed class AuditEntry

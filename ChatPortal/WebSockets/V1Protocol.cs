@@ -216,9 +216,16 @@ internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtoco
         }
         else if (!string.IsNullOrEmpty(f.Token))
         {
-            if (await _s.Tokens.ValidateAsync(f.Token, ct) is { } found)
-                (user, tokenId) = (found.User, found.TokenId);
-            (failCode, failMessage) = ("token_invalid", "The token is unknown or revoked (or its user is banned).");
+            var found = await _s.Tokens.AuthenticateAsync(f.Token, ct);
+            // A socket reads and sends, so its token needs both scopes (issue 16); a read-only token is for the REST API.
+            if (found is not null && !found.Scopes.HasFlag(Auth.ApiScopes.Read | Auth.ApiScopes.Write))
+            {
+                Error(id, "insufficient_scope", "chatportal.v1 needs a token with the 'read' and 'write' scopes.");
+                conn.CloseAfterFlush(WebSocketCloseStatus.PolicyViolation, "insufficient_scope");
+                return;
+            }
+            if (found is not null) (user, tokenId) = (found.User, found.TokenId);
+            (failCode, failMessage) = ("token_invalid", "The token is unknown, revoked or expired (or its user is banned).");
         }
         else if (f.Guest == true)
         {

@@ -66,7 +66,17 @@ namespace ChatPortal.Data.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER");
 
+                    b.Property<long?>("AdminId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("AdminStamp")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
                     b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("ExpiresAt")
                         .HasColumnType("INTEGER");
 
                     b.Property<long?>("LastUsedAt")
@@ -77,6 +87,13 @@ namespace ChatPortal.Data.Migrations
 
                     b.Property<long?>("RevokedAt")
                         .HasColumnType("INTEGER");
+
+                    b.Property<string>("Scopes")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue("read write");
 
                     b.Property<string>("TokenHash")
                         .IsRequired()
@@ -165,6 +182,9 @@ namespace ChatPortal.Data.Migrations
                         .HasColumnType("TEXT");
 
                     b.Property<long?>("BannedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("BotOwnerId")
                         .HasColumnType("INTEGER");
 
                     b.Property<long>("CreatedAt")

@@ -75,7 +75,17 @@ namespace ChatPortal.Data.Migrations.Postgres
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
 
+                    b.Property<long?>("AdminId")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("AdminStamp")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
                     b.Property<long>("CreatedAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<long?>("ExpiresAt")
                         .HasColumnType("bigint");
 
                     b.Property<long?>("LastUsedAt")
@@ -86,6 +96,13 @@ namespace ChatPortal.Data.Migrations.Postgres
 
                     b.Property<long?>("RevokedAt")
                         .HasColumnType("bigint");
+
+                    b.Property<string>("Scopes")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasDefaultValue("read write");
 
                     b.Property<string>("TokenHash")
                         .IsRequired()
@@ -180,6 +197,9 @@ namespace ChatPortal.Data.Migrations.Postgres
                         .HasColumnType("text");
 
                     b.Property<long?>("BannedAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<long?>("BotOwnerId")
                         .HasColumnType("bigint");
 
                     b.Property<long>("CreatedAt")
