@@ -1,0 +1,19 @@
+using ChatPortal.Chat.Integrations;
+
+namespace ChatPortal.Integrations;
+
+/// <summary>Slash commands, incoming and outgoing webhooks, custom commands (issue 16; docs/webhooks.md).</summary>
+public static class IntegrationsSetup
+{
+    public static IHostApplicationBuilder AddChatPortalIntegrations(this IHostApplicationBuilder builder)
+    {
+        var s = builder.Services;
+        s.AddSingleton<SlashCommands>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapChatPortalIntegrations(this IEndpointRouteBuilder app)
+    {
+        return app;
+    }
+}
