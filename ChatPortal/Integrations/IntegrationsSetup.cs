@@ -8,12 +8,17 @@ public static class IntegrationsSetup
     public static IHostApplicationBuilder AddChatPortalIntegrations(this IHostApplicationBuilder builder)
     {
         var s = builder.Services;
+        s.Configure<IntegrationOptions>(builder.Configuration.GetSection(IntegrationOptions.Section));
         s.AddSingleton<SlashCommands>();
+        s.AddSingleton<IntegrationUsers>();
+        s.AddSingleton<IncomingHooks>();
+        s.AddSingleton<AdminIntegrations>();
         return builder;
     }
 
     public static IEndpointRouteBuilder MapChatPortalIntegrations(this IEndpointRouteBuilder app)
     {
+        HookEndpoints.Map(app);
         return app;
     }
 }
