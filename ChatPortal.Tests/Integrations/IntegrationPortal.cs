@@ -27,6 +27,7 @@ public sealed class IntegrationPortalFixture : IAsyncLifetime
         ["Integrations__OutgoingMaxAttempts"] = "20",
         ["Integrations__OutgoingTimeout"] = "00:00:05",
         ["Integrations__WorkerPollInterval"] = "00:00:00.200",
+        ["Integrations__HookCacheTime"] = "00:00:00", // hooks the tests add to the database apply to the next post
         ["Integrations__CommandTimeout"] = "00:00:01",
     };
 
@@ -54,6 +55,23 @@ public static class IntegrationRows
         var hook = new IncomingWebhook
         {
             RoomId = roomId, Name = name, Token = IntegrationUsers.NewToken(), PostAsUserId = user.Id, AnyChannel = anyChannel,
+            CreatedAt = DateTimeOffset.UtcNow, CreatedBy = "test",
+        };
+        db.Add(hook);
+        await db.SaveChangesAsync();
+        return hook;
+    }
+
+    public static async Task<OutgoingWebhook> AddOutgoingAsync(this PortalProcess portal, string url, long? roomId, string triggerWords = "",
+        string secret = "s3cret-for-tests")
+    {
+        await using var db = portal.OpenDb();
+        var user = BotUser(db, "outgoing");
+        await db.SaveChangesAsync();
+        var hook = new OutgoingWebhook
+        {
+            Name = PortalHelpers.UniqueName("out"), RoomIds = roomId?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
+            TriggerWords = triggerWords, Url = url, Secret = secret, Token = "tok-" + Guid.NewGuid().ToString("N"), PostAsUserId = user.Id,
             CreatedAt = DateTimeOffset.UtcNow, CreatedBy = "test",
         };
         db.Add(hook);

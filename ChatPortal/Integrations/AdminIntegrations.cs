@@ -20,8 +20,49 @@ public static class IntegrationAudit
 }
 
 /// <summary>The back office's Integrations page: every method checks the admin (<see cref="AdminGuard"/>) and writes an audit entry.</summary>
-public sealed class AdminIntegrations(AdminGuard guard, AdminAudit audit, IncomingHooks incoming, ChatRooms rooms)
+public sealed class AdminIntegrations(AdminGuard guard, AdminAudit audit, IncomingHooks incoming, OutgoingHooks outgoing, ChatRooms rooms)
 {
+    // ---------------------------------------------------------------- outgoing
+
+    public async Task<IReadOnlyList<OutgoingHookInfo>> ListOutgoingAsync(AdminCaller caller, CancellationToken ct = default)
+    {
+        await guard.RequireAsync(caller, ct);
+        return await outgoing.ListAsync(ct);
+    }
+
+    public async Task<AdminResult<OutgoingHookInfo>> CreateOutgoingAsync(AdminCaller caller, OutgoingHookSpec spec, CancellationToken ct = default)
+    {
+        var actor = await guard.RequireAsync(caller, ct);
+        var created = await outgoing.CreateAsync(spec, actor.Name,
+            (db, h) => audit.Add(db, actor, IntegrationAudit.OutgoingCreate, $"outgoing webhook {h.Name}", $"{h.Url} rooms [{h.RoomIds}] words [{h.TriggerWords.Replace('\n', ' ')}]"), ct);
+        return created.Ok ? created.Value! : Fail(created.Error!);
+    }
+
+    public async Task<AdminResult> SetOutgoingEnabledAsync(AdminCaller caller, long id, bool enabled, CancellationToken ct = default)
+    {
+        var actor = await guard.RequireAsync(caller, ct);
+        var done = await outgoing.SetEnabledAsync(id, enabled,
+            (db, h) => audit.Add(db, actor, IntegrationAudit.OutgoingUpdate, $"outgoing webhook {h.Id} {h.Name}", enabled ? "on" : "off"), ct);
+        return done.Ok ? AdminResult.Success : Fail(done.Error!);
+    }
+
+    public async Task<AdminResult> DeleteOutgoingAsync(AdminCaller caller, long id, CancellationToken ct = default)
+    {
+        var actor = await guard.RequireAsync(caller, ct);
+        return await outgoing.DeleteAsync(id, (db, h) => audit.Add(db, actor, IntegrationAudit.OutgoingDelete, $"outgoing webhook {h.Id} {h.Name}"), ct)
+            ? AdminResult.Success
+            : AdminResult.Fail("not_found", "The webhook was not found.");
+    }
+
+    /// <summary>The delivery log: a hook's newest attempts.</summary>
+    public async Task<IReadOnlyList<DeliveryAttemptInfo>> AttemptsAsync(AdminCaller caller, long hookId, CancellationToken ct = default)
+    {
+        await guard.RequireAsync(caller, ct);
+        return await outgoing.AttemptsAsync(hookId, 50, ct);
+    }
+
+    // ---------------------------------------------------------------- incoming
+
     public async Task<IReadOnlyList<IncomingHookInfo>> ListIncomingAsync(AdminCaller caller, CancellationToken ct = default)
     {
         await guard.RequireAsync(caller, ct);

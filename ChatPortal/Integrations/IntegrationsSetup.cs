@@ -1,3 +1,4 @@
+using ChatPortal.Chat;
 using ChatPortal.Chat.Integrations;
 
 namespace ChatPortal.Integrations;
@@ -9,10 +10,18 @@ public static class IntegrationsSetup
     {
         var s = builder.Services;
         s.Configure<IntegrationOptions>(builder.Configuration.GetSection(IntegrationOptions.Section));
+        Security.SafeHttpSetup.AddSafeHttp(s, builder.Configuration); // outgoing posts and custom commands go through the SSRF-safe client
         s.AddSingleton<SlashCommands>();
         s.AddSingleton<IntegrationUsers>();
         s.AddSingleton<IncomingHooks>();
         s.AddSingleton<AdminIntegrations>();
+        // Outgoing webhooks: the writer's observer queues, OutgoingHooks writes the outbox, the worker sends it.
+        s.AddSingleton<OutgoingInbox>();
+        s.AddSingleton<IStoredEventObserver>(sp => sp.GetRequiredService<OutgoingInbox>());
+        s.AddSingleton<OutgoingHooks>();
+        s.AddHostedService(sp => sp.GetRequiredService<OutgoingHooks>());
+        s.AddSingleton<WebhookDeliveryWorker>();
+        s.AddHostedService(sp => sp.GetRequiredService<WebhookDeliveryWorker>());
         return builder;
     }
 

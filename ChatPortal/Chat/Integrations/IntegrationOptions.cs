@@ -22,6 +22,8 @@ public sealed class IntegrationOptions
     public TimeSpan OutgoingTimeout { get; set; } = TimeSpan.FromSeconds(10);
     /// <summary>How often the delivery worker looks for due rows when it was not woken (a retry's time came, another node wrote rows).</summary>
     public TimeSpan WorkerPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>How long the enabled outgoing hooks are cached per node (a change made on another node applies after this).</summary>
+    public TimeSpan HookCacheTime { get; set; } = TimeSpan.FromSeconds(3);
     /// <summary>Deliveries sent at once.</summary>
     public int WorkerConcurrency { get; set; } = 4;
 
