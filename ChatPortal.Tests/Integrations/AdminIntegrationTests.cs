@@ -115,4 +115,22 @@ public sealed class AdminIntegrationTests : IAsyncLifetime
         Assert.Equal(["outgoing.create", "outgoing.update", "outgoing.update", "outgoing.delete"],
             (await AuditAsync()).Select(a => a.Action).Where(a => a.StartsWith("outgoing.")));
     }
+
+    [Fact]
+    public async Task Custom_commands_need_a_free_valid_name_and_a_url_and_show_in_the_autocomplete_list()
+    {
+        var caller = await AdminAsync();
+        var admin = Get<AdminIntegrations>();
+        Assert.Equal("command_taken", (await admin.CreateCommandAsync(caller, "/me", "https://x.example/", null)).Status.ErrorCode);
+        Assert.Equal("bad_command_name", (await admin.CreateCommandAsync(caller, "no spaces", "https://x.example/", null)).Status.ErrorCode);
+        Assert.Equal("bad_url", (await admin.CreateCommandAsync(caller, "weather", "file:///etc/passwd", null)).Status.ErrorCode);
+        var created = await admin.CreateCommandAsync(caller, "/Weather", "https://x.example/cmd", "Today's weather");
+        Assert.True(created.Ok, created.Status.Message);
+        Assert.Equal("weather", created.Value!.Name);
+        Assert.Equal("command_taken", (await admin.CreateCommandAsync(caller, "weather", "https://x.example/", null)).Status.ErrorCode);
+        Assert.Contains(Get<CustomCommands>().List(), c => c.Name == "weather" && !c.BuiltIn && c.Description == "Today's weather");
+        Assert.True((await admin.DeleteCommandAsync(caller, created.Value.Id)).Ok);
+        Assert.Empty(await admin.ListCommandsAsync(caller));
+        Assert.Equal(["command.create", "command.delete"], (await AuditAsync()).Select(a => a.Action).Where(a => a.StartsWith("command.")));
+    }
 }

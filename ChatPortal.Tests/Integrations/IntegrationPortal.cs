@@ -79,6 +79,21 @@ public static class IntegrationRows
         return hook;
     }
 
+    public static async Task<CustomCommand> AddCommandAsync(this PortalProcess portal, string name, string url)
+    {
+        await using var db = portal.OpenDb();
+        var user = BotUser(db, "command");
+        await db.SaveChangesAsync();
+        var command = new CustomCommand
+        {
+            Name = name, Url = url, Description = "test command", Token = "ctok-" + Guid.NewGuid().ToString("N"), PostAsUserId = user.Id,
+            CreatedAt = DateTimeOffset.UtcNow, CreatedBy = "test",
+        };
+        db.Add(command);
+        await db.SaveChangesAsync();
+        return command;
+    }
+
     public static ChatUser BotUser(ChatDbContext db, string kind)
     {
         var name = PortalHelpers.UniqueName(kind);

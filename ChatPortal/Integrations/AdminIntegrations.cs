@@ -20,8 +20,32 @@ public static class IntegrationAudit
 }
 
 /// <summary>The back office's Integrations page: every method checks the admin (<see cref="AdminGuard"/>) and writes an audit entry.</summary>
-public sealed class AdminIntegrations(AdminGuard guard, AdminAudit audit, IncomingHooks incoming, OutgoingHooks outgoing, ChatRooms rooms)
+public sealed class AdminIntegrations(AdminGuard guard, AdminAudit audit, IncomingHooks incoming, OutgoingHooks outgoing, CustomCommands custom, ChatRooms rooms)
 {
+    // ---------------------------------------------------------------- custom slash commands
+
+    public async Task<IReadOnlyList<CustomCommandInfo>> ListCommandsAsync(AdminCaller caller, CancellationToken ct = default)
+    {
+        await guard.RequireAsync(caller, ct);
+        return await custom.ListAllAsync(ct);
+    }
+
+    public async Task<AdminResult<CustomCommandInfo>> CreateCommandAsync(AdminCaller caller, string? name, string? url, string? description, CancellationToken ct = default)
+    {
+        var actor = await guard.RequireAsync(caller, ct);
+        var created = await custom.CreateAsync(name, url, description, actor.Name,
+            (db, c) => audit.Add(db, actor, IntegrationAudit.CommandCreate, $"command /{c.Name}", c.Url), ct);
+        return created.Ok ? created.Value! : Fail(created.Error!);
+    }
+
+    public async Task<AdminResult> DeleteCommandAsync(AdminCaller caller, long id, CancellationToken ct = default)
+    {
+        var actor = await guard.RequireAsync(caller, ct);
+        return await custom.DeleteAsync(id, (db, c) => audit.Add(db, actor, IntegrationAudit.CommandDelete, $"command /{c.Name}"), ct)
+            ? AdminResult.Success
+            : AdminResult.Fail("not_found", "The command was not found.");
+    }
+
     // ---------------------------------------------------------------- outgoing
 
     public async Task<IReadOnlyList<OutgoingHookInfo>> ListOutgoingAsync(AdminCaller caller, CancellationToken ct = default)

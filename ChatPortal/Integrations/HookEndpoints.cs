@@ -17,6 +17,7 @@ internal static class HookEndpoints
     public static void Map(IEndpointRouteBuilder app)
     {
         app.MapPost("/hooks/{token}", IncomingAsync).DisableAntiforgery();
+        app.MapPost("/hooks/respond/{token}", RespondAsync).DisableAntiforgery();
     }
 
     private static async Task<IResult> IncomingAsync(string token, HttpContext ctx, IncomingHooks hooks, IOptions<IntegrationOptions> options)
@@ -50,6 +51,34 @@ internal static class HookEndpoints
             _ => 400, // too_long, filtered, empty: the payload's fault
         };
         return Results.Text(e.Message, statusCode: status);
+    }
+
+    /// <summary>A custom command's late reply (<c>response_url</c>): JSON <c>{"response_type","text"}</c>, at most 5 per invocation, for 30 minutes.</summary>
+    private static async Task<IResult> RespondAsync(string token, HttpContext ctx, CustomCommands custom, IOptions<IntegrationOptions> options)
+    {
+        var max = options.Value.IncomingMaxBytes;
+        if (ctx.Request.ContentLength > max) return Results.Text($"The body is larger than {max} bytes.", statusCode: 413);
+        string body;
+        if (ctx.Request.HasFormContentType)
+        {
+            var form = await ctx.Request.ReadFormAsync(ctx.RequestAborted);
+            body = form.TryGetValue("payload", out var p) ? p.ToString() : "";
+        }
+        else
+        {
+            using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
+            body = await reader.ReadToEndAsync(ctx.RequestAborted);
+        }
+        if (body.Length > max) return Results.Text($"The body is larger than {max} bytes.", statusCode: 413);
+        var done = await custom.RespondAsync(token, body, ctx.RequestAborted);
+        if (done.Ok) return Results.Text("ok");
+        return Results.Text(done.Error!.Message, statusCode: done.Error.Code switch
+        {
+            "not_found" => 404,
+            "used_up" => 410,
+            "bad_payload" or "too_long" or "filtered" or "empty" => 400,
+            _ => 403,
+        });
     }
 
     private static async Task<ChatResult<IncomingPost>> ReadAsync(HttpRequest request, int max, CancellationToken ct)

@@ -11,6 +11,8 @@ public static class IntegrationsSetup
         var s = builder.Services;
         s.Configure<IntegrationOptions>(builder.Configuration.GetSection(IntegrationOptions.Section));
         Security.SafeHttpSetup.AddSafeHttp(s, builder.Configuration); // outgoing posts and custom commands go through the SSRF-safe client
+        s.AddSingleton<CustomCommands>();
+        s.AddSingleton<ICustomSlashCommands>(sp => sp.GetRequiredService<CustomCommands>());
         s.AddSingleton<SlashCommands>();
         s.AddSingleton<IntegrationUsers>();
         s.AddSingleton<IncomingHooks>();

@@ -81,6 +81,34 @@ public sealed class WebhookAttempt
     public bool Ok { get; set; }
 }
 
+/// <summary>An admin-defined slash command: <c>/{Name} text</c> POSTs Slack's command form to <see cref="Url"/>.</summary>
+public sealed class CustomCommand
+{
+    public long Id { get; set; }
+    /// <summary>Lowercase, letters, digits, '-' and '_'; never a built-in's name.</summary>
+    public required string Name { get; set; }
+    public required string Url { get; set; }
+    public string Description { get; set; } = "";
+    /// <summary>Sent as the form's <c>token</c> (the receiver checks it).</summary>
+    public required string Token { get; set; }
+    public long PostAsUserId { get; set; }
+    public bool Enabled { get; set; } = true;
+    public DateTimeOffset CreatedAt { get; set; }
+    public required string CreatedBy { get; set; }
+}
+
+/// <summary>A command's <c>response_url</c> (<c>/hooks/respond/{Token}</c>): one invocation's room and caller, a few late replies, then it expires.</summary>
+public sealed class CommandResponseUrl
+{
+    public long Id { get; set; }
+    public required string Token { get; set; }
+    public long CommandId { get; set; }
+    public long RoomId { get; set; }
+    public long UserId { get; set; }
+    public DateTimeOffset ExpiresAt { get; set; }
+    public int Uses { get; set; }
+}
+
 public static class IntegrationModel
 {
     public static void Configure(ModelBuilder b)
@@ -106,6 +134,21 @@ public static class IntegrationModel
         {
             e.HasIndex(x => new { x.State, x.NextAttemptAt }); // the worker's "due" query
             e.HasIndex(x => new { x.HookId, x.MessageId }).IsUnique(); // one delivery per hook and message
+        });
+        b.Entity<CustomCommand>(e =>
+        {
+            e.Property(x => x.Name).HasMaxLength(32);
+            e.Property(x => x.Url).HasMaxLength(2000);
+            e.Property(x => x.Description).HasMaxLength(200);
+            e.Property(x => x.Token).HasMaxLength(64);
+            e.Property(x => x.CreatedBy).HasMaxLength(100);
+            e.HasIndex(x => x.Name).IsUnique();
+        });
+        b.Entity<CommandResponseUrl>(e =>
+        {
+            e.Property(x => x.Token).HasMaxLength(64);
+            e.HasIndex(x => x.Token).IsUnique();
+            e.HasIndex(x => x.ExpiresAt);
         });
         b.Entity<WebhookAttempt>(e =>
         {
