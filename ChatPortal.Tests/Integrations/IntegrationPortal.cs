@@ -54,8 +54,13 @@ public static class IntegrationRows
         await db.SaveChangesAsync();
         var hook = new IncomingWebhook
         {
-            RoomId = roomId, Name = name, Token = IntegrationUsers.NewToken(), PostAsUserId = user.Id, AnyChannel = anyChannel,
-            CreatedAt = DateTimeOffset.UtcNow, CreatedBy = "test",
+            RoomId = roomId,
+            Name = name,
+            Token = IntegrationUsers.NewToken(),
+            PostAsUserId = user.Id,
+            AnyChannel = anyChannel,
+            CreatedAt = DateTimeOffset.UtcNow,
+            CreatedBy = "test",
         };
         db.Add(hook);
         await db.SaveChangesAsync();
@@ -70,9 +75,15 @@ public static class IntegrationRows
         await db.SaveChangesAsync();
         var hook = new OutgoingWebhook
         {
-            Name = PortalHelpers.UniqueName("out"), RoomIds = roomId?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
-            TriggerWords = triggerWords, Url = url, Secret = secret, Token = "tok-" + Guid.NewGuid().ToString("N"), PostAsUserId = user.Id,
-            CreatedAt = DateTimeOffset.UtcNow, CreatedBy = "test",
+            Name = PortalHelpers.UniqueName("out"),
+            RoomIds = roomId?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
+            TriggerWords = triggerWords,
+            Url = url,
+            Secret = secret,
+            Token = "tok-" + Guid.NewGuid().ToString("N"),
+            PostAsUserId = user.Id,
+            CreatedAt = DateTimeOffset.UtcNow,
+            CreatedBy = "test",
         };
         db.Add(hook);
         await db.SaveChangesAsync();
@@ -86,8 +97,13 @@ public static class IntegrationRows
         await db.SaveChangesAsync();
         var command = new CustomCommand
         {
-            Name = name, Url = url, Description = "test command", Token = "ctok-" + Guid.NewGuid().ToString("N"), PostAsUserId = user.Id,
-            CreatedAt = DateTimeOffset.UtcNow, CreatedBy = "test",
+            Name = name,
+            Url = url,
+            Description = "test command",
+            Token = "ctok-" + Guid.NewGuid().ToString("N"),
+            PostAsUserId = user.Id,
+            CreatedAt = DateTimeOffset.UtcNow,
+            CreatedBy = "test",
         };
         db.Add(command);
         await db.SaveChangesAsync();
@@ -99,8 +115,11 @@ public static class IntegrationRows
         var name = PortalHelpers.UniqueName(kind);
         var user = new ChatUser
         {
-            Name = name, NormalizedName = ChatPortal.Chat.UserNames.Normalize(name), Kind = UserKind.Bot,
-            CreatedAt = DateTimeOffset.UtcNow, SecurityStamp = Guid.NewGuid().ToString("N"),
+            Name = name,
+            NormalizedName = ChatPortal.Chat.UserNames.Normalize(name),
+            Kind = UserKind.Bot,
+            CreatedAt = DateTimeOffset.UtcNow,
+            SecurityStamp = Guid.NewGuid().ToString("N"),
         };
         db.Users.Add(user);
         return user;

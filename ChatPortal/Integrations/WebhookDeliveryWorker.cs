@@ -125,7 +125,12 @@ public sealed class WebhookDeliveryWorker(IDbContextFactory<ChatDbContext> dbFac
         var now = time.GetUtcNow();
         db.Set<WebhookAttempt>().Add(new WebhookAttempt
         {
-            DeliveryId = row.Id, HookId = hook.Id, Attempt = attempt, At = now, Status = status, Ok = ok,
+            DeliveryId = row.Id,
+            HookId = hook.Id,
+            Attempt = attempt,
+            At = now,
+            Status = status,
+            Ok = ok,
             Error = error is { Length: > 500 } ? error[..500] : error,
         });
         row.Attempts = attempt;

@@ -72,8 +72,13 @@ public sealed class CustomCommands(IDbContextFactory<ChatDbContext> dbFactory, S
         await db.SaveChangesAsync(ct);
         var command = new CustomCommand
         {
-            Name = name, Url = url.Trim(), Description = (description ?? "").Trim() is { Length: > 200 } d ? d[..200] : (description ?? "").Trim(),
-            Token = IntegrationUsers.NewToken(), PostAsUserId = user.Id, CreatedAt = time.GetUtcNow(), CreatedBy = createdBy,
+            Name = name,
+            Url = url.Trim(),
+            Description = (description ?? "").Trim() is { Length: > 200 } d ? d[..200] : (description ?? "").Trim(),
+            Token = IntegrationUsers.NewToken(),
+            PostAsUserId = user.Id,
+            CreatedAt = time.GetUtcNow(),
+            CreatedBy = createdBy,
         };
         db.Set<CustomCommand>().Add(command);
         alsoWrite?.Invoke(db, command);
@@ -110,7 +115,10 @@ public sealed class CustomCommands(IDbContextFactory<ChatDbContext> dbFactory, S
 
         var respond = new CommandResponseUrl
         {
-            Token = IntegrationUsers.NewToken(), CommandId = command.Id, RoomId = room.Id, UserId = user.Id,
+            Token = IntegrationUsers.NewToken(),
+            CommandId = command.Id,
+            RoomId = room.Id,
+            UserId = user.Id,
             ExpiresAt = time.GetUtcNow() + _o.ResponseUrlLifetime,
         };
         db.Set<CommandResponseUrl>().Add(respond);
@@ -119,10 +127,15 @@ public sealed class CustomCommands(IDbContextFactory<ChatDbContext> dbFactory, S
 
         var form = new Dictionary<string, string>
         {
-            ["token"] = command.Token, ["team_id"] = "chatportal", ["team_domain"] = "chatportal",
-            ["channel_id"] = room.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), ["channel_name"] = room.Slug,
-            ["user_id"] = user.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), ["user_name"] = user.Name,
-            ["command"] = "/" + command.Name, ["text"] = args,
+            ["token"] = command.Token,
+            ["team_id"] = "chatportal",
+            ["team_domain"] = "chatportal",
+            ["channel_id"] = room.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["channel_name"] = room.Slug,
+            ["user_id"] = user.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["user_name"] = user.Name,
+            ["command"] = "/" + command.Name,
+            ["text"] = args,
             ["response_url"] = BaseUrl() + "hooks/respond/" + respond.Token,
             ["trigger_id"] = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)),
         };

@@ -50,8 +50,13 @@ public sealed class IncomingHooks(IDbContextFactory<ChatDbContext> dbFactory, Ch
         await db.SaveChangesAsync(ct);
         var hook = new IncomingWebhook
         {
-            RoomId = room.Id, Name = name, Token = IntegrationUsers.NewToken(), PostAsUserId = user.Id, AnyChannel = anyChannel,
-            CreatedAt = time.GetUtcNow(), CreatedBy = createdBy,
+            RoomId = room.Id,
+            Name = name,
+            Token = IntegrationUsers.NewToken(),
+            PostAsUserId = user.Id,
+            AnyChannel = anyChannel,
+            CreatedAt = time.GetUtcNow(),
+            CreatedBy = createdBy,
         };
         db.Set<IncomingWebhook>().Add(hook);
         alsoWrite?.Invoke(db, hook);

@@ -25,7 +25,8 @@ public sealed class OutgoingInbox(ILogger<OutgoingInbox> log) : IStoredEventObse
 {
     private readonly Channel<ChatMessage> _queue = Channel.CreateBounded<ChatMessage>(new BoundedChannelOptions(4096)
     {
-        SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite,
+        SingleReader = true,
+        FullMode = BoundedChannelFullMode.DropWrite,
     });
     private long _dropped;
 
@@ -78,9 +79,15 @@ public sealed class OutgoingHooks(IDbContextFactory<ChatDbContext> dbFactory, Ou
         await db.SaveChangesAsync(ct);
         var hook = new OutgoingWebhook
         {
-            Name = spec.Name!.Trim(), RoomIds = string.Join(',', spec.RoomIds.Distinct()), TriggerWords = string.Join('\n', Words(spec.TriggerWords)),
-            Url = spec.Url!.Trim(), Secret = IntegrationUsers.NewToken(), Token = IntegrationUsers.NewToken(), PostAsUserId = user.Id,
-            CreatedAt = time.GetUtcNow(), CreatedBy = createdBy,
+            Name = spec.Name!.Trim(),
+            RoomIds = string.Join(',', spec.RoomIds.Distinct()),
+            TriggerWords = string.Join('\n', Words(spec.TriggerWords)),
+            Url = spec.Url!.Trim(),
+            Secret = IntegrationUsers.NewToken(),
+            Token = IntegrationUsers.NewToken(),
+            PostAsUserId = user.Id,
+            CreatedAt = time.GetUtcNow(),
+            CreatedBy = createdBy,
         };
         db.Set<OutgoingWebhook>().Add(hook);
         alsoWrite?.Invoke(db, hook);
@@ -208,8 +215,13 @@ public sealed class OutgoingHooks(IDbContextFactory<ChatDbContext> dbFactory, Ou
             if (Trigger(hook, m.Text) is not { } trigger) continue;
             db.Set<WebhookDelivery>().Add(new WebhookDelivery
             {
-                HookId = hook.Id, MessageId = m.Id, RoomId = room.Id, Body = Body(hook, room, m, trigger),
-                State = DeliveryState.Pending, NextAttemptAt = now, CreatedAt = now,
+                HookId = hook.Id,
+                MessageId = m.Id,
+                RoomId = room.Id,
+                Body = Body(hook, room, m, trigger),
+                State = DeliveryState.Pending,
+                NextAttemptAt = now,
+                CreatedAt = now,
             });
             added++;
         }
