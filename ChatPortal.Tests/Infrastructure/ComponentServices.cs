@@ -53,6 +53,11 @@ public static class ComponentServices
             Microsoft.Extensions.Options.Options.Create(new ChatPortal.Chat.Notifications.NotificationOptions()), TimeProvider.System));
         s.AddSingleton(node.GetService<ChatPortal.Chat.UserRooms>() ?? new ChatPortal.Chat.UserRooms(db, node.GetRequiredService<ChatPortal.Chat.ChatRooms>(),
             users, node.GetService<TimeProvider>() ?? TimeProvider.System));
+        // Slash commands (issue 16): the composer runs them, the view shows their ephemeral replies.
+        s.AddSingleton(sp => node.GetService<ChatPortal.Chat.Integrations.SlashCommands>() ?? new ChatPortal.Chat.Integrations.SlashCommands(
+            node.GetRequiredService<ChatPortal.Chat.ChatCommands>(), node.GetRequiredService<ChatPortal.Chat.ChatRooms>(),
+            sp.GetRequiredService<ChatPortal.Chat.UserRooms>(), users, sp.GetRequiredService<ChatPortal.Chat.Notifications.NotificationSettings>(),
+            node.GetRequiredService<ChatPortal.Chat.IChatBackplane>()));
         s.AddHttpContextAccessor();
         s.AddScoped<RoomMuteSignal>();
         s.AddScoped<ChatCircuit>();

@@ -49,8 +49,9 @@ public sealed class ChatCommands(MessageWriter writer, RoomDirectory rooms, Chat
     /// after the message is committed (and fanned out); its id orders it in the room.
     /// </summary>
     public async Task<ChatResult<ChatMessage>> PostAsync(UserRef sender, long roomId, string? text,
-        string? clientMsgId = null, string? imageId = null, CancellationToken ct = default, string? address = null, MessageLinks? links = null) =>
-        await (await BeginPostAsync(sender, roomId, text, clientMsgId, imageId, ct, address, links));
+        string? clientMsgId = null, string? imageId = null, CancellationToken ct = default, string? address = null, MessageLinks? links = null,
+        MessageStyle? style = null) =>
+        await (await BeginPostAsync(sender, roomId, text, clientMsgId, imageId, ct, address, links, style));
 
     /// <summary>
     /// <see cref="PostAsync"/> in two steps, for connections that pipeline their sends: the outer
@@ -59,7 +60,8 @@ public sealed class ChatCommands(MessageWriter writer, RoomDirectory rooms, Chat
     /// A socket can thus have many posts in one group commit instead of one per round trip.
     /// </summary>
     public async Task<Task<ChatResult<ChatMessage>>> BeginPostAsync(UserRef sender, long roomId, string? text,
-        string? clientMsgId = null, string? imageId = null, CancellationToken ct = default, string? address = null, MessageLinks? links = null)
+        string? clientMsgId = null, string? imageId = null, CancellationToken ct = default, string? address = null, MessageLinks? links = null,
+        MessageStyle? style = null)
     {
         var body = CleanText(text);
         if (imageId is null && body.Length == 0) return Refused(ChatError.Empty);
@@ -115,6 +117,10 @@ public sealed class ChatCommands(MessageWriter writer, RoomDirectory rooms, Chat
             QuoteId = quote?.Id,
             ThreadId = links?.ThreadId,
             AlsoInRoom = links is { ThreadId: not null, AlsoInRoom: true },
+            IsAction = style?.Action == true,
+            AsName = Clip(style?.As?.Name, 80),
+            AsIcon = Clip(style?.As?.IconUrl, 500),
+            PostedVia = style?.As?.Via,
         };
         // Followers first, so whoever hears of the reply finds the thread among theirs.
         if (row.ThreadId is { } thread && threads is not null) await threads.NoteReplyAsync(room.Id, thread, sender, body, ct);
@@ -199,6 +205,8 @@ public sealed class ChatCommands(MessageWriter writer, RoomDirectory rooms, Chat
         var result = await writer.SubmitAsync(new ChangeOp(by, row, target.Sender, null), ct);
         return result.Error is not null ? result.Error : result.Row!.Id;
     }
+
+    private static string? Clip(string? s, int max) => string.IsNullOrWhiteSpace(s) ? null : s.Length <= max ? s.Trim() : s[..max].Trim();
 
     /// <summary>Keeps line breaks and tabs, drops other control characters, trims the ends.</summary>
     internal static string CleanText(string? text)

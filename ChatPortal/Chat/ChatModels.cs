@@ -44,8 +44,15 @@ public sealed record ChatMessage(
     ThreadSummary? Thread = null,
 
     /// <summary>The post's link preview once fetched (issue 15), or null.</summary>
-    LinkPreview? Preview = null)
+    LinkPreview? Preview = null,
+    /// <summary>An action message (<c>/me</c>): shown as "* name text" in italics (issue 16).</summary>
+    bool IsAction = false,
+    /// <summary>Posted by an integration (webhook, slash command): the name and icon to show and a marker.</summary>
+    PostedAs? PostedAs = null)
 {
+    /// <summary>The name shown for the sender: an integration's override, else the user's name.</summary>
+    public string ShownName => PostedAs?.Name is { Length: > 0 } n ? n : Sender.Name;
+
     public bool IsDeleted => DeletedAt is not null;
 
     /// <summary>Shown in the room's message list (everything but thread replies not also sent to the room).</summary>
@@ -55,6 +62,16 @@ public sealed record ChatMessage(
     public ChatMessage WithStateOf(ChatMessage from) =>
         this with { Reactions = from.Reactions, Pinned = from.Pinned, Quote = from.Quote, Thread = from.Thread, Preview = Preview ?? from.Preview };
 }
+
+/// <summary>
+/// What an integration posted as: <paramref name="Name"/> and <paramref name="IconUrl"/> override the sender's (the payload's
+/// <c>username</c> / <c>icon_url</c>); <paramref name="Via"/> says which integration ("webhook:12", "outgoing:3", "command:4").
+/// Clients show a "BOT" marker on such messages.
+/// </summary>
+public sealed record PostedAs(string? Name, string? IconUrl, string Via);
+
+/// <summary>How a post is presented (issue 16): an action message, or an integration's post.</summary>
+public sealed record MessageStyle(bool Action = false, PostedAs? As = null);
 
 /// <summary>What a quote-reply shows of the message it quotes (the start of its text).</summary>
 public sealed record QuoteRef(long Id, UserRef Sender, string Text, bool Deleted);

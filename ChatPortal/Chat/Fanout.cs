@@ -34,6 +34,7 @@ public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMe
         {
             DirectActivity d => Publish(_users, d.Recipient.Id, evt),
             SessionRevoked r => Publish(_users, r.UserId, evt),
+            Integrations.EphemeralReply e => Publish(_users, e.UserId, evt), // the caller's own tabs and sockets only
             // The member's own sessions hear of it (a new room in their list, a room lost), and so does the room.
             MemberAdded m => Publish(_users, m.User.Id, evt) + Publish(_rooms, evt.RoomId, evt),
             MemberRemoved m => Publish(_users, m.User.Id, evt) + Publish(_rooms, evt.RoomId, evt),

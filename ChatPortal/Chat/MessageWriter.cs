@@ -414,7 +414,8 @@ public sealed class MessageWriter : BackgroundService
 
     internal static ChatMessage ToChatMessage(Message m, UserRef sender, ImageRef? image) =>
         new(m.Id, m.RoomId, sender, m.Kind, m.Text, m.CreatedAt, m.ClientMsgId, m.DeletedAt is null ? image : null,
-            m.EditedAt, m.DeletedAt, m.TargetId, QuoteId: m.QuoteId, ThreadId: m.ThreadId, AlsoInRoom: m.AlsoInRoom);
+            m.EditedAt, m.DeletedAt, m.TargetId, QuoteId: m.QuoteId, ThreadId: m.ThreadId, AlsoInRoom: m.AlsoInRoom,
+            IsAction: m.IsAction, PostedAs: m.PostedVia is null ? null : new PostedAs(m.AsName, m.AsIcon, m.PostedVia));
 }
 
 internal abstract class WriteOp

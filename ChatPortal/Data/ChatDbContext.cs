@@ -86,6 +86,9 @@ public class ChatDbContext : DbContext
             e.HasIndex(x => x.TargetId);
             e.HasIndex(x => x.ImageId); // image retention: which images a message still shows
             e.Property(x => x.ClientMsgId).HasMaxLength(64);
+            e.Property(x => x.AsName).HasMaxLength(80);
+            e.Property(x => x.AsIcon).HasMaxLength(500);
+            e.Property(x => x.PostedVia).HasMaxLength(40);
         });
         b.Entity<StoredImage>(e =>
         {
@@ -112,6 +115,7 @@ public class ChatDbContext : DbContext
         IdentityModel.Configure(b);
         ConversationModel.Configure(b);
         Chat.Conversations.ConversationModel.Configure(b);
+        Chat.Integrations.IntegrationModel.Configure(b); // issue 16: webhooks and their outbox
     }
 
     protected override void ConfigureConventions(ModelConfigurationBuilder c)

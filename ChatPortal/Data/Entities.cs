@@ -134,6 +134,14 @@ public sealed class Message
     /// <summary>A thread reply: the thread's first message (same room). Stays out of the room's list unless <see cref="AlsoInRoom"/>.</summary>
     public long? ThreadId { get; set; }
     public bool AlsoInRoom { get; set; }
+    /// <summary>An action message (<c>/me waves</c>): shown as "* alice waves" (issue 16).</summary>
+    public bool IsAction { get; set; }
+    /// <summary>Posted by an integration (incoming webhook, outgoing webhook reply, slash command): the name shown instead of the sender's.</summary>
+    public string? AsName { get; set; }
+    /// <summary>The integration's icon (an http(s) URL given by the payload), shown instead of the sender's avatar.</summary>
+    public string? AsIcon { get; set; }
+    /// <summary>The integration that posted it ("webhook:12", "outgoing:3", "command:4"); null for people's own posts.</summary>
+    public string? PostedVia { get; set; }
 }
 
 public enum MessageKind

@@ -18,7 +18,7 @@ public sealed class SqlitePostStore(string connectionString, string pragmas, int
     private static readonly Func<DateTimeOffset, long> ToDb = new DateTimeOffsetToBinaryConverter().ConvertToProviderExpression.Compile();
     private static readonly Func<long, DateTimeOffset> FromDb = new DateTimeOffsetToBinaryConverter().ConvertFromProviderExpression.Compile();
 
-    private const string Columns = "Id, RoomId, SenderId, Kind, Text, ClientMsgId, TargetId, ImageId, CreatedAt, EditedAt, DeletedAt, DeletedBy, QuoteId, ThreadId, AlsoInRoom";
+    private const string Columns = "Id, RoomId, SenderId, Kind, Text, ClientMsgId, TargetId, ImageId, CreatedAt, EditedAt, DeletedAt, DeletedBy, QuoteId, ThreadId, AlsoInRoom, IsAction, AsName, AsIcon, PostedVia";
 
     private SqliteConnection? _connection;
     private SqliteCommand? _find;
@@ -58,8 +58,8 @@ public sealed class SqlitePostStore(string connectionString, string pragmas, int
             _find.Parameters.Add("$client", SqliteType.Text);
             _insert = connection.CreateCommand();
             _insert.CommandText = """
-                INSERT INTO Messages (RoomId, SenderId, Kind, Text, ClientMsgId, TargetId, ImageId, CreatedAt, EditedAt, DeletedAt, DeletedBy, QuoteId, ThreadId, AlsoInRoom)
-                VALUES ($room, $sender, $kind, $text, $client, $target, $image, $created, $edited, $deleted, $deletedBy, $quote, $thread, $also)
+                INSERT INTO Messages (RoomId, SenderId, Kind, Text, ClientMsgId, TargetId, ImageId, CreatedAt, EditedAt, DeletedAt, DeletedBy, QuoteId, ThreadId, AlsoInRoom, IsAction, AsName, AsIcon, PostedVia)
+                VALUES ($room, $sender, $kind, $text, $client, $target, $image, $created, $edited, $deleted, $deletedBy, $quote, $thread, $also, $action, $asName, $asIcon, $via)
                 RETURNING Id
                 """;
             foreach (var (name, type) in new[]
@@ -69,6 +69,7 @@ public sealed class SqlitePostStore(string connectionString, string pragmas, int
                          ("$image", SqliteType.Text), ("$created", SqliteType.Integer), ("$edited", SqliteType.Integer),
                          ("$deleted", SqliteType.Integer), ("$deletedBy", SqliteType.Integer),
                          ("$quote", SqliteType.Integer), ("$thread", SqliteType.Integer), ("$also", SqliteType.Integer),
+                         ("$action", SqliteType.Integer), ("$asName", SqliteType.Text), ("$asIcon", SqliteType.Text), ("$via", SqliteType.Text),
                      })
                 _insert.Parameters.Add(name, type);
             _find.CommandTimeout = _insert.CommandTimeout = commandTimeoutSeconds;
@@ -175,6 +176,10 @@ public sealed class SqlitePostStore(string connectionString, string pragmas, int
                 QuoteId = r.IsDBNull(12) ? null : r.GetInt64(12),
                 ThreadId = r.IsDBNull(13) ? null : r.GetInt64(13),
                 AlsoInRoom = r.GetInt64(14) != 0,
+                IsAction = r.GetInt64(15) != 0,
+                AsName = r.IsDBNull(16) ? null : r.GetString(16),
+                AsIcon = r.IsDBNull(17) ? null : r.GetString(17),
+                PostedVia = r.IsDBNull(18) ? null : r.GetString(18),
             };
         }
 
@@ -198,6 +203,10 @@ public sealed class SqlitePostStore(string connectionString, string pragmas, int
             p[11].Value = Db(row.QuoteId);
             p[12].Value = Db(row.ThreadId);
             p[13].Value = row.AlsoInRoom ? 1 : 0;
+            p[14].Value = row.IsAction ? 1 : 0;
+            p[15].Value = Db(row.AsName);
+            p[16].Value = Db(row.AsIcon);
+            p[17].Value = Db(row.PostedVia);
             row.Id = (long)insert.ExecuteScalar()!;
         }
 

@@ -44,6 +44,7 @@ public static class ChatPortalSetup
         builder.AddChatPortalOidc();
         builder.AddChatPortalNotifications();
         builder.AddChatPortalGovernance();
+        Integrations.IntegrationsSetup.AddChatPortalIntegrations(builder); // issue 16: slash commands, webhooks
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
         builder.Services.AddScoped<Components.Chat.ChatCircuit>();
@@ -86,6 +87,7 @@ public static class ChatPortalSetup
         app.MapChatPortalOidc();
         app.MapChatPortalNotifications();
         app.MapAccountData();
+        Integrations.IntegrationsSetup.MapChatPortalIntegrations(app);
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }

@@ -8,8 +8,10 @@ namespace ChatPortal.WebSockets;
 public sealed class SocketServices(ChatSessions sessions, ChatRooms rooms, ChatCommands commands, ChatHistory history, ChatImages images,
     Chat.Attachments.ChatAttachments attachments, SocketTickets tickets, ApiTokens tokens, GuestAccounts guests, PlainWireFormat plain, V1WireFormat v1, WebSocketMetrics metrics,
     IOptions<WebSocketEndpointOptions> options, TimeProvider time, ILoggerFactory logs, SiteAccess site, Chat.Conversations.ChatReactions reactions,
-    Chat.Conversations.SavedMessages saved, Chat.Conversations.ChatThreads threads, Chat.Conversations.ReadReceipts receipts)
+    Chat.Conversations.SavedMessages saved, Chat.Conversations.ChatThreads threads, Chat.Conversations.ReadReceipts receipts,
+    Chat.Integrations.SlashCommands slash)
 {
+    public Chat.Integrations.SlashCommands Slash { get; } = slash;
     /// <summary>Whether guests may connect now (a site setting; <see cref="WebSocketEndpointOptions.AllowGuests"/> until the back office sets it).</summary>
     public SiteAccess Site { get; } = site;
     public Chat.Conversations.ReadReceipts Receipts { get; } = receipts;

@@ -61,6 +61,8 @@ internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtoco
         ["read"] = (p, r) => p.ReadAsync(r),
         ["receipts"] = (p, r) => p.ReceiptsAsync(r),
         ["read_receipts"] = (p, r) => p.ReceiptSettingAsync(r),
+        // Slash commands (V1Commands.cs, issue 16)
+        ["command"] = (p, r) => p.CommandAsync(r),
     };
 
     public SocketKind Kind => SocketKind.V1;

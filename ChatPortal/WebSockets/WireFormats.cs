@@ -115,6 +115,7 @@ public sealed class V1WireFormat(IOptions<PortalOptions> portal, Profiles.Profil
             PinChanged p => PlainWireFormat.Json(new PinFrame(p.RoomId, p.EventId, p.MessageId, User(p.By), p.Pinned), c.PinFrame),
             SavedChanged s => PlainWireFormat.Json(new SavedChangedFrame(s.MessageId, s.MessageRoomId, s.Saved), c.SavedChangedFrame),
             ThreadFollowChanged t => PlainWireFormat.Json(new FollowChangedFrame(t.ThreadId, t.ThreadRoomId, t.Following), c.FollowChangedFrame),
+            Chat.Integrations.EphemeralReply e => PlainWireFormat.Json(new EphemeralFrame(e.RoomId, e.Code, e.Text, e.IsError ? true : null, e.From), c.EphemeralFrame),
             _ => WireFrame.None,
         };
     }
@@ -134,7 +135,9 @@ public sealed class V1WireFormat(IOptions<PortalOptions> portal, Profiles.Profil
         m.ThreadId is not null && m.AlsoInRoom ? true : null,
         m.Thread is { } t ? new WireThread(t.Replies, t.LastReplyAt is { } at ? WireJson.Utc(at) : null) : null,
         m.Preview is { } p ? Preview(p) : null,
-        m.Image is { IsFile: true } file ? new WireFile(file.Id, _imageBase + file.Id, file.ContentType, file.Name ?? "file", file.Length) : null);
+        m.Image is { IsFile: true } file ? new WireFile(file.Id, _imageBase + file.Id, file.ContentType, file.Name ?? "file", file.Length) : null,
+        m.IsAction ? true : null,
+        m.PostedAs is { } via ? new WirePostedAs(via.Name, via.IconUrl, via.Via) : null);
 
     internal static WirePreview Preview(LinkPreview p) => new(p.Url, p.Title, p.Description, p.SiteName,
         p.ImageId is { } id ? new WirePreviewImage("/previews/" + id, p.ImageWidth, p.ImageHeight) : null);

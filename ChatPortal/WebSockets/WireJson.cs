@@ -68,7 +68,7 @@ internal sealed record WireImage(string Id, string Url, string ContentType, int 
 internal sealed record WireMessage(long Id, long RoomId, WireUser User, string Text, DateTime CreatedAt, string? ClientId,
     WireImage? Image, DateTime? EditedAt, bool? Deleted, List<WireReaction>? Reactions = null, bool? Pinned = null,
     WireQuote? Quote = null, long? ThreadId = null, bool? AlsoInRoom = null, WireThread? Thread = null,
-    WirePreview? Preview = null, WireFile? File = null);
+    WirePreview? Preview = null, WireFile? File = null, bool? Action = null, WirePostedAs? PostedAs = null);
 
 /// <summary>A file attachment (issue 15): <c>url</c> downloads it (always as an attachment); the type was sniffed from its content.</summary>
 internal sealed record WireFile(string Id, string Url, string ContentType, string Name, long Bytes);
@@ -286,6 +286,8 @@ internal sealed record PlainError(string Code, string Message)
 [JsonSerializable(typeof(MessageListFrame))]
 [JsonSerializable(typeof(SavedChangedFrame))]
 [JsonSerializable(typeof(FollowChangedFrame))]
+[JsonSerializable(typeof(EphemeralFrame))]
+[JsonSerializable(typeof(CommandDoneFrame))]
 [JsonSerializable(typeof(PlainOpenSuccess))]
 [JsonSerializable(typeof(PlainMessage))]
 [JsonSerializable(typeof(PlainNotice))]

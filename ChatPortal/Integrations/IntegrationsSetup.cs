@@ -1,0 +1,35 @@
+using ChatPortal.Chat;
+using ChatPortal.Chat.Integrations;
+
+namespace ChatPortal.Integrations;
+
+/// <summary>Slash commands, incoming and outgoing webhooks, custom commands (issue 16; docs/webhooks.md).</summary>
+public static class IntegrationsSetup
+{
+    public static IHostApplicationBuilder AddChatPortalIntegrations(this IHostApplicationBuilder builder)
+    {
+        var s = builder.Services;
+        s.Configure<IntegrationOptions>(builder.Configuration.GetSection(IntegrationOptions.Section));
+        Security.SafeHttpSetup.AddSafeHttp(s, builder.Configuration); // outgoing posts and custom commands go through the SSRF-safe client
+        s.AddSingleton<CustomCommands>();
+        s.AddSingleton<ICustomSlashCommands>(sp => sp.GetRequiredService<CustomCommands>());
+        s.AddSingleton<SlashCommands>();
+        s.AddSingleton<IntegrationUsers>();
+        s.AddSingleton<IncomingHooks>();
+        s.AddSingleton<AdminIntegrations>();
+        // Outgoing webhooks: the writer's observer queues, OutgoingHooks writes the outbox, the worker sends it.
+        s.AddSingleton<OutgoingInbox>();
+        s.AddSingleton<IStoredEventObserver>(sp => sp.GetRequiredService<OutgoingInbox>());
+        s.AddSingleton<OutgoingHooks>();
+        s.AddHostedService(sp => sp.GetRequiredService<OutgoingHooks>());
+        s.AddSingleton<WebhookDeliveryWorker>();
+        s.AddHostedService(sp => sp.GetRequiredService<WebhookDeliveryWorker>());
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapChatPortalIntegrations(this IEndpointRouteBuilder app)
+    {
+        HookEndpoints.Map(app);
+        return app;
+    }
+}
