@@ -35,6 +35,10 @@ public sealed class RichBrowserTests(RichPortalFixture f) : IClassFixture<RichPo
 {
     private const string Password = "secret-pass-1";
 
+    // Names the elements that stick out on the right, for the failure message.
+    private const string WiderThanScreen = "() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 391)"
+        + ".slice(0, 8).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join('; ')";
+
     // Each payload bumps window.__xss (or calls alert) if it ever runs.
     private static readonly string[] Payloads =
     [
@@ -241,7 +245,8 @@ public sealed class RichBrowserTests(RichPortalFixture f) : IClassFixture<RichPo
         // Phone: 390 px wide, no sideways scrolling, composer usable, drawer and online list one tap away.
         var phone = await OpenAsync("Tom", "/rooms/tea", width: 390, height: 844);
         await Expect(phone.Locator("#messages")).ToContainTextAsync("马上到");
-        Assert.True(await phone.EvaluateAsync<bool>("() => document.scrollingElement.scrollWidth <= 390"), "the page scrolls sideways at 390 px");
+        Assert.True(await phone.EvaluateAsync<bool>("() => document.scrollingElement.scrollWidth <= 390"), "the page scrolls sideways at 390 px: " +
+            await phone.EvaluateAsync<string>(WiderThanScreen));
         var send = await phone.Locator("#send-button").BoundingBoxAsync();
         Assert.True(send is { } b && b.X + b.Width <= 390 && b.Y + b.Height <= 844, "send button outside the screen");
         await Expect(phone.Locator("#online-list")).Not.ToBeVisibleAsync();
