@@ -79,7 +79,7 @@ public sealed class AbuseTests(RelyPortalFixture fx)
     public async Task A_thousand_idle_sockets_do_not_stop_web_users_and_all_are_released()
     {
         var portal = fx.Portal;
-        var baseline = await portal.OpenSocketsAsync();
+        var baseline = await portal.SettledOpenSocketsAsync();
         var idle = new List<RawWs>();
         try
         {

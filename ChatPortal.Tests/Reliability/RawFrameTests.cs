@@ -57,7 +57,7 @@ public sealed class RawFrameTests(RelyPortalFixture fx)
     public async Task A_bad_frame_closes_that_socket_with_the_right_code_and_nobody_else_notices(string name, int expected)
     {
         var portal = fx.Portal;
-        var baseline = await portal.OpenSocketsAsync();
+        var baseline = await portal.SettledOpenSocketsAsync();
         var errorsBefore = portal.ErrorLines().Count;
         await using var bystander = await portal.MemberSocketAsync(PortalHelpers.UniqueName("bys"));
         await using var peer = await portal.MemberSocketAsync(PortalHelpers.UniqueName("peer"));
@@ -93,7 +93,7 @@ public sealed class RawFrameTests(RelyPortalFixture fx)
     public async Task A_peer_that_vanishes_mid_frame_leaves_no_socket_behind()
     {
         var portal = fx.Portal;
-        var baseline = await portal.OpenSocketsAsync();
+        var baseline = await portal.SettledOpenSocketsAsync();
         var errorsBefore = portal.ErrorLines().Count;
         for (var i = 0; i < 20; i++)
         {

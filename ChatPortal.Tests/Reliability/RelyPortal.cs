@@ -54,6 +54,24 @@ public static class RelyHelpers
         return total;
     }
 
+    /// <summary>
+    /// The gauge once it has stopped moving (the same for a second, at most 20 s): sockets of the previous
+    /// test in the collection may still be closing, and a baseline taken among them is not one.
+    /// </summary>
+    public static async Task<int> SettledOpenSocketsAsync(this PortalProcess portal)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        var last = await portal.OpenSocketsAsync();
+        var since = DateTime.UtcNow;
+        while (DateTime.UtcNow < deadline && DateTime.UtcNow - since < TimeSpan.FromSeconds(1))
+        {
+            await Task.Delay(200);
+            var now = await portal.OpenSocketsAsync();
+            if (now != last) (last, since) = (now, DateTime.UtcNow);
+        }
+        return last;
+    }
+
     /// <summary>Waits (bounded) for the gauge to come back to <paramref name="baseline"/>; returns the last value.</summary>
     public static Task<int> WaitForOpenSocketsAsync(this PortalProcess portal, int baseline, TimeSpan? timeout = null) =>
         portal.WaitForOpenSocketsAsync(n => n == baseline, timeout ?? TimeSpan.FromSeconds(20));
