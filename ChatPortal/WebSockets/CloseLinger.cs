@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace ChatPortal.WebSockets;
@@ -39,12 +38,13 @@ internal sealed class LingeringUpgradeFeature(IHttpUpgradeFeature inner) : IHttp
 /// hostile client cannot hold the connection open.
 /// </summary>
 /// <remarks>
-/// The framework may stop reading in the middle of the bad frame (an oversized ping's payload is
-/// partly left in the stream), so the first bytes need not start a frame. A header that no client may
-/// send (unmasked, reserved bits, unknown opcode, a long or fragmented control frame) means we are
-/// out of step: from there on we look for a client close frame byte by byte, and accept one only if
-/// its code is one a client may send. Ending early on stray bytes would close the connection before
-/// the client has our close frame, and the reset that follows can destroy it.
+/// The framework stops reading somewhere inside the bad frame (an oversized ping's payload is partly
+/// left in the stream, how much depends on its buffer), so we never know where a frame starts: the
+/// bytes are searched for a client close frame instead of parsed as frames. A close counts only when
+/// it is the last thing read so far — a client sends nothing after its close, while stray payload
+/// bytes that happen to look like one are followed by more (or sit in the middle of what arrived).
+/// Ending early on stray bytes lets the server end the connection before our close frame has gone
+/// out, and the reset that follows destroys it.
 /// </remarks>
 internal static class CloseLinger
 {
@@ -56,6 +56,8 @@ internal static class CloseLinger
 
     private const int CloseOpcode = 0x8;
     private const int MaxControlPayload = 125;
+    /// <summary>A client close frame is 6 (no code) to 131 bytes: the tail we keep between reads.</summary>
+    private const int MaxCloseFrame = 6 + MaxControlPayload;
 
     public static async Task DrainUntilCloseAsync(Stream stream, int budget, TimeSpan timeout)
     {
@@ -63,9 +65,7 @@ internal static class CloseLinger
         var buffer = ArrayPool<byte>.Shared.Rent(4096);
         try
         {
-            var have = 0;        // unparsed bytes at the start of buffer
-            long skip = 0;       // payload bytes of the current frame still to discard
-            var inStep = true;   // the next byte starts a frame
+            var have = 0; // bytes kept from earlier reads: the start of a close frame may be among them
             var total = 0;
             while (total < budget)
             {
@@ -73,36 +73,10 @@ internal static class CloseLinger
                 if (n == 0) return; // the client closed the connection
                 total += n;
                 have += n;
-                var pos = 0;
-                while (pos < have)
-                {
-                    if (skip > 0)
-                    {
-                        var take = (int)Math.Min(skip, have - pos);
-                        skip -= take;
-                        pos += take;
-                        continue;
-                    }
-                    if (!inStep)
-                    {
-                        var found = FindClientClose(buffer.AsSpan(pos, have - pos), out var consumed);
-                        if (found) return;
-                        pos += consumed;
-                        break; // what is left may be the start of a close frame: wait for more
-                    }
-                    var header = ParseHeader(buffer.AsSpan(pos, have - pos), out var opcode, out var headerLength, out var payloadLength);
-                    if (header == Header.Incomplete) break;
-                    if (header == Header.Impossible)
-                    {
-                        inStep = false;
-                        continue;
-                    }
-                    if (opcode == CloseOpcode) return; // the client's close: it has our close frame, the connection may end
-                    pos += headerLength;
-                    skip = payloadLength;
-                }
-                buffer.AsSpan(pos, have - pos).CopyTo(buffer);
-                have -= pos;
+                if (EndsWithClientClose(buffer.AsSpan(0, have))) return; // it has our close frame: the connection may end
+                var keep = Math.Min(have, MaxCloseFrame - 1);
+                buffer.AsSpan(have - keep, keep).CopyTo(buffer);
+                have = keep;
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException)
@@ -115,67 +89,21 @@ internal static class CloseLinger
         }
     }
 
-    internal enum Header { Complete, Incomplete, Impossible }
-
-    /// <summary>An RFC 6455 client frame header: opcode, header length (with mask key) and payload length.</summary>
-    internal static Header ParseHeader(ReadOnlySpan<byte> b, out int opcode, out int headerLength, out long payloadLength)
-    {
-        opcode = headerLength = 0;
-        payloadLength = 0;
-        if (b.Length < 2) return Header.Incomplete;
-        var fin = (b[0] & 0x80) != 0;
-        opcode = b[0] & 0x0F;
-        var masked = (b[1] & 0x80) != 0;
-        var len = b[1] & 0x7F;
-        var control = opcode >= CloseOpcode;
-        // Clients mask every frame; we negotiate no extension, so no reserved bit; only six opcodes exist.
-        if ((b[0] & 0x70) != 0 || !masked || opcode is not (0x0 or 0x1 or 0x2 or 0x8 or 0x9 or 0xA)
-            || (control && (!fin || len > MaxControlPayload)))
-            return Header.Impossible;
-        var at = 2;
-        if (len == 126)
-        {
-            if (b.Length < 4) return Header.Incomplete;
-            payloadLength = BinaryPrimitives.ReadUInt16BigEndian(b[2..]);
-            at = 4;
-        }
-        else if (len == 127)
-        {
-            if (b.Length < 10) return Header.Incomplete;
-            payloadLength = (long)Math.Min(BinaryPrimitives.ReadUInt64BigEndian(b[2..]), long.MaxValue);
-            at = 10;
-        }
-        else payloadLength = len;
-        headerLength = at + 4;
-        return b.Length >= headerLength ? Header.Complete : Header.Incomplete;
-    }
-
     /// <summary>
-    /// Looks for a whole client close frame anywhere in <paramref name="b"/>: FIN + close opcode, masked,
-    /// no payload or a code a client may send. <paramref name="consumed"/> is how many bytes cannot start
-    /// one (the rest may be a close frame still arriving).
+    /// Whether <paramref name="b"/> ends with a whole client close frame: FIN + close opcode, masked,
+    /// no payload or a code a client may send (and at most 125 bytes of payload).
     /// </summary>
-    internal static bool FindClientClose(ReadOnlySpan<byte> b, out int consumed)
+    internal static bool EndsWithClientClose(ReadOnlySpan<byte> b)
     {
-        for (var i = 0; i < b.Length; i++)
+        for (var len = 0; len <= MaxControlPayload && 6 + len <= b.Length; len++)
         {
-            if (b[i] != (0x80 | CloseOpcode)) continue;
-            if (i + 1 >= b.Length) { consumed = i; return false; }
-            var len = b[i + 1] & 0x7F;
-            if ((b[i + 1] & 0x80) == 0 || len == 1 || len > MaxControlPayload) continue;
-            if (len == 0)
-            {
-                if (i + 6 > b.Length) { consumed = i; return false; }
-                consumed = i + 6;
-                return true;
-            }
-            if (i + 6 + 2 > b.Length) { consumed = i; return false; }
-            var code = ((b[i + 6] ^ b[i + 2]) << 8) | (b[i + 7] ^ b[i + 3]);
-            if (!ClientMaySend(code)) continue;
-            consumed = Math.Min(b.Length, i + 6 + len);
-            return true;
+            if (len == 1) continue;
+            var at = b.Length - 6 - len;
+            if (b[at] != (0x80 | CloseOpcode) || b[at + 1] != (0x80 | len)) continue;
+            if (len == 0) return true;
+            var code = ((b[at + 6] ^ b[at + 2]) << 8) | (b[at + 7] ^ b[at + 3]);
+            if (ClientMaySend(code)) return true;
         }
-        consumed = b.Length;
         return false;
     }
 
