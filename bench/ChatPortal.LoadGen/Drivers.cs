@@ -43,7 +43,8 @@ internal sealed class PlainDriver : IProtocolDriver
     public bool UsesAcks => false;
     public bool EchoesToSender => false;
 
-    public Task HandshakeAsync(Client client, LoadOptions o, CancellationToken ct) => Task.CompletedTask;
+    public Task HandshakeAsync(Client client, LoadOptions o, CancellationToken ct) =>
+        o.Joined.Length == 0 ? Task.CompletedTask : client.ExpectAsync(Encoding.UTF8.GetBytes(o.Joined), ct);
 
     public ReadOnlyMemory<byte> Encode(string text, int sender, int seq) => Encoding.UTF8.GetBytes(text);
 

@@ -37,6 +37,13 @@ public sealed record LoadOptions
     public int TimeoutSeconds { get; init; } = 120;
     public string Label { get; init; } = "";
     public string Origin { get; init; } = "";
+    /// <summary>
+    /// plain only: a connection counts as connected once a frame containing this arrives (ChatPortal's
+    /// <c>openSuccess</c>: the socket has joined its room). Empty: as soon as the upgrade is done (the
+    /// peers send nothing). Without it a server that finishes joins after the upgrade has its joins
+    /// overlap the fan-out being measured.
+    /// </summary>
+    public string Joined { get; init; } = "";
 
     public static LoadOptions Parse(string[] args)
     {
@@ -57,6 +64,7 @@ public sealed record LoadOptions
                 "protocol" => o with { Protocol = v },
                 "window" => o with { Window = int.Parse(v, inv) },
                 "room" => o with { Room = v },
+                "joined" => o with { Joined = v },
                 "self" => o with { Self = v is "1" or "true" },
                 "mode" => o with { Mode = v },
                 "auth" => o with { Auth = v },
