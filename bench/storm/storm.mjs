@@ -89,10 +89,11 @@ const sampler = setInterval(() => {
 }, 100);
 
 // Event-loop lag: the driver shares the cores with the server; its own delay is part of every figure.
-let maxLagMs = 0, lastTick = performance.now();
+let maxLagMs = 0, windowLagMs = 0, lastTick = performance.now();
 const lagTimer = setInterval(() => {
   const t = performance.now();
   maxLagMs = Math.max(maxLagMs, t - lastTick - 100);
+  windowLagMs = Math.max(windowLagMs, t - lastTick - 100);
   lastTick = t;
 }, 100);
 
@@ -184,7 +185,8 @@ async function stormMode() {
     const s = ChatPortal.browserSocket(url);
     state.attemptsTotal++;
     s.raw.on('message', (data, isBinary) => {
-      if (isBinary) return;
+      // Only frames the kit takes: after it gave up on a socket (no pong) it ignores what still arrives there.
+      if (isBinary || (state.client && state.client._socket !== s)) return;
       const head = data.toString('utf8', 0, Math.min(data.length, 120));
       const m = /^\{"type":"message","room_id":\d+,"event_id":(\d+)/.exec(head);
       if (!m) return;
@@ -218,6 +220,7 @@ async function stormMode() {
   // A connection counts once the old server is gone ("exited"): one the stopping server still
   // accepted is not a reconnect (it is dropped again when that server exits).
   let tStop = null, tExited = null, tStarted = null, tAllCaughtUp = null, caughtUpCount = 0, welcomedCount = 0;
+  const closesAfterStop = {}, kitErrors = {};
   let allCaughtUpResolve;
   const allCaughtUp = new Promise((r) => { allCaughtUpResolve = r; });
 
@@ -233,9 +236,15 @@ async function stormMode() {
     c.on('disconnect', (e) => {
       st.closes.push(e.code);
       if (tStop == null) return;
+      const key = `${e.code} ${e.reason || ''}`.trim();
+      closesAfterStop[key] = (closesAfterStop[key] || 0) + 1;
       if (st.dropAt == null) { st.dropAt = now(); st.dropCode = e.code; }
       if (st.welcomeAt != null) { welcomedCount--; st.welcomeAt = null; st.droppedAgain++; }
       if (st.caughtUpAt != null) { caughtUpCount--; st.caughtUpAt = null; }
+    });
+    c.on('error', (e) => {
+      const key = (e && (e.code || e.message)) || 'error';
+      kitErrors[key] = (kitErrors[key] || 0) + 1;
     });
     c.on('reconnecting', () => { if (st.dropAt != null) st.attemptsAfterDrop++; });
     c.on('welcome', () => {
@@ -284,14 +293,14 @@ async function stormMode() {
   const acks = [null];          // acks[k] = message id of "storm <run> k"
   const sends = [];
   const sendErrors = [];
-  let posted = 0, posting = true;
+  let posted = 0, posting = true, ackedCount = 0;
   const interval = 1000 / cfg.rate;
   const postStart = performance.now();
   const postLoop = (async () => {
     while (posting) {
       const k = ++posted;
       const p = poster.send(cfg.room, `storm ${run} ${k}`).then(
-        (ack) => { acks[k] = ack.event_id; },
+        (ack) => { acks[k] = ack.event_id; ackedCount++; },
         (err) => { sendErrors.push({ k, code: err.code || String(err.message) }); });
       sends.push(p);
       const wait = postStart + posted * interval - performance.now();
@@ -320,14 +329,19 @@ async function stormMode() {
     });
     rl.on('close', resolve); // no controller: judge what we have
   });
+  let lastK = 0, cpuAtCaughtUp = null, rssAtCaughtUp = 0;
+  finishHook = (reason) => judge(reason);
   out({ event: 'ready', clients: N, posted, run });
   await stopped;
   if (tStop == null) throw new Error('standard input closed before "stop"');
 
-  const progress = setInterval(() => log(`back ${welcomedCount}/${N}, caught up ${caughtUpCount}/${N}, posted ${posted}`), 2000);
+  const progress = setInterval(() => {
+    const lag = Math.round(windowLagMs); windowLagMs = 0;
+    log(`back ${welcomedCount}/${N}, caught up ${caughtUpCount}/${N}, posted ${posted}, acked ${ackedCount}; driver lag ${lag} ms; closes ${JSON.stringify(closesAfterStop)}; kit errors ${JSON.stringify(kitErrors)}`);
+  }, 2000);
   await Promise.race([allCaughtUp, sleep(Math.max(1000, cfg.timeout * 1000 - now() - 30000))]);
-  const cpuAtCaughtUp = serverSample(serverPid);
-  const rssAtCaughtUp = peakRssKiB;
+  cpuAtCaughtUp = serverSample(serverPid);
+  rssAtCaughtUp = peakRssKiB;
   log(tAllCaughtUp != null ? `all ${N} caught up ${((tAllCaughtUp - tStop) / 1000).toFixed(2)} s after the stop` : `only ${caughtUpCount}/${N} caught up`);
 
   await sleep(cfg.after * 1000);
@@ -335,7 +349,7 @@ async function stormMode() {
   await postLoop;
   // Every send resolves once acknowledged (the kit retries with the same client id) or fails for good.
   await Promise.race([Promise.all(sends), sleep(cfg.settle * 1000)]);
-  const lastK = posted;
+  lastK = posted;
   const lastId = Math.max(0, ...acks.filter((x) => x != null));
   // Wait (bounded) until every client has seen the last acknowledged message.
   const settleEnd = performance.now() + cfg.settle * 1000;
@@ -344,7 +358,8 @@ async function stormMode() {
   clearInterval(progress);
   rl.close();
 
-  finishHook = (reason) => {
+  function judge(reason) {
+    if (!lastK) lastK = posted;
     // ---- judge: every client got every acknowledged message once, in order
     const unacked = [];
     for (let k = 1; k <= lastK; k++) if (acks[k] == null) unacked.push(k);
@@ -410,7 +425,7 @@ async function stormMode() {
       caughtUpMs: dist(clients.filter((s) => s.caughtUpAt != null).map((s) => rel(s.caughtUpAt))),
       caughtUpAfterWelcomeMs: dist(clients.filter((s) => s.caughtUpAt != null).map((s) => s.caughtUpAt - s.welcomeAt)),
       triesAfterDrop: dist(clients.map((s) => s.attemptsAfterDrop)),
-      welcomesBeforeExit, droppedAgain,
+      welcomesBeforeExit, droppedAgain, closesAfterStop, kitErrors,
       replayedInCatchUp: clients.reduce((a, s) => a + s.replayed, 0),
       clientsWithReplay: clients.filter((s) => s.replayed > 0).length,
       server: serverPid ? {
@@ -422,7 +437,7 @@ async function stormMode() {
       } : null,
       driver: { cpuSec: r1(process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6), maxLagMs: r1(maxLagMs), rssMiB: r1(process.memoryUsage().rss / 1048576) },
     };
-  };
+  }
   finish(tAllCaughtUp != null ? 'complete' : 'not-all-caught-up');
 }
 
