@@ -107,6 +107,7 @@ log "old pid $OLD_PID exited, new pid $CP_PID listening; waiting for the clients
 wait "$DRIVER_PID" || true
 exec 3>&-
 LOAD_AFTER=$(loadavg)
+log "load average after the storm: $LOAD_AFTER"
 STORM=$(grep '"event":"summary"' "$WORK/storm.out" | tail -1)
 [ -n "$STORM" ] || STORM='{"event":"summary","reason":"driver failed"}'
 cp "$WORK/storm.err" "$WORK/storm-driver.log"
