@@ -121,37 +121,52 @@ public sealed class GuestAccounts : IDisposable
     {
         var prefix = _options.Value.GuestNamePrefix.Trim();
         if (prefix.Length is 0 or > UserNames.MaxLength - 6) prefix = "Guest";
-        for (var attempt = 0; ; attempt++)
+        await using var db = await _dbFactory.CreateDbContextAsync().ConfigureAwait(false);
+        var now = _time.GetUtcNow();
+        var drawn = new HashSet<string>(StringComparer.Ordinal); // every name drawn, taken ones too: never drawn twice
+        var rows = new List<ChatUser>(requests.Count);
+        foreach (var r in requests)
         {
-            await using var db = await _dbFactory.CreateDbContextAsync().ConfigureAwait(false);
-            var now = _time.GetUtcNow();
-            var rows = new List<ChatUser>(requests.Count);
-            var names = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var r in requests)
+            var name = Draw(prefix, drawn);
+            rows.Add(new ChatUser
             {
-                string name;
-                do name = prefix + RandomNumberGenerator.GetInt32(100_000, 1_000_000).ToString(CultureInfo.InvariantCulture);
-                while (!names.Add(UserNames.Normalize(name)));
-                rows.Add(new ChatUser
-                {
-                    Name = name,
-                    NormalizedName = UserNames.Normalize(name),
-                    Kind = UserKind.Guest,
-                    CreatedAt = now,
-                    LastSeenAt = now,
-                    LastIp = r.RemoteIp,
-                    SecurityStamp = ChatAccounts.NewStamp(),
-                });
-            }
-            // A taken name (about one in a thousand guests draws one) is found before the insert, so the
-            // unique index only catches a true race and the database logs no error for it.
-            var normalized = names.ToList();
-            var taken = await db.Users.Where(u => normalized.Contains(u.NormalizedName)).AnyAsync().ConfigureAwait(false);
-            if (taken && attempt < MaxNameDraws) continue;
-            db.Users.AddRange(rows);
-            await db.SaveChangesAsync().ConfigureAwait(false);
-            return rows;
+                Name = name,
+                NormalizedName = UserNames.Normalize(name),
+                Kind = UserKind.Guest,
+                CreatedAt = now,
+                LastSeenAt = now,
+                LastIp = r.RemoteIp,
+                SecurityStamp = ChatAccounts.NewStamp(),
+            });
         }
+        // Taken names are found before the insert and only those rows draw again: with tens of thousands
+        // of guests in the table (a reconnect storm after a restart) nearly every batch of a few hundred
+        // draws one, and redrawing the whole batch then never ended well. The unique index only catches
+        // a true race (another node drawing the same name meanwhile).
+        for (var draw = 0; draw < MaxNameDraws; draw++)
+        {
+            var normalized = rows.Select(u => u.NormalizedName).ToList();
+            var taken = await db.Users.Where(u => normalized.Contains(u.NormalizedName)).Select(u => u.NormalizedName)
+                .ToListAsync().ConfigureAwait(false);
+            if (taken.Count == 0) break;
+            var again = new HashSet<string>(taken, StringComparer.Ordinal);
+            foreach (var row in rows.Where(u => again.Contains(u.NormalizedName)))
+            {
+                row.Name = Draw(prefix, drawn);
+                row.NormalizedName = UserNames.Normalize(row.Name);
+            }
+        }
+        db.Users.AddRange(rows);
+        await db.SaveChangesAsync().ConfigureAwait(false);
+        return rows;
+    }
+
+    private static string Draw(string prefix, HashSet<string> drawn)
+    {
+        string name;
+        do name = prefix + RandomNumberGenerator.GetInt32(100_000, 1_000_000).ToString(CultureInfo.InvariantCulture);
+        while (!drawn.Add(UserNames.Normalize(name)));
+        return name;
     }
 
     private async Task ForgetBatchAsync(List<ForgetRequest> requests)

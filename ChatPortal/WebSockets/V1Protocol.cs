@@ -17,6 +17,7 @@ internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtoco
 
     private readonly SocketServices _s = conn.Services;
     private readonly CancellationTokenSource _deadline = new();
+    private Task? _auth; // the auth request in progress, if any (the deadline waits for its answer)
     private const int MaxSendsInFlight = 64;
     private readonly SemaphoreSlim _inFlight = new(MaxSendsInFlight);
     private Task _replies = Task.CompletedTask;
@@ -89,6 +90,14 @@ internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtoco
         catch (OperationCanceledException)
         {
             return;
+        }
+        // The deadline is for sending a credential. One that arrived in time is answered however long the
+        // server takes (a guest written behind thousands in a reconnect storm): closing it would make the
+        // client come back and queue again, feeding the storm.
+        if (Volatile.Read(ref _auth) is { } pending)
+        {
+            try { await pending; }
+            catch (Exception) { /* the receive loop reports it */ }
         }
         if (conn.Session is null) await conn.CloseAsync(WebSocketCloseStatus.PolicyViolation, "auth_timeout");
     }
@@ -168,7 +177,9 @@ internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtoco
                 conn.Send(PlainWireFormat.Json(new PongFrame(id, _s.Time.GetUtcNow().UtcDateTime), J.PongFrame));
                 return;
             case "auth":
-                await AuthenticateAsync(f, id, ct);
+                var auth = AuthenticateAsync(f, id, ct);
+                Volatile.Write(ref _auth, auth);
+                await auth;
                 return;
         }
         if (session is null)
