@@ -431,6 +431,10 @@
   // ---------------------------------------------------------------- incoming
 
   Client.prototype._onFrame = function (data) {
+    // Any frame proves the link, not only the pong: a busy server answers a ping after the replies
+    // queued before it, and a client that gave up on a link full of catch-up frames would reconnect
+    // and queue the same work again (10,000 kit clients after a restart did exactly that).
+    clearTimeout(this._pongTimer);
     if (typeof data !== 'string') {
       this._emit('binary', data);
       return;
@@ -438,7 +442,7 @@
     var f;
     try { f = JSON.parse(data); } catch (e) { return; }
     if (f.reply_to !== undefined) {
-      // A reply: settle its request. The welcome also starts the session; a pong proves the link.
+      // A reply: settle its request. The welcome also starts the session.
       var p = this._pending[f.reply_to];
       if (p) {
         delete this._pending[f.reply_to];
@@ -454,7 +458,6 @@
         this._emit('error', f);
       }
       if (f.type === 'welcome') this._ready(f);
-      if (f.type === 'pong') clearTimeout(this._pongTimer);
       return;
     }
     switch (f.type) {
