@@ -16,6 +16,7 @@ public sealed class RoomDirectory(IDbContextFactory<ChatDbContext> dbFactory, Us
     private readonly ConcurrentDictionary<string, long> _bySlug = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(long Room, long User), bool> _members = new();
     private readonly ConcurrentDictionary<long, byte> _deleted = new();
+    private readonly ConcurrentDictionary<long, long> _latest = new();
 
     public async ValueTask<RoomInfo?> GetAsync(long roomId, CancellationToken ct = default)
     {
@@ -44,6 +45,7 @@ public sealed class RoomDirectory(IDbContextFactory<ChatDbContext> dbFactory, Us
     /// <summary>A deleted room: gone from the cache, with its memberships.</summary>
     public void Forget(long roomId)
     {
+        _latest.TryRemove(roomId, out _);
         if (_byId.TryRemove(roomId, out var old)) _bySlug.TryRemove(old.Slug, out _);
         foreach (var key in _members.Keys)
             if (key.Room == roomId) _members.TryRemove(key, out _);
@@ -60,11 +62,22 @@ public sealed class RoomDirectory(IDbContextFactory<ChatDbContext> dbFactory, Us
     public bool IsDeleted(long roomId) => _deleted.ContainsKey(roomId);
 
     /// <summary>
+    /// The newest stored id of a room as far as this node has seen: every stored event of this node or
+    /// another passes the fan-out (<see cref="Apply(ChatEvent)"/>) before anyone gets it, and ids only grow,
+    /// so a join that reads this after subscribing gets everything newer live. Null until the room's
+    /// first event or <see cref="NoteStored"/> from the database.
+    /// </summary>
+    public long? LatestStoredId(long roomId) => _latest.TryGetValue(roomId, out var id) ? id : null;
+
+    public void NoteStored(long roomId, long id) => _latest.AddOrUpdate(roomId, id, (_, old) => Math.Max(old, id));
+
+    /// <summary>
     /// Applies what a room or membership event changes in the cache; the fan-out calls it before it
     /// delivers the event, for events of this node and of the others alike.
     /// </summary>
     public void Apply(ChatEvent evt)
     {
+        if (ChatEvents.StoredId(evt) is > 0 and var stored) NoteStored(evt.RoomId, stored);
         switch (evt)
         {
             case RoomChanged rc: Apply(rc.Room); break;
