@@ -24,6 +24,9 @@ public static class ChatApi
         rooms.MapPost("/{room}/leave", LeaveRoomAsync).Write().WithSummary("Leave a room (not the default room)")
             .Produces(204).ProducesProblem(404).ProducesProblem(409);
 
+        rooms.MapGet("/{room}/stats", StatsAsync).Read()
+            .WithSummary("A room's numbers: visible posts, images, people who posted, members, the first post's time")
+            .Produces<ApiRoomStats>().ProducesProblem(404);
         rooms.MapGet("/{room}/members", ListMembersAsync).Read().WithSummary("Members of a room the caller may read")
             .Produces<List<ApiUser>>().ProducesProblem(404);
         rooms.MapPost("/{room}/members", AddMemberAsync).Admin().WithSummary("Add a member by name (admin: the back office's rule)")
@@ -116,6 +119,14 @@ public static class ChatApi
     }
 
     // ---------------------------------------------------------------- members
+
+    private static async Task<IResult> StatsAsync(string room, HttpContext ctx, ChatRooms rooms, RoomDirectory directory, ChatHistory history)
+    {
+        var (found, error) = await ReadableAsync(room, ctx, rooms, directory, allowArchived: true);
+        if (found is null) return error!;
+        var s = await history.RoomStatsAsync(found.Id, ctx.RequestAborted);
+        return TypedResults.Ok(new ApiRoomStats(found.Id, s.Messages, s.Images, s.Senders, s.Members, s.FirstMessageAt));
+    }
 
     private static async Task<IResult> ListMembersAsync(string room, HttpContext ctx, ChatRooms rooms, RoomDirectory directory, ApiViews views,
         int? limit)
