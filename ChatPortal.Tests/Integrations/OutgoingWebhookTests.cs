@@ -279,3 +279,50 @@ public sealed class OutgoingOutboxTests
         Assert.DoesNotContain(ann.Frames, f => f.Is("message") && f.Get("message.text") == "please refuse me");
     }
 }
+
+/// <summary>The transactional outbox on PostgreSQL (the EF Core path of the single writer, in an explicit transaction).</summary>
+public sealed class OutgoingOutboxPostgresTests
+{
+    [Fact]
+    public async Task On_postgres_a_post_and_its_outbox_row_commit_together_and_a_refused_row_rolls_the_post_back()
+    {
+        await using var pg = await Cluster.PostgresServer.StartAsync();
+        var connection = await pg.CreateDatabaseAsync("outbox");
+        var settings = IntegrationPortalFixture.Settings();
+        settings["Portal__DatabaseProvider"] = "Postgres";
+        settings["Portal__ConnectionString"] = connection;
+        settings["Integrations__SendDeliveries"] = "false";
+        await using var portal = await PortalProcess.StartAsync(settings);
+        var options = new DbContextOptionsBuilder<ChatPortal.Cluster.PostgresChatDbContext>().UseNpgsql(connection).Options;
+        long hookId;
+        await using (var db = new ChatPortal.Cluster.PostgresChatDbContext(options))
+        {
+            var user = IntegrationRows.BotUser(db, "outgoing");
+            await db.SaveChangesAsync();
+            var hook = new OutgoingWebhook
+            {
+                Name = "pg", RoomIds = "", TriggerWords = "", Url = "http://127.0.0.1:9/", Secret = "s", Token = "t", PostAsUserId = user.Id,
+                CreatedAt = DateTimeOffset.UtcNow, CreatedBy = "test",
+            };
+            db.Add(hook);
+            await db.SaveChangesAsync();
+            hookId = hook.Id;
+            await db.Database.ExecuteSqlRawAsync("""
+                CREATE FUNCTION refuse_outbox() RETURNS trigger AS $$
+                BEGIN IF NEW."Body" LIKE '%refuse me%' THEN RAISE EXCEPTION 'outbox refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql;
+                CREATE TRIGGER refuse_outbox BEFORE INSERT ON "WebhookDelivery" FOR EACH ROW EXECUTE FUNCTION refuse_outbox();
+                """);
+        }
+        await using var ann = await portal.MemberSocketAsync(PortalHelpers.UniqueName("ann"));
+
+        var refused = await ann.RequestAsync("send", ("room", "lobby"), ("text", "please refuse me"), ("client_id", "pg-tx-1"));
+        Assert.Equal("storage_failed", refused.Get("code"));
+        var fine = await ann.RequestAsync("send", ("room", "lobby"), ("text", "this one is fine"), ("client_id", "pg-tx-2"));
+        Assert.True(fine.Is("ack"), fine.ToString());
+
+        await using var check = new ChatPortal.Cluster.PostgresChatDbContext(options);
+        Assert.False(await check.Messages.AnyAsync(m => m.Text == "please refuse me"));
+        var rows = await check.Set<WebhookDelivery>().Where(d => d.HookId == hookId).ToListAsync();
+        Assert.Equal([fine.GetLong("message_id")], rows.Select(r => r.MessageId));
+    }
+}
