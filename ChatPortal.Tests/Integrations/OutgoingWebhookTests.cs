@@ -301,8 +301,15 @@ public sealed class OutgoingOutboxPostgresTests
             await db.SaveChangesAsync();
             var hook = new OutgoingWebhook
             {
-                Name = "pg", RoomIds = "", TriggerWords = "", Url = "http://127.0.0.1:9/", Secret = "s", Token = "t", PostAsUserId = user.Id,
-                CreatedAt = DateTimeOffset.UtcNow, CreatedBy = "test",
+                Name = "pg",
+                RoomIds = "",
+                TriggerWords = "",
+                Url = "http://127.0.0.1:9/",
+                Secret = "s",
+                Token = "t",
+                PostAsUserId = user.Id,
+                CreatedAt = DateTimeOffset.UtcNow,
+                CreatedBy = "test",
             };
             db.Add(hook);
             await db.SaveChangesAsync();

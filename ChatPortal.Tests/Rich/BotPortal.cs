@@ -79,7 +79,10 @@ public sealed class BotPortal : WebApplicationFactory<Program>, IChatCore
         await using var db = await Db();
         var u = new ChatUser
         {
-            Name = name, NormalizedName = UserNames.Normalize(name), Kind = UserKind.Member, CreatedAt = DateTimeOffset.UtcNow,
+            Name = name,
+            NormalizedName = UserNames.Normalize(name),
+            Kind = UserKind.Member,
+            CreatedAt = DateTimeOffset.UtcNow,
             SecurityStamp = Guid.NewGuid().ToString("N"),
         };
         db.Users.Add(u);

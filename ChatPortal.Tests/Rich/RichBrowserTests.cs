@@ -21,8 +21,10 @@ public sealed class RichPortalFixture : IAsyncLifetime
         // 小爱 is off by default (issue 16): on here, looking for new rooms twice a second.
         Portal = await PortalProcess.StartAsync(new()
         {
-            ["Chat__RateLimitBurst"] = "1000", ["Chat__RateLimitPerSecond"] = "1000",
-            ["Bots__EnabledByDefault"] = "true", ["Bots__RoomRefreshInterval"] = "00:00:00.500",
+            ["Chat__RateLimitBurst"] = "1000",
+            ["Chat__RateLimitPerSecond"] = "1000",
+            ["Bots__EnabledByDefault"] = "true",
+            ["Bots__RoomRefreshInterval"] = "00:00:00.500",
         });
     }
 

@@ -541,7 +541,8 @@ public sealed class BotClient
                     await Receiving.WaitAsync(quick.Token);
                 }
                 catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or TimeoutException
-                    or BotCredentialRefusedException or JsonException) { }
+                    or BotCredentialRefusedException or JsonException)
+                { }
             }
             await _closed.CancelAsync();
             try { await Receiving; }
