@@ -25,7 +25,10 @@ public sealed class AdminPagesTests
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
     /// <summary>A bUnit context whose singletons come from the harness and whose circuit belongs to <paramref name="principal"/>.</summary>
-    private static BunitContext NewContext(AdminHarness h, ClaimsPrincipal principal)
+    private static BunitContext NewContext(AdminHarness h, ClaimsPrincipal principal) => NewContext(h.Services, principal);
+
+    /// <summary>The same over any host's services (the integrations page's tests have a host of their own).</summary>
+    internal static BunitContext NewContext(IServiceProvider services, ClaimsPrincipal principal)
     {
         CultureInfo.CurrentUICulture = CultureInfo.CurrentCulture = new CultureInfo("en");
         var ctx = new BunitContext();
@@ -35,7 +38,7 @@ public sealed class AdminPagesTests
         ctx.Services.AddSingleton<AuthenticationStateProvider>(new FixedAuthState(principal));
         ctx.Services.AddScoped(_ => new ClientAddress { RemoteIp = "203.0.113.5" });
         ctx.Services.AddScoped<AdminSession>();
-        ctx.Services.AddFallbackServiceProvider(h.Services);
+        ctx.Services.AddFallbackServiceProvider(services);
         ctx.SetRendererInfo(new RendererInfo("Server", isInteractive: true)); // after the services: it builds the renderer
         return ctx;
     }

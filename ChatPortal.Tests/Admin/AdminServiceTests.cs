@@ -354,19 +354,25 @@ public sealed class AdminServiceTests
         var lobby = (await h.Rooms.GetDefaultAsync())!;
         Assert.Equal(["echo", "小爱同学"], bots.BotNames);
 
+        // Off by default (issue 16): nothing set, nothing on.
+        Assert.False(await switches.IsEnabledAsync("echo", lobby.Id));
+        Assert.False(await switches.AnyEnabledAsync("echo"));
         Assert.True((await bots.SetAsync(boss, "小爱同学", lobby, false)).Ok);
         Assert.False(await switches.IsEnabledAsync("小爱同学", lobby.Id));
+        Assert.True((await bots.SetAsync(boss, "echo", null, true)).Ok);
         Assert.True(await switches.IsEnabledAsync("echo", lobby.Id));
+        Assert.True(await switches.AnyEnabledAsync("echo"));
         Assert.True((await bots.SetAsync(boss, "echo", null, false)).Ok);
         Assert.False(await switches.IsEnabledAsync("echo", lobby.Id));
         Assert.True((await bots.SetAsync(boss, "echo", lobby, true)).Ok);
         Assert.True(await switches.IsEnabledAsync("echo", lobby.Id)); // the room's setting wins
+        Assert.True(await switches.AnyEnabledAsync("echo")); // on in one room: the bot connects
         Assert.Equal("bot_not_found", (await bots.SetAsync(boss, "ghost", null, true)).ErrorCode);
 
         var rows = await bots.ListAsync(boss, [lobby]);
         Assert.Equal(false, rows.Single(r => r.Bot == "echo").Global);
         Assert.Equal(true, rows.Single(r => r.Bot == "echo").Rooms[lobby.Id]);
-        Assert.Equal(3, await h.AuditCountAsync(AuditActions.BotSwitch));
+        Assert.Equal(4, await h.AuditCountAsync(AuditActions.BotSwitch));
     }
 
     [Fact]

@@ -335,4 +335,31 @@ public sealed class RestApiTests(ApiPortalFixture fx)
         await using var db = fx.Portal.OpenDb();
         return await db.Messages.CountAsync();
     }
+
+    [Fact]
+    public async Task The_user_list_comes_from_the_database_in_pages_not_only_from_who_is_online()
+    {
+        // Three people who signed up but have no tab or socket open: offline everywhere.
+        var names = new[] { PortalHelpers.UniqueName("dir"), PortalHelpers.UniqueName("dir"), PortalHelpers.UniqueName("dir") };
+        foreach (var n in names) (await fx.Portal.ChatUserAsync(n)).Dispose();
+        var token = await fx.Portal.TokenAsync(PortalHelpers.UniqueName("lister"));
+        using var http = fx.Portal.Bearer(token);
+        await using var db = fx.Portal.OpenDb();
+        var ids = await db.Users.Where(u => names.Contains(u.Name)).OrderBy(u => u.Id).Select(u => u.Id).ToListAsync();
+        Assert.Equal(3, ids.Count);
+
+        // Ordered by id, `after` the last id of the previous page, `limit` per page.
+        var first = await http.SendAsync(Get, $"/api/v1/users?after={ids[0] - 1}&limit=2");
+        Assert.Equal(HttpStatusCode.OK, first.Status);
+        var page1 = first.Body.EnumerateArray().Select(u => (Id: u.GetProperty("id").GetInt64(), Name: u.GetProperty("name").GetString())).ToList();
+        Assert.Equal([(ids[0], names[0]), (ids[1], names[1])], page1);
+        var second = await http.SendAsync(Get, $"/api/v1/users?after={page1[^1].Id}&limit=2");
+        var page2 = second.Body.EnumerateArray().Select(u => u.GetProperty("id").GetInt64()).ToList();
+        Assert.Equal(ids[2], page2[0]);
+        Assert.All(page2, id => Assert.True(id > ids[1]));
+        // The old meaning is still there, asked for: who is online on this node (nobody of these three).
+        var online = await http.SendAsync(Get, "/api/v1/users?online=true");
+        Assert.DoesNotContain(online.Body.EnumerateArray(), u => names.Contains(u.GetProperty("name").GetString()));
+        (await http.SendAsync(Get, "/api/v1/users?after=-5")).AssertProblem(HttpStatusCode.BadRequest, "bad_request");
+    }
 }

@@ -1,8 +1,10 @@
+using Bunit;
 using ChatPortal.Admin;
 using ChatPortal.Auth;
 using ChatPortal.Bots;
 using ChatPortal.Chat;
 using ChatPortal.Chat.Integrations;
+using ChatPortal.Components.Admin.Integrations;
 using ChatPortal.Data;
 using ChatPortal.Integrations;
 using ChatPortal.Tests.Infrastructure;
@@ -132,5 +134,38 @@ public sealed class AdminIntegrationTests : IAsyncLifetime
         Assert.True((await admin.DeleteCommandAsync(caller, created.Value.Id)).Ok);
         Assert.Empty(await admin.ListCommandsAsync(caller));
         Assert.Equal(["command.create", "command.delete"], (await AuditAsync()).Select(a => a.Action).Where(a => a.StartsWith("command.")));
+    }
+
+    [Fact]
+    public async Task The_integrations_page_creates_an_incoming_hook_shows_its_url_with_a_copy_button_and_its_test_button_posts()
+    {
+        var caller = await AdminAsync();
+        var room = await Get<ChatRooms>().CreateAsync(new RoomSpec("alerts", "Alerts", null, IsPrivate: false, AllowGuests: false, IsArchived: false));
+        await using var ctx = Admin.AdminPagesTests.NewContext(_host.Services, caller.Principal);
+        ctx.Render<MudBlazor.MudPopoverProvider>();
+        var page = ctx.Render<IntegrationsPage>();
+        page.WaitForAssertion(() => Assert.Contains("No incoming webhooks yet.", page.Markup), TimeSpan.FromSeconds(10));
+
+        // Create: a name, the room (the select's first room is preselected; pick ours), then the button.
+        await page.Find("#incoming-name").ChangeAsync(new Microsoft.AspNetCore.Components.ChangeEventArgs { Value = "Grafana" });
+        var select = page.FindComponents<MudBlazor.MudSelect<long>>().Single(s => Equals(s.Instance.UserAttributes.GetValueOrDefault("id"), "incoming-room"));
+        await page.InvokeAsync(() => select.Instance.SelectOption(room!.Id));
+        await page.Find("#incoming-create").ClickAsync(new());
+        var hook = Assert.Single(await Get<AdminIntegrations>().ListIncomingAsync(caller));
+        Assert.Equal("Grafana", hook.Name);
+        Assert.Equal(room!.Id, hook.RoomId);
+
+        // The row: its secret URL and a copy button that copies exactly that URL.
+        page.WaitForAssertion(() => Assert.NotNull(page.Find($"[data-hook='{hook.Id}']")), TimeSpan.FromSeconds(10));
+        var url = page.Find(".incoming-url").TextContent;
+        Assert.EndsWith("/hooks/" + hook.Token, url);
+        await page.Find(".incoming-copy").ClickAsync(new());
+        Assert.Contains(ctx.JSInterop.Invocations, i => i.Identifier == "navigator.clipboard.writeText" && Equals(i.Arguments[0], url));
+
+        // The test button posts through the core, as the hook, into its room.
+        await page.Find(".incoming-test").ClickAsync(new());
+        var posted = Assert.Single(await Get<ChatHistory>().GetHistoryAsync(room.Id, null, 10));
+        Assert.Equal(new PostedAs("Grafana", null, $"webhook:{hook.Id}"), posted.PostedAs);
+        Assert.True(posted.Sender.IsBot);
     }
 }

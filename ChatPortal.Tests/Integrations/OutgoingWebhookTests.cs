@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -189,5 +190,146 @@ public sealed class OutgoingWebhookRestartTests
         Assert.Equal(1, receiver.Requests.Count(r => r.AnsweredStatus == 200));
         Assert.Equal(failedBefore + 1, receiver.Requests.Count);
         Assert.Contains("survive the restart", receiver.Requests[^1].Body);
+    }
+}
+
+/// <summary>
+/// The transactional outbox: a post and its delivery rows commit (or roll back) in one transaction of the single writer, so
+/// no in-memory queue stands between them — a crash right after the acks, or a flood, loses no delivery.
+/// </summary>
+public sealed class OutgoingOutboxTests
+{
+    private const int Posts = 40;
+
+    [Fact]
+    public async Task Every_acked_post_already_has_its_outbox_row_so_a_crash_before_sending_loses_none_and_each_is_delivered_once()
+    {
+        await using var receiver = new LoopbackReceiver((_, _) => (200, "ok", TimeSpan.Zero));
+        var settings = IntegrationPortalFixture.Settings();
+        settings["Integrations__SendDeliveries"] = "false"; // the worker is off: only the outbox is written
+        await using var portal = await PortalProcess.StartAsync(settings);
+        var room = await portal.CreateRoomAsync(PortalHelpers.UniqueName("outbox").ToLowerInvariant(), allowGuests: false);
+        var hook = await portal.AddOutgoingAsync(receiver.Url, room.Id);
+        var ids = new List<long>();
+        await using (var ann = await portal.MemberSocketAsync(PortalHelpers.UniqueName("ann"), room.Slug))
+        {
+            for (var i = 0; i < Posts; i++)
+            {
+                var ack = await ann.RequestAsync("send", ("room", room.Slug), ("text", $"outbox {i}"), ("client_id", $"ob-{i}"));
+                Assert.True(ack.Is("ack"), ack.ToString());
+                var id = ack.GetLong("message_id");
+                ids.Add(id);
+                // The ack means "stored": its delivery row is stored with it, not written later from a queue.
+                await using var db = portal.OpenDb();
+                Assert.True(await db.Set<WebhookDelivery>().AnyAsync(d => d.HookId == hook.Id && d.MessageId == id),
+                    $"post {id} was acked without its outbox row");
+            }
+        }
+        await portal.KillAsync(); // kill -9: whatever was only in memory is gone
+        Assert.Empty(receiver.Requests);
+
+        settings["Integrations__SendDeliveries"] = "true"; // the same environment dictionary: the next start sends
+        await portal.StartAgainAsync();
+        await receiver.WaitForAsync(r => r.Count(x => x.AnsweredStatus == 200) >= Posts);
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        List<WebhookDelivery> rows;
+        while (true)
+        {
+            await using var db = portal.OpenDb();
+            rows = await db.Set<WebhookDelivery>().AsNoTracking().Where(d => d.HookId == hook.Id).ToListAsync();
+            if (rows.All(r => r.State == DeliveryState.Delivered) || DateTime.UtcNow > until) break;
+            await Task.Delay(100);
+        }
+        Assert.Equal(ids.Order(), rows.Select(r => r.MessageId).Order());
+        Assert.All(rows, r => Assert.Equal(DeliveryState.Delivered, r.State));
+        // Exactly once each: as many requests as posts, one per post id.
+        Assert.Equal(Posts, receiver.Requests.Count);
+        var postIds = receiver.Requests.Select(r => JsonDocument.Parse(r.Body).RootElement.GetProperty("post_id").GetString()).ToList();
+        Assert.Equal(ids.Select(i => i.ToString(CultureInfo.InvariantCulture)).Order(), postIds.Order());
+    }
+
+    [Fact]
+    public async Task A_post_whose_outbox_row_cannot_be_written_is_not_stored_either()
+    {
+        await using var receiver = new LoopbackReceiver((_, _) => (200, "ok", TimeSpan.Zero));
+        var settings = IntegrationPortalFixture.Settings();
+        settings["Integrations__SendDeliveries"] = "false";
+        await using var portal = await PortalProcess.StartAsync(settings);
+        var room = await portal.CreateRoomAsync(PortalHelpers.UniqueName("outboxtx").ToLowerInvariant(), allowGuests: false);
+        var hook = await portal.AddOutgoingAsync(receiver.Url, room.Id);
+        // The database refuses delivery rows for one text (a stand-in for a failing outbox write).
+        await using (var db = portal.OpenDb())
+            await db.Database.ExecuteSqlRawAsync("""
+                CREATE TRIGGER refuse_outbox BEFORE INSERT ON WebhookDelivery
+                WHEN NEW.Body LIKE '%refuse me%' BEGIN SELECT RAISE(ABORT, 'outbox refused'); END;
+                """);
+        await using var ann = await portal.MemberSocketAsync(PortalHelpers.UniqueName("ann"), room.Slug);
+
+        var refused = await ann.RequestAsync("send", ("room", room.Slug), ("text", "please refuse me"), ("client_id", "tx-1"));
+        Assert.True(refused.Is("error"), refused.ToString());
+        Assert.Equal("storage_failed", refused.Get("code"));
+        var fine = await ann.RequestAsync("send", ("room", room.Slug), ("text", "this one is fine"), ("client_id", "tx-2"));
+        Assert.True(fine.Is("ack"), fine.ToString());
+
+        await using var check = portal.OpenDb();
+        // Rolled back together: neither the post nor a delivery; committed together: both.
+        Assert.False(await check.Messages.AnyAsync(m => m.Text == "please refuse me"));
+        var rows = await check.Set<WebhookDelivery>().Where(d => d.HookId == hook.Id).ToListAsync();
+        Assert.Equal([fine.GetLong("message_id")], rows.Select(r => r.MessageId));
+        Assert.DoesNotContain(ann.Frames, f => f.Is("message") && f.Get("message.text") == "please refuse me");
+    }
+}
+
+/// <summary>The transactional outbox on PostgreSQL (the EF Core path of the single writer, in an explicit transaction).</summary>
+public sealed class OutgoingOutboxPostgresTests
+{
+    [Fact]
+    public async Task On_postgres_a_post_and_its_outbox_row_commit_together_and_a_refused_row_rolls_the_post_back()
+    {
+        await using var pg = await Cluster.PostgresServer.StartAsync();
+        var connection = await pg.CreateDatabaseAsync("outbox");
+        var settings = IntegrationPortalFixture.Settings();
+        settings["Portal__DatabaseProvider"] = "Postgres";
+        settings["Portal__ConnectionString"] = connection;
+        settings["Integrations__SendDeliveries"] = "false";
+        await using var portal = await PortalProcess.StartAsync(settings);
+        var options = new DbContextOptionsBuilder<ChatPortal.Cluster.PostgresChatDbContext>().UseNpgsql(connection).Options;
+        long hookId;
+        await using (var db = new ChatPortal.Cluster.PostgresChatDbContext(options))
+        {
+            var user = IntegrationRows.BotUser(db, "outgoing");
+            await db.SaveChangesAsync();
+            var hook = new OutgoingWebhook
+            {
+                Name = "pg",
+                RoomIds = "",
+                TriggerWords = "",
+                Url = "http://127.0.0.1:9/",
+                Secret = "s",
+                Token = "t",
+                PostAsUserId = user.Id,
+                CreatedAt = DateTimeOffset.UtcNow,
+                CreatedBy = "test",
+            };
+            db.Add(hook);
+            await db.SaveChangesAsync();
+            hookId = hook.Id;
+            await db.Database.ExecuteSqlRawAsync("""
+                CREATE FUNCTION refuse_outbox() RETURNS trigger AS $$
+                BEGIN IF NEW."Body" LIKE '%refuse me%' THEN RAISE EXCEPTION 'outbox refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql;
+                CREATE TRIGGER refuse_outbox BEFORE INSERT ON "WebhookDelivery" FOR EACH ROW EXECUTE FUNCTION refuse_outbox();
+                """);
+        }
+        await using var ann = await portal.MemberSocketAsync(PortalHelpers.UniqueName("ann"));
+
+        var refused = await ann.RequestAsync("send", ("room", "lobby"), ("text", "please refuse me"), ("client_id", "pg-tx-1"));
+        Assert.Equal("storage_failed", refused.Get("code"));
+        var fine = await ann.RequestAsync("send", ("room", "lobby"), ("text", "this one is fine"), ("client_id", "pg-tx-2"));
+        Assert.True(fine.Is("ack"), fine.ToString());
+
+        await using var check = new ChatPortal.Cluster.PostgresChatDbContext(options);
+        Assert.False(await check.Messages.AnyAsync(m => m.Text == "please refuse me"));
+        var rows = await check.Set<WebhookDelivery>().Where(d => d.HookId == hookId).ToListAsync();
+        Assert.Equal([fine.GetLong("message_id")], rows.Select(r => r.MessageId));
     }
 }

@@ -89,4 +89,24 @@ public sealed class SlashCommandComponentTests : IAsyncLifetime
         await using var db = await _h.Services.GetRequiredService<IDbContextFactory<Data.ChatDbContext>>().CreateDbContextAsync();
         Assert.Equal(["waves", "marker"], await db.Messages.Where(m => m.RoomId == room.Id).OrderBy(m => m.Id).Select(m => m.Text).ToListAsync());
     }
+
+    [Fact]
+    public async Task Consecutive_posts_of_one_hook_under_different_names_are_not_grouped_under_the_first()
+    {
+        var me = await _h.CreateUserAsync("vera");
+        var hook = await _h.CreateUserAsync("hook-user", Data.UserKind.Bot);
+        var room = await _h.CreateRoomAsync("hooknames");
+        async Task PostAs(string name, string text) =>
+            Assert.True((await _h.Commands.PostAsync(hook, room.Id, text, style: new MessageStyle(As: new PostedAs(name, null, "webhook:1")))).Ok);
+        await PostAs("Jenkins", "build 41 passed");
+        await PostAs("Jenkins", "build 42 passed");
+        await PostAs("GitHub", "PR #7 merged");
+
+        var view = _ctx.Render<ChatView>(p => p.Add(c => c.Room, room).Add(c => c.Me, me));
+        view.WaitForAssertion(() => Assert.Equal(3, view.FindAll(".msg").Count));
+        var rows = view.FindAll(".msg");
+        Assert.Equal([false, true, false], rows.Select(r => r.ClassList.Contains("msg-grouped")));
+        Assert.Equal("GitHub", rows[2].QuerySelector(".msg-sender")!.TextContent);
+        Assert.Equal("G", rows[2].QuerySelector(".mud-avatar")!.TextContent.Trim());
+    }
 }

@@ -18,7 +18,14 @@ public sealed class RichPortalFixture : IAsyncLifetime
         // Two shared cores: give a busy machine time, the assertions still wait for the real thing.
         Assertions.SetDefaultExpectTimeout(15_000);
         await Browser.InitializeAsync();
-        Portal = await PortalProcess.StartAsync(new() { ["Chat__RateLimitBurst"] = "1000", ["Chat__RateLimitPerSecond"] = "1000" });
+        // 小爱 is off by default (issue 16): on here, looking for new rooms twice a second.
+        Portal = await PortalProcess.StartAsync(new()
+        {
+            ["Chat__RateLimitBurst"] = "1000",
+            ["Chat__RateLimitPerSecond"] = "1000",
+            ["Bots__EnabledByDefault"] = "true",
+            ["Bots__RoomRefreshInterval"] = "00:00:00.500",
+        });
     }
 
     public ChatDbContext Db() => new(new DbContextOptionsBuilder<ChatDbContext>()
@@ -234,6 +241,8 @@ public sealed class RichBrowserTests(RichPortalFixture f) : IClassFixture<RichPo
         await PasteImageAsync(tom, TestImages.Encode(SkiaSharp.SKEncodedImageFormat.Jpeg, 320, 200), "longjing.jpg");
         await Expect(tom.Locator("#composer-attachment")).ToBeVisibleAsync();
         await Say(tom, "Look at the leaves");
+        // The bot's socket joins a new room on its next look (it is then online there, like any bot): ask once it is.
+        await Expect(mei.Locator("#online-list")).ToContainTextAsync("小爱同学");
         await Say(mei, "@小爱 几点了");
         await Expect(mei.Locator(".msg", new() { HasText = "现在是" })).ToBeVisibleAsync();
         await Say(mei, "好的，马上到 👍");

@@ -5,7 +5,9 @@ using Microsoft.EntityFrameworkCore;
 
 namespace ChatPortal.Admin;
 
-public sealed record BotAccountRow(long Id, string Name, DateTimeOffset CreatedAt, bool Disabled, int ActiveTokens, DateTimeOffset? LastUsedAt);
+/// <summary>A bot account in the back office's list; <paramref name="BuiltIn"/>: a built-in bot's account (e.g. 小爱同学), never deleted here.</summary>
+public sealed record BotAccountRow(long Id, string Name, DateTimeOffset CreatedAt, bool Disabled, int ActiveTokens, DateTimeOffset? LastUsedAt,
+    bool BuiltIn = false);
 
 public sealed record BotAccountCreated(BotAccountRow Bot, string Token, long TokenId);
 
@@ -13,11 +15,16 @@ public sealed record BotAccountCreated(BotAccountRow Bot, string Token, long Tok
 /// Bot accounts made in the back office (issue 16): a chat user of kind <see cref="UserKind.Bot"/> with no password, owned
 /// by the admin who made it, acting only through its tokens (REST API, <c>chatportal.v1</c>). Disabling is the ban (sessions
 /// and tokens end at once, through <see cref="AdminChatUsers"/>); deleting also takes it out of every room. Every action
-/// starts with <see cref="AdminGuard"/> and writes an audit entry, like the other back-office screens.
+/// starts with <see cref="AdminGuard"/> and writes an audit entry, like the other back-office screens. The built-in bots'
+/// accounts (<see cref="Bots.BotDirectory"/>) are listed too: tokens, revoke and disable work on them as on any bot; they
+/// cannot be deleted (they would come back at the next start).
 /// </summary>
 public sealed class AdminBotAccounts(IDbContextFactory<ChatDbContext> dbFactory, AdminGuard guard, AdminAudit audit, ApiTokens tokens,
-    AdminChatUsers chatUsers, ChatRooms rooms, ChatSessions sessions, UserDirectory users, ChatAccounts accounts, TimeProvider time)
+    AdminChatUsers chatUsers, ChatRooms rooms, ChatSessions sessions, UserDirectory users, ChatAccounts accounts, TimeProvider time,
+    Bots.BotDirectory? builtIns = null)
 {
+    private List<long> BuiltInIds => builtIns?.Users.Select(u => u.Id).ToList() ?? [];
+
     public const string Create = "bot.create";
     public const string TokenIssue = "bot.token";
     public const string Delete = "bot.delete";
@@ -27,7 +34,8 @@ public sealed class AdminBotAccounts(IDbContextFactory<ChatDbContext> dbFactory,
         await guard.RequireAsync(caller, ct);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var now = time.GetUtcNow();
-        var bots = await db.Users.AsNoTracking().Where(u => u.BotOwnerId != null && u.DeletedAt == null).OrderBy(u => u.Name)
+        var builtIn = BuiltInIds;
+        var bots = await db.Users.AsNoTracking().Where(u => (u.BotOwnerId != null || builtIn.Contains(u.Id)) && u.DeletedAt == null).OrderBy(u => u.Name)
             .Select(u => new { u.Id, u.Name, u.CreatedAt, u.BannedAt }).ToListAsync(ct);
         var ids = bots.Select(b => b.Id).ToList();
         var tokenRows = await db.ApiTokens.AsNoTracking().Where(t => ids.Contains(t.UserId))
@@ -36,7 +44,7 @@ public sealed class AdminBotAccounts(IDbContextFactory<ChatDbContext> dbFactory,
         {
             var mine = tokenRows.Where(t => t.UserId == b.Id).ToList();
             return new BotAccountRow(b.Id, b.Name, b.CreatedAt, b.BannedAt is not null,
-                mine.Count(t => t.RevokedAt is null && (t.ExpiresAt is not { } e || e > now)), mine.Max(t => t.LastUsedAt));
+                mine.Count(t => t.RevokedAt is null && (t.ExpiresAt is not { } e || e > now)), mine.Max(t => t.LastUsedAt), builtIn.Contains(b.Id));
         }).ToList();
     }
 
@@ -109,6 +117,7 @@ public sealed class AdminBotAccounts(IDbContextFactory<ChatDbContext> dbFactory,
     {
         var actor = await guard.RequireAsync(caller, ct);
         if (await FindAsync(botId, ct) is not { } bot) return NotABot;
+        if (BuiltInIds.Contains(botId)) return AdminResult.Fail("bot_builtin", "A built-in bot cannot be deleted; switch it off or disable it.");
         var now = time.GetUtcNow();
         await using (var db = await dbFactory.CreateDbContextAsync(ct))
         {
@@ -129,6 +138,8 @@ public sealed class AdminBotAccounts(IDbContextFactory<ChatDbContext> dbFactory,
     private async Task<ChatUser?> FindAsync(long botId, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        return await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == botId && u.BotOwnerId != null && u.DeletedAt == null, ct);
+        var builtIn = BuiltInIds;
+        return await db.Users.AsNoTracking()
+            .FirstOrDefaultAsync(u => u.Id == botId && (u.BotOwnerId != null || builtIn.Contains(u.Id)) && u.DeletedAt == null, ct);
     }
 }

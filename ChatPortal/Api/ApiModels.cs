@@ -8,6 +8,9 @@ namespace ChatPortal.Api;
 public sealed record ApiUser(long Id, string Name, string Kind, bool Bot, string? DisplayName = null, string? AvatarUrl = null)
 ;
 
+/// <summary>A room's numbers (visible posts only), as the built-in bot's "stats" answer uses them.</summary>
+public sealed record ApiRoomStats(long RoomId, int Messages, int Images, int Senders, int Members, DateTimeOffset? FirstMessageAt);
+
 public sealed record ApiRoom(long Id, string Slug, string Name, string? Topic, bool Private, bool Archived, bool Direct, bool AllowGuests)
 {
     public static ApiRoom From(RoomInfo r) => new(r.Id, r.Slug, r.Name, r.Topic, r.IsPrivate, r.IsArchived, r.IsDirect, r.AllowGuests);

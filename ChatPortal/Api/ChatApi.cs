@@ -24,6 +24,9 @@ public static class ChatApi
         rooms.MapPost("/{room}/leave", LeaveRoomAsync).Write().WithSummary("Leave a room (not the default room)")
             .Produces(204).ProducesProblem(404).ProducesProblem(409);
 
+        rooms.MapGet("/{room}/stats", StatsAsync).Read()
+            .WithSummary("A room's numbers: visible posts, images, people who posted, members, the first post's time")
+            .Produces<ApiRoomStats>().ProducesProblem(404);
         rooms.MapGet("/{room}/members", ListMembersAsync).Read().WithSummary("Members of a room the caller may read")
             .Produces<List<ApiUser>>().ProducesProblem(404);
         rooms.MapPost("/{room}/members", AddMemberAsync).Admin().WithSummary("Add a member by name (admin: the back office's rule)")
@@ -51,7 +54,8 @@ public static class ChatApi
         users.MapGet("/me", (HttpContext ctx, ApiViews views) => TypedResults.Ok(views.User(ctx.User.ApiUser()))).Read()
             .WithSummary("The token's user");
         users.MapGet("/{id:long}", GetUserAsync).Read().WithSummary("One user").Produces<ApiUser>().ProducesProblem(404);
-        users.MapGet("", ListUsersAsync).Read().WithSummary("Users online now, or the user with exactly this name (?name=)")
+        users.MapGet("", ListUsersAsync).Read()
+            .WithSummary("Users by id, a page after ?after= (limit ≤ 1000, default 200; no guests, banned or deleted accounts); ?name= the user with exactly this name; ?online=true who is online on this node")
             .Produces<List<ApiUser>>();
     }
 
@@ -116,6 +120,14 @@ public static class ChatApi
     }
 
     // ---------------------------------------------------------------- members
+
+    private static async Task<IResult> StatsAsync(string room, HttpContext ctx, ChatRooms rooms, RoomDirectory directory, ChatHistory history)
+    {
+        var (found, error) = await ReadableAsync(room, ctx, rooms, directory, allowArchived: true);
+        if (found is null) return error!;
+        var s = await history.RoomStatsAsync(found.Id, ctx.RequestAborted);
+        return TypedResults.Ok(new ApiRoomStats(found.Id, s.Messages, s.Images, s.Senders, s.Members, s.FirstMessageAt));
+    }
 
     private static async Task<IResult> ListMembersAsync(string room, HttpContext ctx, ChatRooms rooms, RoomDirectory directory, ApiViews views,
         int? limit)
@@ -244,19 +256,26 @@ public static class ChatApi
     }
 
     private static async Task<IResult> ListUsersAsync(HttpContext ctx, UserDirectory users, PresenceTracker presence, ApiViews views, string? name,
-        int? limit)
+        int? limit, long? after, bool? online)
     {
         if (!string.IsNullOrWhiteSpace(name))
         {
             var found = await users.FindByNameAsync(name, ctx.RequestAborted);
             return TypedResults.Ok(found is null ? new List<ApiUser>() : [views.User(found)]);
         }
-        var list = new List<ApiUser>();
-        foreach (var id in presence.OnlineUserIds().Order().Take(Math.Clamp(limit ?? 200, 1, 1000)))
+        var take = Math.Clamp(limit ?? 200, 1, 1000);
+        if (online == true)
         {
-            if (await users.GetAsync(id, ctx.RequestAborted) is { Banned: false } state) list.Add(views.User(state.User));
+            var list = new List<ApiUser>();
+            foreach (var id in presence.OnlineUserIds().Order().Take(take))
+            {
+                if (await users.GetAsync(id, ctx.RequestAborted) is { Banned: false } state) list.Add(views.User(state.User));
+            }
+            return TypedResults.Ok(list);
         }
-        return TypedResults.Ok(list);
+        if (after is < 0) return ApiProblems.BadRequest("'after' is the last user id of the previous page (0 or more).", "bad_request");
+        var page = await users.ListAsync(after ?? 0, take, ctx.RequestAborted);
+        return TypedResults.Ok(page.Select(views.User).ToList());
     }
 
     // ---------------------------------------------------------------- helpers

@@ -1,4 +1,4 @@
-using System.Threading.Channels;
+using ChatPortal.Auth;
 using ChatPortal.Chat;
 using ChatPortal.Data;
 using Microsoft.EntityFrameworkCore;
@@ -12,10 +12,21 @@ public sealed class BotOptions
     public const string Section = "Bots";
     /// <summary>A bot that has not answered by then is abandoned (its reply is dropped).</summary>
     public TimeSpan ReplyTimeout { get; set; } = TimeSpan.FromSeconds(5);
-    /// <summary>Messages waiting for bots; beyond this, new ones are dropped (chat is never held up).</summary>
+    /// <summary>Messages waiting for one bot; beyond this, new ones are dropped (chat is never held up).</summary>
     public int QueueCapacity { get; set; } = 1024;
     /// <summary>Bot calls running at once.</summary>
     public int MaxConcurrency { get; set; } = 16;
+    /// <summary>With no switch set, a bot is off (it connects only once the back office turns it on somewhere).</summary>
+    public bool EnabledByDefault { get; set; }
+    /// <summary>The portal's address for the bots' API connection; empty: the first address this server listens on.</summary>
+    public string? ServerUrl { get; set; }
+    /// <summary>How often a connected bot looks for rooms it should join (new rooms, switches changed on another node).</summary>
+    public TimeSpan RoomRefreshInterval { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>Reconnect backoff: first wait, doubled after each failure up to the max.</summary>
+    public TimeSpan ReconnectMinDelay { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>Tries to send one reply when the API answers with a transient error (rate limit, storage, a reconnect).</summary>
+    public int ReplyAttempts { get; set; } = 4;
 }
 
 /// <summary>The bot users (one per <see cref="IChatBot"/>), created at startup.</summary>
@@ -27,60 +38,28 @@ public sealed class BotDirectory
 
     public UserRef? Get(string botName) => _users.GetValueOrDefault(botName);
 
+    /// <summary>Whether this user is a built-in bot's account (listed in the back office, never deleted there).</summary>
+    public bool IsBuiltIn(long userId) => _users.Values.Any(u => u.Id == userId);
+
     internal void Set(Dictionary<string, UserRef> users) => _users = users;
 }
 
 /// <summary>
-/// The writer's hook: sees each stored post right after commit and only queues the (bot,
-/// message) pairs a bot <see cref="IChatBot.Wants"/>. Never waits: a full queue drops the work.
+/// Runs the built-in bots as clients of the public bot API (<see cref="BotClient"/>): each gets its bot account at startup,
+/// and, once the back office switches it on somewhere, a token of its own and a <c>chatportal.v1</c> socket to this
+/// server's own address (<c>Bots:ServerUrl</c>, or the first address Kestrel listens on, wildcards as 127.0.0.1). Bot calls
+/// run off the socket's loop, at most <see cref="BotOptions.MaxConcurrency"/> at once, each with a timeout, its exceptions
+/// caught and logged: nothing a bot does reaches chat except its replies, and nothing stops the host.
 /// </summary>
-public sealed class BotInbox(IServiceProvider services, IOptions<BotOptions> options, ILogger<BotInbox> log) : IStoredEventObserver
-{
-    private readonly Channel<(IChatBot Bot, ChatMessage Message)> _queue = Channel.CreateBounded<(IChatBot, ChatMessage)>(
-        new BoundedChannelOptions(Math.Max(1, options.Value.QueueCapacity)) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-    // Resolved on first use: bots may depend on the core's services, which depend on the writer that holds this observer.
-    private IChatBot[]? _bots;
-    private long _dropped;
-
-    internal ChannelReader<(IChatBot Bot, ChatMessage Message)> Reader => _queue.Reader;
-
-    public long Dropped => Interlocked.Read(ref _dropped);
-
-    public void OnStored(ChatEvent evt)
-    {
-        if (evt is not MessagePosted { Message: { Sender.IsBot: false, Text.Length: > 0 } m }) return;
-        _bots ??= services.GetServices<IChatBot>().ToArray();
-        foreach (var bot in _bots)
-        {
-            bool wants;
-            try { wants = bot.Wants(m); }
-            catch (Exception ex)
-            {
-                log.LogWarning(ex, "Bot {Bot} failed in Wants()", bot.Name);
-                continue;
-            }
-            if (wants && !_queue.Writer.TryWrite((bot, m)) && Interlocked.Increment(ref _dropped) % 100 == 1)
-                log.LogWarning("Bot queue full: dropped work for {Bot} ({Dropped} so far)", bot.Name, Dropped);
-        }
-    }
-
-    internal void Complete() => _queue.Writer.TryComplete();
-}
-
-/// <summary>
-/// Runs bots off the hot path: each call on its own task, with a timeout, its exceptions caught
-/// and logged. A reply is posted through the core as the bot user (so every client sees it); its
-/// client id is derived from the message answered, so a reply is never posted twice.
-/// </summary>
-public sealed class BotRunner(BotInbox inbox, BotDirectory directory, BotSwitches switches, ChatRooms rooms, ChatCommands commands,
-    ChatHistory history, ChatSessions sessions,
+public sealed class BotRunner(BotDirectory directory, BotSwitches switches, ApiTokens tokens, UserDirectory users,
     IDbContextFactory<ChatDbContext> dbFactory, IEnumerable<IChatBot> bots, IOptions<BotOptions> options, TimeProvider time,
-    ILogger<BotRunner> log) : BackgroundService
+    IHostApplicationLifetime lifetime, IServiceProvider services, ILoggerFactory logs, ILogger<BotRunner> log) : BackgroundService
 {
     private long _replied;
     private long _failed;
     private long _timedOut;
     private long _handled;
+    private volatile IReadOnlyDictionary<string, BotClient> _clients = new Dictionary<string, BotClient>();
 
     /// <summary>Bot calls finished in any way (answered, silent, switched off, failed, timed out).</summary>
     public long Handled => Interlocked.Read(ref _handled);
@@ -88,82 +67,68 @@ public sealed class BotRunner(BotInbox inbox, BotDirectory directory, BotSwitche
     public long Failed => Interlocked.Read(ref _failed);
     public long TimedOut => Interlocked.Read(ref _timedOut);
 
+    /// <summary>The running bot clients by bot name (empty until the server listens).</summary>
+    public IReadOnlyDictionary<string, BotClient> Clients => _clients;
+
+    internal void CountReplied() => Interlocked.Increment(ref _replied);
+    internal void CountFailed() => Interlocked.Increment(ref _failed);
+    internal void CountTimedOut() => Interlocked.Increment(ref _timedOut);
+    internal void CountHandled() => Interlocked.Increment(ref _handled);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await EnsureBotUsersAsync(stoppingToken);
-        var slots = new SemaphoreSlim(Math.Max(1, options.Value.MaxConcurrency));
-        var reader = inbox.Reader;
         try
         {
-            while (await reader.WaitToReadAsync(stoppingToken))
+            await EnsureBotUsersAsync(stoppingToken);
+            // The bots talk to the server over HTTP: wait until it listens.
+            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+                await started.Task.WaitAsync(stoppingToken);
+            if (ServerUrl() is not { } server)
             {
-                while (reader.TryRead(out var work))
-                {
-                    await slots.WaitAsync(stoppingToken);
-                    _ = Task.Run(async () =>
-                    {
-                        try { await AnswerAsync(work.Bot, work.Message, stoppingToken); }
-                        finally { slots.Release(); }
-                    }, CancellationToken.None);
-                }
+                log.LogWarning("The built-in bots stay offline: no HTTP address to reach this server (set Bots:ServerUrl)");
+                return;
+            }
+            var slots = new SemaphoreSlim(Math.Max(1, options.Value.MaxConcurrency));
+            var clients = new Dictionary<string, BotClient>();
+            foreach (var bot in bots)
+                if (directory.Get(bot.Name) is { } user)
+                    clients[bot.Name] = new BotClient(bot, user, this, switches, tokens, users, options, logs.CreateLogger<BotClient>());
+            _clients = clients;
+            switches.Changed += OnSwitchChanged;
+            try
+            {
+                await Task.WhenAll(clients.Values.Select(c => c.RunAsync(server, slots, stoppingToken)));
+            }
+            finally
+            {
+                switches.Changed -= OnSwitchChanged;
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-    }
-
-    public override async Task StopAsync(CancellationToken cancellationToken)
-    {
-        inbox.Complete();
-        await base.StopAsync(cancellationToken);
-    }
-
-    private async Task AnswerAsync(IChatBot bot, ChatMessage message, CancellationToken stopping)
-    {
-        try
-        {
-            var me = directory.Get(bot.Name);
-            if (me is null) return;
-            var room = await rooms.GetAsync(message.RoomId, stopping);
-            // Rooms only: joining a direct conversation would turn it into a three-way one.
-            if (room is null || room.IsArchived || room.IsDirect) return;
-            if (!await switches.IsEnabledAsync(bot.Name, room.Id, stopping)) return;
-
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-            timeout.CancelAfter(options.Value.ReplyTimeout);
-            string? reply;
-            try
-            {
-                var context = new BotContext(message, room, sessions.Online(room.Id), history);
-                // WaitAsync: a bot that ignores its token is abandoned, not waited for.
-                reply = await bot.ReplyAsync(context, timeout.Token).WaitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !stopping.IsCancellationRequested)
-            {
-                Interlocked.Increment(ref _timedOut);
-                log.LogWarning("Bot {Bot} did not answer message {Id} within {Timeout}", bot.Name, message.Id, options.Value.ReplyTimeout);
-                return;
-            }
-            if (string.IsNullOrWhiteSpace(reply)) return;
-            if (reply.Length > commands.Options.MaxMessageLength) reply = reply[..commands.Options.MaxMessageLength];
-            if (room.IsPrivate) await rooms.EnsureMemberAsync(room.Id, me, stopping);
-            var posted = await commands.PostAsync(me, room.Id, reply, clientMsgId: $"bot-{message.Id}", ct: stopping);
-            if (posted.Ok) Interlocked.Increment(ref _replied);
-            else log.LogInformation("Bot {Bot} could not reply in room {Room}: {Error}", bot.Name, room.Id, posted.Error!.Code);
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
-        }
         catch (Exception ex)
         {
-            Interlocked.Increment(ref _failed);
-            log.LogError(ex, "Bot {Bot} failed on message {Id}", bot.Name, message.Id);
+            // Never take the host down: the bots are an extra.
+            log.LogError(ex, "The bot runner failed; the built-in bots are offline until restart");
         }
-        finally
-        {
-            Interlocked.Increment(ref _handled);
-        }
+    }
+
+    private void OnSwitchChanged(string bot)
+    {
+        if (_clients.TryGetValue(bot, out var client)) client.Wake();
+    }
+
+    /// <summary>Where the bots connect: the setting, else the first listening address (http preferred), wildcard hosts as loopback.</summary>
+    internal Uri? ServerUrl()
+    {
+        if (!string.IsNullOrWhiteSpace(options.Value.ServerUrl)) return new Uri(options.Value.ServerUrl);
+        var addresses = services.GetService<Microsoft.AspNetCore.Hosting.Server.IServer>()?.Features
+            .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses;
+        if (addresses is null || addresses.Count == 0) return null;
+        var pick = addresses.FirstOrDefault(a => a.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) ?? addresses.First();
+        return new Uri(Cluster.HealthProbe.LocalUrl(pick).Replace("://localhost", "://127.0.0.1", StringComparison.OrdinalIgnoreCase));
     }
 
     /// <summary>Each bot gets a chat user of kind Bot (no password: nobody can sign in as it).</summary>
@@ -201,15 +166,15 @@ public sealed class BotRunner(BotInbox inbox, BotDirectory directory, BotSwitche
 
 public static class BotSetup
 {
-    /// <summary>The bot runner and the built-in bot 小爱同学. Another bot is one more <c>AddSingleton&lt;IChatBot, T&gt;()</c>.</summary>
+    /// <summary>The bot runner and the built-in bot 小爱同学 (off until switched on). Another bot is one more <c>AddSingleton&lt;IChatBot, T&gt;()</c>.</summary>
     public static IHostApplicationBuilder AddChatPortalBots(this IHostApplicationBuilder builder)
     {
         var s = builder.Services;
         s.Configure<BotOptions>(builder.Configuration.GetSection(BotOptions.Section));
         Microsoft.Extensions.DependencyInjection.Extensions.ServiceCollectionDescriptorExtensions.TryAddSingleton<BotSwitches>(s);
         s.AddSingleton<BotDirectory>();
-        s.AddSingleton<BotInbox>();
-        s.AddSingleton<IStoredEventObserver>(sp => sp.GetRequiredService<BotInbox>());
+        // The bots' tokens (the web host registers the same; a core-only host gets it here).
+        Microsoft.Extensions.DependencyInjection.Extensions.ServiceCollectionDescriptorExtensions.TryAddSingleton<ApiTokens>(s);
         s.AddSingleton<BotRunner>();
         s.AddHostedService(sp => sp.GetRequiredService<BotRunner>());
         s.AddSingleton<IChatBot, XiaoAiBot>();

@@ -1,22 +1,35 @@
 using System.Collections.Concurrent;
 using ChatPortal.Data;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace ChatPortal.Bots;
 
 /// <summary>
-/// Which bot may answer in which room. A row for the room wins over the bot's global row;
-/// with neither, bots are on. Cached; <see cref="SetAsync"/> refreshes the cache.
+/// Which bot may answer in which room. A row for the room wins over the bot's global row; with neither, the bot is
+/// off (<c>Bots:EnabledByDefault</c>, false: a built-in bot connects only once the back office turns it on). Cached;
+/// <see cref="SetAsync"/> refreshes the cache and tells the bot runner (<see cref="Changed"/>).
 /// </summary>
-public sealed class BotSwitches(IDbContextFactory<ChatDbContext> dbFactory)
+public sealed class BotSwitches(IDbContextFactory<ChatDbContext> dbFactory, IOptions<BotOptions> options)
 {
     private readonly ConcurrentDictionary<(string Bot, long? Room), bool?> _cache = new();
+
+    /// <summary>Raised after a switch changed, with the bot's name: its connection joins or leaves rooms, connects or goes away.</summary>
+    public event Action<string>? Changed;
 
     public async ValueTask<bool> IsEnabledAsync(string bot, long roomId, CancellationToken ct = default)
     {
         var room = await GetAsync(bot, roomId, ct);
         if (room is not null) return room.Value;
-        return await GetAsync(bot, null, ct) ?? true;
+        return await GetAsync(bot, null, ct) ?? options.Value.EnabledByDefault;
+    }
+
+    /// <summary>Whether the bot is on anywhere (globally, or in at least one room): otherwise it stays disconnected.</summary>
+    public async ValueTask<bool> AnyEnabledAsync(string bot, CancellationToken ct = default)
+    {
+        if (await GetAsync(bot, null, ct) ?? options.Value.EnabledByDefault) return true;
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.BotSettings.AsNoTracking().AnyAsync(b => b.BotName == bot && b.RoomId != null && b.Enabled, ct);
     }
 
     /// <summary>The explicit setting for a room (or globally, with null), or null when not set.</summary>
@@ -47,5 +60,6 @@ public sealed class BotSwitches(IDbContextFactory<ChatDbContext> dbFactory)
         }
         await db.SaveChangesAsync(ct);
         _cache[(bot, roomId)] = enabled;
+        Changed?.Invoke(bot);
     }
 }

@@ -7,7 +7,9 @@ namespace ChatPortal.Bots;
 /// <summary>
 /// 小爱同学, the built-in bot from the original chat room. Answers any message containing
 /// <c>@小爱</c> with offline rules, in Chinese or English (whichever the question is in):
-/// help, time, date, who is online, room statistics, dice, echo, and a friendly default.
+/// help, time, date, who is online, room statistics, dice, echo, and a friendly default. It runs as a bot account
+/// and asks the portal through the bot API (<see cref="IBotRoomApi"/>); only the asker's time zone (what their browser
+/// told this node, <see cref="UserTimeZones"/>) is read in-process: a clock hint the API does not carry.
 /// </summary>
 public sealed partial class XiaoAiBot(TimeProvider time, UserTimeZones zones) : IChatBot
 {
@@ -46,16 +48,17 @@ public sealed partial class XiaoAiBot(TimeProvider time, UserTimeZones zones) : 
             return Roll(lower, zh);
         if (IsAny(lower, "统计", "数据", "stats", "statistic"))
         {
-            var s = await context.History.RoomStatsAsync(context.Room.Id, ct);
+            var s = await context.Api.StatsAsync(ct);
+            var online = await context.Api.OnlineAsync(ct);
             var since = s.FirstMessageAt is not { } first ? null
                 : (zone is null ? first.ToLocalTime() : TimeZoneInfo.ConvertTime(first, zone)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
             return zh
-                ? $"本聊天室「{context.Room.Name}」：{s.Messages} 条消息（{s.Images} 张图片），{s.Senders} 人发过言，{s.Members} 位成员，{context.Online.Count} 人在线" + (since is null ? "。" : $"，第一条消息在 {since}。")
-                : $"Room \"{context.Room.Name}\": {s.Messages} messages ({s.Images} images) from {s.Senders} people, {s.Members} members, {context.Online.Count} online" + (since is null ? "." : $", first message on {since}.");
+                ? $"本聊天室「{context.Room.Name}」：{s.Messages} 条消息（{s.Images} 张图片），{s.Senders} 人发过言，{s.Members} 位成员，{online.Count} 人在线" + (since is null ? "。" : $"，第一条消息在 {since}。")
+                : $"Room \"{context.Room.Name}\": {s.Messages} messages ({s.Images} images) from {s.Senders} people, {s.Members} members, {online.Count} online" + (since is null ? "." : $", first message on {since}.");
         }
         if (IsAny(lower, "谁在线", "在线", "有谁", "who", "online"))
         {
-            var names = context.Online.Select(u => u.Name).ToList();
+            var names = (await context.Api.OnlineAsync(ct)).Select(u => u.Name).ToList();
             return names.Count == 0
                 ? (zh ? "现在没有人在线。" : "Nobody is online right now.")
                 : zh ? $"在线的有 {names.Count} 位：{string.Join("、", names)}" : $"{names.Count} online: {string.Join(", ", names)}";

@@ -49,11 +49,14 @@ public sealed class MessageWriter : BackgroundService
     private readonly SqlitePostStore? _posts;
     private readonly RoomDirectory? _rooms;
     private readonly ChatMetrics? _metrics;
+    private readonly IPostOutbox? _outbox;
 
     public MessageWriter(IDbContextFactory<ChatDbContext> db, IChatBackplane backplane,
         IEnumerable<IStoredEventObserver> observers, ILogger<MessageWriter> log, IRoomWriteGate? gate = null,
-        SqlitePostStore? posts = null, IOptions<ChatOptions>? options = null, RoomDirectory? rooms = null, ChatMetrics? metrics = null)
+        SqlitePostStore? posts = null, IOptions<ChatOptions>? options = null, RoomDirectory? rooms = null, ChatMetrics? metrics = null,
+        IPostOutbox? outbox = null)
     {
+        _outbox = outbox;
         _metrics = metrics;
         _rooms = rooms;
         _indexIdle = options?.Value.SearchIndexDelay ?? TimeSpan.FromMilliseconds(200);
@@ -252,9 +255,12 @@ public sealed class MessageWriter : BackgroundService
             results.Add((conversation, await ApplyConversationAsync(conversation).ConfigureAwait(false)));
             return results;
         }
+        // The outbox rows of new posts commit in the posts' own transaction (read what matching needs before it starts).
+        var outbox = await OutboxForAsync(batch).ConfigureAwait(false);
         if (_posts is not null && batch.TrueForAll(op => op is PostOp))
         {
-            results.AddRange(ApplyPosts(_posts, batch));
+            results.AddRange(ApplyPosts(_posts, batch, outbox));
+            outbox?.Committed();
             return results;
         }
         await using var db = await _db.CreateDbContextAsync().ConfigureAwait(false);
@@ -321,8 +327,23 @@ public sealed class MessageWriter : BackgroundService
             }
         }
 
-        if (pending.Count > 0)
+        if (pending.Count > 0 && outbox is not null)
+        {
+            await using var tx = await db.Database.BeginTransactionAsync().ConfigureAwait(false);
+            await db.SaveChangesAsync().ConfigureAwait(false); // the posts get their ids
+            foreach (var (op, row, _) in pending)
+            {
+                if (op is not PostOp p || !ReferenceEquals(p.Row, row)) continue;
+                foreach (var delivery in outbox.RowsFor(p.ToMessage(row))) db.Add(delivery);
+            }
             await db.SaveChangesAsync().ConfigureAwait(false);
+            await tx.CommitAsync().ConfigureAwait(false);
+            outbox.Committed();
+        }
+        else if (pending.Count > 0)
+        {
+            await db.SaveChangesAsync().ConfigureAwait(false);
+        }
 
         foreach (var (op, row, target) in pending)
         {
@@ -344,6 +365,13 @@ public sealed class MessageWriter : BackgroundService
         var order = batch.Select((op, i) => (op, i)).ToDictionary(x => x.op, x => x.i);
         results.Sort((a, b) => order.GetValueOrDefault(a.Item1, -1).CompareTo(order.GetValueOrDefault(b.Item1, -1)));
         return results;
+    }
+
+    private async Task<IPostOutboxBatch?> OutboxForAsync(List<WriteOp> batch)
+    {
+        if (_outbox is null) return null;
+        var rooms = batch.OfType<PostOp>().Select(p => p.RoomId).Distinct().ToList();
+        return rooms.Count == 0 ? null : await _outbox.BeginAsync(rooms).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -385,7 +413,7 @@ public sealed class MessageWriter : BackgroundService
     /// New posts only, on SQLite: prepared statements in one transaction (see <see cref="SqlitePostStore"/>).
     /// Same rules as the EF path: a client id already stored, or earlier in this batch, returns that row.
     /// </summary>
-    private static List<(WriteOp, WriteResult)> ApplyPosts(SqlitePostStore store, List<WriteOp> batch)
+    private static List<(WriteOp, WriteResult)> ApplyPosts(SqlitePostStore store, List<WriteOp> batch, IPostOutboxBatch? outbox)
     {
         var results = new List<(WriteOp, WriteResult)>(batch.Count);
         Dictionary<(long, string), Message>? known = null;
@@ -406,7 +434,10 @@ public sealed class MessageWriter : BackgroundService
                 known[key] = p.Row;
             }
             tx.Insert(p.Row);
-            results.Add((op, WriteResult.Stored(new MessagePosted(p.ToMessage(p.Row)), p.Row)));
+            var posted = p.ToMessage(p.Row);
+            if (outbox is not null)
+                foreach (var delivery in outbox.RowsFor(posted)) tx.Insert(delivery);
+            results.Add((op, WriteResult.Stored(new MessagePosted(posted), p.Row)));
         }
         tx.Commit();
         return results;

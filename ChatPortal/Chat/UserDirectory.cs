@@ -58,6 +58,19 @@ public sealed class UserDirectory(IDbContextFactory<ChatDbContext> dbFactory)
         return new UserRef(u.Id, u.Name, u.Kind);
     }
 
+    /// <summary>
+    /// A page of the user directory: people and bots (no guests, no deleted or banned accounts), by id after
+    /// <paramref name="afterId"/> (keyset paging: stable while users come and go).
+    /// </summary>
+    public async Task<IReadOnlyList<UserRef>> ListAsync(long afterId, int limit, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.Users.AsNoTracking()
+            .Where(u => u.Id > afterId && u.Kind != UserKind.Guest && u.DeletedAt == null && u.BannedAt == null)
+            .OrderBy(u => u.Id).Take(Math.Clamp(limit, 1, 1000))
+            .Select(u => new UserRef(u.Id, u.Name, u.Kind)).ToListAsync(ct);
+    }
+
     /// <summary>A user just written (a new guest): its state is known, so joining does not read it back.</summary>
     public void Remember(ChatUser u) => _cache[u.Id] = From(u);
 

@@ -23,6 +23,7 @@ public sealed class SqlitePostStore(string connectionString, string pragmas, int
     private SqliteConnection? _connection;
     private SqliteCommand? _find;
     private SqliteCommand? _insert;
+    private SqliteCommand? _deliver;
 
     /// <summary>Starts the batch's transaction (BEGIN IMMEDIATE: the write lock is taken now, waiting up to the busy timeout).</summary>
     public Batch Begin()
@@ -72,14 +73,27 @@ public sealed class SqlitePostStore(string connectionString, string pragmas, int
                          ("$action", SqliteType.Integer), ("$asName", SqliteType.Text), ("$asIcon", SqliteType.Text), ("$via", SqliteType.Text),
                      })
                 _insert.Parameters.Add(name, type);
-            _find.CommandTimeout = _insert.CommandTimeout = commandTimeoutSeconds;
+            // An outgoing webhook's outbox row, in the post's transaction (Chat.IPostOutbox).
+            _deliver = connection.CreateCommand();
+            _deliver.CommandText = """
+                INSERT INTO WebhookDelivery (HookId, MessageId, RoomId, Body, State, Attempts, NextAttemptAt, CreatedAt, DoneAt)
+                VALUES ($hook, $message, $room, $body, $state, $attempts, $next, $created, NULL)
+                RETURNING Id
+                """;
+            foreach (var (name, type) in new[]
+                     {
+                         ("$hook", SqliteType.Integer), ("$message", SqliteType.Integer), ("$room", SqliteType.Integer), ("$body", SqliteType.Text),
+                         ("$state", SqliteType.Integer), ("$attempts", SqliteType.Integer), ("$next", SqliteType.Integer), ("$created", SqliteType.Integer),
+                     })
+                _deliver.Parameters.Add(name, type);
+            _find.CommandTimeout = _insert.CommandTimeout = _deliver.CommandTimeout = commandTimeoutSeconds;
             _connection = connection;
             return connection;
         }
         catch
         {
             connection.Dispose();
-            _find = _insert = null;
+            _find = _insert = _deliver = null;
             throw;
         }
     }
@@ -137,8 +151,9 @@ public sealed class SqlitePostStore(string connectionString, string pragmas, int
     {
         _find?.Dispose();
         _insert?.Dispose();
+        _deliver?.Dispose();
         _connection?.Dispose();
-        _find = _insert = null;
+        _find = _insert = _deliver = null;
         _connection = null;
     }
 
@@ -208,6 +223,22 @@ public sealed class SqlitePostStore(string connectionString, string pragmas, int
             p[16].Value = Db(row.AsIcon);
             p[17].Value = Db(row.PostedVia);
             row.Id = (long)insert.ExecuteScalar()!;
+        }
+
+        public void Insert(Chat.Integrations.WebhookDelivery row)
+        {
+            var deliver = store._deliver!;
+            deliver.Transaction = tx;
+            var p = deliver.Parameters;
+            p[0].Value = row.HookId;
+            p[1].Value = row.MessageId;
+            p[2].Value = row.RoomId;
+            p[3].Value = row.Body;
+            p[4].Value = (int)row.State;
+            p[5].Value = row.Attempts;
+            p[6].Value = ToDb(row.NextAttemptAt);
+            p[7].Value = ToDb(row.CreatedAt);
+            row.Id = (long)deliver.ExecuteScalar()!;
         }
 
         public void Commit()

@@ -17,11 +17,10 @@ public static class IntegrationsSetup
         s.AddSingleton<IntegrationUsers>();
         s.AddSingleton<IncomingHooks>();
         s.AddSingleton<AdminIntegrations>();
-        // Outgoing webhooks: the writer's observer queues, OutgoingHooks writes the outbox, the worker sends it.
-        s.AddSingleton<OutgoingInbox>();
-        s.AddSingleton<IStoredEventObserver>(sp => sp.GetRequiredService<OutgoingInbox>());
+        // Outgoing webhooks: the single writer adds the outbox rows in each post's transaction, the worker sends them.
+        s.AddSingleton<OutgoingOutbox>();
+        s.AddSingleton<IPostOutbox>(sp => sp.GetRequiredService<OutgoingOutbox>());
         s.AddSingleton<OutgoingHooks>();
-        s.AddHostedService(sp => sp.GetRequiredService<OutgoingHooks>());
         s.AddSingleton<WebhookDeliveryWorker>();
         s.AddHostedService(sp => sp.GetRequiredService<WebhookDeliveryWorker>());
         return builder;

@@ -32,6 +32,11 @@ public sealed class WebhookDeliveryWorker(IDbContextFactory<ChatDbContext> dbFac
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (!_o.SendDeliveries)
+        {
+            log.LogInformation("Integrations:SendDeliveries is off: this node writes outgoing webhook deliveries but does not send them");
+            return;
+        }
         try
         {
             while (!stoppingToken.IsCancellationRequested)

@@ -26,6 +26,11 @@ public sealed class IntegrationOptions
     public TimeSpan HookCacheTime { get; set; } = TimeSpan.FromSeconds(3);
     /// <summary>Deliveries sent at once.</summary>
     public int WorkerConcurrency { get; set; } = 4;
+    /// <summary>
+    /// Whether this node sends the outbox. False: it still writes outbox rows (with each post, in its transaction) but leaves
+    /// sending to other nodes (a node without outside network access), or to this one after a restart with it on.
+    /// </summary>
+    public bool SendDeliveries { get; set; } = true;
 
     /// <summary>A custom command's answer is waited for this long; then the caller is told "working…" and a late reply may come through <c>response_url</c>.</summary>
     public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(3);

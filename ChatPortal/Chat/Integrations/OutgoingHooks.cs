@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Threading.Channels;
 using ChatPortal.Data;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -17,50 +16,16 @@ public sealed record OutgoingHookSpec(string? Name, IReadOnlyList<long> RoomIds,
 public sealed record DeliveryAttemptInfo(long DeliveryId, long MessageId, int Attempt, DateTimeOffset At, int? Status, string? Error, bool Ok, DeliveryState State);
 
 /// <summary>
-/// The writer's hook for outgoing webhooks: sees each stored post right after commit and only queues it (bounded; never
-/// waits). <see cref="OutgoingHooks"/> turns the queue into outbox rows. Posts of bots and integrations are skipped, so a
-/// webhook's reply never triggers webhooks again. Runs on the node that stored the post (like the bots).
+/// Outgoing webhooks (issue 16): their settings, and the outbox's format. Every enabled hook whose rooms and trigger words
+/// match a new post gets a <see cref="WebhookDelivery"/> row with the body fixed (Slack/Mattermost outgoing format), written
+/// by the single writer in the post's own transaction (<see cref="OutgoingOutbox"/>); <see cref="WebhookDeliveryWorker"/>
+/// sends due rows. The outbox is in the database, so nothing is lost between the post and its delivery, and retries survive
+/// a restart.
 /// </summary>
-public sealed class OutgoingInbox(ILogger<OutgoingInbox> log) : IStoredEventObserver
+public sealed class OutgoingHooks(IDbContextFactory<ChatDbContext> dbFactory, OutgoingOutbox outbox, IntegrationUsers identities, TimeProvider time)
 {
-    private readonly Channel<ChatMessage> _queue = Channel.CreateBounded<ChatMessage>(new BoundedChannelOptions(4096)
-    {
-        SingleReader = true,
-        FullMode = BoundedChannelFullMode.DropWrite,
-    });
-    private long _dropped;
-
-    internal ChannelReader<ChatMessage> Reader => _queue.Reader;
-
-    public void OnStored(ChatEvent evt)
-    {
-        if (evt is not MessagePosted { Message: { Sender.IsBot: false, PostedAs: null, Text.Length: > 0, InRoom: true } m }) return;
-        if (!_queue.Writer.TryWrite(m) && Interlocked.Increment(ref _dropped) % 100 == 1)
-            log.LogWarning("Outgoing webhook queue full: {Dropped} messages not offered to webhooks so far", _dropped);
-    }
-
-    internal void Complete() => _queue.Writer.TryComplete();
-}
-
-/// <summary>
-/// Outgoing webhooks (issue 16): their settings, and the outbox. For each queued post, every enabled hook whose rooms and
-/// trigger words match gets a <see cref="WebhookDelivery"/> row with the body fixed (Slack/Mattermost outgoing format);
-/// <see cref="WebhookDeliveryWorker"/> sends due rows. The outbox is in the database, so retries survive a restart.
-/// </summary>
-public sealed class OutgoingHooks(IDbContextFactory<ChatDbContext> dbFactory, OutgoingInbox inbox, ChatRooms rooms, IntegrationUsers identities,
-    IOptions<IntegrationOptions> options, TimeProvider time, ILogger<OutgoingHooks> log) : BackgroundService
-{
-    private readonly SemaphoreSlim _wake = new(0);
-    private volatile List<OutgoingWebhook>? _enabled;
-    private long _loadedAt;
-
-    /// <summary>Waits until new rows were written or <paramref name="timeout"/> passed (the delivery worker's nap).</summary>
-    internal Task<bool> WaitForRowsAsync(TimeSpan timeout, CancellationToken ct) => _wake.WaitAsync(timeout, ct);
-
-    internal void Wake()
-    {
-        if (_wake.CurrentCount == 0) _wake.Release();
-    }
+    /// <summary>Waits until new rows were committed or <paramref name="timeout"/> passed (the delivery worker's nap).</summary>
+    internal Task<bool> WaitForRowsAsync(TimeSpan timeout, CancellationToken ct) => outbox.WaitForRowsAsync(timeout, ct);
 
     // ---------------------------------------------------------------- settings
 
@@ -155,10 +120,10 @@ public sealed class OutgoingHooks(IDbContextFactory<ChatDbContext> dbFactory, Ou
     private static OutgoingHookInfo Info(OutgoingWebhook h) => new(h.Id, h.Name, Ids(h.RoomIds), Words(h.TriggerWords), h.Url, h.Secret, h.Token,
         h.Enabled, h.ConsecutiveFailures, h.DisabledReason, h.CreatedAt, h.CreatedBy);
 
-    private static List<long> Ids(string csv) =>
+    internal static List<long> Ids(string csv) =>
         csv.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => long.TryParse(s, out var id) ? id : 0).Where(id => id > 0).ToList();
 
-    internal void Changed() => _enabled = null;
+    internal void Changed() => outbox.Changed();
 
     // ---------------------------------------------------------------- the outbox
 
@@ -169,77 +134,6 @@ public sealed class OutgoingHooks(IDbContextFactory<ChatDbContext> dbFactory, Ou
         if (words.Count == 0) return "";
         var first = text.TrimStart().Split([' ', '\n', '\t'], 2)[0];
         return words.FirstOrDefault(w => string.Equals(w, first, StringComparison.OrdinalIgnoreCase));
-    }
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var reader = inbox.Reader;
-        try
-        {
-            while (await reader.WaitToReadAsync(stoppingToken))
-            {
-                while (reader.TryRead(out var message))
-                {
-                    try { await EnqueueAsync(message, stoppingToken); }
-                    catch (Exception ex) when (ex is not OperationCanceledException)
-                    {
-                        log.LogError(ex, "Could not write outgoing webhook deliveries for message {Id}", message.Id);
-                    }
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
-
-    public override async Task StopAsync(CancellationToken cancellationToken)
-    {
-        inbox.Complete();
-        await base.StopAsync(cancellationToken);
-    }
-
-    private async Task EnqueueAsync(ChatMessage m, CancellationToken ct)
-    {
-        var hooks = await EnabledAsync(ct);
-        if (hooks.Count == 0) return;
-        var room = await rooms.GetAsync(m.RoomId, ct);
-        if (room is null || room.IsDirect) return; // direct conversations never leave the server
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var now = time.GetUtcNow();
-        var added = 0;
-        foreach (var hook in hooks)
-        {
-            var rooms = Ids(hook.RoomIds);
-            if (rooms.Count > 0 && !rooms.Contains(room.Id)) continue;
-            if (Trigger(hook, m.Text) is not { } trigger) continue;
-            db.Set<WebhookDelivery>().Add(new WebhookDelivery
-            {
-                HookId = hook.Id,
-                MessageId = m.Id,
-                RoomId = room.Id,
-                Body = Body(hook, room, m, trigger),
-                State = DeliveryState.Pending,
-                NextAttemptAt = now,
-                CreatedAt = now,
-            });
-            added++;
-        }
-        if (added == 0) return;
-        await db.SaveChangesAsync(ct);
-        Wake();
-    }
-
-    private async Task<List<OutgoingWebhook>> EnabledAsync(CancellationToken ct)
-    {
-        // Cached briefly: a change on this node drops it at once, one on another node within a few seconds.
-        var cached = _enabled;
-        if (cached is not null && Environment.TickCount64 - Interlocked.Read(ref _loadedAt) < options.Value.HookCacheTime.TotalMilliseconds) return cached;
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var fresh = await db.Set<OutgoingWebhook>().AsNoTracking().Where(h => h.Enabled).ToListAsync(ct);
-        Interlocked.Exchange(ref _loadedAt, Environment.TickCount64);
-        _enabled = fresh;
-        return fresh;
     }
 
     /// <summary>Slack's and Mattermost's outgoing webhook fields, as JSON.</summary>
