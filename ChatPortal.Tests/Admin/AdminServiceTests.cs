@@ -354,9 +354,9 @@ public sealed class AdminServiceTests
         var lobby = (await h.Rooms.GetDefaultAsync())!;
         Assert.Equal(["echo", "小爱同学"], bots.BotNames);
 
-        // Off by default (issue 16): nothing set, nothing on.
-        Assert.False(await switches.IsEnabledAsync("echo", lobby.Id));
-        Assert.False(await switches.AnyEnabledAsync("echo"));
+        // On by default (product feature 6): nothing set, the bots answer.
+        Assert.True(await switches.IsEnabledAsync("echo", lobby.Id));
+        Assert.True(await switches.AnyEnabledAsync("echo"));
         Assert.True((await bots.SetAsync(boss, "小爱同学", lobby, false)).Ok);
         Assert.False(await switches.IsEnabledAsync("小爱同学", lobby.Id));
         Assert.True((await bots.SetAsync(boss, "echo", null, true)).Ok);

@@ -17,7 +17,7 @@ public sealed class BotOptions
     /// <summary>Bot calls running at once.</summary>
     public int MaxConcurrency { get; set; } = 16;
     /// <summary>With no switch set, a bot is off (it connects only once the back office turns it on somewhere).</summary>
-    public bool EnabledByDefault { get; set; }
+    public bool EnabledByDefault { get; set; } = true;
     /// <summary>The portal's address for the bots' API connection; empty: the first address this server listens on.</summary>
     public string? ServerUrl { get; set; }
     /// <summary>How often a connected bot looks for rooms it should join (new rooms, switches changed on another node).</summary>

@@ -6,8 +6,8 @@ using Microsoft.Extensions.Options;
 namespace ChatPortal.Bots;
 
 /// <summary>
-/// Which bot may answer in which room. A row for the room wins over the bot's global row; with neither, the bot is
-/// off (<c>Bots:EnabledByDefault</c>, false: a built-in bot connects only once the back office turns it on). Cached;
+/// Which bot may answer in which room. A row for the room wins over the bot's global row; with neither,
+/// <c>Bots:EnabledByDefault</c> decides (true: "@小爱 gets a reply" out of the box, product feature 6). Cached;
 /// <see cref="SetAsync"/> refreshes the cache and tells the bot runner (<see cref="Changed"/>).
 /// </summary>
 public sealed class BotSwitches(IDbContextFactory<ChatDbContext> dbFactory, IOptions<BotOptions> options)
