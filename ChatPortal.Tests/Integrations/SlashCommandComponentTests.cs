@@ -109,4 +109,25 @@ public sealed class SlashCommandComponentTests : IAsyncLifetime
         Assert.Equal("GitHub", rows[2].QuerySelector(".msg-sender")!.TextContent);
         Assert.Equal("G", rows[2].QuerySelector(".mud-avatar")!.TextContent.Trim());
     }
+
+    [Fact]
+    public async Task A_hook_post_with_an_icon_shows_it_as_the_avatar_from_our_origin_over_the_initial()
+    {
+        var me = await _h.CreateUserAsync("wren");
+        var hook = await _h.CreateUserAsync("icon-hook", Data.UserKind.Bot);
+        var room = await _h.CreateRoomAsync("hookicons");
+        var withIcon = await _h.Commands.PostAsync(hook, room.Id, "deployed", style: new MessageStyle(As: new PostedAs("CI", "https://ci.example/icon.png", "webhook:1")));
+        Assert.True(withIcon.Ok);
+        Assert.True((await _h.Commands.PostAsync(hook, room.Id, "no icon", style: new MessageStyle(As: new PostedAs("Plain", null, "webhook:1")))).Ok);
+
+        var view = _ctx.Render<ChatView>(p => p.Add(c => c.Room, room).Add(c => c.Me, me));
+        view.WaitForAssertion(() => Assert.Equal(2, view.FindAll(".msg").Count));
+        var rows = view.FindAll(".msg");
+        var icon = rows[0].QuerySelector(".mud-avatar img[data-hook-icon]");
+        Assert.NotNull(icon);
+        Assert.Equal($"/hook-icons/{withIcon.Value!.Id}", icon.GetAttribute("src")); // never the outside URL: the page loads our origin only
+        Assert.Equal("", icon.GetAttribute("alt"));
+        Assert.Equal("C", rows[0].QuerySelector(".mud-avatar")!.TextContent.Trim()); // the initial stays under it
+        Assert.Null(rows[1].QuerySelector("img[data-hook-icon]"));
+    }
 }

@@ -16,6 +16,7 @@ public static class IntegrationsSetup
         s.AddSingleton<SlashCommands>();
         s.AddSingleton<IntegrationUsers>();
         s.AddSingleton<IncomingHooks>();
+        s.AddSingleton<HookIcons>();
         s.AddSingleton<AdminIntegrations>();
         // Outgoing webhooks: the single writer adds the outbox rows in each post's transaction, the worker sends them.
         s.AddSingleton<OutgoingOutbox>();
@@ -29,6 +30,7 @@ public static class IntegrationsSetup
     public static IEndpointRouteBuilder MapChatPortalIntegrations(this IEndpointRouteBuilder app)
     {
         HookEndpoints.Map(app);
+        HookIcons.Map(app);
         return app;
     }
 }
