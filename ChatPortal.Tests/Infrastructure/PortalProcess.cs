@@ -83,6 +83,10 @@ public sealed class PortalProcess : IAsyncDisposable
         // Every test client comes from 127.0.0.1: the per-address limits (Limits section) would make
         // a suite's many users one abuser. Off unless a test sets them (as the per-user rate is raised).
         foreach (var limit in PerAddressLimits) psi.Environment[limit] = "0";
+        // The built-in bot is on by default in the product: it signs in as a bot account, joins every public room
+        // over a socket and shows online there. Tests of people's presence, counts and sockets run without it
+        // unless they turn it on (the bot tests and the Rich browser tests do).
+        psi.Environment["Bots__EnabledByDefault"] = "false";
         foreach (var (k, v) in _env) psi.Environment[k] = v;
 
         var log = new StreamWriter(LogPath, append: true) { AutoFlush = true };
