@@ -46,6 +46,7 @@ public sealed class InProcessPortal : IChatCore, IAsyncDisposable
             ["Urls"] = $"http://127.0.0.1:{port}",
             ["Portal:DataPath"] = dir,
             ["WebSockets:CloseTimeoutSeconds"] = "2",
+            ["Bots:EnabledByDefault"] = "false", // as in PortalProcess: the built-in bot's socket would count as a person online
         });
         if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
         builder.Logging.ClearProviders();
