@@ -149,9 +149,14 @@ public static class UpgradeFixtureMaker
         var users = Get<AdminChatUsers>();
         Assert.True((await users.MuteAsync(admin, carol.Id, TimeSpan.FromDays(1))).Ok);
 
-        // The bot answers off the hot path; then the writer indexes everything for search.
+        // The bot answers through the bot API (a chatportal.v1 socket to the server since issue 16), which this
+        // harness has no server for: its reply is posted as its bot account, the row it would write.
+        var bot = await h.Services.GetRequiredService<UserDirectory>().FindByNameAsync("小爱同学");
+        Assert.NotNull(bot);
+        await h.PostAsync(bot, lobby, "我是小爱同学 — try: time, date, who, stats, roll, echo");
         await WaitAsync(async () => await h.WithDbAsync(db => db.Messages.AnyAsync(m => m.SenderId != alice.Id && m.Text.Contains("小爱"))),
             "the bot's reply");
+        // Then the writer indexes everything for search.
         await WaitAsync(async () => await h.WithDbAsync(async db =>
             await db.Database.SqlQueryRaw<long>("SELECT LastId AS Value FROM SearchProgress").SingleAsync()
             == await db.Messages.MaxAsync(m => m.Id)), "the search index");
