@@ -115,26 +115,151 @@ internal static class CloseLinger
 /// <summary>
 /// The upgraded stream as the WebSocket sees it, except that disposing it leaves the connection
 /// alone: the server (not the WebSocket) ends it, after <see cref="CloseLinger"/> when needed.
+/// It can also hold back what the WebSocket writes (<see cref="Hold"/>) and hand it to the
+/// connection as one write (<see cref="ReleaseAsync"/>).
 /// </summary>
+/// <remarks>
+/// A socket's send loop that finds several frames queued (a busy room's burst) holds them and
+/// releases them together: without that each frame was its own write, pipe flush and, as the pipe
+/// filled, its own asynchronous completion — the fan-out's cost per delivery (bench/notes.md,
+/// issue 14). Writes from the WebSocket itself (a pong, a keep-alive ping, a close) while holding
+/// are held in order with the rest; the gate keeps the release and a direct write from overlapping.
+/// </remarks>
 internal sealed class KeepOpenStream(Stream inner) : Stream
 {
+    /// <summary>Held bytes are written out once they pass this many, even while still holding.</summary>
+    public const int MaxHeld = 16 * 1024;
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Lock _heldLock = new();
+    private bool _holding;
+    private byte[]? _held; // rented while holding, returned at every release
+    private int _heldCount;
+
     public override bool CanRead => inner.CanRead;
     public override bool CanSeek => false;
     public override bool CanWrite => inner.CanWrite;
     public override long Length => throw new NotSupportedException();
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    /// <summary>From now until <see cref="ReleaseAsync"/>, writes are kept instead of sent.</summary>
+    public void Hold()
+    {
+        lock (_heldLock) _holding = true;
+    }
+
+    /// <summary>Sends what was held as one write and one flush, and stops holding.</summary>
+    public async ValueTask ReleaseAsync()
+    {
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await WriteHeldAsync(stopHolding: true).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Under the gate: writes the held bytes out (returning the buffer) and flushes.</summary>
+    private async ValueTask WriteHeldAsync(bool stopHolding)
+    {
+        byte[]? held;
+        int count;
+        lock (_heldLock)
+        {
+            if (stopHolding) _holding = false;
+            (held, count, _held, _heldCount) = (_held, _heldCount, null, 0);
+        }
+        if (held is null) return;
+        try
+        {
+            if (count == 0) return;
+            await inner.WriteAsync(held.AsMemory(0, count)).ConfigureAwait(false);
+            await inner.FlushAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(held);
+        }
+    }
+
+    /// <summary>Appends to the held bytes when holding; false when not holding (write it through).</summary>
+    private bool TryKeep(ReadOnlySpan<byte> data, out bool full)
+    {
+        lock (_heldLock)
+        {
+            full = false;
+            if (!_holding) return false;
+            if (_held is null || _held.Length - _heldCount < data.Length)
+            {
+                var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(MaxHeld, (_heldCount + data.Length) * 2));
+                if (_held is not null)
+                {
+                    _held.AsSpan(0, _heldCount).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(_held);
+                }
+                _held = bigger;
+            }
+            data.CopyTo(_held.AsSpan(_heldCount));
+            _heldCount += data.Length;
+            full = _heldCount >= MaxHeld;
+            return true;
+        }
+    }
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (TryKeep(buffer.Span, out var full)) return full ? WriteOutAsync(default, cancellationToken) : ValueTask.CompletedTask;
+        return WriteOutAsync(buffer, cancellationToken);
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    /// <summary>Under the gate: the held bytes (if any) go first, then <paramref name="buffer"/>.</summary>
+    private async ValueTask WriteOutAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await WriteHeldAsync(stopHolding: false).ConfigureAwait(false);
+            if (!buffer.IsEmpty) await inner.WriteAsync(buffer, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public override Task FlushAsync(CancellationToken cancellationToken)
+    {
+        lock (_heldLock)
+            if (_holding) return Task.CompletedTask; // the release flushes
+        return FlushOutAsync(cancellationToken);
+    }
+
+    private async Task FlushOutAsync(CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await inner.FlushAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     public override void Flush() => inner.Flush();
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
     public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         inner.ReadAsync(buffer, offset, count, cancellationToken);
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
         inner.ReadAsync(buffer, cancellationToken);
     public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        inner.WriteAsync(buffer, offset, count, cancellationToken);
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
-        inner.WriteAsync(buffer, cancellationToken);
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();
 }

@@ -43,6 +43,8 @@ internal sealed class SocketConnection : IChatSessionSink
     private const int SmallBuffer = 4096;
 
     private readonly WebSocket _ws;
+    /// <summary>The upgraded stream under <see cref="_ws"/>, when we have it: the send loop holds a burst's frames there and sends them as one write.</summary>
+    private readonly KeepOpenStream? _stream;
     private readonly SocketServices _s;
     private readonly ILogger _log;
     private const int Idle = 0, Draining = 1, Stopped = 2;
@@ -62,9 +64,11 @@ internal sealed class SocketConnection : IChatSessionSink
     private int _closing;
     private int _aborted;
 
-    public SocketConnection(WebSocket ws, SocketServices services, string? remoteIp, Func<SocketConnection, ISocketProtocol> protocol)
+    public SocketConnection(WebSocket ws, SocketServices services, string? remoteIp, Func<SocketConnection, ISocketProtocol> protocol,
+        KeepOpenStream? stream = null)
     {
         _ws = ws;
+        _stream = stream;
         _s = services;
         RemoteIp = remoteIp;
         _log = services.Logs.CreateLogger("ChatPortal.WebSockets");
@@ -302,7 +306,8 @@ internal sealed class SocketConnection : IChatSessionSink
             {
                 while (TryTake(out var item))
                 {
-                    Interlocked.Decrement(ref _queued);
+                    // More queued behind this one: hold the frames and send them as one write (released below).
+                    if (Interlocked.Decrement(ref _queued) > 0 && item is WireFrame or ChatEvent) _stream?.Hold();
                     if (IsClosing) return;
                     switch (item)
                     {
@@ -310,6 +315,7 @@ internal sealed class SocketConnection : IChatSessionSink
                             await SendFrameAsync(frame);
                             break;
                         case CloseAfterFlush close:
+                            await ReleaseHeldAsync();
                             await CloseAsync(close.Status, close.Reason);
                             return;
                         case ChatEvent evt when Session is { } s && s.TryRouteNow(evt, out var send):
@@ -317,11 +323,13 @@ internal sealed class SocketConnection : IChatSessionSink
                             continue;
                         default:
                             // The session's own (an event, a join): it decides what this socket sees.
+                            await ReleaseHeldAsync(); // a join reads the database first: what is held goes now
                             if (Session is { } session) await session.DeliverAsync(item);
                             continue;
                     }
                     ReplySent();
                 }
+                await ReleaseHeldAsync();
                 Volatile.Write(ref _drain, Idle);
                 // Something queued after the last dequeue and before Idle was written: its sender saw
                 // Draining and left it to us.
@@ -345,10 +353,17 @@ internal sealed class SocketConnection : IChatSessionSink
         }
         finally
         {
-            if (!idle) Volatile.Write(ref _drain, Stopped);
+            if (!idle)
+            {
+                Volatile.Write(ref _drain, Stopped);
+                // Held frames (or a close written meanwhile) still go out when the loop ends early.
+                try { await ReleaseHeldAsync(); } catch (Exception) { /* the connection is gone */ }
+            }
             Interlocked.Exchange(ref _drainEndWaiter, null)?.TrySetResult();
         }
     }
+
+    private ValueTask ReleaseHeldAsync() => _stream?.ReleaseAsync() ?? ValueTask.CompletedTask;
 
     private bool TryTake([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out object? item)
     {

@@ -106,7 +106,8 @@ internal static class WebSocketEndpoint
                 KeepAliveTimeout = o.KeepAliveTimeout,
             });
             string? room = ctx.Request.Query["room"];
-            var conn = new SocketConnection(ws, services, ip, c => subprotocol is null ? new PlainProtocol(c, room) : new V1Protocol(c));
+            var conn = new SocketConnection(ws, services, ip, c => subprotocol is null ? new PlainProtocol(c, room) : new V1Protocol(c),
+                (ctx.Features.Get<IHttpUpgradeFeature>() as LingeringUpgradeFeature)?.Stream as KeepOpenStream);
             var kind = conn.Protocol.Kind;
             services.Metrics.Opened(kind);
             registry.Add(conn);
