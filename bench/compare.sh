@@ -3,7 +3,10 @@
 # (same load generator arguments), with the raw-Kestrel peer as the yardstick of the machine's
 # noise in each round. For a change that may cost speed: run it against the commit before.
 #
-#   bench/compare.sh <old-commit> [REPS=3]
+#   bench/compare.sh <old-commit> [REPS=3] [SCENARIOS="fanout steady connect"]
+#
+# connect (issue 19, item 1): 2,000 plain guest sockets, 100 connecting at a time; a ChatPortal
+# socket counts as set up once its openSuccess (guest row, join, online list) has arrived.
 #
 # Publishes both builds as the Dockerfile does (the old one from a temporary git worktree), starts
 # each on a fresh data folder on loopback, runs round after round old → new → kestrel, stops what
@@ -14,6 +17,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 OLD=${1:?usage: bench/compare.sh <old-commit>}
 REPS=${REPS:-3}
+SCENARIOS=${SCENARIOS:-fanout steady}
 PEERS_SRC=${PEERS_SRC:-$ROOT/../../shared/bench}
 [ -d "$PEERS_SRC" ] || PEERS_SRC=/work/shared/bench
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -81,15 +85,20 @@ run() { # scenario server rep args...
   [ -n "$out" ] || out='{"error":"load generator failed"}'
   echo "$out" | jq -c --arg s "$scenario" --arg v "$server" --argjson r "$rep" '. + {scenario:$s, server:$v, rep:$r}' | tee -a "$RUNS"
 }
-for rep in $(seq 1 "$REPS"); do
-  for s in old new kestrel; do run fanout "$s" "$rep" --conns=1000 --senders=10 --msgs=200 --rate=0 --idle=10000 --timeout=180; done
-done
-for rep in $(seq 1 "$REPS"); do
-  for s in old new kestrel; do run steady "$s" "$rep" --conns=1000 --senders=10 --msgs=100 --rate=10 --idle=10000 --timeout=180; done
+for scenario in $SCENARIOS; do
+  for rep in $(seq 1 "$REPS"); do
+    for s in old new kestrel; do
+      case $scenario in
+        fanout) run fanout "$s" "$rep" --conns=1000 --senders=10 --msgs=200 --rate=0 --idle=10000 --timeout=180 ;;
+        steady) run steady "$s" "$rep" --conns=1000 --senders=10 --msgs=100 --rate=10 --idle=10000 --timeout=180 ;;
+        connect) run connect "$s" "$rep" --conns=2000 --senders=0 --msgs=0 --hold=1 --cc=100 --timeout=300 ;;
+      esac
+    done
+  done
 done
 
 echo
-echo "| run | deliveries/s | p50 ms | p99 ms | loss | server CPU s | error |"
-echo "|---|---|---|---|---|---|---|"
-jq -r '"| \(.scenario)/\(.server)/\(.rep) | \(.deliveriesPerSecond // "") | \(.latencyP50Ms // "") | \(.latencyP99Ms // "") | \(.loss // "") | \(.serverCpuSeconds // "") | \(.error // "") |"' "$RUNS"
+echo "| run | deliveries/s | p50 ms | p99 ms | loss | connects/s | server CPU s | error |"
+echo "|---|---|---|---|---|---|---|---|"
+jq -r '"| \(.scenario)/\(.server)/\(.rep) | \(.deliveriesPerSecond // "") | \(.latencyP50Ms // "") | \(.latencyP99Ms // "") | \(.loss // "") | \(.connectsPerSecond // "") | \(.serverCpuSeconds // "") | \(.error // "") |"' "$RUNS"
 log "done (work folder $WORK)"
