@@ -30,8 +30,11 @@ public sealed class WebSocketMetrics
     private readonly Counter<long> _accepted;
     private readonly Counter<long> _rejected;
     private readonly Counter<long> _dropped;
-    private readonly Counter<long> _framesOut;
-    private readonly Counter<long> _framesIn;
+    // Frames are counted per frame on the send and receive paths (a busy room's burst is a million a
+    // second): a plain counter read when the metrics are collected, not a Counter<long>.Add per frame,
+    // which goes through every listener's aggregation (OpenTelemetry's took 6.5 % of the fan-out's CPU).
+    private long _framesOut;
+    private long _framesIn;
 
     public WebSocketMetrics(IMeterFactory meters)
     {
@@ -39,8 +42,8 @@ public sealed class WebSocketMetrics
         _accepted = meter.CreateCounter<long>("chatportal.ws.accepted", description: "WebSocket connections accepted");
         _rejected = meter.CreateCounter<long>("chatportal.ws.rejected", description: "WebSocket upgrades refused (origin, protocol, per-address cap)");
         _dropped = meter.CreateCounter<long>("chatportal.ws.dropped", description: "Sockets dropped for not keeping up");
-        _framesOut = meter.CreateCounter<long>("chatportal.ws.frames_out", description: "Frames sent to sockets");
-        _framesIn = meter.CreateCounter<long>("chatportal.ws.frames_in", description: "Messages received from sockets");
+        meter.CreateObservableCounter("chatportal.ws.frames_out", () => Interlocked.Read(ref _framesOut), description: "Frames sent to sockets");
+        meter.CreateObservableCounter("chatportal.ws.frames_in", () => Interlocked.Read(ref _framesIn), description: "Messages received from sockets");
         meter.CreateObservableUpDownCounter("chatportal.ws.connections", () => new[]
         {
             new Measurement<int>(Volatile.Read(ref _plain), new KeyValuePair<string, object?>("kind", "plain")),
@@ -68,9 +71,9 @@ public sealed class WebSocketMetrics
 
     internal void SlowDropped() => _dropped.Add(1);
 
-    internal void Sent() => _framesOut.Add(1);
+    internal void Sent() => Interlocked.Increment(ref _framesOut);
 
-    internal void Received() => _framesIn.Add(1);
+    internal void Received() => Interlocked.Increment(ref _framesIn);
 
     private static string Name(SocketKind kind) => kind == SocketKind.Plain ? "plain" : "v1";
 }
