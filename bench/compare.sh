@@ -71,6 +71,21 @@ dotnet "$WORK/peers/peer-aspnet/bin/Release/net10.0/peer-aspnet.dll" --port=$KES
 KESTREL_PID=$!; PIDS+=("$KESTREL_PID"); wait_port $KESTREL_PORT
 sleep 2
 
+cpu_ticks() { # pids... → their summed user+system CPU in clock ticks
+  local t=0 p
+  for p in "$@"; do [ -r /proc/$p/stat ] && t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done
+  echo $t
+}
+settle() { # waits (≤ 30 s) until all three servers are idle: the one measured before cleans up after its clients
+  # (guest rows, presence) and must not do it on the CPU of the next run.
+  local i a b
+  for i in $(seq 1 30); do
+    a=$(cpu_ticks "$OLD_PID" "$NEW_PID" "$KESTREL_PID"); sleep 1; b=$(cpu_ticks "$OLD_PID" "$NEW_PID" "$KESTREL_PID")
+    [ $((b - a)) -le 5 ] && return 0
+  done
+  log "servers still busy after 30 s ($((b - a)) ticks/s); measuring anyway"
+}
+
 run() { # scenario server rep args...
   local scenario=$1 server=$2 rep=$3; shift 3
   local url pid out
@@ -81,13 +96,16 @@ run() { # scenario server rep args...
   esac
   # ChatPortal's plain sockets join after the upgrade: send once all have joined (see bench/run.sh).
   local joined=(); [ "$server" = kestrel ] || joined=(--joined=openSuccess)
+  settle
   out=$($LG --url="$url" --pid="$pid" --label="$scenario/$server/$rep" "$@" "${joined[@]}" || true)
   [ -n "$out" ] || out='{"error":"load generator failed"}'
   echo "$out" | jq -c --arg s "$scenario" --arg v "$server" --argjson r "$rep" '. + {scenario:$s, server:$v, rep:$r}' | tee -a "$RUNS"
 }
 for scenario in $SCENARIOS; do
   for rep in $(seq 1 "$REPS"); do
-    for s in old new kestrel; do
+    # The two builds take turns going first (whoever goes first has the cleanest machine).
+    order="old new kestrel"; [ $((rep % 2)) -eq 0 ] && order="new old kestrel"
+    for s in $order; do
       case $scenario in
         fanout) run fanout "$s" "$rep" --conns=1000 --senders=10 --msgs=200 --rate=0 --idle=10000 --timeout=180 ;;
         steady) run steady "$s" "$rep" --conns=1000 --senders=10 --msgs=100 --rate=10 --idle=10000 --timeout=180 ;;

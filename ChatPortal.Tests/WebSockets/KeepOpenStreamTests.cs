@@ -150,6 +150,46 @@ public sealed class KeepOpenStreamTests
         server.Abort();
     }
 
+    [Fact]
+    public async Task Frames_written_by_the_send_loop_itself_read_as_whole_messages_of_every_length_among_the_websockets_own()
+    {
+        var (server, client, stream, _) = Connect();
+        // 125, 126 and 65,535 / 65,536 bytes are where the header grows (2, 4, 10 bytes).
+        int[] lengths = [0, 1, 125, 126, 127, 65535, 65536, 200_000];
+        var receiving = Task.Run(async () =>
+        {
+            var got = new List<(string Text, WebSocketMessageType Type)>();
+            var buffer = new byte[256 * 1024];
+            while (got.Count < lengths.Length * 2 + 2)
+            {
+                var count = 0;
+                ValueWebSocketReceiveResult r;
+                do
+                {
+                    r = await client.ReceiveAsync(buffer.AsMemory(count), CancellationToken.None);
+                    count += r.Count;
+                } while (!r.EndOfMessage);
+                got.Add((Encoding.UTF8.GetString(buffer, 0, count), r.MessageType));
+            }
+            return got;
+        });
+        var expected = new List<(string, WebSocketMessageType)>();
+        foreach (var hold in new[] { false, true })
+        {
+            if (hold) stream.Hold();
+            foreach (var n in lengths)
+            {
+                var text = new string('字', n / 3) + new string('a', n % 3); // n bytes of UTF-8
+                await stream.WriteFrameAsync(Encoding.UTF8.GetBytes(text), binary: n % 2 == 1);
+                expected.Add((text, n % 2 == 1 ? WebSocketMessageType.Binary : WebSocketMessageType.Text));
+            }
+            await SendTextAsync(server, $"own {hold}"); // the WebSocket's own frame between ours
+            expected.Add(($"own {hold}", WebSocketMessageType.Text));
+            if (hold) await stream.ReleaseAsync();
+        }
+        Assert.Equal(expected, await receiving);
+    }
+
     /// <summary>Reads from one stream, writes to another.</summary>
     private sealed class DuplexStream(Stream read, Stream write) : Stream
     {

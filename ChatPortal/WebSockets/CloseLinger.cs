@@ -186,15 +186,18 @@ internal sealed class KeepOpenStream(Stream inner) : Stream
     }
 
     /// <summary>Appends to the held bytes when holding; false when not holding (write it through).</summary>
-    private bool TryKeep(ReadOnlySpan<byte> data, out bool full)
+    private bool TryKeep(ReadOnlySpan<byte> data, out bool full) => TryKeep(data, default, out full);
+
+    private bool TryKeep(ReadOnlySpan<byte> data, ReadOnlySpan<byte> more, out bool full)
     {
         lock (_heldLock)
         {
             full = false;
             if (!_holding) return false;
-            if (_held is null || _held.Length - _heldCount < data.Length)
+            var length = data.Length + more.Length;
+            if (_held is null || _held.Length - _heldCount < length)
             {
-                var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(MaxHeld, (_heldCount + data.Length) * 2));
+                var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(MaxHeld, (_heldCount + length) * 2));
                 if (_held is not null)
                 {
                     _held.AsSpan(0, _heldCount).CopyTo(bigger);
@@ -203,10 +206,61 @@ internal sealed class KeepOpenStream(Stream inner) : Stream
                 _held = bigger;
             }
             data.CopyTo(_held.AsSpan(_heldCount));
-            _heldCount += data.Length;
+            more.CopyTo(_held.AsSpan(_heldCount + data.Length));
+            _heldCount += length;
             full = _heldCount >= MaxHeld;
             return true;
         }
+    }
+
+    /// <summary>
+    /// Writes one whole server frame (FIN, text or binary, unmasked) of <paramref name="payload"/>: held
+    /// when holding, else at once as one write. The send loop frames shared payloads itself this way
+    /// (the WebSocket would copy each into its own buffer first); the WebSocket's own frames go through
+    /// <see cref="WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/>, and since both write whole
+    /// frames under the same lock and gate, they never interleave.
+    /// </summary>
+    public ValueTask WriteFrameAsync(ReadOnlyMemory<byte> payload, bool binary)
+    {
+        Span<byte> header = stackalloc byte[10];
+        header = header[..FrameHeader(header, payload.Length, binary)];
+        if (TryKeep(header, payload.Span, out var full)) return full ? WriteOutAsync(default, default) : ValueTask.CompletedTask;
+        var frame = ArrayPool<byte>.Shared.Rent(header.Length + payload.Length);
+        header.CopyTo(frame);
+        payload.Span.CopyTo(frame.AsSpan(header.Length));
+        return WriteRentedAsync(frame, header.Length + payload.Length);
+    }
+
+    private async ValueTask WriteRentedAsync(byte[] frame, int count)
+    {
+        try
+        {
+            await WriteOutAsync(frame.AsMemory(0, count), default).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(frame);
+        }
+    }
+
+    /// <summary>The header of an unmasked final frame (RFC 6455 5.2): 2, 4 or 10 bytes.</summary>
+    public static int FrameHeader(Span<byte> header, int length, bool binary)
+    {
+        header[0] = (byte)(0x80 | (binary ? 0x2 : 0x1));
+        if (length < 126)
+        {
+            header[1] = (byte)length;
+            return 2;
+        }
+        if (length <= ushort.MaxValue)
+        {
+            header[1] = 126;
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(header[2..], (ushort)length);
+            return 4;
+        }
+        header[1] = 127;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(header[2..], (ulong)length);
+        return 10;
     }
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)

@@ -407,10 +407,28 @@ internal sealed class SocketConnection : IChatSessionSink
             try
             {
                 if (IsClosing) return;
-                // No token: with one, ManagedWebSocket takes its slow path (an async state machine and
-                // a cancellation registration per frame, ~1,000 per message in a busy room). A send
-                // stuck on a client that stopped reading ends by Abort() (queue full, end of RunAsync).
-                await _ws.SendAsync(f.Bytes, f.Binary ? WebSocketMessageType.Binary : WebSocketMessageType.Text, true, CancellationToken.None);
+                if (_stream is not null)
+                {
+                    // The frame goes to the stream as it is: a busy room's message is one payload shared by
+                    // every socket, framed here without the WebSocket's copy, state machine and send lock.
+                    if (_ws.State is not (WebSocketState.Open or WebSocketState.CloseReceived))
+                        throw new WebSocketException(WebSocketError.InvalidState);
+                    try
+                    {
+                        await _stream.WriteFrameAsync(f.Bytes, f.Binary);
+                    }
+                    catch (IOException ex)
+                    {
+                        throw new WebSocketException(WebSocketError.ConnectionClosedPrematurely, ex);
+                    }
+                }
+                else
+                {
+                    // No token: with one, ManagedWebSocket takes its slow path (an async state machine and
+                    // a cancellation registration per frame, ~1,000 per message in a busy room). A send
+                    // stuck on a client that stopped reading ends by Abort() (queue full, end of RunAsync).
+                    await _ws.SendAsync(f.Bytes, f.Binary ? WebSocketMessageType.Binary : WebSocketMessageType.Text, true, CancellationToken.None);
+                }
             }
             finally
             {
