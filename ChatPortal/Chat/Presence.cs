@@ -17,6 +17,31 @@ public sealed class PresenceTracker(IRemotePresence? remote = null)
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<long, Dictionary<long, (UserRef User, int Connections)>> _rooms = [];
+    // Each room's users kept in list order (name, then id) as they come and go: a join's online list
+    // is then a copy, not a sort of the whole room per join (issue 19: N joins sorted N lists).
+    private readonly Dictionary<long, List<UserRef>> _sorted = [];
+
+    /// <summary>The online list's order: name (case-insensitive), then id.</summary>
+    private static readonly Comparer<UserRef> ListOrder = Comparer<UserRef>.Create((a, b) =>
+    {
+        var byName = StringComparer.OrdinalIgnoreCase.Compare(a.Name, b.Name);
+        return byName != 0 ? byName : a.Id.CompareTo(b.Id);
+    });
+
+    private void Insert(long roomId, UserRef user)
+    {
+        if (!_sorted.TryGetValue(roomId, out var list)) _sorted[roomId] = list = [];
+        var at = list.BinarySearch(user, ListOrder);
+        list.Insert(at < 0 ? ~at : at, user);
+    }
+
+    private void Remove(long roomId, UserRef user)
+    {
+        if (!_sorted.TryGetValue(roomId, out var list)) return;
+        var at = list.BinarySearch(user, ListOrder);
+        if (at >= 0) list.RemoveAt(at);
+        if (list.Count == 0) _sorted.Remove(roomId);
+    }
 
     /// <summary>
     /// Marks one more connection of the user in the room; dispose it to leave. The user's first
@@ -32,6 +57,13 @@ public sealed class PresenceTracker(IRemotePresence? remote = null)
             users.TryGetValue(user.Id, out var entry);
             first = entry.Connections == 0;
             users[user.Id] = (user, entry.Connections + 1);
+            if (first) Insert(roomId, user);
+            else if (!ReferenceEquals(entry.User, user))
+            {
+                // Another connection of the user, perhaps under a new name (renamed meanwhile): the list shows the latest.
+                Remove(roomId, entry.User);
+                Insert(roomId, user);
+            }
         }
         if (first) announce(new PresenceChanged(roomId, user, Joined: true));
         return new Lease(this, roomId, user, announce);
@@ -47,6 +79,7 @@ public sealed class PresenceTracker(IRemotePresence? remote = null)
                 if (entry.Connections <= 1)
                 {
                     users.Remove(user.Id);
+                    Remove(roomId, entry.User);
                     if (users.Count == 0) _rooms.Remove(roomId);
                     last = true;
                 }
@@ -61,13 +94,13 @@ public sealed class PresenceTracker(IRemotePresence? remote = null)
 
     public IReadOnlyList<UserRef> Online(long roomId)
     {
-        List<UserRef> local;
+        UserRef[] local;
         lock (_gate)
         {
-            local = _rooms.TryGetValue(roomId, out var users) ? users.Values.Select(v => v.User).ToList() : [];
+            local = _sorted.TryGetValue(roomId, out var list) ? list.ToArray() : [];
         }
-        IEnumerable<UserRef> all = remote is null ? local : local.Concat(remote.Online(roomId)).DistinctBy(u => u.Id);
-        return all.OrderBy(u => u.Name, StringComparer.OrdinalIgnoreCase).ToList();
+        if (remote is null) return local;
+        return local.Concat(remote.Online(roomId)).DistinctBy(u => u.Id).Order(ListOrder).ToList();
     }
 
     /// <summary>How many users are online in the room (this node and, in a cluster, the others).</summary>
