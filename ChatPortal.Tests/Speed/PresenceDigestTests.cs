@@ -51,4 +51,51 @@ public sealed class PresenceDigestTests
         // The plain protocol is unchanged: no new frame type reaches it.
         Assert.Empty(plain.Where(f => f.Is("presence_summary")));
     }
+
+    /// <summary>
+    /// A join's reply lists at most <c>Chat:JoinOnlineListUpTo</c> of the online users (in list order,
+    /// name then id) with the total beside them, so a connect to a busy room costs O(1), not O(room);
+    /// the v1 <c>online</c> request still gives everyone.
+    /// </summary>
+    [Fact]
+    public async Task A_join_in_a_busy_room_lists_the_first_users_and_the_total()
+    {
+        await using var portal = await InProcessPortal.StartAsync(new Dictionary<string, string?>
+        {
+            ["Chat:JoinOnlineListUpTo"] = "3",
+        });
+        var sockets = new List<WsClient>();
+        try
+        {
+            // Two plain guests: a room of two is listed whole.
+            for (var i = 0; i < 2; i++) sockets.Add(await WsClient.ConnectAsync(portal.BaseUri));
+            var second = await sockets[1].WaitForAsync(f => f.Is("openSuccess"));
+            Assert.Equal(2, second.Json.GetProperty("all").GetArrayLength());
+            Assert.Equal("2", second.Get("online"));
+
+            for (var i = 0; i < 3; i++) sockets.Add(await WsClient.ConnectAsync(portal.BaseUri));
+            var fifth = await sockets[4].WaitForAsync(f => f.Is("openSuccess"));
+            Assert.Equal("5", fifth.Get("online"));
+            var listed = fifth.Json.GetProperty("all").EnumerateArray().Select(u => u.GetProperty("name").GetString()!).ToList();
+            Assert.Equal(3, listed.Count);
+            // The first three of the whole list, in its order.
+            var names = new List<string>();
+            foreach (var s in sockets) names.Add((await s.WaitForAsync(f => f.Is("openSuccess"))).Get("user.name")!);
+            Assert.Equal(names.Order(StringComparer.OrdinalIgnoreCase).Take(3), listed);
+
+            // A v1 member's joined frame: three listed, six online; "online" lists all six.
+            var (member, _) = await portal.MemberAsync(PortalHelpers.UniqueName("member"));
+            sockets.Add(member);
+            var joined = member.Where(f => f.Is("joined")).Single();
+            Assert.Equal(3, joined.Json.GetProperty("online").GetArrayLength());
+            Assert.Equal("6", joined.Get("online_count"));
+            await member.SendJsonAsync(new { type = "online", id = 5, room = "lobby" });
+            var online = await member.WaitForAsync(f => f.Is("online") && f.Get("reply_to") == "5");
+            Assert.Equal(6, online.Json.GetProperty("users").GetArrayLength());
+        }
+        finally
+        {
+            foreach (var s in sockets) await s.DisposeAsync();
+        }
+    }
 }

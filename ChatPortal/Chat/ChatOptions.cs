@@ -23,6 +23,12 @@ public sealed class ChatOptions
     /// (<see cref="PresenceSummary"/>) instead of an event per arrival and departure. 0 = always one by one.
     /// </summary>
     public int PresenceAnnounceUpTo { get; set; } = 100;
+    /// <summary>
+    /// A socket's join (plain <c>openSuccess</c>, v1 <c>joined</c>) lists at most this many of the room's
+    /// online users, with the total beside them; the v1 <c>online</c> request gives the whole list.
+    /// Bounds a join's cost in a busy room. 0 = always the whole list.
+    /// </summary>
+    public int JoinOnlineListUpTo { get; set; } = 100;
     /// <summary>How often a busy room's presence summary is sent, at most.</summary>
     public TimeSpan PresenceSummaryInterval { get; set; } = TimeSpan.FromSeconds(1);
     /// <summary>

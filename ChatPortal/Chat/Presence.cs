@@ -103,6 +103,25 @@ public sealed class PresenceTracker(IRemotePresence? remote = null)
         return local.Concat(remote.Online(roomId)).DistinctBy(u => u.Id).Order(ListOrder).ToList();
     }
 
+    /// <summary>
+    /// The first <paramref name="max"/> users of the room's online list (its order) and how many are
+    /// online in all: what a socket's join carries, O(max) however busy the room (issue 19: a join
+    /// must not cost O(room size)). In a cluster the other nodes' users are merged in first.
+    /// </summary>
+    public (IReadOnlyList<UserRef> First, int Total) OnlineFirst(long roomId, int max)
+    {
+        if (remote is not null)
+        {
+            var all = Online(roomId);
+            return (all.Count <= max ? all : all.Take(max).ToArray(), all.Count);
+        }
+        lock (_gate)
+        {
+            if (!_sorted.TryGetValue(roomId, out var list)) return ([], 0);
+            return (list.GetRange(0, Math.Min(max, list.Count)), list.Count);
+        }
+    }
+
     /// <summary>How many users are online in the room (this node and, in a cluster, the others).</summary>
     public int Count(long roomId)
     {

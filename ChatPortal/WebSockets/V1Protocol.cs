@@ -127,7 +127,8 @@ internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtoco
     };
 
     public WireFrame Joined(RoomJoin join) => PlainWireFormat.Json(
-        new JoinedFrame(join.Tag as JsonElement?, WireJson.Room(join.Room), join.Online.Select(_s.V1.User).ToList(), join.LastId), J.JoinedFrame);
+        new JoinedFrame(join.Tag as JsonElement?, WireJson.Room(join.Room), join.OnlineListed.Select(_s.V1.User).ToList(), join.OnlineCount, join.LastId),
+            J.JoinedFrame);
 
     public WireFrame? CaughtUp(RoomJoin join) =>
         PlainWireFormat.Json(new CaughtUpFrame(join.Room.Id, join.CaughtUpTo, join.CatchUpCount), J.CaughtUpFrame);

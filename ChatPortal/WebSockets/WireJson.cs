@@ -144,7 +144,7 @@ internal sealed record WelcomeFrame(JsonElement? ReplyTo, WireUser User, List<Wi
     [JsonPropertyOrder(-1)] public string Type => "welcome";
 }
 
-internal sealed record JoinedFrame(JsonElement? ReplyTo, WireRoom Room, List<WireUser> Online, long LastId)
+internal sealed record JoinedFrame(JsonElement? ReplyTo, WireRoom Room, List<WireUser> Online, int OnlineCount, long LastId)
 {
     [JsonPropertyOrder(-1)] public string Type => "joined";
 }
@@ -231,7 +231,8 @@ internal sealed class ClientFrame
 
 internal sealed record PlainUser(long Id, string Name);
 
-internal sealed record PlainOpenSuccess(PlainUser User, List<PlainUser> All)
+/// <summary><c>all</c>: the room's online list, its first <c>Chat:JoinOnlineListUpTo</c> in a busy room; <c>online</c>: how many are online.</summary>
+internal sealed record PlainOpenSuccess(PlainUser User, List<PlainUser> All, int Online)
 {
     [JsonPropertyOrder(-1)] public string Type => "openSuccess";
 }

@@ -52,15 +52,31 @@ public interface IChatSessionSink
 /// </summary>
 public sealed class RoomJoin
 {
-    internal RoomJoin(RoomInfo room, long? since, int latestPage, IReadOnlyList<UserRef> online, long lastId, object? tag, RoomFeed feed) =>
-        (Room, Since, LatestPage, Online, LastId, Tag, Feed) = (room, since, latestPage, online, lastId, tag, feed);
+    private readonly Func<IReadOnlyList<UserRef>> _everyone;
+    private IReadOnlyList<UserRef>? _online;
+
+    internal RoomJoin(RoomInfo room, long? since, int latestPage, IReadOnlyList<UserRef> listed, int onlineCount,
+        Func<IReadOnlyList<UserRef>> everyone, long lastId, object? tag, RoomFeed feed)
+    {
+        (Room, Since, LatestPage, OnlineListed, OnlineCount, LastId, Tag, Feed) = (room, since, latestPage, listed, onlineCount, lastId, tag, feed);
+        _everyone = everyone;
+        if (listed.Count >= onlineCount) _online = listed;
+    }
 
     public RoomInfo Room { get; }
     /// <summary>Catch up with everything stored after this id (null: no catch-up).</summary>
     public long? Since { get; }
     /// <summary>Instead of a catch-up: the latest page of this many messages (the web view).</summary>
     public int LatestPage { get; }
-    public IReadOnlyList<UserRef> Online { get; }
+    /// <summary>
+    /// Everyone online in the room (a web view's list), read when first asked: in a busy room that is
+    /// O(room), so sockets send <see cref="OnlineListed"/> instead.
+    /// </summary>
+    public IReadOnlyList<UserRef> Online => _online ??= _everyone();
+    /// <summary>The first <see cref="ChatOptions.JoinOnlineListUpTo"/> of the online list at the join (all of it in a smaller room).</summary>
+    public IReadOnlyList<UserRef> OnlineListed { get; }
+    /// <summary>How many were online in the room at the join.</summary>
+    public int OnlineCount { get; }
     /// <summary>The room's newest stored id when the join was made.</summary>
     public long LastId { get; }
     /// <summary>The adapter's own data (e.g. the request id to reply to).</summary>
@@ -177,7 +193,10 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
             if (_connected) feed.Presence ??= _core.EnterPresence(room.Id, User);
             _rooms[room.Id] = feed;
         }
-        var join = new RoomJoin(room, since, latestPage, _core.Presence.Online(room.Id), await _core.History.LatestIdAsync(room.Id, ct), tag, feed);
+        var (listed, onlineCount) = _core.OnlineAtJoin(room.Id);
+        var roomId = room.Id;
+        var join = new RoomJoin(room, since, latestPage, listed, onlineCount, () => _core.Presence.Online(roomId),
+            await _core.History.LatestIdAsync(room.Id, ct), tag, feed);
         feed.Join = join;
         Queue(join);
         return join;

@@ -50,5 +50,15 @@ public sealed class ChatSessions(LocalFanout fanout, IChatBackplane backplane, P
         await backplane.FlushAsync();
     }
 
+    /// <summary>What a join lists of the room's online users (<see cref="ChatOptions.JoinOnlineListUpTo"/>) and the total.</summary>
+    internal (IReadOnlyList<UserRef> First, int Total) OnlineAtJoin(long roomId) =>
+        options.Value.JoinOnlineListUpTo > 0 ? presence.OnlineFirst(roomId, options.Value.JoinOnlineListUpTo) : OnlineWithCount(roomId);
+
+    private (IReadOnlyList<UserRef>, int) OnlineWithCount(long roomId)
+    {
+        var all = presence.Online(roomId);
+        return (all, all.Count);
+    }
+
     internal IDisposable EnterPresence(long roomId, UserRef user) => presence.Enter(roomId, user, backplane.Publish);
 }
