@@ -13,7 +13,8 @@
  *   client.sendImage('lobby', blob);          // an image; client.sendFile('lobby', file) any file (a download for others)
  *
  * What it does for you: authenticates on every (re)connect, reconnects with exponential backoff and
- * full jitter, re-joins rooms with the last event id seen (the server sends everything after it, in
+ * full jitter (after a server restart, close 1012, it keeps trying every backoffBase until the server
+ * listens again, for at most restartWindow), re-joins rooms with the last event id seen (the server sends everything after it, in
  * order), drops events it has already seen, and re-sends unacknowledged messages with the same
  * client id (the server never stores a retry twice). See docs/protocol.md for the frames.
  */
@@ -109,6 +110,7 @@
     this.storage = options.storage || null; // { get(key), set(key, value) } to keep cursors across reloads
     this.backoffBase = options.backoffBase || 500;
     this.backoffMax = options.backoffMax || 30000;
+    this.restartWindow = options.restartWindow || 30000;
     this.pingInterval = options.pingInterval || 25000;
     this.pongTimeout = options.pongTimeout || 10000;
     this.requestTimeout = options.requestTimeout || 15000;
@@ -122,6 +124,7 @@
     this._outbox = [];         // unacknowledged sends, in order
     this._nextId = 1;
     this._attempt = 0;
+    this._restartUntil = 0;    // after a 1012: until then a refused try does not grow the backoff
     this._socket = null;
     this._stopped = false;
     var self = this;
@@ -190,12 +193,13 @@
       return;
     }
     this._socket = socket;
+    var opened = false;
     socket.onmessage = function (data) { if (self._socket === socket) self._onFrame(data); };
-    socket.onclose = function (code, reason) { if (self._socket === socket) self._onClose(code, reason); };
-    socket.onopen = function () { /* the server speaks first: hello */ };
+    socket.onclose = function (code, reason) { if (self._socket === socket) self._onClose(code, reason, opened); };
+    socket.onopen = function () { opened = true; /* the server speaks first: hello */ };
   };
 
-  Client.prototype._onClose = function (code, reason) {
+  Client.prototype._onClose = function (code, reason, opened) {
     this._socket = null;
     clearInterval(this._pingTimer);
     clearTimeout(this._pongTimer);
@@ -214,15 +218,19 @@
       this._emit('stopped', { code: code, reason: reason });
       return;
     }
-    this._scheduleReconnect();
+    if (code === 1012) this._restartUntil = Date.now() + this.restartWindow;
+    // Refused while the server restarts (the socket never opened): that cost the server nothing, so the
+    // next try comes as soon as the first one would. Once a socket opens, the server is up and busy with
+    // everyone coming back: from then on every failure doubles the window as usual.
+    this._scheduleReconnect(!opened && Date.now() < this._restartUntil);
   };
 
   /** Exponential backoff with full jitter: many clients of a restarted server do not come back at once. */
-  Client.prototype._scheduleReconnect = function () {
+  Client.prototype._scheduleReconnect = function (restarting) {
     var self = this;
     this._setState('connecting');
-    var cap = Math.min(this.backoffMax, this.backoffBase * Math.pow(2, this._attempt));
-    this._attempt = Math.min(this._attempt + 1, 16);
+    var cap = restarting ? this.backoffBase : Math.min(this.backoffMax, this.backoffBase * Math.pow(2, this._attempt));
+    if (!restarting) this._attempt = Math.min(this._attempt + 1, 16);
     var delay = Math.floor(Math.random() * cap);
     clearTimeout(this._retryTimer);
     this._retryTimer = setTimeout(function () { if (!self._stopped) self._open(); }, delay);
@@ -512,6 +520,7 @@
     var self = this;
     this.user = welcome.user;
     this._attempt = 0;
+    this._restartUntil = 0;
     var joins = [];
     for (var slug in this.rooms) {
       var room = this.rooms[slug];
