@@ -7,6 +7,9 @@
 #
 # connect (issue 19, item 1): 2,000 plain guest sockets, 100 connecting at a time; a ChatPortal
 # socket counts as set up once its openSuccess (guest row, join, online list) has arrived.
+# connect-token: 1,000 chatportal.v1 sockets with API tokens (issued before the timing starts), each
+# set up once welcome, joined and caught_up have arrived; the raw-Kestrel peer's yardstick is 1,000
+# plain sockets (it speaks no v1).
 #
 # Publishes both builds as the Dockerfile does (the old one from a temporary git worktree), starts
 # each on a fresh data folder on loopback, runs round after round old → new → kestrel, stops what
@@ -100,7 +103,9 @@ run() { # scenario server rep args...
     kestrel) url=ws://127.0.0.1:$KESTREL_PORT/; pid=$KESTREL_PID ;;
   esac
   # ChatPortal's plain sockets join after the upgrade: send once all have joined (see bench/run.sh).
-  local joined=(); [ "$server" = kestrel ] || joined=(--joined=openSuccess)
+  local joined=(); [ "$server" = kestrel ] || [ "$scenario" = connect-token ] || joined=(--joined=openSuccess)
+  # The peer speaks the plain protocol only.
+  if [ "$server" = kestrel ] && [ "$scenario" = connect-token ]; then set -- --conns=1000 --senders=0 --msgs=0 --hold=1 --cc=100 --timeout=300; fi
   settle
   out=$($LG --url="$url" --pid="$pid" --label="$scenario/$server/$rep" "$@" "${joined[@]}" || true)
   [ -n "$out" ] || out='{"error":"load generator failed"}'
@@ -123,6 +128,7 @@ for scenario in $SCENARIOS; do
         fanout) run fanout "$s" "$rep" --conns=1000 --senders=10 --msgs=200 --rate=0 --idle=10000 --timeout=180 ;;
         steady) run steady "$s" "$rep" --conns=1000 --senders=10 --msgs=100 --rate=10 --idle=10000 --timeout=180 ;;
         connect) run connect "$s" "$rep" --conns=2000 --senders=0 --msgs=0 --hold=1 --cc=100 --timeout=300 ;;
+        connect-token) run connect-token "$s" "$rep" --protocol=v1 --auth=token --conns=1000 --senders=0 --msgs=0 --hold=1 --cc=100 --timeout=600 ;;
       esac
     done
   done

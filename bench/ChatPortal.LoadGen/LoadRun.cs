@@ -27,6 +27,7 @@ public static class LoadRun
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(o.TimeoutSeconds));
         var ct = timeout.Token;
         var driver = Drivers.For(o);
+        await driver.PrepareAsync(o, ct); // not measured: before the server's CPU and memory are read
         var stats = new LatencyHistogram();
         var server = new ServerSampler(o.Pid);
         var rssBefore = server.RssKiB();
