@@ -26,6 +26,9 @@ SCENARIOS=${SCENARIOS:-fanout steady}
 # have run a while — on this machine ChatPortal after about six rounds (bench/notes.md). Measuring a cold
 # server measures its JIT, and the build with more code to warm up loses for that alone.
 WARMUP=${WARMUP:-6}
+# The load generator warms itself up too (--warmup-msgs below): each run is a fresh process whose receive
+# path is unoptimized for its first seconds; a server that sent many frames while clients connected (the
+# builds that announced every join) warmed it before the burst, one that sends few did not.
 PEERS_SRC=${PEERS_SRC:-$ROOT/../../shared/bench}
 [ -d "$PEERS_SRC" ] || PEERS_SRC=/work/shared/bench
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -125,8 +128,8 @@ for scenario in $SCENARIOS; do
     order="old new kestrel"; [ $((rep % 2)) -eq 0 ] && order="new old kestrel"
     for s in $order; do
       case $scenario in
-        fanout) run fanout "$s" "$rep" --conns=1000 --senders=10 --msgs=200 --rate=0 --idle=10000 --timeout=180 ;;
-        steady) run steady "$s" "$rep" --conns=1000 --senders=10 --msgs=100 --rate=10 --idle=10000 --timeout=180 ;;
+        fanout) run fanout "$s" "$rep" --conns=1000 --senders=10 --msgs=200 --rate=0 --idle=10000 --timeout=180 --warmup-msgs=50 ;;
+        steady) run steady "$s" "$rep" --conns=1000 --senders=10 --msgs=100 --rate=10 --idle=10000 --timeout=180 --warmup-msgs=50 ;;
         connect) run connect "$s" "$rep" --conns=2000 --senders=0 --msgs=0 --hold=1 --cc=100 --timeout=300 ;;
         connect-token) run connect-token "$s" "$rep" --protocol=v1 --auth=token --conns=1000 --senders=0 --msgs=0 --hold=1 --cc=100 --timeout=600 ;;
       esac

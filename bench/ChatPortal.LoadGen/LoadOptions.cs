@@ -34,6 +34,13 @@ public sealed record LoadOptions
     /// <summary>Seconds to keep the connections open, idle, after the sends (idle-memory runs).</summary>
     public double Hold { get; init; }
     public int IdleMs { get; init; } = 3000;
+    /// <summary>
+    /// Unmeasured messages per sender before the measured ones (their deliveries awaited, then 1 s for the
+    /// runtime to finish optimizing). Each run is a fresh load-generator process: without a warm-up its
+    /// receive path runs unoptimized, then instrumented code for the first seconds, and how far it got
+    /// by the burst depended on how many frames the server under test sent while connecting.
+    /// </summary>
+    public int WarmupMsgs { get; init; }
     public int TimeoutSeconds { get; init; } = 120;
     public string Label { get; init; } = "";
     public string Origin { get; init; } = "";
@@ -76,6 +83,7 @@ public sealed record LoadOptions
                 "pid" => o with { Pid = int.Parse(v, inv) },
                 "hold" => o with { Hold = double.Parse(v, inv) },
                 "idle" => o with { IdleMs = int.Parse(v, inv) },
+                "warmup-msgs" => o with { WarmupMsgs = int.Parse(v, inv) },
                 "timeout" => o with { TimeoutSeconds = int.Parse(v, inv) },
                 "label" => o with { Label = v },
                 "origin" => o with { Origin = v },

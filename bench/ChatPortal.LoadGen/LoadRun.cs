@@ -81,6 +81,29 @@ public static class LoadRun
         var self = o.Self ?? driver.EchoesToSender;
         // Everyone in one room, or (--room=name-{i}) each connection alone in its own room.
         var audience = o.Room.Contains("{i}", StringComparison.Ordinal) ? 1 : live.Length;
+        if (o.WarmupMsgs > 0 && senders.Length > 0)
+        {
+            // Unmeasured: the same sends (other client ids), all their deliveries awaited, then a pause for tier-up.
+            var warmExpected = (long)senders.Length * o.WarmupMsgs * (self ? audience : audience - 1);
+            try
+            {
+                await Task.WhenAll(senders.Select(s => s.SendAllAsync(o, ct, o.WarmupMsgs, seqBase: 1_000_000)));
+                var warmWatch = Stopwatch.StartNew();
+                while (live.Sum(c => Interlocked.Read(ref c.Delivered)) < warmExpected && warmWatch.Elapsed < TimeSpan.FromSeconds(60))
+                    await Task.Delay(20, ct);
+            }
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+            {
+                error ??= $"warm-up: {ex.Message}";
+            }
+            await Task.Delay(1000, ct);
+            foreach (var c in live)
+            {
+                Interlocked.Exchange(ref c.Delivered, 0);
+                Interlocked.Exchange(ref c.Acked, 0);
+            }
+            stats.Clear();
+        }
         var expected = (long)senders.Length * o.Msgs * (self ? audience : audience - 1);
         var sendWatch = Stopwatch.StartNew();
         var cpuAtSend = server.CpuSeconds();
@@ -213,17 +236,18 @@ internal sealed class Client(int index, IProtocolDriver driver, LatencyHistogram
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException) { }
     }
 
-    public async Task SendAllAsync(LoadOptions o, CancellationToken ct)
+    public async Task SendAllAsync(LoadOptions o, CancellationToken ct, int? count = null, int seqBase = 0)
     {
+        var msgs = count ?? o.Msgs;
         var window = driver.UsesAcks ? new SemaphoreSlim(o.Window) : null;
         Volatile.Write(ref _ackWindow, window);
-        var interval = o.Rate > 0 ? TimeSpan.FromSeconds(1 / o.Rate) : TimeSpan.Zero;
+        var interval = o.Rate > 0 && count is null ? TimeSpan.FromSeconds(1 / o.Rate) : TimeSpan.Zero; // a warm-up is not paced
         var start = Stopwatch.GetTimestamp();
-        for (var seq = 0; seq < o.Msgs; seq++)
+        for (var seq = seqBase; seq < seqBase + msgs; seq++)
         {
             if (interval > TimeSpan.Zero)
             {
-                var due = interval * seq - Stopwatch.GetElapsedTime(start);
+                var due = interval * (seq - seqBase) - Stopwatch.GetElapsedTime(start);
                 if (due > TimeSpan.Zero) await Task.Delay(due, ct);
             }
             if (window is not null) await window.WaitAsync(ct);
@@ -258,6 +282,12 @@ internal sealed class LatencyHistogram(double maxMs = 60_000, double bucketMs = 
 
     public double Max => Interlocked.Read(ref _maxMicros) / 1000.0;
     public long Count => _counts.Sum();
+
+    public void Clear()
+    {
+        Array.Clear(_counts);
+        Interlocked.Exchange(ref _maxMicros, 0);
+    }
 
     public void Record(double ms)
     {
