@@ -211,11 +211,15 @@ internal sealed class Client(int index, IProtocolDriver driver, LatencyHistogram
     private async Task ReceiveLoopAsync(CancellationToken ct)
     {
         var buffer = new byte[64 * 1024];
+        // The run's timeout aborts the socket once, instead of a cancellation registration per receive: all
+        // connections share that token, and registering on it per frame made 1,000 receive loops contend for
+        // its lock (12 % of the load generator's CPU during a fan-out burst, more when frames come in batches).
+        await using var abort = ct.Register(static ws => ((WebSocket)ws!).Abort(), _ws);
         try
         {
             while (_ws.State == WebSocketState.Open)
             {
-                (buffer, var len, var type) = await ReceiveFrameAsync(_ws, buffer, ct);
+                (buffer, var len, var type) = await ReceiveFrameAsync(_ws, buffer, CancellationToken.None);
                 if (type == WebSocketMessageType.Close) break;
                 Interlocked.Increment(ref Frames);
                 if (type != WebSocketMessageType.Text) continue;
