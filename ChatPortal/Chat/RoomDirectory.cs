@@ -94,6 +94,9 @@ public sealed class RoomDirectory(IDbContextFactory<ChatDbContext> dbFactory, Us
         _members[(roomId, userId)] = member;
     }
 
+    /// <summary>True when the membership cache holds the user as a member (no database read).</summary>
+    public bool IsKnownMember(long roomId, long userId) => _members.TryGetValue((roomId, userId), out var known) && known;
+
     public async ValueTask<bool> IsMemberAsync(long roomId, long userId, CancellationToken ct = default)
     {
         if (_members.TryGetValue((roomId, userId), out var known)) return known;
