@@ -41,9 +41,9 @@ internal sealed class MembershipNotices
         if (IsEmpty) return [];
         var notices = new List<string>(2);
         if (_joined.Count > 0)
-            notices.Add(_moreJoined > 0 ? l["{0} and {1} others joined", string.Join(", ", _joined), _moreJoined] : l["{0} joined", string.Join(", ", _joined)]);
+            notices.Add((_moreJoined > 0 ? l["{0} and {1} others joined", string.Join(", ", _joined), _moreJoined] : l["{0} joined", string.Join(", ", _joined)]).Value);
         if (_left.Count > 0)
-            notices.Add(_moreLeft > 0 ? l["{0} and {1} others left the room", string.Join(", ", _left), _moreLeft] : l["{0} left the room", string.Join(", ", _left)]);
+            notices.Add((_moreLeft > 0 ? l["{0} and {1} others left the room", string.Join(", ", _left), _moreLeft] : l["{0} left the room", string.Join(", ", _left)]).Value);
         Clear();
         return notices;
     }
