@@ -67,14 +67,22 @@ public sealed class PresenceDigestTests
         var sockets = new List<WsClient>();
         try
         {
+            // Each guest is in the room (its openSuccess came) before the next connects: the counts are exact.
+            async Task<WsFrame> GuestAsync()
+            {
+                var socket = await WsClient.ConnectAsync(portal.BaseUri);
+                sockets.Add(socket);
+                return await socket.WaitForAsync(f => f.Is("openSuccess"));
+            }
             // Two plain guests: a room of two is listed whole.
-            for (var i = 0; i < 2; i++) sockets.Add(await WsClient.ConnectAsync(portal.BaseUri));
-            var second = await sockets[1].WaitForAsync(f => f.Is("openSuccess"));
+            await GuestAsync();
+            var second = await GuestAsync();
             Assert.Equal(2, second.Json.GetProperty("all").GetArrayLength());
             Assert.Equal("2", second.Get("online"));
 
-            for (var i = 0; i < 3; i++) sockets.Add(await WsClient.ConnectAsync(portal.BaseUri));
-            var fifth = await sockets[4].WaitForAsync(f => f.Is("openSuccess"));
+            await GuestAsync();
+            await GuestAsync();
+            var fifth = await GuestAsync();
             Assert.Equal("5", fifth.Get("online"));
             var listed = fifth.Json.GetProperty("all").EnumerateArray().Select(u => u.GetProperty("name").GetString()!).ToList();
             Assert.Equal(3, listed.Count);

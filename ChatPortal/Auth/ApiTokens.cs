@@ -108,7 +108,7 @@ public sealed class ApiTokens(IDbContextFactory<ChatDbContext> dbFactory, UserDi
         if (string.IsNullOrEmpty(token) || token.Length > 200 || !token.StartsWith(Prefix, StringComparison.Ordinal)) return null;
         var hash = Hash(token);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var row = await FindActive(db, hash, ct);
+        var row = await _findActive(db, hash, ct);
         if (row is null) return null;
         var now = time.GetUtcNow();
         if (row.ExpiresAt is { } expires && expires <= now) return null;
@@ -122,9 +122,10 @@ public sealed class ApiTokens(IDbContextFactory<ChatDbContext> dbFactory, UserDi
 
     private static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);
 
-    // Compiled once: a socket connect or API request with a token runs it (EF's per-query expression
-    // work was a tenth of a token connect's CPU, issue 19).
-    private static readonly Func<ChatDbContext, string, CancellationToken, Task<ApiToken?>> FindActive =
+    // Compiled once per instance (a singleton: once per host, so per database provider; a test process runs
+    // SQLite and PostgreSQL hosts side by side): a socket connect or API request with a token runs it (EF's
+    // per-query expression work was a tenth of a token connect's CPU, issue 19).
+    private readonly Func<ChatDbContext, string, CancellationToken, Task<ApiToken?>> _findActive =
         EF.CompileAsyncQuery((ChatDbContext db, string hash, CancellationToken ct) =>
             db.ApiTokens.AsNoTracking().FirstOrDefault(t => t.TokenHash == hash && t.RevokedAt == null));
 

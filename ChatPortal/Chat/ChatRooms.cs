@@ -66,13 +66,13 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var rooms = new List<RoomInfo>();
-        await foreach (var r in DrawerRooms(db, user.Id, user.IsGuest).WithCancellation(ct)) rooms.Add(RoomInfo.From(r));
+        await foreach (var r in _drawerRooms(db, user.Id, user.IsGuest).WithCancellation(ct)) rooms.Add(RoomInfo.From(r));
         return rooms;
     }
 
-    // Compiled once: every socket's welcome lists the user's rooms (issue 19: EF's per-query expression
+    // Compiled once per instance (per host, so per database provider): every socket's welcome lists the user's rooms (issue 19: EF's per-query expression
     // work was a tenth of a token connect's CPU).
-    private static readonly Func<ChatDbContext, long, bool, IAsyncEnumerable<Room>> DrawerRooms =
+    private readonly Func<ChatDbContext, long, bool, IAsyncEnumerable<Room>> _drawerRooms =
         EF.CompileAsyncQuery<ChatDbContext, long, bool, Room>((db, userId, guest) => db.Rooms.AsNoTracking()
             .Where(r => !r.IsDirect && !r.IsArchived
                 && (!r.IsPrivate || db.RoomMembers.Any(m => m.UserId == userId && m.RoomId == r.Id))
@@ -80,7 +80,7 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
                 && (!guest || r.AllowGuests))
             .OrderBy(r => r.Id));
 
-    private static readonly Func<ChatDbContext, long, IAsyncEnumerable<DirectRow>> DirectRooms =
+    private readonly Func<ChatDbContext, long, IAsyncEnumerable<DirectRow>> _directRooms =
         EF.CompileAsyncQuery((ChatDbContext db, long me) =>
             from mine in db.RoomMembers
             where mine.UserId == me
@@ -264,7 +264,7 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var list = new List<DirectConversation>();
-        await foreach (var r in DirectRooms(db, me.Id).WithCancellation(ct))
+        await foreach (var r in _directRooms(db, me.Id).WithCancellation(ct))
             list.Add(new DirectConversation(RoomInfo.From(r.Room), new UserRef(r.Id, r.Name, r.Kind)));
         return list.OrderBy(d => d.Other.Name, StringComparer.OrdinalIgnoreCase).ToList();
     }

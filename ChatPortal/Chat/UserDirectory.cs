@@ -34,14 +34,14 @@ public sealed class UserDirectory(IDbContextFactory<ChatDbContext> dbFactory)
     /// authentications (token, ticket) use this, so a ban or a new security stamp written straight
     /// into the database stops them at once; hot paths keep <see cref="GetAsync"/>.
     /// </summary>
-    // Compiled once: every token connect and API request reads the user fresh (bans are the database's).
-    private static readonly Func<ChatDbContext, long, CancellationToken, Task<ChatUser?>> ById =
+    // Compiled once per instance (per host, so per database provider): every token connect and API request reads the user fresh (bans are the database's).
+    private readonly Func<ChatDbContext, long, CancellationToken, Task<ChatUser?>> _byId =
         EF.CompileAsyncQuery((ChatDbContext db, long id, CancellationToken ct) => db.Users.AsNoTracking().FirstOrDefault(x => x.Id == id));
 
     public async ValueTask<UserState?> GetFreshAsync(long userId, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var u = await ById(db, userId, ct);
+        var u = await _byId(db, userId, ct);
         if (u is null)
         {
             Invalidate(userId);
