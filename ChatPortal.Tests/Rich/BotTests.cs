@@ -60,6 +60,7 @@ public sealed class BotTests
         Assert.Contains("I can do", answer.Get("message.text"));
 
         // The bot signed in with its own token: one active, labelled built-in, used, and only its hash is stored.
+        await h.Services.GetRequiredService<Auth.ApiTokens>().WriteUsedAsync(); // "last used" is written a second after the use
         await using var db = await h.Db();
         var tokens = await db.ApiTokens.AsNoTracking().Where(t => t.UserId == bot.Id).ToListAsync();
         var active = Assert.Single(tokens, t => t.RevokedAt is null);

@@ -38,6 +38,7 @@ public sealed class AdminBotAccounts(IDbContextFactory<ChatDbContext> dbFactory,
         var bots = await db.Users.AsNoTracking().Where(u => (u.BotOwnerId != null || builtIn.Contains(u.Id)) && u.DeletedAt == null).OrderBy(u => u.Name)
             .Select(u => new { u.Id, u.Name, u.CreatedAt, u.BannedAt }).ToListAsync(ct);
         var ids = bots.Select(b => b.Id).ToList();
+        await tokens.WriteUsedAsync(ct); // "last used" is written a second after the use
         var tokenRows = await db.ApiTokens.AsNoTracking().Where(t => ids.Contains(t.UserId))
             .Select(t => new { t.UserId, t.RevokedAt, t.ExpiresAt, t.LastUsedAt }).ToListAsync(ct);
         return bots.Select(b =>

@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using ChatPortal.Chat;
@@ -51,7 +52,8 @@ public static class ApiScopeNames
 /// API tokens for bots and mini-programs. The token is shown once; only its SHA-256 is stored
 /// (table ApiTokens), so a database leak does not leak tokens. Tokens are never logged.
 /// </summary>
-public sealed class ApiTokens(IDbContextFactory<ChatDbContext> dbFactory, UserDirectory users, TimeProvider time)
+public sealed class ApiTokens(IDbContextFactory<ChatDbContext> dbFactory, UserDirectory users, TimeProvider time,
+    ILogger<ApiTokens>? log = null) : IAsyncDisposable
 {
     public const string Prefix = "cpt_";
     /// <summary>Active tokens per user; issuing one more revokes the oldest (a script that logs in on every start does not pile them up).</summary>
@@ -107,27 +109,109 @@ public sealed class ApiTokens(IDbContextFactory<ChatDbContext> dbFactory, UserDi
     {
         if (string.IsNullOrEmpty(token) || token.Length > 200 || !token.StartsWith(Prefix, StringComparison.Ordinal)) return null;
         var hash = Hash(token);
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var row = await _findActive(db, hash, ct);
-        if (row is null) return null;
+        TokenAndUser? found;
+        await using (var db = await dbFactory.CreateDbContextAsync(ct))
+            found = await _findActive(db, hash, ct); // the token and its user's row in one read: the database decides a ban, not the cache
+        if (found is null) return null;
+        var (row, user) = (found.Token, found.User);
+        users.Remember(user);
         var now = time.GetUtcNow();
         if (row.ExpiresAt is { } expires && expires <= now) return null;
-        var state = await users.GetFreshAsync(row.UserId, ct); // the database decides a ban, not the cache
-        if (state is null || state.Banned) return null;
-        // "Last used" to the minute: one write per token and minute, not one per API request or socket connect (issue 19).
-        if (row.LastUsedAt is not { } last || now - last >= LastUsedResolution)
-            await db.ApiTokens.Where(t => t.Id == row.Id).ExecuteUpdateAsync(s => s.SetProperty(t => t.LastUsedAt, now), ct);
-        return new ApiTokenGrant(state.User, row.Id, ApiScopeNames.Parse(row.Scopes), row.AdminId, row.AdminStamp);
+        if (user.BannedAt is not null) return null;
+        if (row.LastUsedAt is not { } last || now - last >= LastUsedResolution) Touch(row.Id, now);
+        return new ApiTokenGrant(UserDirectory.From(user).User, row.Id, ApiScopeNames.Parse(row.Scopes), row.AdminId, row.AdminStamp);
     }
 
     private static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);
 
+    private sealed record TokenAndUser(ApiToken Token, ChatUser User);
+
     // Compiled once per instance (a singleton: once per host, so per database provider; a test process runs
     // SQLite and PostgreSQL hosts side by side): a socket connect or API request with a token runs it (EF's
     // per-query expression work was a tenth of a token connect's CPU, issue 19).
-    private readonly Func<ChatDbContext, string, CancellationToken, Task<ApiToken?>> _findActive =
+    private readonly Func<ChatDbContext, string, CancellationToken, Task<TokenAndUser?>> _findActive =
         EF.CompileAsyncQuery((ChatDbContext db, string hash, CancellationToken ct) =>
-            db.ApiTokens.AsNoTracking().FirstOrDefault(t => t.TokenHash == hash && t.RevokedAt == null));
+            db.ApiTokens.AsNoTracking().Where(t => t.TokenHash == hash && t.RevokedAt == null)
+                .Join(db.Users.AsNoTracking(), t => t.UserId, u => u.Id, (t, u) => new TokenAndUser(t, u))
+                .FirstOrDefault());
+
+    // ------------------------------------------------------------------ "last used"
+
+    // "Last used" to the minute, and written off the connect path: a token's first use in a minute is noted here
+    // and written with every other noted use in one transaction about a second later (and before anything lists
+    // tokens, and at shutdown). It was an UPDATE of its own on every such connect — after a restart, every
+    // reconnecting bot's — and a tenth of a token connect's CPU besides the write itself (issue 19).
+    private readonly ConcurrentDictionary<long, DateTimeOffset> _used = new();
+    private readonly SemaphoreSlim _usedWrite = new(1, 1);
+    private int _usedScheduled;
+    private static readonly TimeSpan UsedWriteDelay = TimeSpan.FromSeconds(1);
+
+    private void Touch(long tokenId, DateTimeOffset now)
+    {
+        var at = new DateTimeOffset(now.UtcTicks - now.UtcTicks % TimeSpan.TicksPerSecond, TimeSpan.Zero); // one statement per second's uses
+        _used.AddOrUpdate(tokenId, at, (_, old) => old > at ? old : at);
+        if (Interlocked.Exchange(ref _usedScheduled, 1) == 0) _ = WriteUsedLaterAsync();
+    }
+
+    private async Task WriteUsedLaterAsync()
+    {
+        await Task.Delay(UsedWriteDelay).ConfigureAwait(false); // wall-clock batching, not the portal's clock
+        Volatile.Write(ref _usedScheduled, 0);
+        try
+        {
+            await WriteUsedAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            log?.LogWarning(ex, "Could not note when API tokens were last used");
+        }
+    }
+
+    /// <summary>Writes the noted "last used" times now (readers of <see cref="ApiToken.LastUsedAt"/> call it first).</summary>
+    public async Task WriteUsedAsync(CancellationToken ct = default)
+    {
+        if (_used.IsEmpty) return;
+        await _usedWrite.WaitAsync(ct).ConfigureAwait(false);
+        List<KeyValuePair<long, DateTimeOffset>> batch = [];
+        try
+        {
+            foreach (var use in _used)
+                if (_used.TryRemove(use)) batch.Add(use);
+            if (batch.Count == 0) return;
+            await using var db = await dbFactory.CreateDbContextAsync(ct).ConfigureAwait(false);
+            await using var tx = await db.Database.BeginTransactionAsync(ct).ConfigureAwait(false);
+            foreach (var second in batch.GroupBy(u => u.Value))
+            {
+                var ids = second.Select(u => u.Key).ToList();
+                var at = second.Key;
+                await db.ApiTokens.Where(t => ids.Contains(t.Id) && (t.LastUsedAt == null || t.LastUsedAt < at))
+                    .ExecuteUpdateAsync(s => s.SetProperty(t => t.LastUsedAt, at), ct).ConfigureAwait(false);
+            }
+            await tx.CommitAsync(ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            foreach (var use in batch) _used.AddOrUpdate(use.Key, use.Value, (_, newer) => newer > use.Value ? newer : use.Value); // kept for the next write
+            throw;
+        }
+        finally
+        {
+            _usedWrite.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await WriteUsedAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            log?.LogWarning(ex, "Could not note when API tokens were last used");
+        }
+    }
 
     /// <summary>Revokes the presented token itself.</summary>
     public async Task<bool> RevokeAsync(string token, CancellationToken ct = default)
@@ -159,6 +243,7 @@ public sealed class ApiTokens(IDbContextFactory<ChatDbContext> dbFactory, UserDi
 
     public async Task<IReadOnlyList<ApiTokenInfo>> ListAsync(long userId, CancellationToken ct = default)
     {
+        await WriteUsedAsync(ct);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var rows = await db.ApiTokens.AsNoTracking().Where(t => t.UserId == userId).OrderByDescending(t => t.Id)
             .Select(t => new { t.Id, t.Name, t.CreatedAt, t.LastUsedAt, t.RevokedAt, t.Scopes, t.ExpiresAt }).ToListAsync(ct);
