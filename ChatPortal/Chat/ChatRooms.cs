@@ -263,6 +263,20 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
     public async Task<IReadOnlyList<DirectConversation>> ListDirectAsync(UserRef me, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await ListDirectAsync(db, me, ct);
+    }
+
+    /// <summary>A user's drawer: rooms and direct conversations (a socket's welcome), read in one go.</summary>
+    public async Task<(IReadOnlyList<RoomInfo> Rooms, IReadOnlyList<DirectConversation> Direct)> ListDrawerAsync(UserRef user, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var rooms = new List<RoomInfo>();
+        await foreach (var r in _drawerRooms(db, user.Id, user.IsGuest).WithCancellation(ct)) rooms.Add(RoomInfo.From(r));
+        return (rooms, user.IsGuest ? [] : await ListDirectAsync(db, user, ct)); // guests have no direct conversations
+    }
+
+    private async Task<IReadOnlyList<DirectConversation>> ListDirectAsync(ChatDbContext db, UserRef me, CancellationToken ct)
+    {
         var list = new List<DirectConversation>();
         await foreach (var r in _directRooms(db, me.Id).WithCancellation(ct))
             list.Add(new DirectConversation(RoomInfo.From(r.Room), new UserRef(r.Id, r.Name, r.Kind)));

@@ -433,11 +433,8 @@ internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtoco
 
     private async Task<(List<WireRoom>, List<WireDirect>)> ListAsync(UserRef user, CancellationToken ct)
     {
-        var rooms = (await _s.Rooms.ListAsync(user, ct)).Select(WireJson.Room).ToList();
-        var direct = user.IsGuest
-            ? []
-            : (await _s.Rooms.ListDirectAsync(user, ct)).Select(d => new WireDirect(WireJson.Room(d.Room), _s.V1.User(d.Other))).ToList();
-        return (rooms, direct);
+        var drawer = await _s.Rooms.ListDrawerAsync(user, ct);
+        return (drawer.Rooms.Select(WireJson.Room).ToList(), drawer.Direct.Select(d => new WireDirect(WireJson.Room(d.Room), _s.V1.User(d.Other))).ToList());
     }
 
     /// <summary>The room named by <c>room</c> (slug or id) or by <c>to</c> (a user: the direct conversation with them).</summary>

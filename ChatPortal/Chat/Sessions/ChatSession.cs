@@ -387,7 +387,7 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
             var after = Math.Max(0, since);
             while (!IsEnded)
             {
-                var events = await _core.History.GetStoredEventsAfterAsync(join.Room.Id, after, CatchUpPage);
+                var events = await _core.History.GetStoredEventsAfterSharedAsync(join.Room.Id, after, CatchUpPage);
                 foreach (var evt in events)
                 {
                     var id = ChatEvents.StoredId(evt);

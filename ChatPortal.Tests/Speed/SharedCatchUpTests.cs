@@ -1,0 +1,72 @@
+using System.Globalization;
+using ChatPortal.Chat;
+using ChatPortal.Tests.WebSockets;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ChatPortal.Tests.Speed;
+
+/// <summary>
+/// Issue 19, reconnect storm: after a restart thousands of clients rejoin with the same last event id. Their
+/// catch-ups share database reads (those asking while a read runs share the next one), and still every client
+/// gets every message exactly once, in order — including the ones posted while the crowd was catching up.
+/// </summary>
+public sealed class SharedCatchUpTests
+{
+    [Fact]
+    public async Task A_crowd_rejoining_with_the_same_event_id_shares_reads_and_misses_nothing()
+    {
+        const int crowd = 60;
+        await using var portal = await InProcessPortal.StartAsync(new Dictionary<string, string?>
+        {
+            ["Chat:RateLimitBurst"] = "1000", // one poster posts 30 in a row
+            ["Chat:RateLimitPerSecond"] = "1000",
+            ["Limits:GuestBurstPerAddress"] = "0", // the crowd comes from one address
+        });
+        var metrics = portal.Services.GetRequiredService<ChatMetrics>();
+        var (poster, _) = await portal.MemberAsync(PortalHelpers.UniqueName("poster"));
+        var sockets = new List<WsClient>();
+        try
+        {
+            var posted = new List<long>();
+            async Task PostAsync(int n)
+            {
+                var ack = await poster.RequestAsync("send", ("room", "lobby"), ("text", $"storm {n}"), ("client_id", $"storm-{n}"));
+                Assert.True(ack.Is("ack"), ack.ToString());
+                posted.Add(long.Parse(ack.Get("message_id")!, CultureInfo.InvariantCulture));
+            }
+            for (var i = 0; i < 20; i++) await PostAsync(i);
+            var since = posted[0] - 1; // the crowd saw everything before the first of these
+
+            for (var i = 0; i < crowd; i++)
+            {
+                var s = await WsClient.ConnectAsync(portal.BaseUri, "chatportal.v1");
+                sockets.Add(s);
+                Assert.True((await s.AuthAsync(guest: true)).Is("welcome"));
+            }
+            var before = metrics.CatchUpTotals;
+            // All rejoin at once while more messages are posted.
+            var joins = sockets.Select((s, i) => s.SendJsonAsync(new { type = "join", id = 500 + i, room = "lobby", since })).ToList();
+            for (var i = 20; i < 30; i++) await PostAsync(i);
+            await Task.WhenAll(joins);
+
+            foreach (var s in sockets)
+            {
+                await s.WaitForAsync(f => f.Is("caught_up"));
+                var got = await s.WaitForCountAsync(f => f.Is("message") && f.Get("message.client_id")?.StartsWith("storm-", StringComparison.Ordinal) == true, posted.Count);
+                var ids = s.Where(f => f.Is("message") && f.Get("message.client_id")?.StartsWith("storm-", StringComparison.Ordinal) == true)
+                    .Select(f => long.Parse(f.Get("message.id")!, CultureInfo.InvariantCulture)).ToList();
+                Assert.Equal(posted, ids); // each exactly once, in order: no gap between the shared read and the live feed
+            }
+            var after = metrics.CatchUpTotals;
+            var catchUps = after.CatchUps - before.CatchUps;
+            var reads = after.Reads - before.Reads;
+            Assert.True(catchUps >= crowd, $"{catchUps} catch-ups for {crowd} joins");
+            Assert.True(reads < catchUps, $"{reads} reads for {catchUps} catch-ups: none shared");
+        }
+        finally
+        {
+            foreach (var s in sockets) await s.DisposeAsync();
+            await poster.DisposeAsync();
+        }
+    }
+}
