@@ -161,9 +161,12 @@ public sealed class ApiTokens(IDbContextFactory<ChatDbContext> dbFactory, UserDi
         {
             await WriteUsedAsync().ConfigureAwait(false);
         }
-        catch (Exception ex)
+        catch (Exception ex) when (ex is not ObjectDisposedException) // a host that stopped meanwhile wrote them on disposal
         {
             log?.LogWarning(ex, "Could not note when API tokens were last used");
+        }
+        catch (ObjectDisposedException)
+        {
         }
     }
 
