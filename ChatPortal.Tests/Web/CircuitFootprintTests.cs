@@ -1,6 +1,9 @@
 using Bunit;
 using ChatPortal.Components.Chat;
 using ChatPortal.Components.Layout;
+using ChatPortal.Chat;
+using ChatPortal.Chat.Conversations;
+using Microsoft.Extensions.DependencyInjection;
 using MudBlazor;
 
 namespace ChatPortal.Tests.Web;
@@ -65,5 +68,43 @@ public sealed class CircuitFootprintTests
         Assert.Equal(a.Markup, b.Markup);
         Assert.Contains(":root", a.Markup);
         Assert.Contains(dark ? "--mud-native-html-color-scheme: dark" : "--mud-native-html-color-scheme: light", a.Markup);
+    }
+
+    [Fact]
+    public async Task A_room_view_keeps_only_the_read_cursors_of_readers_of_my_messages_and_seen_by_still_counts_them()
+    {
+        await using var h = await ComponentHarness.StartAsync("lea");
+        var lobby = await h.LobbyAsync();
+        var receipts = h.Core.Services.GetRequiredService<ReadReceipts>();
+        var others = new List<UserRef>();
+        foreach (var name in new[] { "max", "nia", "oli", "pat" })
+        {
+            var u = await h.Core.CreateUserAsync(name);
+            await h.Core.Rooms.EnsureMemberAsync(lobby.Id, u);
+            others.Add(u);
+        }
+        var before = (await h.Core.Commands.PostAsync(others[0], lobby.Id, "before")).Value!;
+        foreach (var u in others) await receipts.MarkReadAsync(u, lobby.Id, before.Id);
+
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".msg")), Wait);
+        var view = cut.FindComponent<ChatView>().Instance;
+        // Four members have read the room, but no message of mine is on screen: their cursors cannot change it.
+        cut.WaitForAssertion(() => Assert.Equal(0, view.CursorsKept), Wait);
+
+        // My message: its readers are kept and counted, the others not.
+        var mine = (await h.Core.Commands.PostAsync(h.Me, lobby.Id, "anyone?")).Value!;
+        cut.WaitForAssertion(() => Assert.Equal(2, cut.FindAll(".msg").Count), Wait);
+        await receipts.MarkReadAsync(others[2], lobby.Id, mine.Id);
+        await receipts.MarkReadAsync(others[3], lobby.Id, mine.Id);
+        cut.WaitForAssertion(() => Assert.Equal("Seen by 2", cut.Find(".msg-seen").TextContent), Wait);
+        Assert.Equal("oli, pat", cut.Find(".msg-seen").GetAttribute("title"));
+        Assert.Equal(2, view.CursorsKept);
+
+        // The page opened again reads the same from the store: the readers of my message only.
+        await h.Context.DisposeComponentsAsync();
+        var again = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        again.WaitForAssertion(() => Assert.Equal("Seen by 2", again.Find(".msg-seen").TextContent), Wait);
+        Assert.Equal(2, again.FindComponent<ChatView>().Instance.CursorsKept);
     }
 }
