@@ -107,4 +107,30 @@ public sealed class CircuitFootprintTests
         again.WaitForAssertion(() => Assert.Equal("Seen by 2", again.Find(".msg-seen").TextContent), Wait);
         Assert.Equal(2, again.FindComponent<ChatView>().Instance.CursorsKept);
     }
+
+    [Fact]
+    public async Task The_mention_candidates_are_one_live_list_not_a_copy_per_render()
+    {
+        await using var h = await ComponentHarness.StartAsync("quin");
+        var lobby = await h.LobbyAsync();
+        var rex = await h.Core.CreateUserAsync("rex");
+        await h.Core.Rooms.EnsureMemberAsync(lobby.Id, rex);
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        cut.WaitForAssertion(() => cut.Find("#composer-input"), Wait);
+        var composer = cut.FindComponent<Composer>();
+        var first = composer.Instance.Candidates;
+
+        // Each message re-renders the view; the composer keeps the same list (it was an array of everyone per render).
+        await h.Core.Commands.PostAsync(rex, lobby.Id, "one");
+        await h.Core.Commands.PostAsync(rex, lobby.Id, "two");
+        cut.WaitForAssertion(() => Assert.Equal(2, cut.FindAll(".msg").Count), Wait);
+        Assert.Same(first, composer.Instance.Candidates);
+
+        // It is still what "@" offers: members, whoever is online, the bots.
+        Assert.Contains(first, u => u.Name == "rex");
+        Assert.Contains(first, u => u.Name == "quin");
+        Assert.Equal(first.Count, first.Count());
+        cut.Find("#composer-input").Input("hi @re");
+        cut.WaitForAssertion(() => Assert.Equal(["rex"], composer.Instance.Suggestions!.Select(u => u.Name)), Wait);
+    }
 }
