@@ -133,4 +133,22 @@ public sealed class CircuitFootprintTests
         cut.Find("#composer-input").Input("hi @re");
         cut.WaitForAssertion(() => Assert.Equal(["rex"], composer.Instance.Suggestions!.Select(u => u.Name)), Wait);
     }
+
+    [Fact]
+    public async Task A_room_view_closing_after_its_circuit_does_not_open_a_new_session()
+    {
+        await using var h = await ComponentHarness.StartAsync("sam");
+        var lobby = await h.LobbyAsync();
+        await h.Core.Commands.PostAsync(h.Me, lobby.Id, "hi");
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".msg")), Wait);
+        var circuit = h.Context.Services.GetRequiredService<ChatCircuit>();
+        Assert.NotNull(circuit.Current);
+
+        // The circuit closes (its handler disposes the tab's link first), then the renderer disposes the components.
+        await circuit.DisposeAsync();
+        Assert.Null(circuit.Current);
+        await h.Context.DisposeComponentsAsync();
+        Assert.Null(circuit.Current); // leaving the room opened no session nobody would dispose
+    }
 }
