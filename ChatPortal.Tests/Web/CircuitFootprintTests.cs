@@ -151,4 +151,28 @@ public sealed class CircuitFootprintTests
         await h.Context.DisposeComponentsAsync();
         Assert.Null(circuit.Current); // leaving the room opened no session nobody would dispose
     }
+
+    [Fact]
+    public async Task Views_of_a_room_opened_together_share_one_member_list()
+    {
+        var core = await CoreHarness.StartAsync();
+        await using var first = await ComponentHarness.StartAsync("tia", core);
+        var second = await ComponentHarness.StartAsync("uma", core); // same core: only its components are disposed here
+        try
+        {
+            var lobby = await first.LobbyAsync();
+            await core.Rooms.EnsureMemberAsync(lobby.Id, first.Me);
+            await core.Rooms.EnsureMemberAsync(lobby.Id, second.Me);
+            var a = first.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+            var b = second.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+            a.WaitForAssertion(() => Assert.Contains(a.FindComponent<ChatView>().Instance.Members, u => u.Name == "uma"), Wait);
+            b.WaitForAssertion(() => Assert.Contains(b.FindComponent<ChatView>().Instance.Members, u => u.Name == "tia"), Wait);
+            // One list (and one query) for both circuits, not a copy each.
+            Assert.Same(a.FindComponent<ChatView>().Instance.Members, b.FindComponent<ChatView>().Instance.Members);
+        }
+        finally
+        {
+            await second.Context.DisposeAsync();
+        }
+    }
 }

@@ -280,6 +280,9 @@ public sealed partial class ChatView
     /// <summary>How many members' read cursors this view holds (tests).</summary>
     internal int CursorsKept => _cursors.Count;
 
+    /// <summary>The member list offered after "@" (tests: shared between the views of a room).</summary>
+    internal IReadOnlyList<UserRef> Members => _members;
+
     private long ReceiptFloor()
     {
         if (Room.IsDirect) return 0;
