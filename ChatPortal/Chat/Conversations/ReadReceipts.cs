@@ -30,15 +30,24 @@ public sealed class ReadReceipts(RoomDirectory rooms, IChatBackplane backplane, 
         if (moved > 0 && !await IsHiddenAsync(user.Id, ct)) backplane.Publish(new ReadReceipt(roomId, user, messageId));
     }
 
-    /// <summary>How far each member of the room has read (those who hide receipts left out), for a user who may read it.</summary>
+    /// <summary>
+    /// How far each member of the room has read (those who hide receipts left out), for a user who may read it; with
+    /// <paramref name="readFrom"/>, only the members who have read at least up to that message (a room view asks only
+    /// for the readers of its user's own messages: O(readers), not O(members), per view).
+    /// </summary>
     public async Task<ChatResult<IReadOnlyList<ReceiptCursor>>> CursorsAsync(UserRef user, long roomId, CancellationToken ct = default)
+        => await CursorsAsync(user, roomId, readFrom: 1, ct);
+
+    /// <inheritdoc cref="CursorsAsync(UserRef, long, CancellationToken)"/>
+    public async Task<ChatResult<IReadOnlyList<ReceiptCursor>>> CursorsAsync(UserRef user, long roomId, long readFrom, CancellationToken ct = default)
     {
+        readFrom = Math.Max(1, readFrom);
         var room = await rooms.GetAsync(roomId, ct);
         if (room is null) return ChatError.NotFound("The room");
         if (await rooms.CheckReadAsync(user, room, ct) is { } denied) return denied;
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var rows = await (from m in db.RoomMembers.AsNoTracking()
-                          where m.RoomId == roomId && m.LastReadMessageId > 0
+                          where m.RoomId == roomId && m.LastReadMessageId >= readFrom
                                 && !db.ReadReceiptOptOuts.Any(o => o.UserId == m.UserId)
                           join u in db.Users.AsNoTracking() on m.UserId equals u.Id
                           where u.DeletedAt == null && u.Kind == UserKind.Member

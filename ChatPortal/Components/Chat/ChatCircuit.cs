@@ -35,6 +35,7 @@ public sealed class ChatCircuit(ChatSessions sessions, ChatMetrics metrics, IOpt
     private UserRef? _user;
     private bool _connected = true;
     private int _resyncing;
+    private bool _disposed;
 
     /// <summary>Which conversation the tab shows (the drawer highlights it and skips its unread count).</summary>
     public long? CurrentRoomId { get; private set; }
@@ -48,6 +49,12 @@ public sealed class ChatCircuit(ChatSessions sessions, ChatMetrics metrics, IOpt
         if (CurrentRoomId == roomId) return;
         CurrentRoomId = roomId;
         ViewChanged?.Invoke();
+    }
+
+    /// <summary>The tab's session if it has one: what to leave a room through (a closing view must not open a new one).</summary>
+    public ChatSession? Current
+    {
+        get { lock (_gate) return _session; }
     }
 
     /// <summary>The tab's session for <paramref name="user"/>, opened on first use (only interactive components call this).</summary>
@@ -178,7 +185,7 @@ public sealed class ChatCircuit(ChatSessions sessions, ChatMetrics metrics, IOpt
             old?.Dispose();
             oldQueue?.Writer.TryComplete();
             if (oldLoop is not null) await oldLoop;
-            if (user is null) return;
+            if (user is null || Volatile.Read(ref _disposed)) return; // the circuit closed meanwhile: no new session
             Open(user);
             foreach (var l in Listeners()) await Safe(l.OnResyncAsync);
         }
@@ -212,6 +219,7 @@ public sealed class ChatCircuit(ChatSessions sessions, ChatMetrics metrics, IOpt
         Task? loop;
         lock (_gate)
         {
+            _disposed = true;
             (session, loop) = (_session, _loop);
             _session = null;
             _queue?.Writer.TryComplete();

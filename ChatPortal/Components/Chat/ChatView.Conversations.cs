@@ -262,15 +262,75 @@ public sealed partial class ChatView
 
     // ------------------------------------------------------------- read receipts
 
-    /// <summary>How far each member has read (those who hide receipts are never listed): ✓✓ and "seen by N".</summary>
+    /// <summary>
+    /// How far the members who read past <see cref="_receiptFloor"/> have read (those who hide receipts are never
+    /// listed): ✓✓ and "seen by N". Only those: every view kept every member's cursor before, O(members) per circuit.
+    /// </summary>
     private readonly Dictionary<long, (UserRef User, long LastReadId)> _cursors = [];
     private long? _lastMineId;
+
+    /// <summary>
+    /// The read position from which a cursor can change what this view shows: in a direct conversation every cursor
+    /// (✓✓ on each of my messages; two members); in a room the first of my messages on screen ("seen by" is under
+    /// my last one, and if that goes the one before it takes over), or, with none of mine on screen, past the newest
+    /// message shown (only a reader of a message I have yet to send or load can matter).
+    /// </summary>
+    private long _receiptFloor;
+
+    /// <summary>How many members' read cursors this view holds (tests).</summary>
+    internal int CursorsKept => _cursors.Count;
+
+    /// <summary>The member list offered after "@" (tests: shared between the views of a room).</summary>
+    internal IReadOnlyList<UserRef> Members => _members;
+
+    private long ReceiptFloor()
+    {
+        if (Room.IsDirect) return 0;
+        long? firstMine = null;
+        long newest = 0;
+        foreach (var i in _items)
+        {
+            if (i.Message is not { } m) continue;
+            if (m.Sender.Id == Me.Id && !m.IsDeleted) firstMine ??= m.Id;
+            newest = Math.Max(newest, m.Id);
+        }
+        return firstMine ?? newest + 1;
+    }
+
+    /// <summary>
+    /// After a render: a higher floor (I posted, the view moved on) lets go of the cursors below it; a lower one (an
+    /// older message of mine came into view) reads the readers from there. Returns whether the page may change.
+    /// </summary>
+    private async Task<bool> MoveReceiptFloorAsync()
+    {
+        var floor = ReceiptFloor();
+        if (floor < _receiptFloor)
+        {
+            await LoadReceiptsAsync();
+            return _cursors.Count > 0;
+        }
+        if (floor > _receiptFloor && _cursors.Count > 0)
+        {
+            foreach (var (id, c) in _cursors)
+            {
+                if (c.LastReadId < floor) _cursors.Remove(id);
+            }
+        }
+        _receiptFloor = floor;
+        return false;
+    }
+
+    private void NoteCursor(UserRef user, long lastReadId)
+    {
+        if (user.Id != Me.Id && lastReadId >= _receiptFloor) _cursors[user.Id] = (user, lastReadId); // mine never shows
+    }
 
     private async Task LoadReceiptsAsync()
     {
         _cursors.Clear();
-        var cursors = await Receipts.CursorsAsync(Me, Room.Id);
-        foreach (var c in cursors.Value ?? []) _cursors[c.User.Id] = (c.User, c.LastReadId);
+        _receiptFloor = ReceiptFloor();
+        var cursors = await Receipts.CursorsAsync(Me, Room.Id, readFrom: _receiptFloor);
+        foreach (var c in cursors.Value ?? []) NoteCursor(c.User, c.LastReadId);
     }
 
     /// <summary>The others who have read up to this message.</summary>

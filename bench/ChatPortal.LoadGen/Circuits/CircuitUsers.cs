@@ -172,7 +172,12 @@ public static class CircuitUsers
 
         async Task<CircuitSummary> FinishAsync(long rssAfter, double cpuConnect)
         {
-            if (o.Hold > 0 && !ct.IsCancellationRequested) await Task.Delay(TimeSpan.FromSeconds(o.Hold), CancellationToken.None);
+            if (o.Hold > 0 && !ct.IsCancellationRequested)
+            {
+                // --hold: circuits stay open (e.g. for a heap snapshot of the server); said on stderr.
+                await Console.Error.WriteLineAsync($"holding {Live().Length} circuits for {o.Hold} s");
+                await Task.Delay(TimeSpan.FromSeconds(o.Hold), CancellationToken.None);
+            }
             var live = Live();
             var latencies = new List<double>();
             long seen = 0;

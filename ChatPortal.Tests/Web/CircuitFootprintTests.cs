@@ -1,0 +1,178 @@
+using Bunit;
+using ChatPortal.Components.Chat;
+using ChatPortal.Components.Layout;
+using ChatPortal.Chat;
+using ChatPortal.Chat.Conversations;
+using Microsoft.Extensions.DependencyInjection;
+using MudBlazor;
+
+namespace ChatPortal.Tests.Web;
+
+/// <summary>
+/// What every circuit keeps (issue 19, item 3): the chrome every page shows is markup, not MudBlazor components, and
+/// the theme and its stylesheet are built once for the process. Same look: the markup is MudBlazor's.
+/// </summary>
+public sealed class CircuitFootprintTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task The_room_header_is_markup_and_its_buttons_still_work()
+    {
+        await using var h = await ComponentHarness.StartAsync("ivy");
+        var lobby = await h.LobbyAsync();
+        await h.Core.Commands.PostAsync(h.Me, lobby.Id, "hello");
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".msg")), Wait);
+
+        // No icon button, icon or text component per circuit for the header (each costs its state and two render trees).
+        Assert.Empty(cut.FindComponents<MudIconButton>());
+        Assert.Empty(cut.FindComponents<MudIcon>());
+        Assert.Empty(cut.FindComponents<MudText>());
+        // The markup MudIconButton renders: classes, label span, a small SVG icon.
+        var search = cut.Find("#search-toggle");
+        Assert.Equal("button", search.TagName, ignoreCase: true);
+        Assert.Equal(MudMarkup.SmallIconButton, search.GetAttribute("class"));
+        Assert.NotNull(search.QuerySelector("span.mud-icon-button-label > svg.mud-icon-root.mud-svg-icon.mud-icon-size-small path"));
+        Assert.Equal("# Lobby", cut.Find("h6#room-title.mud-typography-h6").TextContent);
+
+        // The buttons do what they did.
+        search.Click();
+        cut.WaitForAssertion(() => Assert.NotNull(cut.Find("#search-panel")), Wait);
+        search.Click();
+        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("#search-panel")), Wait);
+        Assert.DoesNotContain("open", cut.Find("#online-list").ClassList);
+        cut.Find("#online-toggle").Click();
+        cut.WaitForAssertion(() => Assert.Contains("open", cut.Find("#online-list").ClassList), Wait);
+        Assert.Equal("1", cut.Find("#online-toggle .mud-button-label").TextContent.Trim()); // ivy herself
+        Assert.Equal("false", cut.Find("#room-mute").GetAttribute("aria-pressed"));
+        cut.Find("#room-mute").Click();
+        cut.WaitForAssertion(() => Assert.Equal("true", cut.Find("#room-mute").GetAttribute("aria-pressed")), Wait);
+        cut.Find("#pins-toggle").Click();
+        cut.WaitForAssertion(() => Assert.NotNull(cut.Find("#pins-panel")), Wait);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Every_circuit_shares_one_theme_and_stylesheet_and_renders_what_MudThemeProvider_renders(bool dark)
+    {
+        await using var first = await ComponentHarness.StartAsync("jay");
+        await using var second = await ComponentHarness.StartAsync("kim");
+        var a = first.Context.Render<SharedThemeProvider>(p => p.Add(x => x.IsDarkMode, dark));
+        var b = second.Context.Render<SharedThemeProvider>(p => p.Add(x => x.IsDarkMode, dark));
+        var mud = first.Context.Render<MudThemeProvider>(p => p.Add(x => x.IsDarkMode, dark));
+
+        Assert.Same(a.Instance.Theme, b.Instance.Theme);
+        Assert.Equal(mud.Markup, a.Markup);
+        Assert.Equal(a.Markup, b.Markup);
+        Assert.Contains(":root", a.Markup);
+        Assert.Contains(dark ? "--mud-native-html-color-scheme: dark" : "--mud-native-html-color-scheme: light", a.Markup);
+    }
+
+    [Fact]
+    public async Task A_room_view_keeps_only_the_read_cursors_of_readers_of_my_messages_and_seen_by_still_counts_them()
+    {
+        await using var h = await ComponentHarness.StartAsync("lea");
+        var lobby = await h.LobbyAsync();
+        var receipts = h.Core.Services.GetRequiredService<ReadReceipts>();
+        var others = new List<UserRef>();
+        foreach (var name in new[] { "max", "nia", "oli", "pat" })
+        {
+            var u = await h.Core.CreateUserAsync(name);
+            await h.Core.Rooms.EnsureMemberAsync(lobby.Id, u);
+            others.Add(u);
+        }
+        var before = (await h.Core.Commands.PostAsync(others[0], lobby.Id, "before")).Value!;
+        foreach (var u in others) await receipts.MarkReadAsync(u, lobby.Id, before.Id);
+
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".msg")), Wait);
+        var view = cut.FindComponent<ChatView>().Instance;
+        // Four members have read the room, but no message of mine is on screen: their cursors cannot change it.
+        cut.WaitForAssertion(() => Assert.Equal(0, view.CursorsKept), Wait);
+
+        // My message: its readers are kept and counted, the others not.
+        var mine = (await h.Core.Commands.PostAsync(h.Me, lobby.Id, "anyone?")).Value!;
+        cut.WaitForAssertion(() => Assert.Equal(2, cut.FindAll(".msg").Count), Wait);
+        await receipts.MarkReadAsync(others[2], lobby.Id, mine.Id);
+        await receipts.MarkReadAsync(others[3], lobby.Id, mine.Id);
+        cut.WaitForAssertion(() => Assert.Equal("Seen by 2", cut.Find(".msg-seen").TextContent), Wait);
+        Assert.Equal("oli, pat", cut.Find(".msg-seen").GetAttribute("title"));
+        Assert.Equal(2, view.CursorsKept);
+
+        // The page opened again reads the same from the store: the readers of my message only.
+        await h.Context.DisposeComponentsAsync();
+        var again = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        again.WaitForAssertion(() => Assert.Equal("Seen by 2", again.Find(".msg-seen").TextContent), Wait);
+        Assert.Equal(2, again.FindComponent<ChatView>().Instance.CursorsKept);
+    }
+
+    [Fact]
+    public async Task The_mention_candidates_are_one_live_list_not_a_copy_per_render()
+    {
+        await using var h = await ComponentHarness.StartAsync("quin");
+        var lobby = await h.LobbyAsync();
+        var rex = await h.Core.CreateUserAsync("rex");
+        await h.Core.Rooms.EnsureMemberAsync(lobby.Id, rex);
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        cut.WaitForAssertion(() => cut.Find("#composer-input"), Wait);
+        var composer = cut.FindComponent<Composer>();
+        var first = composer.Instance.Candidates;
+
+        // Each message re-renders the view; the composer keeps the same list (it was an array of everyone per render).
+        await h.Core.Commands.PostAsync(rex, lobby.Id, "one");
+        await h.Core.Commands.PostAsync(rex, lobby.Id, "two");
+        cut.WaitForAssertion(() => Assert.Equal(2, cut.FindAll(".msg").Count), Wait);
+        Assert.Same(first, composer.Instance.Candidates);
+
+        // It is still what "@" offers: members, whoever is online, the bots.
+        Assert.Contains(first, u => u.Name == "rex");
+        Assert.Contains(first, u => u.Name == "quin");
+        Assert.Equal(first.Count, first.Count());
+        cut.Find("#composer-input").Input("hi @re");
+        cut.WaitForAssertion(() => Assert.Equal(["rex"], composer.Instance.Suggestions!.Select(u => u.Name)), Wait);
+    }
+
+    [Fact]
+    public async Task A_room_view_closing_after_its_circuit_does_not_open_a_new_session()
+    {
+        await using var h = await ComponentHarness.StartAsync("sam");
+        var lobby = await h.LobbyAsync();
+        await h.Core.Commands.PostAsync(h.Me, lobby.Id, "hi");
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".msg")), Wait);
+        var circuit = h.Context.Services.GetRequiredService<ChatCircuit>();
+        Assert.NotNull(circuit.Current);
+
+        // The circuit closes (its handler disposes the tab's link first), then the renderer disposes the components.
+        await circuit.DisposeAsync();
+        Assert.Null(circuit.Current);
+        await h.Context.DisposeComponentsAsync();
+        Assert.Null(circuit.Current); // leaving the room opened no session nobody would dispose
+    }
+
+    [Fact]
+    public async Task Views_of_a_room_opened_together_share_one_member_list()
+    {
+        var core = await CoreHarness.StartAsync();
+        await using var first = await ComponentHarness.StartAsync("tia", core);
+        var second = await ComponentHarness.StartAsync("uma", core); // same core: only its components are disposed here
+        try
+        {
+            var lobby = await first.LobbyAsync();
+            await core.Rooms.EnsureMemberAsync(lobby.Id, first.Me);
+            await core.Rooms.EnsureMemberAsync(lobby.Id, second.Me);
+            var a = first.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+            var b = second.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+            a.WaitForAssertion(() => Assert.Contains(a.FindComponent<ChatView>().Instance.Members, u => u.Name == "uma"), Wait);
+            b.WaitForAssertion(() => Assert.Contains(b.FindComponent<ChatView>().Instance.Members, u => u.Name == "tia"), Wait);
+            // One list (and one query) for both circuits, not a copy each.
+            Assert.Same(a.FindComponent<ChatView>().Instance.Members, b.FindComponent<ChatView>().Instance.Members);
+        }
+        finally
+        {
+            await second.Context.DisposeAsync();
+        }
+    }
+}

@@ -1,0 +1,24 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Components;
+
+namespace ChatPortal.Components.Layout;
+
+/// <summary>
+/// MudBlazor's markup for the page chrome every circuit shows (icon buttons, icons, texts), written out instead of as
+/// components (issue 19, item 3): a component costs a circuit its state, two render trees and MudBlazor's parameter
+/// bookkeeping, several KB each, and the app bar and room header had ~30 of them. The icons' SVG is built once per icon
+/// and size and shared by every circuit's render tree. Same classes and structure as MudIcon / MudIconButton (9.12).
+/// </summary>
+public static class MudMarkup
+{
+    private static readonly ConcurrentDictionary<(string Icon, string Size), MarkupString> Svgs = new();
+
+    /// <summary>A MudIcon's &lt;svg&gt; for one of MudBlazor's icon strings; <paramref name="size"/> is small, medium or large.</summary>
+    public static MarkupString Svg(string icon, string size = "medium") => Svgs.GetOrAdd((icon, size), k => new MarkupString(
+        $"<svg class=\"mud-icon-root mud-svg-icon mud-icon-size-{k.Size}\" focusable=\"false\" viewBox=\"0 0 24 24\" aria-hidden=\"true\" role=\"img\">{k.Icon}</svg>"));
+
+    /// <summary>MudIconButton's classes, Color.Inherit.</summary>
+    public const string InheritIconButton = "mud-button-root mud-icon-button mud-inherit-text hover:mud-inherit-hover mud-ripple mud-ripple-icon";
+    /// <summary>MudIconButton's classes, Color.Default, Size.Small.</summary>
+    public const string SmallIconButton = "mud-button-root mud-icon-button mud-ripple mud-ripple-icon mud-icon-button-size-small";
+}
