@@ -119,7 +119,7 @@ public sealed class ApiTokens(IDbContextFactory<ChatDbContext> dbFactory, UserDi
         if (row.ExpiresAt is { } expires && expires <= now) return null;
         if (user.BannedAt is not null) return null;
         if (row.LastUsedAt is not { } last || now - last >= LastUsedResolution) Touch(row.Id, now);
-        return new ApiTokenGrant(UserDirectory.From(user).User, row.Id, ApiScopeNames.Parse(row.Scopes), row.AdminId, row.AdminStamp);
+        return new ApiTokenGrant(new UserRef(user.Id, user.Name, user.Kind), row.Id, ApiScopeNames.Parse(row.Scopes), row.AdminId, row.AdminStamp);
     }
 
     private static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);

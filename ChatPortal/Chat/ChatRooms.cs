@@ -65,6 +65,11 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
     public async Task<IReadOnlyList<RoomInfo>> ListAsync(UserRef user, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await ListAsync(db, user, ct);
+    }
+
+    private async Task<IReadOnlyList<RoomInfo>> ListAsync(ChatDbContext db, UserRef user, CancellationToken ct)
+    {
         var rooms = new List<RoomInfo>();
         await foreach (var r in _drawerRooms(db, user.Id, user.IsGuest).WithCancellation(ct)) rooms.Add(RoomInfo.From(r));
         return rooms;
@@ -270,9 +275,7 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
     public async Task<(IReadOnlyList<RoomInfo> Rooms, IReadOnlyList<DirectConversation> Direct)> ListDrawerAsync(UserRef user, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var rooms = new List<RoomInfo>();
-        await foreach (var r in _drawerRooms(db, user.Id, user.IsGuest).WithCancellation(ct)) rooms.Add(RoomInfo.From(r));
-        return (rooms, user.IsGuest ? [] : await ListDirectAsync(db, user, ct)); // guests have no direct conversations
+        return (await ListAsync(db, user, ct), user.IsGuest ? [] : await ListDirectAsync(db, user, ct)); // guests have no direct conversations
     }
 
     private async Task<IReadOnlyList<DirectConversation>> ListDirectAsync(ChatDbContext db, UserRef me, CancellationToken ct)
