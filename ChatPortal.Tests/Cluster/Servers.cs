@@ -73,6 +73,10 @@ public sealed class RedisServer : IAsyncDisposable
         return r;
     }
 
+    /// <summary>
+    /// Starts the server on its data folder. 500 connections: the test process runs several cluster hosts at once, each
+    /// with its own pool of up to 100 per database (200 was once exhausted: "53300: too many clients already").
+    /// </summary>
     public async Task StartAgainAsync()
     {
         if (IsRunning) return;
@@ -143,11 +147,15 @@ public sealed class PostgresServer : IAsyncDisposable
         return pg;
     }
 
+    /// <summary>
+    /// Starts the server on its data folder. 500 connections: the test process runs several cluster hosts at once, each
+    /// with its own pool of up to 100 per database (200 was once exhausted: "53300: too many clients already").
+    /// </summary>
     public async Task StartAgainAsync()
     {
         await AsPostgresAsync(Path.Combine(BinDir, "pg_ctl"),
             ["-D", DataDir, "-l", LogFile, "-w", "-t", "30", "-o",
-             $"-p {Port} -k {SocketDir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", "start"]);
+             $"-p {Port} -k {SocketDir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=500", "start"]);
     }
 
     /// <summary>Fast shutdown: open connections are cut, as when the database server goes away.</summary>
