@@ -197,6 +197,68 @@ public sealed class ClusterUnitTests
         }
     }
 
+    /// <summary>
+    /// The link's checks run in one loop with its watchers' ticks. A tick whose Redis reply never comes (CI once saw a
+    /// node report Redis healthy for 30 s after it was killed) must not freeze the status: it is abandoned after a few
+    /// seconds, and a status whose last passed check is too old is not reported as connected.
+    /// </summary>
+    [Fact]
+    public async Task A_tick_that_never_finishes_does_not_keep_the_link_reporting_redis_healthy_after_redis_dies()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var link = new RedisLink(Microsoft.Extensions.Options.Options.Create(new RedisOptions { Configuration = redis.Configuration, NodeId = "stuck" }),
+            new RemotePresenceCache(TimeProvider.System), TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisLink>.Instance);
+        var watcher = new StuckWatcher();
+        link.Watch(watcher);
+        await link.StartAsync(CancellationToken.None);
+        try
+        {
+            await Until(() => link.Status.Connected, "the link never connected");
+            watcher.Stuck = true;
+            await Until(() => watcher.StuckTicks > 0, "no tick started");
+            await redis.StopAsync();
+            await Until(() => !link.Status.Connected, "Redis is gone, but the link still says connected");
+            Assert.NotNull(link.Status.LastError);
+
+            watcher.Stuck = false;
+            await redis.StartAgainAsync();
+            await Until(() => link.Status.Connected && link.IsUp, "the link did not come back with Redis");
+        }
+        finally
+        {
+            watcher.Stuck = false;
+            using var giveUp = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await link.StopAsync(giveUp.Token);
+        }
+    }
+
+    private static async Task Until(Func<bool> condition, string failure)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) Assert.Fail(failure);
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>A watcher whose ticks, once stuck, never complete (as a Redis reply that never arrives).</summary>
+    private sealed class StuckWatcher : IRedisLinkWatcher
+    {
+        public volatile bool Stuck;
+        public int StuckTicks;
+        public Task CameUpAsync(CancellationToken stop) => Task.CompletedTask;
+        public void WentDown() { }
+        public Task StoppingAsync(CancellationToken ct) => Task.CompletedTask;
+
+        public Task TickAsync(bool up, CancellationToken stop)
+        {
+            if (!Stuck) return Task.CompletedTask;
+            Interlocked.Increment(ref StuckTicks);
+            return new TaskCompletionSource().Task;
+        }
+    }
+
     private sealed class ManualTime : TimeProvider
     {
         private DateTimeOffset _now = DateTimeOffset.UnixEpoch.AddDays(20000);

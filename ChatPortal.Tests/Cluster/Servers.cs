@@ -73,10 +73,7 @@ public sealed class RedisServer : IAsyncDisposable
         return r;
     }
 
-    /// <summary>
-    /// Starts the server on its data folder. 500 connections: the test process runs several cluster hosts at once, each
-    /// with its own pool of up to 100 per database (200 was once exhausted: "53300: too many clients already").
-    /// </summary>
+    /// <summary>Starts redis-server on its port and folder (again, after <see cref="StopAsync"/>).</summary>
     public async Task StartAgainAsync()
     {
         if (IsRunning) return;

@@ -36,6 +36,12 @@ public sealed class RedisLink : BackgroundService
     private ConnectionMultiplexer? _mux;
     private volatile bool _up;
     private volatile RedisStatus _status;
+    // When the last check (ping + subscriptions) passed: a status older than StaleAfter is not reported as connected,
+    // even if the checking loop itself is held up.
+    private long _lastPassedTicks;
+    private static readonly TimeSpan StaleAfter = TimeSpan.FromSeconds(5);
+    // A watcher's tick or heartbeat that takes longer holds up the checks; it is abandoned and counted as a failure.
+    private static readonly TimeSpan WatcherTimeout = TimeSpan.FromSeconds(5);
 
     public RedisLink(IOptions<RedisOptions> options, RemotePresenceCache remote, TimeProvider time, ILogger<RedisLink> log)
     {
@@ -53,7 +59,17 @@ public sealed class RedisLink : BackgroundService
 
     public RedisOptions Options => _options;
 
-    public RedisStatus Status => _status with { OtherNodes = _otherNodes() };
+    public RedisStatus Status
+    {
+        get
+        {
+            var s = _status with { OtherNodes = _otherNodes() };
+            if (!s.Connected) return s;
+            var quiet = _time.GetUtcNow() - new DateTimeOffset(Interlocked.Read(ref _lastPassedTicks), TimeSpan.Zero);
+            return quiet <= StaleAfter ? s
+                : s with { Connected = false, LastError = $"no check has passed for {quiet.TotalSeconds:0} s (last error: {s.LastError ?? "none"})" };
+        }
+    }
 
     public bool IsUp => _up;
 
@@ -111,9 +127,10 @@ public sealed class RedisLink : BackgroundService
             {
                 subscribed = subscribed || await SubscribeAllAsync().ConfigureAwait(false);
                 var healthy = subscribed && await IsHealthyAsync().ConfigureAwait(false);
+                if (healthy) Interlocked.Exchange(ref _lastPassedTicks, _time.GetUtcNow().UtcTicks);
                 if (healthy && !_up) await CameUpAsync(stop).ConfigureAwait(false);
                 else if (!healthy && _up) WentDown();
-                foreach (var w in Watchers()) await w.TickAsync(_up, stop).ConfigureAwait(false);
+                foreach (var w in Watchers()) await w.TickAsync(_up, stop).WaitAsync(WatcherTimeout, stop).ConfigureAwait(false);
             }
             catch (Exception ex) when (!stop.IsCancellationRequested)
             {

@@ -21,6 +21,7 @@ public sealed class RedisPresence : IRedisLinkWatcher
     private readonly ILogger<RedisPresence> _log;
     private readonly string _nodesKey;
     private DateTimeOffset _nextHeartbeat = DateTimeOffset.MinValue;
+    private static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(3);
 
     public RedisPresence(RedisLink link, LocalFanout fanout, PresenceTracker presence, RemotePresenceCache remote, TimeProvider time,
         ILogger<RedisPresence> log)
@@ -80,13 +81,14 @@ public sealed class RedisPresence : IRedisLinkWatcher
         var trim = batch.SortedSetRemoveRangeByScoreAsync(_nodesKey, double.NegativeInfinity, now - 4 * ttl.TotalMilliseconds);
         var alive = batch.SortedSetRangeByScoreAsync(_nodesKey, now - ttl.TotalMilliseconds, double.PositiveInfinity);
         batch.Execute();
-        await Task.WhenAll(set, add, trim, alive).ConfigureAwait(false);
+        // Bounded: a reply that never comes (the connection died under it) must not hold up the link's checks.
+        await Task.WhenAll(set, add, trim, alive).WaitAsync(ReplyTimeout).ConfigureAwait(false);
 
         var others = alive.Result.Select(v => (string)v!).Where(n => n != _link.NodeId).ToList();
         var snapshots = new List<RemotePresenceCache.Snapshot>();
         if (others.Count > 0)
         {
-            var values = await db.StringGetAsync(others.Select(n => (RedisKey)NodeKey(n)).ToArray()).ConfigureAwait(false);
+            var values = await db.StringGetAsync(others.Select(n => (RedisKey)NodeKey(n)).ToArray()).WaitAsync(ReplyTimeout).ConfigureAwait(false);
             foreach (var v in values)
             {
                 if (v.IsNullOrEmpty) continue; // expired: that node is gone
