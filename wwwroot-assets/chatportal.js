@@ -405,7 +405,10 @@
   /** The threads you follow, latest activity first, each with replies and unread. */
   Client.prototype.threads = function () { return this.request({ type: 'threads' }); };
   Client.prototype.threadRead = function (rootId) { return this.request({ type: 'thread_read', message_id: rootId }); };
-  /** Read receipts: say how far you read; list the room's cursors; hide yours everywhere (hidden: true). */
+  /**
+   * Read receipts: say how far you read; list the room's cursors; hide yours everywhere (hidden: true).
+   * Others' moves arrive as the 'receipt' event (one member) or the 'receipts' event (several at once: f.cursors).
+   */
   Client.prototype.markRead = function (slug, messageId) { return this.request({ type: 'read', room: slug, message_id: messageId }); };
   Client.prototype.receipts = function (slug) { return this.request({ type: 'receipts', room: slug }); };
   Client.prototype.hideReadReceipts = function (hidden) { return this.request({ type: 'read_receipts', hidden: hidden !== false }); };

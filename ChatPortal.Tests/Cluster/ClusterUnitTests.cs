@@ -41,6 +41,7 @@ public sealed class ClusterUnitTests
         new ReactionChanged(3, 42, 46, Ann, "👍", true, [new ReactionSummary("👍", 2, [Ann, Ann with { Id = 8, Name = "ben" }])]),
         new PinChanged(3, 42, 47, Ann, Pinned: true),
         new ReadReceipt(3, Ann, 47),
+        new ReceiptsMoved(3, [new ChatPortal.Chat.Conversations.ReceiptCursor(Ann, 47), new(Ann with { Id = 8, Name = "ben" }, 48)]),
         new SavedChanged(7, 42, 3, Saved: true),
         new ThreadFollowChanged(7, 42, 3, Following: false),
         new ChatPortal.Chat.Integrations.EphemeralReply(3, 7, "invited", "ben was added to Lobby.", IsError: false, From: "deploy", Arg: "ben"),

@@ -31,8 +31,13 @@ public sealed class ReadReceiptTests
 
         foreach (var id in ids) await receipts.MarkReadAsync(ben, room.Id, id);
         await receipts.MarkReadAsync(ben, room.Id, ids[3]); // never backwards: no event
-        var events = await watcher.WaitForAsync<ReadReceipt>(30);
-        Assert.Equal(ids, events.Select(e => e.LastReadId));
+        // Announced after a short window, each user once at their furthest: 30 moves, far fewer receipts, in order.
+        await WaitUntilAsync(() => watcher.Events.OfType<ReadReceipt>().LastOrDefault()?.LastReadId == ids[^1]);
+        var events = watcher.Events.OfType<ReadReceipt>().ToList();
+        Assert.True(events.Count < ids.Count, $"{events.Count} receipts for {ids.Count} moves of one reader");
+        Assert.All(events, e => Assert.Equal(ben.Id, e.User.Id));
+        Assert.Equal(events.Select(e => e.LastReadId).Order(), events.Select(e => e.LastReadId));
+        var announced = events.Count;
         Assert.Equal(rowsBefore, await core.WithDbAsync(db => db.RoomMembers.CountAsync())); // storage does not grow with messages
         Assert.Equal(ids[^1], Assert.Single((await receipts.CursorsAsync(ann, room.Id)).Value!, c => c.User.Id == ben.Id).LastReadId);
 
@@ -41,7 +46,9 @@ public sealed class ReadReceiptTests
         await receipts.MarkReadAsync(ben, room.Id, post.Id);
         await core.PostAsync(ann, room, "marker");
         await watcher.WaitForAsync<MessagePosted>(32);
-        Assert.Equal(30, watcher.Events.OfType<ReadReceipt>().Count());
+        await Task.Delay(receipts.AnnounceWindow * 3); // past the window the hidden move would be announced in
+        Assert.Equal(announced, watcher.Events.OfType<ReadReceipt>().Count());
+        Assert.Empty(watcher.Events.OfType<ReceiptsMoved>());
         Assert.DoesNotContain((await receipts.CursorsAsync(ann, room.Id)).Value!, c => c.User.Id == ben.Id);
         // The cursor itself still moved: his unread counts stay right.
         Assert.False((await core.History.UnreadCountsAsync(ben.Id)).ContainsKey(room.Id) && (await core.History.UnreadCountsAsync(ben.Id))[room.Id] > 1);
@@ -51,6 +58,54 @@ public sealed class ReadReceiptTests
         var eve = await core.CreateUserAsync("eve");
         var secret = await core.CreateRoomAsync("secret", true, ann);
         Assert.Equal("not_found", (await receipts.CursorsAsync(eve, secret.Id)).Error?.Code);
+    }
+
+    /// <summary>
+    /// 40 members read the same new message within moments (every attentive viewer does when it arrives): the room
+    /// hears one event carrying all 40, not 40 events each delivered to all 40 viewers.
+    /// </summary>
+    [Fact]
+    public async Task Many_members_reading_at_once_are_announced_to_the_room_together_each_once_at_their_furthest()
+    {
+        await using var core = await CoreHarness.StartAsync();
+        var ann = await core.CreateUserAsync("ann");
+        var readers = new List<UserRef>();
+        for (var i = 0; i < 40; i++) readers.Add(await core.CreateUserAsync($"读者{i}"));
+        var room = await core.CreateRoomAsync("busy", false, [ann, .. readers]);
+        var receipts = core.Services.GetRequiredService<ReadReceipts>();
+        var watcher = new RecordingSubscriber();
+        using var sub = core.Fanout.SubscribeRoom(room.Id, watcher);
+        var first = await core.PostAsync(ann, room, "one");
+        var second = await core.PostAsync(ann, room, "two");
+
+        await Task.WhenAll(readers.Select(async (r, i) =>
+        {
+            await receipts.MarkReadAsync(r, room.Id, first.Id);
+            if (i % 2 == 0) await receipts.MarkReadAsync(r, room.Id, second.Id);
+        }));
+        Dictionary<long, long> Furthest() => watcher.Events.OfType<ReceiptsMoved>().SelectMany(b => b.Cursors).Select(c => (c.User.Id, c.LastReadId))
+            .Concat(watcher.Events.OfType<ReadReceipt>().Select(r => (r.User.Id, r.LastReadId)))
+            .GroupBy(c => c.Item1).ToDictionary(g => g.Key, g => g.Max(c => c.Item2));
+        var expected = readers.Select((r, i) => (r.Id, i % 2 == 0 ? second.Id : first.Id)).ToDictionary(x => x.Item1, x => x.Item2);
+        await WaitUntilAsync(() => Furthest().Count == expected.Count && expected.All(e => Furthest().GetValueOrDefault(e.Key) == e.Value));
+        await Task.Delay(receipts.AnnounceWindow * 3); // nothing more comes
+
+        var batches = watcher.Events.OfType<ReceiptsMoved>().ToList();
+        var single = watcher.Events.OfType<ReadReceipt>().ToList();
+        Assert.True(batches.Count + single.Count <= 3, $"{batches.Count} batches and {single.Count} single receipts for 40 readers");
+        Assert.Equal(expected.OrderBy(e => e.Key), Furthest().OrderBy(e => e.Key));
+        Assert.All(batches, b => Assert.Equal(b.Cursors.Count, b.Cursors.Select(c => c.User.Id).Distinct().Count())); // each once per event
+        Assert.Equal(expected.Count, (await receipts.CursorsAsync(ann, room.Id)).Value!.Count);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) Assert.Fail("the receipts did not arrive in time");
+            await Task.Delay(20);
+        }
     }
 
     [Fact]
@@ -88,5 +143,30 @@ public sealed class ReadReceiptTests
         await receipts.MarkReadAsync(leo, lobby.Id, mine.Id);
         cut.WaitForAssertion(() => Assert.Equal("Seen by 1", cut.Find(".msg-seen").TextContent), Wait);
         Assert.Equal("kim", cut.Find(".msg-seen").GetAttribute("title"));
+    }
+
+    [Fact]
+    public async Task Seen_by_counts_members_whose_reads_arrive_together()
+    {
+        await using var h = await ComponentHarness.StartAsync("mia");
+        var lobby = await h.LobbyAsync();
+        var readers = new List<UserRef>();
+        foreach (var name in new[] { "nia", "oz", "小鹏" })
+        {
+            var u = await h.Core.CreateUserAsync(name);
+            await h.Core.Rooms.EnsureMemberAsync(lobby.Id, u);
+            readers.Add(u);
+        }
+        var mine = (await h.Core.Commands.PostAsync(h.Me, lobby.Id, "read together")).Value!;
+        var receipts = h.Core.Services.GetRequiredService<ReadReceipts>();
+        var watcher = new RecordingSubscriber();
+        using var sub = h.Core.Fanout.SubscribeRoom(lobby.Id, watcher);
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".msg")), Wait);
+
+        await Task.WhenAll(readers.Select(r => receipts.MarkReadAsync(r, lobby.Id, mine.Id)));
+        cut.WaitForAssertion(() => Assert.Equal("Seen by 3", cut.Find(".msg-seen").TextContent), Wait);
+        Assert.Equal(3, Assert.Single(watcher.Events.OfType<ReceiptsMoved>()).Cursors.Count); // the view got them as one event
+        Assert.Equal(["nia", "oz", "小鹏"], cut.Find(".msg-seen").GetAttribute("title")!.Split(", ").Order());
     }
 }

@@ -86,6 +86,13 @@ public sealed record PinChanged(long Room, long MessageId, long EventId, UserRef
 /// </summary>
 public sealed record ReadReceipt(long Room, UserRef User, long LastReadId) : ChatEvent(Room);
 
+/// <summary>
+/// Several members' read positions in a room moved within one short window (<see cref="Conversations.ReadReceipts"/>
+/// gathers them): one event for all, so a room of N attentive viewers costs N deliveries per window instead of one
+/// delivery to every viewer for each viewer's move (N²). Each member appears once, with their furthest position.
+/// </summary>
+public sealed record ReceiptsMoved(long Room, IReadOnlyList<Conversations.ReceiptCursor> Cursors) : ChatEvent(Room);
+
 public static class ChatEvents
 {
     /// <summary>The id that orders a stored event in its room; 0 for events that are not stored.</summary>

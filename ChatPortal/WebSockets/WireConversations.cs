@@ -69,7 +69,7 @@ internal sealed record ReceiptFrame(long RoomId, WireUser User, long LastReadId)
 
 internal sealed record WireCursor(WireUser User, long LastReadId);
 
-/// <summary>Reply to <c>receipts</c>: how far each member has read.</summary>
+/// <summary>Reply to <c>receipts</c>: how far each member has read; without reply_to, several members' moves announced together.</summary>
 internal sealed record ReceiptsFrame(JsonElement? ReplyTo, long RoomId, List<WireCursor> Cursors)
 {
     [JsonPropertyOrder(-1)] public string Type => "receipts";

@@ -112,6 +112,9 @@ public sealed class V1WireFormat(IOptions<PortalOptions> portal, Profiles.Profil
             ReactionChanged r => PlainWireFormat.Json(new ReactionFrame(r.RoomId, r.EventId, r.MessageId, User(r.User), r.Emoji, r.Added,
                 WireConversations.Reactions(this, r.Reactions)), c.ReactionFrame),
             ReadReceipt r => PlainWireFormat.Json(new ReceiptFrame(r.RoomId, User(r.User), r.LastReadId), c.ReceiptFrame),
+            // Several members' moves gathered in one window: one frame, the shape of the reply to `receipts` without reply_to.
+            ReceiptsMoved r => PlainWireFormat.Json(new ReceiptsFrame(null, r.RoomId, [.. r.Cursors.Select(x => new WireCursor(User(x.User), x.LastReadId))]),
+                c.ReceiptsFrame),
             PinChanged p => PlainWireFormat.Json(new PinFrame(p.RoomId, p.EventId, p.MessageId, User(p.By), p.Pinned), c.PinFrame),
             SavedChanged s => PlainWireFormat.Json(new SavedChangedFrame(s.MessageId, s.MessageRoomId, s.Saved), c.SavedChangedFrame),
             ThreadFollowChanged t => PlainWireFormat.Json(new FollowChangedFrame(t.ThreadId, t.ThreadRoomId, t.Following), c.FollowChangedFrame),

@@ -9,13 +9,24 @@ public sealed record ReceiptCursor(UserRef User, long LastReadId);
 
 /// <summary>
 /// Read receipts from the one read cursor each member has per room (<see cref="RoomMember.LastReadMessageId"/>,
-/// which unread counts already use): moving it tells the room (<see cref="ReadReceipt"/>, through the fan-out and
-/// to every node), and the room's cursors give ✓✓ in direct conversations and "seen by N" in rooms. Storage is one
-/// row per member and room, whatever the number of messages. A user who opts out is never announced nor listed.
+/// which unread counts already use): moving it tells the room (through the fan-out and to every node), and the
+/// room's cursors give ✓✓ in direct conversations and "seen by N" in rooms. Storage is one row per member and room,
+/// whatever the number of messages. A user who opts out is never announced nor listed.
+/// The moves of one room are announced together, <see cref="AnnounceWindow"/> after the first of them: one move alone
+/// as a <see cref="ReadReceipt"/>, several as one <see cref="ReceiptsMoved"/> (each member once, at their furthest).
+/// Every attentive viewer moves their cursor when a message arrives, so announcing each move to everyone would cost
+/// N² deliveries per message in a room of N viewers; gathered, it is N per window.
 /// </summary>
 public sealed class ReadReceipts(RoomDirectory rooms, IChatBackplane backplane, IDbContextFactory<ChatDbContext> dbFactory,
     TimeProvider time)
 {
+    /// <summary>How long the moves of a room are gathered before they are announced (a ✓✓ shows this much later).</summary>
+    internal TimeSpan AnnounceWindow { get; set; } = TimeSpan.FromMilliseconds(300);
+
+    private readonly Lock _pendingGate = new();
+    private Dictionary<long, Dictionary<long, ReceiptCursor>> _pending = [];
+    private bool _announceScheduled;
+
     // Opt-outs are read on every cursor move: cached per node (a change on another node is seen within a minute).
     private readonly ConcurrentDictionary<long, (bool Hidden, DateTimeOffset At)> _hidden = new();
     private static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(1);
@@ -27,7 +38,40 @@ public sealed class ReadReceipts(RoomDirectory rooms, IChatBackplane backplane, 
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var moved = await db.RoomMembers.Where(m => m.RoomId == roomId && m.UserId == user.Id && m.LastReadMessageId < messageId)
             .ExecuteUpdateAsync(s => s.SetProperty(m => m.LastReadMessageId, messageId), ct);
-        if (moved > 0 && !await IsHiddenAsync(user.Id, ct)) backplane.Publish(new ReadReceipt(roomId, user, messageId));
+        if (moved > 0 && !await IsHiddenAsync(user.Id, ct)) Announce(roomId, user, messageId);
+    }
+
+    private void Announce(long roomId, UserRef user, long messageId)
+    {
+        lock (_pendingGate)
+        {
+            if (!_pending.TryGetValue(roomId, out var room)) _pending[roomId] = room = [];
+            if (!room.TryGetValue(user.Id, out var had) || had.LastReadId < messageId) room[user.Id] = new ReceiptCursor(user, messageId);
+            if (_announceScheduled) return;
+            _announceScheduled = true;
+        }
+        _ = AnnounceLaterAsync();
+    }
+
+    private async Task AnnounceLaterAsync()
+    {
+        // Real time, not the injected clock: a test's frozen clock must not hold receipts back forever.
+        await Task.Delay(AnnounceWindow).ConfigureAwait(false);
+        Dictionary<long, Dictionary<long, ReceiptCursor>> due;
+        lock (_pendingGate)
+        {
+            (due, _pending) = (_pending, []);
+            _announceScheduled = false;
+        }
+        foreach (var (roomId, cursors) in due)
+        {
+            if (cursors.Count == 1)
+            {
+                var c = cursors.Values.First();
+                backplane.Publish(new ReadReceipt(roomId, c.User, c.LastReadId));
+            }
+            else backplane.Publish(new ReceiptsMoved(roomId, [.. cursors.Values.OrderBy(c => c.LastReadId)]));
+        }
     }
 
     /// <summary>
