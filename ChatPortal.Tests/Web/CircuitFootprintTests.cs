@@ -1,3 +1,4 @@
+using System.Globalization;
 using Bunit;
 using ChatPortal.Components.Chat;
 using ChatPortal.Components.Layout;
@@ -50,6 +51,36 @@ public sealed class CircuitFootprintTests
         cut.WaitForAssertion(() => Assert.Equal("true", cut.Find("#room-mute").GetAttribute("aria-pressed")), Wait);
         cut.Find("#pins-toggle").Click();
         cut.WaitForAssertion(() => Assert.NotNull(cut.Find("#pins-panel")), Wait);
+    }
+
+    /// <summary>A message row's button texts are looked up once per language for all circuits, and each view still gets its own language.</summary>
+    [Fact]
+    public async Task Message_row_texts_are_shared_per_language_and_each_view_shows_its_own()
+    {
+        var before = CultureInfo.CurrentUICulture;
+        try
+        {
+            static string[] Titles(IRenderedComponent<RoomPage> cut) =>
+                [.. cut.Find(".msg").QuerySelectorAll(".msg-action").Select(b => b.GetAttribute("title")!)];
+            async Task<string[]> RowTitlesIn(string culture, string user)
+            {
+                await using var h = await ComponentHarness.StartAsync(user);
+                var lobby = await h.LobbyAsync();
+                await h.Core.Commands.PostAsync(h.Me, lobby.Id, "你好 hello");
+                CultureInfo.CurrentUICulture = CultureInfo.GetCultureInfo(culture);
+                var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+                cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".msg")), Wait);
+                return Titles(cut);
+            }
+
+            Assert.Equal(["回复", "在话题中回复", "添加表情回应", "置顶"], (await RowTitlesIn("zh-CN", "ada"))[..4]);
+            Assert.Equal(["Reply", "Reply in thread", "Add reaction", "Pin", "Save for later", "Edit", "Delete"], await RowTitlesIn("en", "bo"));
+            Assert.Equal("回复", (await RowTitlesIn("zh-CN", "cy"))[0]);
+        }
+        finally
+        {
+            CultureInfo.CurrentUICulture = before;
+        }
     }
 
     [Theory]

@@ -231,6 +231,37 @@ public sealed class RoomViewTests
         Assert.Empty(cut.FindAll("#no-direct"));
     }
 
+    /// <summary>
+    /// A message in the room on screen changes nothing in the drawer (no unread count there), so the drawer does not
+    /// render for it: in a busy room that was a render of the whole drawer per message per tab. Elsewhere it still counts.
+    /// </summary>
+    [Fact]
+    public async Task The_drawer_does_not_render_for_messages_in_the_room_on_screen_and_still_counts_other_rooms()
+    {
+        await using var h = await ComponentHarness.StartAsync("lin");
+        var lobby = await h.LobbyAsync();
+        var mo = await h.Core.CreateUserAsync("mo");
+        await h.Core.Rooms.EnsureMemberAsync(lobby.Id, mo);
+        var other = await h.Core.CreateRoomAsync("other", false, h.Me, mo);
+        var nav = h.Context.Render<ChatNav>();
+        nav.WaitForAssertion(() => Assert.NotNull(nav.Find("[data-room='other']")), Wait);
+        var page = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        page.WaitForAssertion(() => Assert.NotNull(page.Find("#composer")), Wait);
+        await h.Core.PostAsync(mo, lobby, "warm-up");
+        page.WaitForAssertion(() => Assert.Contains("warm-up", page.Markup, StringComparison.Ordinal), Wait);
+        await Task.Delay(300);
+
+        var navRenders = nav.RenderCount;
+        for (var i = 0; i < 5; i++) await h.Core.PostAsync(mo, lobby, $"here {i}");
+        page.WaitForAssertion(() => Assert.Contains("here 4", page.Markup, StringComparison.Ordinal), Wait);
+        await Task.Delay(300);
+        Assert.Equal(navRenders, nav.RenderCount);
+        Assert.Null(nav.Find("[data-room='lobby']").QuerySelector(".unread-badge"));
+
+        await h.Core.PostAsync(mo, other, "elsewhere");
+        nav.WaitForAssertion(() => Assert.Equal("1", nav.Find("[data-room='other'] .unread-badge").TextContent.Trim()), Wait);
+    }
+
     [Fact]
     public async Task A_direct_message_whose_room_event_was_missed_is_counted_once_from_its_notice()
     {
