@@ -64,6 +64,45 @@ public sealed class ClusterCoreTests(PostgresFixture pg)
         Assert.Equal(2 * each, onB.Events.OfType<MessagePosted>().Count());
     }
 
+    /// <summary>
+    /// Read positions are stored in PostgreSQL by the batched cursor writer (one transaction for the moves that come
+    /// together), and the other node hears the moves gathered into one event.
+    /// </summary>
+    [Fact]
+    public async Task Read_positions_are_stored_in_postgres_together_and_the_other_node_hears_them_as_one_event()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var db = await pg.Server.CreateDatabaseAsync("reads");
+        await using var a = await ClusterNode.StartAsync("a", db, redis.Configuration);
+        await using var b = await ClusterNode.StartAsync("b", db, redis.Configuration);
+        var room = await a.CreateRoomAsync("reads");
+        var ann = await a.CreateUserAsync("ann");
+        var rooms = a.Services.GetRequiredService<ChatRooms>();
+        var readers = new List<UserRef>();
+        for (var i = 0; i < 8; i++)
+        {
+            var u = await a.CreateUserAsync($"读者{i}");
+            await rooms.EnsureMemberAsync(room.Id, u);
+            readers.Add(u);
+        }
+        await rooms.EnsureMemberAsync(room.Id, ann);
+        var first = (await a.Commands.PostAsync(ann, room.Id, "one")).Value!;
+        var second = (await a.Commands.PostAsync(ann, room.Id, "two")).Value!;
+        var onB = new RecordingSubscriber();
+        using var subB = b.Fanout.SubscribeRoom(room.Id, onB);
+        var receipts = a.Services.GetRequiredService<ChatPortal.Chat.Conversations.ReadReceipts>();
+
+        await Task.WhenAll(readers.Select(r => receipts.MarkReadAsync(r, room.Id, second.Id)));
+        await Task.WhenAll(readers.Select(r => receipts.MarkReadAsync(r, room.Id, first.Id))); // never backwards
+
+        var stored = (await b.Services.GetRequiredService<ChatPortal.Chat.Conversations.ReadReceipts>().CursorsAsync(ann, room.Id)).Value!;
+        Assert.Equal(readers.Select(r => (r.Id, second.Id)).Order(), stored.Select(c => (c.User.Id, c.LastReadId)).Order());
+        await b.WaitUntilAsync(() => onB.Events.OfType<ReceiptsMoved>().SelectMany(e => e.Cursors).Select(c => c.User.Id)
+            .Concat(onB.Events.OfType<ReadReceipt>().Select(r => r.User.Id)).Distinct().Count() == readers.Count, "node b hears every reader");
+        Assert.NotEmpty(onB.Events.OfType<ReceiptsMoved>());
+        Assert.All(onB.Events.OfType<ReceiptsMoved>().SelectMany(e => e.Cursors), c => Assert.Equal(second.Id, c.LastReadId));
+    }
+
     [Fact]
     public async Task Catch_up_after_id_N_on_either_node_misses_nothing_while_both_nodes_write()
     {
