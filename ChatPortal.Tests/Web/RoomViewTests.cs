@@ -262,6 +262,44 @@ public sealed class RoomViewTests
         nav.WaitForAssertion(() => Assert.Equal("1", nav.Find("[data-room='other'] .unread-badge").TextContent.Trim()), Wait);
     }
 
+    /// <summary>
+    /// A new message renders its own row: the rows on screen keep their markup and their buttons' handlers. Before, the
+    /// view rebuilt every row per message and replaced each button's handler (a new closure per render), so every
+    /// viewer's work and render batch grew with the rows shown (up to 600) — the bulk of 1,000 viewers' cost per message.
+    /// </summary>
+    [Fact]
+    public async Task A_new_message_renders_its_own_row_and_the_rows_on_screen_keep_their_handlers()
+    {
+        await using var h = await ComponentHarness.StartAsync("uma");
+        var lobby = await h.LobbyAsync();
+        var mo = await h.Core.CreateUserAsync("mo");
+        await h.Core.Rooms.EnsureMemberAsync(lobby.Id, mo);
+        for (var i = 0; i < 4; i++) await h.Core.PostAsync(mo, lobby, $"old {i}");
+        var mine = (await h.Core.Commands.PostAsync(h.Me, lobby.Id, "mine")).Value!;
+        var page = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        page.WaitForAssertion(() => Assert.Equal(5, page.FindAll(".msg").Count), Wait);
+        string[] Handlers() => [.. page.FindAll(".msg button.msg-action").Select(b => b.GetAttribute("blazor:onclick") ?? "none")];
+        var before = Handlers();
+        Assert.Equal(4 * 5 + 7, before.Length); // mo's rows: reply, thread, react, pin, save; mine adds edit and delete
+        Assert.DoesNotContain("none", before);
+
+        await h.Core.PostAsync(mo, lobby, "new one");
+        page.WaitForAssertion(() => Assert.Equal(6, page.FindAll(".msg").Count), Wait);
+        await Task.Delay(200);
+        Assert.Equal(before, Handlers()[..before.Length]);
+
+        // A row still follows its own message (a reaction) and the view's state for it (the edit box), and only it changes.
+        Assert.True((await h.Core.Services.GetRequiredService<ChatPortal.Chat.Conversations.ChatReactions>().ReactAsync(mo, mine.Id, "🎉")).Ok);
+        page.WaitForAssertion(() => Assert.NotNull(page.Find($".msg[data-id='{mine.Id}'] .reaction[data-emoji='🎉']")), Wait);
+        Assert.Equal(before[..20], Handlers()[..20]);
+        page.Find($".msg[data-id='{mine.Id}'] .msg-edit").Click();
+        page.WaitForAssertion(() => Assert.NotNull(page.Find($".msg[data-id='{mine.Id}'] #edit-input")), Wait);
+        page.Find("#edit-input").Input("mine, edited");
+        page.Find("#edit-save").Click();
+        page.WaitForAssertion(() => Assert.Equal("mine, edited", page.Find($".msg[data-id='{mine.Id}'] .msg-text").TextContent), Wait);
+        Assert.Equal(before[..20], Handlers()[..20]);
+    }
+
     [Fact]
     public async Task A_direct_message_whose_room_event_was_missed_is_counted_once_from_its_notice()
     {

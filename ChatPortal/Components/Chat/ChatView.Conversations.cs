@@ -66,7 +66,7 @@ public sealed partial class ChatView
         if (held >= 0) _missedPosts[held] = change(_missedPosts[held]);
     }
 
-    private async Task ReactAsync(ChatMessage m, string emoji, bool add)
+    internal async Task ReactAsync(ChatMessage m, string emoji, bool add)
     {
         _reactingId = null;
         var result = await Reactions.ReactAsync(Me, m.Id, emoji, add);
@@ -74,7 +74,7 @@ public sealed partial class ChatView
         else ShowError(ChatErrors.Describe(L, result.Error!));
     }
 
-    private async Task PinAsync(ChatMessage m)
+    internal async Task PinAsync(ChatMessage m)
     {
         var pin = !m.Pinned;
         var result = await Reactions.PinAsync(Me, m.Id, pin);
@@ -87,7 +87,7 @@ public sealed partial class ChatView
         if (_panel == SidePanel.Pins) await LoadPanelAsync();
     }
 
-    private async Task SaveAsync(ChatMessage m)
+    internal async Task SaveAsync(ChatMessage m)
     {
         var result = await Saved.SaveAsync(Me, m.Id);
         ShowError(result.Ok ? L["Saved. Find it under Saved messages."] : ChatErrors.Describe(L, result.Error!));
@@ -150,7 +150,7 @@ public sealed partial class ChatView
     }
 
     /// <summary>"who reacted": the names (the first ones), and how many more.</summary>
-    private string WhoReacted(ReactionSummary r)
+    internal string WhoReacted(ReactionSummary r)
     {
         var names = string.Join(", ", r.Users.Select(u => u.Id == Me.Id ? L["you"].Value : u.Name));
         var more = r.Count - r.Users.Count;
@@ -185,7 +185,7 @@ public sealed partial class ChatView
             Update(rootId, m => m with { Thread = new ThreadSummary((m.Thread?.Replies ?? 0) + 1, reply.CreatedAt) });
     }
 
-    private async Task OpenThreadAsync(long rootId)
+    internal async Task OpenThreadAsync(long rootId)
     {
         var thread = await Threads.ThreadAsync(Me, rootId);
         if (!thread.Ok)

@@ -40,9 +40,11 @@ public sealed class ViewerClock(IHttpContextAccessor http, UserTimeZones zones, 
     public string Short(DateTimeOffset t)
     {
         var local = ToLocal(t);
-        var today = ToLocal(time.GetUtcNow()).Date;
-        return local.ToString(local.Date == today ? "HH:mm" : "yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
+        return local.ToString(local.Date == Today ? "HH:mm" : "yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
     }
+
+    /// <summary>Today's date in the reader's zone (a message row renders again when it changes: "HH:mm" becomes a date).</summary>
+    public DateTime Today => ToLocal(time.GetUtcNow()).Date;
 
     public string Full(DateTimeOffset t) => ToLocal(t).ToString("yyyy-MM-dd HH:mm:ss zzz", CultureInfo.InvariantCulture);
 
