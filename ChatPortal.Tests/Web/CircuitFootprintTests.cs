@@ -53,6 +53,44 @@ public sealed class CircuitFootprintTests
         cut.WaitForAssertion(() => Assert.NotNull(cut.Find("#pins-panel")), Wait);
     }
 
+    /// <summary>
+    /// The drawer's links are markup, not MudNavLinks (three components per room in every circuit, four with an unread
+    /// chip): same classes, the unread chip still counts, and "active" still follows the page.
+    /// </summary>
+    [Fact]
+    public async Task The_drawer_links_are_markup_and_still_show_unread_counts_and_the_active_room()
+    {
+        await using var h = await ComponentHarness.StartAsync("nia");
+        var lobby = await h.LobbyAsync();
+        var mo = await h.Core.CreateUserAsync("mo");
+        await h.Core.Rooms.EnsureMemberAsync(lobby.Id, mo);
+        var other = await h.Core.CreateRoomAsync("other", true, h.Me, mo);
+        await h.Core.PostAsync(mo, other, "hi");
+        var nav = h.Context.Render<ChatNav>();
+        nav.WaitForAssertion(() => Assert.Equal("1", nav.Find("[data-room='other'] .mud-chip.unread-badge").TextContent), Wait);
+
+        Assert.Empty(nav.FindComponents<MudNavLink>());
+        Assert.Empty(nav.FindComponents<Microsoft.AspNetCore.Components.Routing.NavLink>());
+        Assert.Empty(nav.FindComponents<MudIcon>());
+        Assert.Empty(nav.FindComponents<MudChip<string>>());
+        var link = nav.Find("a[data-room='other']");
+        Assert.Equal("/rooms/other", link.GetAttribute("href"));
+        Assert.Equal("mud-nav-item", link.ParentElement!.ClassName!.Trim());
+        Assert.NotNull(link.QuerySelector("svg.mud-nav-link-icon path"));
+        Assert.DoesNotContain("active", link.ClassList);
+
+        var navigation = h.Context.Services.GetRequiredService<Microsoft.AspNetCore.Components.NavigationManager>();
+        navigation.NavigateTo("/rooms/other");
+        nav.WaitForAssertion(() => Assert.Contains("active", nav.Find("a[data-room='other']").ClassList), Wait);
+        Assert.DoesNotContain("active", nav.Find("a[data-room='lobby']").ClassList);
+        navigation.NavigateTo("/browse");
+        nav.WaitForAssertion(() => Assert.Contains("active", nav.Find("#browse-rooms").ClassList), Wait);
+        Assert.DoesNotContain("active", nav.Find("a[data-room='other']").ClassList);
+        navigation.NavigateTo("/rooms/other-place"); // a prefix of the text, not of the path
+        nav.WaitForAssertion(() => Assert.DoesNotContain("active", nav.Find("#browse-rooms").ClassList), Wait);
+        Assert.DoesNotContain("active", nav.Find("a[data-room='other']").ClassList);
+    }
+
     /// <summary>A message row's button texts are looked up once per language for all circuits, and each view still gets its own language.</summary>
     [Fact]
     public async Task Message_row_texts_are_shared_per_language_and_each_view_shows_its_own()

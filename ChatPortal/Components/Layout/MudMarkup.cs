@@ -17,6 +17,16 @@ public static class MudMarkup
     public static MarkupString Svg(string icon, string size = "medium") => Svgs.GetOrAdd((icon, size), k => new MarkupString(
         $"<svg class=\"mud-icon-root mud-svg-icon mud-icon-size-{k.Size}\" focusable=\"false\" viewBox=\"0 0 24 24\" aria-hidden=\"true\" role=\"img\">{k.Icon}</svg>"));
 
+    private static readonly ConcurrentDictionary<string, MarkupString> NavIcons = new();
+
+    /// <summary>The icon a MudNavLink renders before its text.</summary>
+    public static MarkupString NavIcon(string icon) => NavIcons.GetOrAdd(icon, i => new MarkupString(
+        $"<svg class=\"mud-icon-root mud-icon-default mud-svg-icon mud-icon-size-medium mud-nav-link-icon mud-nav-link-icon-default\" focusable=\"false\" viewBox=\"0 0 24 24\" aria-hidden=\"true\" role=\"img\">{i}</svg>"));
+
+    /// <summary>A small filled MudChip (<paramref name="color"/>: default, primary, secondary…) showing a count.</summary>
+    public static MarkupString CountChip(int count, string color, string cssClass) => new(
+        $"<div class=\"mud-chip-container\"><div class=\"mud-chip mud-chip-filled mud-chip-size-small mud-chip-color-{color} {cssClass}\" tabindex=\"-1\"><span class=\"mud-chip-content\">{(count > 99 ? "99+" : count.ToString(System.Globalization.CultureInfo.InvariantCulture))}</span></div></div>");
+
     /// <summary>MudIconButton's classes, Color.Inherit.</summary>
     public const string InheritIconButton = "mud-button-root mud-icon-button mud-inherit-text hover:mud-inherit-hover mud-ripple mud-ripple-icon";
     /// <summary>MudIconButton's classes, Color.Default, Size.Small.</summary>
