@@ -62,6 +62,29 @@ public sealed class PolishBrowserTests(BrowserFixture browser) : IClassFixture<B
         await bob.ClickAsync("#drawer-toggle");
         await Expect(lobbyLink).Not.ToBeInViewportAsync();
         await Expect(bob.Locator("#composer-input")).ToBeVisibleAsync();
+        // Open, it lays a dark overlay over the page beside it: a tap there closes it.
+        await Expect(bob.Locator("#drawer-overlay")).ToBeHiddenAsync();
+        await bob.ClickAsync("#drawer-toggle");
+        await Expect(lobbyLink).ToBeInViewportAsync();
+        await Expect(bob.Locator("#drawer-overlay")).ToBeVisibleAsync();
+        await bob.Locator("#drawer-overlay").ClickAsync(new() { Position = new() { X = 360, Y = 500 } });
+        await Expect(lobbyLink).Not.ToBeInViewportAsync();
+        await Expect(bob.Locator("#drawer-overlay")).ToBeHiddenAsync();
+
+        // Wide screen: the drawer starts open beside the page, no overlay; the menu button closes it and the page
+        // takes the width, pressed again it opens it.
+        var aliceLobby = alice.Locator("[data-room='lobby']");
+        await Expect(aliceLobby).ToBeInViewportAsync();
+        await Expect(alice.Locator("#drawer-overlay")).ToBeHiddenAsync();
+        static string PageLeft() => "() => Math.round(document.querySelector('.main-content').getBoundingClientRect().left)";
+        Assert.True(await alice.EvaluateAsync<int>(PageLeft()) >= 200, "the page is not beside the open drawer");
+        await alice.ClickAsync("#drawer-toggle");
+        await Expect(aliceLobby).Not.ToBeInViewportAsync();
+        await alice.WaitForFunctionAsync(PageLeft() + " === 0");
+        await Expect(alice.Locator("#drawer-overlay")).ToBeHiddenAsync();
+        await alice.ClickAsync("#drawer-toggle");
+        await Expect(aliceLobby).ToBeInViewportAsync();
+        await alice.WaitForFunctionAsync(PageLeft() + " >= 200");
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using ChatPortal.Components.Chat;
 using ChatPortal.Components.Layout;
 using ChatPortal.Chat;
 using ChatPortal.Chat.Conversations;
+using Microsoft.AspNetCore.Components;
 using Microsoft.Extensions.DependencyInjection;
 using MudBlazor;
 
@@ -89,6 +90,95 @@ public sealed class CircuitFootprintTests
         navigation.NavigateTo("/rooms/other-place"); // a prefix of the text, not of the path
         nav.WaitForAssertion(() => Assert.DoesNotContain("active", nav.Find("#browse-rooms").ClassList), Wait);
         Assert.DoesNotContain("active", nav.Find("a[data-room='other']").ClassList);
+    }
+
+    /// <summary>
+    /// The chat layout is MudLayout's, MudAppBar's, MudDrawer's and MudMainContent's markup, not those components (each
+    /// was state, two render trees and cascading values per circuit; the drawer also a browser-viewport subscription).
+    /// The menu button flips the drawer on whichever screen shows it; on a narrow screen a tap on the overlay or a
+    /// followed link closes it, on a wide one the drawer stays as the user left it.
+    /// </summary>
+    [Fact]
+    public async Task The_layout_is_markup_and_the_menu_overlay_and_navigation_move_the_drawer()
+    {
+        await using var h = await ComponentHarness.StartAsync("uma");
+        await h.LobbyAsync();
+        h.Context.JSInterop.Mode = JSRuntimeMode.Loose;
+        RenderFragment body = b => b.AddMarkupContent(0, "<p id=\"page-body\">page</p>");
+        var cut = h.Context.Render<MainLayout>(p => p.Add(x => x.Body, body));
+        cut.WaitForAssertion(() => Assert.NotNull(cut.Find("#drawer a[data-room='lobby']")), Wait);
+
+        Assert.Empty(cut.FindComponents<MudLayout>());
+        Assert.Empty(cut.FindComponents<MudAppBar>());
+        Assert.Empty(cut.FindComponents<MudDrawer>());
+        Assert.Empty(cut.FindComponents<MudMainContent>());
+        Assert.Empty(cut.FindComponents<MudOverlay>());
+        Assert.NotNull(cut.Find("header.mud-appbar.mud-appbar-dense.mud-appbar-fixed-top > .mud-toolbar.mud-toolbar-appbar #drawer-toggle"));
+        Assert.NotNull(cut.Find(".mud-main-content > #page-body"));
+        Assert.Equal("uma", cut.Find("#current-user").TextContent);
+
+        string[] Layout() => [.. cut.Find(".chat-layout").ClassList];
+        // Wide: open beside the page (MudBlazor's class moves the page aside); narrow: closed.
+        Assert.Contains("mud-drawer-open-responsive-md-left", Layout());
+        Assert.DoesNotContain("drawer-closed-wide", Layout());
+        Assert.DoesNotContain("drawer-open-narrow", Layout());
+
+        cut.Find("#drawer-toggle").Click();
+        Assert.Contains("drawer-closed-wide", Layout());
+        Assert.DoesNotContain("mud-drawer-open-responsive-md-left", Layout());
+        Assert.Contains("drawer-open-narrow", Layout());
+
+        // A tap on the overlay (shown on narrow screens only) closes the narrow drawer, not the wide one's state.
+        cut.Find("#drawer-overlay").Click();
+        Assert.DoesNotContain("drawer-open-narrow", Layout());
+        Assert.Contains("drawer-closed-wide", Layout());
+
+        cut.Find("#drawer-toggle").Click();
+        Assert.Contains("drawer-open-narrow", Layout());
+        Assert.Contains("mud-drawer-open-responsive-md-left", Layout());
+
+        // Following a link closes the narrow drawer; the wide one stays open.
+        h.Context.Services.GetRequiredService<Microsoft.AspNetCore.Components.NavigationManager>().NavigateTo("/browse");
+        cut.WaitForAssertion(() => Assert.DoesNotContain("drawer-open-narrow", Layout()), Wait);
+        Assert.Contains("mud-drawer-open-responsive-md-left", Layout());
+    }
+
+    /// <summary>
+    /// The room view renders for every message; its composer and room menu, handed the same room, user, list and quote,
+    /// do not render for that (StableComponentBase): each render was a second copy of their trees in every circuit and
+    /// a database read for the mute notice. Their own changes, and a changed parameter, still render.
+    /// </summary>
+    [Fact]
+    public async Task The_composer_and_the_room_menu_do_not_render_for_other_peoples_messages_but_still_for_their_own_changes()
+    {
+        await using var h = await ComponentHarness.StartAsync("vic");
+        var lobby = await h.LobbyAsync();
+        var wes = await h.Core.CreateUserAsync("wes");
+        await h.Core.Rooms.EnsureMemberAsync(lobby.Id, wes);
+        var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
+        cut.WaitForAssertion(() => cut.Find("#composer-input"), Wait);
+        var composer = cut.FindComponent<Composer>();
+        var menu = cut.FindComponent<RoomMenu>();
+        var view = cut.FindComponent<ChatView>();
+        var (composerRenders, menuRenders, viewRenders) = (composer.RenderCount, menu.RenderCount, view.RenderCount);
+
+        for (var i = 0; i < 3; i++) await h.Core.PostAsync(wes, lobby, $"message {i}");
+        cut.WaitForAssertion(() => Assert.Equal(3, cut.FindAll(".msg").Count), Wait);
+        Assert.True(view.RenderCount > viewRenders);
+        Assert.Equal(composerRenders, composer.RenderCount);
+        Assert.Equal(menuRenders, menu.RenderCount);
+
+        // Their own changes render: "@" in the composer offers people, the menu's mute button flips.
+        cut.Find("#composer-input").Input("@we");
+        cut.WaitForAssertion(() => Assert.NotNull(cut.Find("#mention-menu [data-user='wes']")), Wait);
+        cut.Find("#room-mute").Click();
+        cut.WaitForAssertion(() => Assert.Equal("true", cut.Find("#room-mute").GetAttribute("aria-pressed")), Wait);
+
+        // A changed parameter renders: a quote-reply reaches the composer (its next message quotes it).
+        var renders = composer.RenderCount;
+        cut.Find(".msg .msg-quote").Act();
+        cut.WaitForAssertion(() => Assert.NotNull(cut.Find("#composer-quote")), Wait);
+        cut.WaitForAssertion(() => Assert.True(composer.RenderCount > renders), Wait);
     }
 
     /// <summary>A message row's button texts are looked up once per language for all circuits, and each view still gets its own language.</summary>
