@@ -33,20 +33,20 @@ public sealed class ConversationViewTests
         Assert.DoesNotContain("reaction-mine", chip.ClassList);
 
         // Clicking the chip adds mine; the title names me too.
-        await cut.InvokeAsync(() => cut.Find(".reaction").Click());
+        await cut.InvokeAsync(() => cut.Find(".reaction").Act());
         cut.WaitForAssertion(() => Assert.Equal("🎉 2", cut.Find(".reaction").TextContent.Trim()), Wait);
         Assert.Contains("reaction-mine", cut.Find(".reaction").ClassList);
         Assert.Equal("bob, you reacted with 🎉", cut.Find(".reaction").GetAttribute("title"));
         Assert.Equal(2, await h.Core.WithDbAsync(db => db.Reactions.CountAsync(r => r.MessageId == m.Id)));
 
         // The picker: the quick row adds a second emoji.
-        await cut.InvokeAsync(() => cut.Find(".msg-react").Click());
+        await cut.InvokeAsync(() => cut.Find(".msg-react").Act());
         await cut.InvokeAsync(() => cut.FindAll(".quick-reaction").Single(b => b.TextContent == "👍").Click());
         cut.WaitForAssertion(() => Assert.Equal(["🎉", "👍"], cut.FindAll(".reaction").Select(r => r.GetAttribute("data-emoji"))), Wait);
         Assert.Empty(cut.FindAll("#reaction-picker"));
 
         // Clicking my chip again takes mine back.
-        await cut.InvokeAsync(() => cut.FindAll(".reaction").Single(r => r.GetAttribute("data-emoji") == "👍").Click());
+        await cut.InvokeAsync(() => cut.FindAll(".reaction").Single(r => r.GetAttribute("data-emoji") == "👍").Act());
         cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".reaction")), Wait);
     }
 
@@ -60,7 +60,7 @@ public sealed class ConversationViewTests
         var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
         cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".msg")), Wait);
 
-        await cut.InvokeAsync(() => cut.Find(".msg-pin").Click());
+        await cut.InvokeAsync(() => cut.Find(".msg-pin").Act());
         cut.WaitForAssertion(() => Assert.NotNull(cut.Find(".msg .msg-pinned")), Wait);
         await cut.InvokeAsync(() => cut.Find("#pins-toggle").Click());
         cut.WaitForAssertion(() => Assert.Equal("pin worthy", cut.Find("#pins-panel .panel-text").TextContent), Wait);
@@ -71,7 +71,7 @@ public sealed class ConversationViewTests
         cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("#pins-panel .panel-item")), Wait);
         Assert.Single(cut.FindAll(".msg")); // no message was posted for either change
 
-        await cut.InvokeAsync(() => cut.Find(".msg-save").Click());
+        await cut.InvokeAsync(() => cut.Find(".msg-save").Act());
         await cut.InvokeAsync(() => cut.Find("#saved-toggle").Click());
         cut.WaitForAssertion(() => Assert.Equal("pin worthy", cut.Find("#saved-panel .panel-text").TextContent), Wait);
         await cut.InvokeAsync(() => cut.Find("#saved-panel .panel-unsave").Click());
@@ -90,7 +90,7 @@ public sealed class ConversationViewTests
         var emoji = Enumerable.Range(0, 50).Select(i => char.ConvertFromUtf32(0x1F400 + i));
         foreach (var e in emoji) Assert.True((await h.Core.Services.GetRequiredService<ChatReactions>().ReactAsync(h.Me, m.Id, e)).Ok);
         cut.WaitForAssertion(() => Assert.Equal(50, cut.FindAll(".reaction").Count), Wait);
-        await cut.InvokeAsync(() => cut.Find(".msg-react").Click());
+        await cut.InvokeAsync(() => cut.Find(".msg-react").Act());
         await cut.InvokeAsync(() => cut.FindAll(".quick-reaction").Single(b => b.TextContent == "🙏").Click());
         cut.WaitForAssertion(() => Assert.Contains(cut.FindAll(".notice"), n => n.TextContent.Contains("50 different reactions")), Wait);
         Assert.Equal(50, cut.FindAll(".reaction").Count);
@@ -113,7 +113,7 @@ public sealed class ConversationViewTests
         cut.WaitForAssertion(() => Assert.Contains("1", cut.Find(".threads-badge").TextContent), Wait);
 
         // Opening the thread shows it, and reading it clears the unread count.
-        await cut.InvokeAsync(() => cut.Find(".msg-thread-summary").Click());
+        await cut.InvokeAsync(() => cut.Find(".msg-thread-summary").Act());
         cut.WaitForAssertion(() => Assert.Equal(["my question", "an answer"], cut.FindAll("#thread-panel .thread-item .msg-text").Select(e => e.TextContent)), Wait);
         Assert.Equal(0, Assert.Single(await h.Core.Services.GetRequiredService<ChatThreads>().ThreadsAsync(h.Me)).Unread);
 
@@ -127,7 +127,7 @@ public sealed class ConversationViewTests
         Assert.NotNull(cut.Find(".msg .msg-in-thread"));
 
         // A quote-reply from the room.
-        await cut.InvokeAsync(() => cut.FindAll(".msg")[0].QuerySelector(".msg-quote")!.Click());
+        await cut.InvokeAsync(() => cut.FindAll(".msg")[0].QuerySelector(".msg-quote")!.Act());
         Assert.Contains("my question", cut.Find("#composer-quote").TextContent);
         cut.Find("#composer-input").Input("quoting you");
         await cut.InvokeAsync(() => cut.FindComponent<Composer>().Instance.SendAsync());

@@ -37,7 +37,7 @@ public sealed class PersonalEventViewTests
         cut.WaitForAssertion(() => Assert.Single(cut.FindAll("#saved-panel .panel-item")), Wait);
 
         // The thread is open here with "Follow"; another tab follows it: "Unfollow", and the Threads view lists it.
-        await cut.InvokeAsync(() => cut.Find(".msg-thread").Click());
+        await cut.InvokeAsync(() => cut.Find(".msg-thread").Act());
         cut.WaitForAssertion(() => Assert.Equal("Follow", cut.Find("#thread-follow").TextContent.Trim()), Wait);
         Assert.True((await threads.FollowAsync(h.Me, m.Id)).Value);
         cut.WaitForAssertion(() => Assert.Equal("Unfollow", cut.Find("#thread-follow").TextContent.Trim()), Wait);

@@ -18,6 +18,8 @@ using MudBlazor.Services;
 
 using ChatPortal.Tests.Infrastructure;
 
+using ChatPortal.Tests.Web;
+
 namespace ChatPortal.Tests.Rich;
 
 /// <summary>bUnit over the real core (SQLite file): composer, unread badges, edit/delete, language.</summary>
@@ -196,7 +198,7 @@ public sealed class RichComponentTests : IAsyncLifetime
         Assert.Empty(cut.FindAll($"[data-id='{theirs.Id}'] .msg-delete"));
         Assert.Single(cut.FindAll($"[data-id='{theirs.Id}'] .msg-react"));
 
-        await cut.InvokeAsync(() => cut.Find($"[data-id='{mine.Id}'] .msg-edit").Click());
+        await cut.InvokeAsync(() => cut.Find($"[data-id='{mine.Id}'] .msg-edit").Act());
         await cut.InvokeAsync(() => cut.Find("#edit-input").Input("hello world"));
         await cut.InvokeAsync(() => cut.Find("#edit-save").Click());
         cut.WaitForAssertion(() => Assert.Contains("hello world", cut.Find($"[data-id='{mine.Id}'] .msg-text").TextContent));
@@ -204,7 +206,7 @@ public sealed class RichComponentTests : IAsyncLifetime
         var edited = await watcher.WaitForAsync<MessageEdited>(1);
         Assert.Equal("hello world", edited[0].Message.Text);
 
-        await cut.InvokeAsync(() => cut.Find($"[data-id='{mine.Id}'] .msg-delete").Click());
+        await cut.InvokeAsync(() => cut.Find($"[data-id='{mine.Id}'] .msg-delete").Act());
         cut.WaitForAssertion(() => Assert.Contains("Delete this message?", cut.Find(".msg-confirm").TextContent));
         await cut.InvokeAsync(() => cut.Find("#delete-confirm").Click());
         cut.WaitForAssertion(() => Assert.Contains("This message was removed.", cut.Find($"[data-id='{mine.Id}']").TextContent));
