@@ -1,4 +1,6 @@
 using System.Data.Common;
+using System.Runtime.CompilerServices;
+using Microsoft.Data.Sqlite;
 using ChatPortal.Chat;
 using ChatPortal.Cluster;
 using ChatPortal.Hosting;
@@ -58,26 +60,54 @@ public static class DataSetup
     }
 }
 
-/// <summary>Durable and patient SQLite connections: full fsync on commit, wait instead of failing on a lock.</summary>
+/// <summary>
+/// Durable and patient SQLite connections: full fsync on commit, wait instead of failing on a lock. The pragmas are
+/// settings of the SQLite handle, and the pool keeps handles open between uses: they run once per handle, not on every
+/// open (each query opens its context's connection; parsing three pragmas each time was a share of every read, issue 19).
+/// </summary>
 internal sealed class SqlitePragmas(int busyTimeoutMs = 5000) : DbConnectionInterceptor
 {
     private readonly string _pragmas = $"PRAGMA synchronous=FULL; PRAGMA busy_timeout={busyTimeoutMs}; PRAGMA foreign_keys=ON;";
+    private readonly ConditionalWeakTable<SQLitePCL.sqlite3, object> _set = new();
+    private static readonly object Set = new();
+    private long _runs;
 
     /// <summary>The statements every connection runs first.</summary>
     public string Sql => _pragmas;
 
+    /// <summary>How many times the pragmas ran (once per SQLite handle the pool opened).</summary>
+    public long Runs => Interlocked.Read(ref _runs);
+
     public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
     {
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = _pragmas;
-        cmd.ExecuteNonQuery();
+        if (AlreadySet(connection)) return;
+        using (var cmd = connection.CreateCommand())
+        {
+            cmd.CommandText = _pragmas;
+            cmd.ExecuteNonQuery();
+        }
+        Remember(connection);
     }
 
     public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData,
         CancellationToken cancellationToken = default)
     {
-        await using var cmd = connection.CreateCommand();
-        cmd.CommandText = _pragmas;
-        await cmd.ExecuteNonQueryAsync(cancellationToken);
+        if (AlreadySet(connection)) return;
+        await using (var cmd = connection.CreateCommand())
+        {
+            cmd.CommandText = _pragmas;
+            await cmd.ExecuteNonQueryAsync(cancellationToken);
+        }
+        Remember(connection);
+    }
+
+    // A handle is used by one open connection at a time, so checking and remembering need no lock of their own.
+    private bool AlreadySet(DbConnection connection) =>
+        connection is SqliteConnection { Handle: { } handle } && _set.TryGetValue(handle, out _);
+
+    private void Remember(DbConnection connection)
+    {
+        Interlocked.Increment(ref _runs);
+        if (connection is SqliteConnection { Handle: { } handle }) _set.AddOrUpdate(handle, Set);
     }
 }

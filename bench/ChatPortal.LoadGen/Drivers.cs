@@ -80,20 +80,31 @@ internal sealed class V1Driver : IProtocolDriver
     public async Task PrepareAsync(LoadOptions o, CancellationToken ct)
     {
         if (o.Auth != "token") return;
-        _tokens = new string[o.Conns];
+        _tokens = new string[o.Conns + o.WarmupConns]; // the warm-up connections are users of their own
+        // --token-cache=FILE: tokens issued by an earlier run against the same server (and data folder) are used
+        // again, as a returning bot would; only the missing ones are issued (a password sign-in each).
+        var cached = o.TokenCache.Length > 0 && File.Exists(o.TokenCache) ? await File.ReadAllLinesAsync(o.TokenCache, ct) : [];
         using var gate = new SemaphoreSlim(8);
-        await Task.WhenAll(Enumerable.Range(0, o.Conns).Select(async i =>
+        await Task.WhenAll(Enumerable.Range(0, _tokens.Length).Select(async i =>
         {
+            if (i < cached.Length && cached[i].Length > 0)
+            {
+                _tokens[i] = cached[i];
+                return;
+            }
             await gate.WaitAsync(ct);
             try { _tokens[i] = await TokenAsync(o, i, ct); }
             finally { gate.Release(); }
         }));
+        if (o.TokenCache.Length > 0 && _tokens.Length > cached.Length) await File.WriteAllLinesAsync(o.TokenCache, _tokens, ct);
     }
 
     public async Task HandshakeAsync(Client client, LoadOptions o, CancellationToken ct)
     {
         _room = o.Room;
-        await client.ExpectAsync("\"type\":\"hello\""u8.ToArray(), ct);
+        // --pipeline: auth and join go out at once, before the hello (the server handles a socket's frames in order,
+        // so the join is taken after the auth); the four replies are then read. Otherwise one step per reply.
+        if (!o.Pipeline) await client.ExpectAsync("\"type\":\"hello\""u8.ToArray(), ct);
         string auth;
         if (o.Auth == "token")
         {
@@ -101,10 +112,18 @@ internal sealed class V1Driver : IProtocolDriver
             auth = $"{{\"type\":\"auth\",\"id\":1,\"token\":\"{token}\"}}";
         }
         else auth = "{\"type\":\"auth\",\"id\":1,\"guest\":true}";
+        var join = o.Room is "" or "-" ? null : $"{{\"type\":\"join\",\"id\":2,\"room\":\"{RoomOf(client.Index)}\"}}"; // idle-socket runs: in no room
+        if (o.Pipeline)
+        {
+            await client.SendTextAsync(auth, ct);
+            if (join is not null) await client.SendTextAsync(join, ct);
+            await client.ExpectAsync(join is null ? "\"type\":\"welcome\""u8.ToArray() : "\"type\":\"caught_up\""u8.ToArray(), ct);
+            return;
+        }
         await client.SendTextAsync(auth, ct);
         await client.ExpectAsync("\"type\":\"welcome\""u8.ToArray(), ct);
-        if (o.Room is "" or "-") return; // idle-socket runs: signed in, in no room
-        await client.SendTextAsync($"{{\"type\":\"join\",\"id\":2,\"room\":\"{RoomOf(client.Index)}\"}}", ct);
+        if (join is null) return;
+        await client.SendTextAsync(join, ct);
         await client.ExpectAsync("\"type\":\"caught_up\""u8.ToArray(), ct);
     }
 

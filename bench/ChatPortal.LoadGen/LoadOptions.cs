@@ -41,6 +41,15 @@ public sealed record LoadOptions
     /// by the burst depended on how many frames the server under test sent while connecting.
     /// </summary>
     public int WarmupMsgs { get; init; }
+    /// <summary>
+    /// Unmeasured connections through the same handshake before the timed connects (closed again, then 1 s for
+    /// the runtime to finish optimizing): the load generator's handshake code is warm, as the server's is.
+    /// </summary>
+    public int WarmupConns { get; init; }
+    /// <summary>v1 token runs: a file keeping the issued tokens for the next run against the same server (see V1Driver).</summary>
+    public string TokenCache { get; init; } = "";
+    /// <summary>v1: send auth and join at once instead of waiting for hello and welcome (see V1Driver.HandshakeAsync).</summary>
+    public bool Pipeline { get; init; }
     public int TimeoutSeconds { get; init; } = 120;
     public string Label { get; init; } = "";
     public string Origin { get; init; } = "";
@@ -84,6 +93,9 @@ public sealed record LoadOptions
                 "hold" => o with { Hold = double.Parse(v, inv) },
                 "idle" => o with { IdleMs = int.Parse(v, inv) },
                 "warmup-msgs" => o with { WarmupMsgs = int.Parse(v, inv) },
+                "warmup-conns" => o with { WarmupConns = int.Parse(v, inv) },
+                "token-cache" => o with { TokenCache = v },
+                "pipeline" => o with { Pipeline = v is "1" or "true" },
                 "timeout" => o with { TimeoutSeconds = int.Parse(v, inv) },
                 "label" => o with { Label = v },
                 "origin" => o with { Origin = v },

@@ -29,38 +29,25 @@ public static class LoadRun
         var driver = Drivers.For(o);
         await driver.PrepareAsync(o, ct); // not measured: before the server's CPU and memory are read
         var stats = new LatencyHistogram();
+        if (o.WarmupConns > 0)
+        {
+            // Unmeasured: the same handshake over other connections (token runs: other users), closed again, then a
+            // pause for tier-up. Each run is a fresh load-generator process; without this its handshake code is
+            // jitted and re-jitted during the timed connects (a v1 token handshake: about a quarter of the load
+            // generator's CPU then), which the peers' plain connects, with no handshake, hardly pay.
+            var (warm, _) = await ConnectAllAsync(o, driver, stats, o.Conns, o.WarmupConns, ct);
+            await Task.WhenAll(warm.Select(c => c.CloseAsync()));
+            await Task.Delay(1000, ct);
+        }
         var server = new ServerSampler(o.Pid);
         var rssBefore = server.RssKiB();
         var cpuBefore = server.CpuSeconds();
         using var sampling = server.SamplePeak(ct);
 
         // Connect in waves of --cc.
-        var clients = new Client[o.Conns];
         var connectWatch = Stopwatch.StartNew();
-        string? error = null;
-        using (var gate = new SemaphoreSlim(o.ConcurrentConnects))
-        {
-            await Task.WhenAll(Enumerable.Range(0, o.Conns).Select(async i =>
-            {
-                await gate.WaitAsync(ct);
-                try
-                {
-                    var c = new Client(i, driver, stats);
-                    await c.ConnectAsync(o, ct);
-                    clients[i] = c;
-                }
-                catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or InvalidOperationException or HttpRequestException)
-                {
-                    error ??= $"connect {i}: {ex.Message}";
-                }
-                finally
-                {
-                    gate.Release();
-                }
-            }));
-        }
+        var (live, error) = await ConnectAllAsync(o, driver, stats, 0, o.Conns, ct);
         connectWatch.Stop();
-        var live = clients.Where(c => c is not null).ToArray();
         foreach (var c in live) c.StartReceiving(ct);
         // Let connection-time traffic settle before measuring (ChatPortal announces every join to the
         // room: about N²/2 notices while N plain sockets connect; the peers send none): wait until no
@@ -149,6 +136,34 @@ public static class LoadRun
             rssBefore, Math.Max(sampling.PeakKiB, rssHeld), rssHeld, Round(cpu), Round(cpuSending), error);
     }
 
+    /// <summary>Connects clients <paramref name="first"/>… (--cc at a time) through the driver's handshake.</summary>
+    private static async Task<(Client[] Live, string? Error)> ConnectAllAsync(LoadOptions o, IProtocolDriver driver, LatencyHistogram stats,
+        int first, int count, CancellationToken ct)
+    {
+        var clients = new Client[count];
+        string? error = null;
+        using var gate = new SemaphoreSlim(o.ConcurrentConnects);
+        await Task.WhenAll(Enumerable.Range(0, count).Select(async i =>
+        {
+            await gate.WaitAsync(ct);
+            try
+            {
+                var c = new Client(first + i, driver, stats);
+                await c.ConnectAsync(o, ct);
+                clients[i] = c;
+            }
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or InvalidOperationException or HttpRequestException)
+            {
+                error ??= $"connect {first + i}: {ex.Message}";
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+        return (clients.Where(c => c is not null).ToArray(), error);
+    }
+
     private static double Round(double v, int digits = 3) => Math.Round(v, digits);
 }
 
@@ -156,6 +171,11 @@ public static class LoadRun
 internal sealed class Client(int index, IProtocolDriver driver, LatencyHistogram stats)
 {
     private readonly ClientWebSocket _ws = new();
+    /// <summary>
+    /// One receive buffer for the handshake and the receive loop, grown when a frame needs more: a fresh 64 KiB
+    /// array per handshake step was zeroed three times per v1 connect (a tenth of the load generator's CPU).
+    /// </summary>
+    private byte[] _buffer = new byte[4096];
     private Task? _receive;
     private SemaphoreSlim? _ackWindow;
     public long Delivered;
@@ -177,10 +197,10 @@ internal sealed class Client(int index, IProtocolDriver driver, LatencyHistogram
     /// <summary>Handshake helper: reads frames until one contains <paramref name="marker"/>; an error frame fails.</summary>
     public async Task ExpectAsync(byte[] marker, CancellationToken ct)
     {
-        var buffer = new byte[64 * 1024];
         while (true)
         {
-            (buffer, var len, var type) = await ReceiveFrameAsync(_ws, buffer, ct);
+            (_buffer, var len, var type) = await ReceiveFrameAsync(_ws, _buffer, ct);
+            var buffer = _buffer;
             if (type == WebSocketMessageType.Close) throw new InvalidOperationException($"closed during handshake: {_ws.CloseStatusDescription}");
             var frame = buffer.AsSpan(0, len);
             if (frame.IndexOf(marker) >= 0) return;
@@ -210,7 +230,7 @@ internal sealed class Client(int index, IProtocolDriver driver, LatencyHistogram
 
     private async Task ReceiveLoopAsync(CancellationToken ct)
     {
-        var buffer = new byte[64 * 1024];
+        var buffer = _buffer;
         // The run's timeout aborts the socket once, instead of a cancellation registration per receive: all
         // connections share that token, and registering on it per frame made 1,000 receive loops contend for
         // its lock (12 % of the load generator's CPU during a fan-out burst, more when frames come in batches).
