@@ -33,6 +33,36 @@ public sealed class AuthTests(WsPortalFixture fx)
     }
 
     [Fact]
+    public async Task A_client_may_send_auth_and_join_at_once_without_waiting_for_hello_or_welcome()
+    {
+        // A socket's frames are handled in order, so a bot can send its auth and its join in the same breath
+        // (one round trip instead of three; bench/compare.sh connect-token measures it as --pipeline=1).
+        var name = PortalHelpers.UniqueName("pipe");
+        var token = await fx.Portal.TokenAsync(name);
+        await using var ws = await WsClient.ConnectAsync(fx.BaseUri, V1);
+        await ws.SendTextAsync($$"""{"type":"auth","id":1,"token":"{{token}}"}""");
+        await ws.SendTextAsync("""{"type":"join","id":2,"room":"lobby"}""");
+        await ws.SendTextAsync("""{"type":"rooms","id":3}""");
+
+        var rooms = await ws.WaitForAsync(f => f.Is("rooms"));
+        Assert.Equal(["hello", "welcome", "joined", "caught_up", "rooms"],
+            ws.Frames.Select(f => f.Type).Where(t => t is "hello" or "welcome" or "joined" or "caught_up" or "rooms" or "error"));
+        var welcome = ws.Frames.Single(f => f.Is("welcome"));
+        Assert.Equal(name, welcome.Get("user.name"));
+        Assert.Equal("1", welcome.Get("reply_to"));
+        Assert.Equal("2", ws.Frames.Single(f => f.Is("joined")).Get("reply_to"));
+        Assert.Equal("3", rooms.Get("reply_to"));
+
+        // A join sent along with a refused auth is refused too, not taken as anyone's.
+        await using var bad = await WsClient.ConnectAsync(fx.BaseUri, V1);
+        await bad.SendTextAsync("""{"type":"auth","id":1,"token":"cpt_not-a-real-token"}""");
+        await bad.SendTextAsync("""{"type":"join","id":2,"room":"lobby"}""");
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, await bad.WaitClosedAsync());
+        Assert.Equal("token_invalid", bad.Frames.Single(f => f.Is("error")).Get("code"));
+        Assert.DoesNotContain(bad.Frames, f => f.Is("joined") || f.Is("welcome"));
+    }
+
+    [Fact]
     public async Task A_ticket_from_a_signed_in_web_session_authenticates_exactly_once()
     {
         var name = PortalHelpers.UniqueName("tick");
