@@ -147,7 +147,7 @@ internal sealed class V1Driver : IProtocolDriver
         Encoding.UTF8.GetBytes($"{{\"type\":\"send\",\"id\":{seq + 10},\"room\":\"{RoomOf(sender)}\",\"text\":\"{text}\",\"client_id\":\"lg-{Run}-{sender}-{seq}\"}}");
 
     /// <summary>Client ids are unique per run: token users persist between runs, and a repeated id would be acked as a duplicate, not stored.</summary>
-    private static readonly string Run = Guid.NewGuid().ToString("N")[..8];
+    private readonly string Run = Guid.NewGuid().ToString("N")[..8]; // per driver, i.e. per run (also when one process runs several)
 
     public FrameKind Classify(ReadOnlySpan<byte> frame, out long sentTicks)
     {

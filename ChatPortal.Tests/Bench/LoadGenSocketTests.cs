@@ -1,0 +1,52 @@
+extern alias loadgen;
+using ChatPortal.Tests.WebSockets;
+using loadgen::ChatPortal.LoadGen;
+using Microsoft.EntityFrameworkCore;
+
+namespace ChatPortal.Tests.Bench;
+
+/// <summary>
+/// The benchmark's socket load generator (bench/ChatPortal.LoadGen, bench/compare.sh connect-token) against a real
+/// portal: v1 token connects with unmeasured warm-up connections, tokens kept for the next run, and auth and join sent
+/// at once; every message sent reaches every connection. Guards the tool, asserts no timings.
+/// </summary>
+public sealed class LoadGenSocketTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("cp-lg-").FullName;
+
+    [Fact]
+    public async Task Token_runs_warm_up_on_other_users_keep_their_tokens_and_deliver_everything_pipelined_or_not()
+    {
+        await using var portal = await PortalProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["Limits__RegistrationBurstPerAddress"] = "0", // six sign-ups from one address
+        });
+        var cache = Path.Combine(_dir, "tokens.txt");
+        string[] Args(bool pipeline) =>
+        [
+            $"--url={WsClient.SocketUri(portal.BaseUri)}", "--protocol=v1", "--auth=token", "--conns=4", "--cc=4", "--senders=2", "--msgs=3",
+            "--warmup-conns=2", $"--token-cache={cache}", $"--pipeline={pipeline}", "--idle=5000", "--timeout=60",
+        ];
+
+        var first = await LoadRun.RunAsync(LoadOptions.Parse(Args(pipeline: true)));
+        Assert.Null(first.Error);
+        Assert.Equal(4, first.Connected);
+        Assert.Equal(2 * 3 * 4, first.ExpectedDeliveries); // v1 senders get their own messages too
+        Assert.True(first.ExpectedDeliveries == first.Delivered, first.ToString());
+        Assert.Equal(6, File.ReadAllLines(cache).Count(l => l.StartsWith("cpt_", StringComparison.Ordinal))); // 4 measured + 2 warm-up users
+        int tokens;
+        await using (var db = portal.OpenDb()) tokens = await db.ApiTokens.CountAsync();
+        Assert.Equal(6, tokens);
+
+        var second = await LoadRun.RunAsync(LoadOptions.Parse(Args(pipeline: false)));
+        Assert.Null(second.Error);
+        Assert.Equal(4, second.Connected);
+        Assert.Equal(second.ExpectedDeliveries, second.Delivered);
+        await using (var db = portal.OpenDb()) Assert.Equal(tokens, await db.ApiTokens.CountAsync()); // the kept tokens, no new sign-ins
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+}
