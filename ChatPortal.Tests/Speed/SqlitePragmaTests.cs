@@ -23,7 +23,7 @@ public sealed class SqlitePragmaTests : IDisposable
         var factory = new PooledDbContextFactory<ChatDbContext>(options);
         var handles = new HashSet<object>(ReferenceEqualityComparer.Instance);
 
-        async Task<(long Sync, long Busy, long Fk)> UseAsync(bool hold)
+        async Task<(long Sync, long Busy, long Fk)> UseAsync(Func<Task>? whileOpen = null)
         {
             await using var db = await factory.CreateDbContextAsync();
             await db.Database.OpenConnectionAsync();
@@ -31,7 +31,7 @@ public sealed class SqlitePragmaTests : IDisposable
             {
                 var conn = (SqliteConnection)db.Database.GetDbConnection();
                 lock (handles) handles.Add(conn.Handle!);
-                if (hold) await Task.Delay(50); // keeps this handle busy so that others are opened side by side
+                if (whileOpen is not null) await whileOpen(); // keeps this handle busy so that others are opened side by side
                 return (await ScalarAsync(conn, "PRAGMA synchronous"), await ScalarAsync(conn, "PRAGMA busy_timeout"),
                     await ScalarAsync(conn, "PRAGMA foreign_keys"));
             }
@@ -43,19 +43,27 @@ public sealed class SqlitePragmaTests : IDisposable
 
         // One after the other (the same pooled handle again and again), then side by side (more handles).
         var seen = new List<(long, long, long)>();
-        for (var i = 0; i < 20; i++) seen.Add(await UseAsync(hold: false));
+        for (var i = 0; i < 20; i++) seen.Add(await UseAsync());
         Assert.Equal(1, pragmas.Runs);
-        seen.AddRange(await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => UseAsync(hold: true)))));
-        for (var i = 0; i < 20; i++) seen.Add(await UseAsync(hold: false));
+        // Four at once, each holding its connection open until all four are open: four handles.
+        var open = 0;
+        var allOpen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async Task WaitForAll()
+        {
+            if (Interlocked.Increment(ref open) == 4) allOpen.TrySetResult();
+            await allOpen.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        seen.AddRange(await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => UseAsync(WaitForAll)))));
+        for (var i = 0; i < 20; i++) seen.Add(await UseAsync());
 
         Assert.All(seen, s => Assert.Equal((2L, 4321L, 1L), s)); // synchronous=FULL (2), the busy timeout, foreign keys on
-        Assert.True(handles.Count >= 2, $"{handles.Count} handle(s)");
-        Assert.Equal(handles.Count, pragmas.Runs);
+        Assert.Equal(4, handles.Count);
+        Assert.Equal(4, pragmas.Runs);
 
         // Handles the pool closed and opened again are new handles: they get the pragmas too.
         var before = handles.Count;
         SqliteConnection.ClearPool(new SqliteConnection(connectionString));
-        Assert.Equal((2L, 4321L, 1L), await UseAsync(hold: false));
+        Assert.Equal((2L, 4321L, 1L), await UseAsync());
         Assert.Equal(before + 1, handles.Count);
         Assert.Equal(handles.Count, pragmas.Runs);
     }
