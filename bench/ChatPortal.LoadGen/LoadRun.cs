@@ -29,13 +29,14 @@ public static class LoadRun
         var driver = Drivers.For(o);
         await driver.PrepareAsync(o, ct); // not measured: before the server's CPU and memory are read
         var stats = new LatencyHistogram();
+        string? warmError = null;
         if (o.WarmupConns > 0)
         {
             // Unmeasured: the same handshake over other connections (token runs: other users), closed again, then a
             // pause for tier-up. Each run is a fresh load-generator process; without this its handshake code is
             // jitted and re-jitted during the timed connects (a v1 token handshake: about a quarter of the load
             // generator's CPU then), which the peers' plain connects, with no handshake, hardly pay.
-            var (warm, _) = await ConnectAllAsync(o, driver, stats, o.Conns, o.WarmupConns, ct);
+            (var warm, warmError) = await ConnectAllAsync(o, driver, stats, o.Conns, o.WarmupConns, ct);
             await Task.WhenAll(warm.Select(c => c.CloseAsync()));
             await Task.Delay(1000, ct);
         }
@@ -48,6 +49,7 @@ public static class LoadRun
         var connectWatch = Stopwatch.StartNew();
         var (live, error) = await ConnectAllAsync(o, driver, stats, 0, o.Conns, ct);
         connectWatch.Stop();
+        error ??= warmError is null ? null : $"warm-up: {warmError}"; // a failed warm-up is reported, not hidden
         foreach (var c in live) c.StartReceiving(ct);
         // Let connection-time traffic settle before measuring (ChatPortal announces every join to the
         // room: about N²/2 notices while N plain sockets connect; the peers send none): wait until no
