@@ -18,10 +18,11 @@ public sealed class LoopbackReceiver : IAsyncDisposable
     private readonly Task _loop;
     private int _count;
 
-    public LoopbackReceiver(Func<int, string, (int Status, string Body, TimeSpan Delay)> answer)
+    /// <param name="port">A port to listen on (a receiver started again where an earlier one listened); a free one when null.</param>
+    public LoopbackReceiver(Func<int, string, (int Status, string Body, TimeSpan Delay)> answer, int? port = null)
     {
         _answer = answer;
-        Port = Infrastructure.PortalProcess.FreePort();
+        Port = port ?? Infrastructure.PortalProcess.FreePort();
         _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
         _listener.Start();
         _loop = Task.Run(LoopAsync);
@@ -78,8 +79,12 @@ public sealed class LoopbackReceiver : IAsyncDisposable
         }
     }
 
+    private int _disposed;
+
+    /// <summary>Stops listening; a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _listener.Stop();
         _listener.Close();
         try { await _loop; } catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException) { }
