@@ -1,5 +1,6 @@
 using System.Globalization;
 using ChatPortal.Chat;
+using ChatPortal.Chat.Conversations;
 using ChatPortal.Tests.WebSockets;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -8,7 +9,8 @@ namespace ChatPortal.Tests.Speed;
 /// <summary>
 /// Issue 19, reconnect storm: after a restart thousands of clients rejoin with the same last event id. Their
 /// catch-ups share database reads (those asking while a read runs share the next one), and still every client
-/// gets every message exactly once, in order — including the ones posted while the crowd was catching up.
+/// gets every message exactly once, in order — including the ones posted while the crowd was catching up. The read
+/// receipts a catch-up replays are shared the same way.
 /// </summary>
 public sealed class SharedCatchUpTests
 {
@@ -23,7 +25,8 @@ public sealed class SharedCatchUpTests
             ["Limits:GuestBurstPerAddress"] = "0", // the crowd comes from one address
         });
         var metrics = portal.Services.GetRequiredService<ChatMetrics>();
-        var (poster, _) = await portal.MemberAsync(PortalHelpers.UniqueName("poster"));
+        var receipts = portal.Services.GetRequiredService<ReadReceipts>();
+        var (poster, posterUser) = await portal.MemberAsync(PortalHelpers.UniqueName("poster"));
         var sockets = new List<WsClient>();
         try
         {
@@ -36,6 +39,9 @@ public sealed class SharedCatchUpTests
             }
             for (var i = 0; i < 20; i++) await PostAsync(i);
             var since = posted[0] - 1; // the crowd saw everything before the first of these
+            // The poster has read up to the 20th: every rejoining client learns it from its catch-up's receipts.
+            Assert.True((await poster.RequestAsync("read", ("room", "lobby"), ("message_id", posted[^1]))).Is("read"));
+            var posterRead = posted[^1];
 
             for (var i = 0; i < crowd; i++)
             {
@@ -44,6 +50,7 @@ public sealed class SharedCatchUpTests
                 Assert.True((await s.AuthAsync(guest: true)).Is("welcome"));
             }
             var before = metrics.CatchUpTotals;
+            var receiptReadsBefore = receipts.CursorReads;
             // All rejoin at once while more messages are posted.
             var joins = sockets.Select((s, i) => s.SendJsonAsync(new { type = "join", id = 500 + i, room = "lobby", since })).ToList();
             for (var i = 20; i < 30; i++) await PostAsync(i);
@@ -56,12 +63,15 @@ public sealed class SharedCatchUpTests
                 var ids = s.Where(f => f.Is("message") && f.Get("message.client_id")?.StartsWith("storm-", StringComparison.Ordinal) == true)
                     .Select(f => long.Parse(f.Get("message.id")!, CultureInfo.InvariantCulture)).ToList();
                 Assert.Equal(posted, ids); // each exactly once, in order: no gap between the shared read and the live feed
+                Assert.Contains(s.Frames, f => f.Is("receipt") && f.GetLong("user.id") == posterUser.Id && f.GetLong("last_read_id") == posterRead);
             }
             var after = metrics.CatchUpTotals;
             var catchUps = after.CatchUps - before.CatchUps;
             var reads = after.Reads - before.Reads;
             Assert.True(catchUps >= crowd, $"{catchUps} catch-ups for {crowd} joins");
             Assert.True(reads < catchUps, $"{reads} reads for {catchUps} catch-ups: none shared");
+            var receiptReads = receipts.CursorReads - receiptReadsBefore;
+            Assert.InRange(receiptReads, 1, crowd - 1); // read, and shared
         }
         finally
         {

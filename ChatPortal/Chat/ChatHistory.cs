@@ -156,62 +156,21 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
     // ---------------------------------------------------------------- catch-up
 
     /// <summary>
-    /// <see cref="GetStoredEventsAfterAsync"/> for a session's catch-up, shared: while a read of the same events is
-    /// running, those who ask wait for it to end and then share the next read (one database read, and each event
-    /// encoded once for all of them). After a restart thousands of clients come back with the same last event id
-    /// (issue 19's reconnect storm), and each read its own copy. A read is shared only by those who asked before it
-    /// started, so it sees everything stored before each of them asked — after their live feed was registered — and
-    /// nobody misses an event between the two. Alone, a caller reads at once, as before.
+    /// <see cref="GetStoredEventsAfterAsync"/> for a session's catch-up, shared (<see cref="SharedReads{TKey, TValue}"/>):
+    /// one database read, and each event encoded once, for all who come back with the same last event id at once.
     /// </summary>
     public Task<IReadOnlyList<ChatEvent>> GetStoredEventsAfterSharedAsync(long roomId, long afterId, int limit)
     {
         metrics?.CatchUp();
-        var key = (roomId, afterId, limit);
-        TaskCompletionSource<IReadOnlyList<ChatEvent>> read;
-        lock (_catchUpReads)
-        {
-            if (_catchUpReads.TryGetValue(key, out var running))
-                return (running.Next ??= new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-            read = new(TaskCreationOptions.RunContinuationsAsynchronously);
-            _catchUpReads[key] = new SharedRead();
-        }
-        _ = ReadSharedAsync(key, read);
-        return read.Task;
+        return _catchUpReads.ReadAsync((roomId, afterId, limit));
     }
 
-    private sealed class SharedRead
-    {
-        /// <summary>Those who asked while the read ran: they share the one after it.</summary>
-        public TaskCompletionSource<IReadOnlyList<ChatEvent>>? Next;
-    }
-
-    private readonly Dictionary<(long Room, long After, int Limit), SharedRead> _catchUpReads = [];
-
-    private async Task ReadSharedAsync((long Room, long After, int Limit) key, TaskCompletionSource<IReadOnlyList<ChatEvent>> read)
-    {
-        while (true)
+    private SharedReads<(long Room, long After, int Limit), IReadOnlyList<ChatEvent>> _catchUpReads =>
+        LazyInitializer.EnsureInitialized(ref field, () => new(key =>
         {
             metrics?.CatchUpRead();
-            try
-            {
-                read.TrySetResult(await GetStoredEventsAfterAsync(key.Room, key.After, key.Limit).ConfigureAwait(false));
-            }
-            catch (Exception ex)
-            {
-                read.TrySetException(ex);
-            }
-            lock (_catchUpReads)
-            {
-                var state = _catchUpReads[key];
-                if (state.Next is null)
-                {
-                    _catchUpReads.Remove(key);
-                    return;
-                }
-                (read, state.Next) = (state.Next, null);
-            }
-        }
-    }
+            return GetStoredEventsAfterAsync(key.Room, key.After, key.Limit);
+        }));
 
     /// <summary>
     /// Catch-up: every stored event of the room after <paramref name="afterId"/>, in id order, as live

@@ -159,14 +159,29 @@ public sealed class ReadReceipts(RoomDirectory rooms, IChatBackplane backplane, 
         var room = await rooms.GetAsync(roomId, ct);
         if (room is null) return ChatError.NotFound("The room");
         if (await rooms.CheckReadAsync(user, room, ct) is { } denied) return denied;
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return ChatResult.Of(await _cursorReads.ReadAsync((roomId, readFrom)).WaitAsync(ct));
+    }
+
+    /// <summary>Database reads of a room's cursors so far (a test sees a crowd's reads shared).</summary>
+    internal long CursorReads => Interlocked.Read(ref _cursorReadCount);
+    private long _cursorReadCount;
+
+    // A crowd rejoining a room after a restart replays its receipts at once (issue 19's reconnect storm): those who ask
+    // while a read of the same room runs share the next one, which starts after each of them asked.
+    private SharedReads<(long Room, long ReadFrom), IReadOnlyList<ReceiptCursor>> _cursorReads =>
+        LazyInitializer.EnsureInitialized(ref field, () => new(key => ReadCursorsAsync(key.Room, key.ReadFrom)));
+
+    private async Task<IReadOnlyList<ReceiptCursor>> ReadCursorsAsync(long roomId, long readFrom)
+    {
+        Interlocked.Increment(ref _cursorReadCount);
+        await using var db = await dbFactory.CreateDbContextAsync().ConfigureAwait(false);
         var rows = await (from m in db.RoomMembers.AsNoTracking()
                           where m.RoomId == roomId && m.LastReadMessageId >= readFrom
                                 && !db.ReadReceiptOptOuts.Any(o => o.UserId == m.UserId)
                           join u in db.Users.AsNoTracking() on m.UserId equals u.Id
                           where u.DeletedAt == null && u.Kind == UserKind.Member
-                          select new { u.Id, u.Name, u.Kind, m.LastReadMessageId }).Take(5000).ToListAsync(ct);
-        return ChatResult.Of<IReadOnlyList<ReceiptCursor>>(rows.Select(r => new ReceiptCursor(new UserRef(r.Id, r.Name, r.Kind), r.LastReadMessageId)).ToList());
+                          select new { u.Id, u.Name, u.Kind, m.LastReadMessageId }).Take(5000).ToListAsync().ConfigureAwait(false);
+        return rows.Select(r => new ReceiptCursor(new UserRef(r.Id, r.Name, r.Kind), r.LastReadMessageId)).ToList();
     }
 
     public async Task<bool> IsHiddenAsync(long userId, CancellationToken ct = default)
