@@ -13,6 +13,7 @@
 #   CLIENTS=1000 bench/storm.sh          # smaller
 #   NO_RESULTS=1 bench/storm.sh          # print the figures only
 #   APPDIR=/path/to/published/app bench/storm.sh   # skip the publish (an app published as below)
+#   NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" bench/storm.sh   # node options of the storm driver (e.g. its profile)
 #
 # Benchmark-only settings of the ChatPortal process: those of bench/run.sh (rate limits and the
 # per-address limits off, 100,000 sockets per address, send queue 4,096, auth timeout 60 s). The
@@ -83,7 +84,7 @@ start_cp
 wait_http "http://127.0.0.1:$CP_PORT/login" "$CP_PID" || { log "ChatPortal did not start (log: $WORK/chatportal.log)"; exit 1; }
 log "chatportal pid $CP_PID; $CLIENTS clients joining (load average $(loadavg))"
 mkfifo "$WORK/ctl"
-node bench/storm/storm.mjs --url="http://127.0.0.1:$CP_PORT/" --clients="$CLIENTS" --rate="$RATE" --pid="$CP_PID" \
+node ${NODE_ARGS:-} bench/storm/storm.mjs --url="http://127.0.0.1:$CP_PORT/" --clients="$CLIENTS" --rate="$RATE" --pid="$CP_PID" \
   --timeout="$TIMEOUT" --label="storm/chatportal" <"$WORK/ctl" >"$WORK/storm.out" 2>"$WORK/storm.err" &
 DRIVER_PID=$!; PIDS+=("$DRIVER_PID")
 exec 3>"$WORK/ctl"
