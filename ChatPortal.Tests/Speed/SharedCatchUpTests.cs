@@ -79,4 +79,45 @@ public sealed class SharedCatchUpTests
             await poster.DisposeAsync();
         }
     }
+    [Fact]
+    public async Task Rejoins_one_after_another_reuse_a_read_until_an_event_of_the_room_arrives()
+    {
+        await using var portal = await InProcessPortal.StartAsync(new Dictionary<string, string?>
+        {
+            ["Limits:GuestBurstPerAddress"] = "0",
+        });
+        var metrics = portal.Services.GetRequiredService<ChatMetrics>();
+        var (poster, _) = await portal.MemberAsync(PortalHelpers.UniqueName("poster"));
+        await using var _poster = poster;
+        async Task<long> PostAsync(string text)
+        {
+            var ack = await poster.RequestAsync("send", ("room", "lobby"), ("text", text), ("client_id", text));
+            Assert.True(ack.Is("ack"), ack.ToString());
+            return long.Parse(ack.Get("message_id")!, CultureInfo.InvariantCulture);
+        }
+        var first = await PostAsync("reuse-1");
+        var second = await PostAsync("reuse-2");
+        var since = first - 1;
+
+        async Task<List<long>> RejoinAsync()
+        {
+            await using var s = await WsClient.ConnectAsync(portal.BaseUri, "chatportal.v1");
+            Assert.True((await s.AuthAsync(guest: true)).Is("welcome"));
+            await s.SendJsonAsync(new { type = "join", id = 7, room = "lobby", since });
+            await s.WaitForAsync(f => f.Is("caught_up"));
+            return s.Where(f => f.Is("message") && f.Get("message.client_id")?.StartsWith("reuse-", StringComparison.Ordinal) == true)
+                .Select(f => long.Parse(f.Get("message.id")!, CultureInfo.InvariantCulture)).ToList();
+        }
+
+        var before = metrics.CatchUpTotals;
+        for (var i = 0; i < 5; i++) Assert.Equal([first, second], await RejoinAsync());
+        var afterFive = metrics.CatchUpTotals;
+        Assert.Equal(5, afterFive.CatchUps - before.CatchUps);
+        Assert.Equal(1, afterFive.Reads - before.Reads); // one read; the next four came while nothing in the room moved
+
+        // A new message moves the room: the next rejoin reads again and gets it.
+        var third = await PostAsync("reuse-3");
+        Assert.Equal([first, second, third], await RejoinAsync());
+        Assert.Equal(afterFive.Reads + 1, metrics.CatchUpTotals.Reads);
+    }
 }

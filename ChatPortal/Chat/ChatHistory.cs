@@ -11,7 +11,7 @@ namespace ChatPortal.Chat;
 /// (<see cref="RoomDirectory.CheckReadAsync"/>); the others are for the core itself and the back office.
 /// </summary>
 public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, RoomDirectory rooms, IOptions<ChatOptions> options,
-    ChatMetrics? metrics = null)
+    ChatMetrics? metrics = null, LocalFanout? fanout = null)
 {
     private readonly ChatOptions _options = options.Value;
     private readonly ConcurrentDictionary<string, ImageRef> _images = new();
@@ -157,7 +157,9 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
 
     /// <summary>
     /// <see cref="GetStoredEventsAfterAsync"/> for a session's catch-up, shared (<see cref="SharedReads{TKey, TValue}"/>):
-    /// one database read, and each event encoded once, for all who come back with the same last event id at once.
+    /// one database read, and each event encoded once, for all who come back with the same last event id at once — and,
+    /// while no event of the room has been delivered on this node since that read started
+    /// (<see cref="LocalFanout.RoomVersion"/>), for those who come back after it too.
     /// </summary>
     public Task<IReadOnlyList<ChatEvent>> GetStoredEventsAfterSharedAsync(long roomId, long afterId, int limit)
     {
@@ -170,7 +172,7 @@ public sealed class ChatHistory(IDbContextFactory<ChatDbContext> dbFactory, Room
         {
             metrics?.CatchUpRead();
             return GetStoredEventsAfterAsync(key.Room, key.After, key.Limit);
-        }));
+        }, fanout is null ? null : key => fanout.RoomVersion(key.Room)));
 
     /// <summary>
     /// Catch-up: every stored event of the room after <paramref name="afterId"/>, in id order, as live

@@ -15,6 +15,16 @@ public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMe
     private readonly ConcurrentDictionary<long, SubscriberSet> _users = new();
     private readonly ConcurrentDictionary<long, byte> _presenceChanged = new();
     private readonly int _announceUpTo = options.Value.PresenceAnnounceUpTo;
+    // Counters of room events (striped by room id; rooms sharing a stripe only invalidate each other more often). Each
+    // moves before its event reaches a subscriber, so a catch-up read kept by ChatHistory is still complete for anyone
+    // asking while the counter stays put (issue 19: 10,000 clients rejoining one room read the same events).
+    private readonly long[] _roomVersions = new long[1024];
+
+    /// <summary>
+    /// Moves before every room event that could change what a catch-up of the room returns is delivered here (presence,
+    /// typing and receipts do not; they are not in a catch-up's events).
+    /// </summary>
+    public long RoomVersion(long roomId) => Volatile.Read(ref _roomVersions[(int)(roomId & 1023)]);
 
     public IDisposable SubscribeRoom(long roomId, IChatSubscriber subscriber) => Add(_rooms, roomId, subscriber);
 
@@ -28,6 +38,8 @@ public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMe
     /// <summary>Hands the event to every local subscriber it concerns.</summary>
     public int Deliver(ChatEvent evt)
     {
+        if (evt.RoomId != 0 && evt is not (PresenceChanged or PresenceSummary or UserTyping or ReadReceipt or ReceiptsMoved))
+            Interlocked.Increment(ref _roomVersions[(int)(evt.RoomId & 1023)]);
         rooms.Apply(evt);
         if (evt is SessionRevoked revoked) users.Invalidate(revoked.UserId);
         var delivered = evt switch
