@@ -15,8 +15,11 @@ namespace ChatPortal.Chat;
 /// </remarks>
 public sealed class SharedReads<TKey, TValue>(Func<TKey, Task<TValue>> read, Func<TKey, long>? version = null) where TKey : notnull
 {
-    /// <summary>Kept results at most (a room's catch-ups after a restart share one key; older keys are dropped together).</summary>
-    internal const int MaxKept = 256;
+    /// <summary>
+    /// Kept results at most (a room's catch-ups after a restart share one key; older keys are dropped together). A kept
+    /// catch-up holds up to a page of events, so few are kept; one found out of date is dropped at once.
+    /// </summary>
+    internal const int MaxKept = 32;
 
     private readonly Dictionary<TKey, Waiting> _running = [];
     private readonly Dictionary<TKey, (long Version, Task<TValue> Result)> _kept = [];
@@ -38,7 +41,11 @@ public sealed class SharedReads<TKey, TValue>(Func<TKey, Task<TValue>> read, Fun
         var now = version?.Invoke(key);
         lock (_running)
         {
-            if (now is { } v && _kept.TryGetValue(key, out var kept) && kept.Version == v) return kept.Result;
+            if (now is { } v && _kept.TryGetValue(key, out var kept))
+            {
+                if (kept.Version == v) return kept.Result;
+                _kept.Remove(key); // the room moved since: never valid again
+            }
             if (_running.TryGetValue(key, out var running))
             {
                 // Nothing changed since the running read started: its result is this caller's too.
