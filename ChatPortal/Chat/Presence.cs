@@ -20,6 +20,9 @@ public sealed class PresenceTracker(IRemotePresence? remote = null)
     // Each room's users kept in list order (name, then id) as they come and go: a join's online list
     // is then a copy, not a sort of the whole room per join (issue 19: N joins sorted N lists).
     private readonly Dictionary<long, List<UserRef>> _sorted = [];
+    // Each room's last answer to OnlineFirst, kept until a user comes or goes within its first Max places: joins
+    // then share one list (and the sockets' serialized copy of it, V1WireFormat.OnlineList) instead of a copy each.
+    private readonly Dictionary<long, (int Max, UserRef[] First)> _first = [];
 
     /// <summary>The online list's order: name (case-insensitive), then id.</summary>
     private static readonly Comparer<UserRef> ListOrder = Comparer<UserRef>.Create((a, b) =>
@@ -32,14 +35,26 @@ public sealed class PresenceTracker(IRemotePresence? remote = null)
     {
         if (!_sorted.TryGetValue(roomId, out var list)) _sorted[roomId] = list = [];
         var at = list.BinarySearch(user, ListOrder);
-        list.Insert(at < 0 ? ~at : at, user);
+        if (at < 0) at = ~at;
+        list.Insert(at, user);
+        Moved(roomId, at);
+    }
+
+    /// <summary>The room's online list changed at <paramref name="at"/>: a kept first part that reaches it is out of date.</summary>
+    private void Moved(long roomId, int at)
+    {
+        if (_first.TryGetValue(roomId, out var first) && at < first.Max) _first.Remove(roomId);
     }
 
     private void Remove(long roomId, UserRef user)
     {
         if (!_sorted.TryGetValue(roomId, out var list)) return;
         var at = list.BinarySearch(user, ListOrder);
-        if (at >= 0) list.RemoveAt(at);
+        if (at >= 0)
+        {
+            list.RemoveAt(at);
+            Moved(roomId, at);
+        }
         if (list.Count == 0) _sorted.Remove(roomId);
     }
 
@@ -118,7 +133,11 @@ public sealed class PresenceTracker(IRemotePresence? remote = null)
         lock (_gate)
         {
             if (!_sorted.TryGetValue(roomId, out var list)) return ([], 0);
-            return (list.GetRange(0, Math.Min(max, list.Count)), list.Count);
+            // The same list for every join until someone comes or goes within it (a join sorting after it keeps it).
+            if (_first.TryGetValue(roomId, out var kept) && kept.Max == max) return (kept.First, list.Count);
+            var first = list.GetRange(0, Math.Min(max, list.Count)).ToArray();
+            _first[roomId] = (max, first);
+            return (first, list.Count);
         }
     }
 

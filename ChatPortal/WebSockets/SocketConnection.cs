@@ -282,14 +282,9 @@ internal sealed class SocketConnection : IChatSessionSink
 
     private async Task AbortIfStillOpenAsync(TimeSpan timeout)
     {
-        try
-        {
-            await Task.Delay(timeout, _life.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            return;
-        }
+        // A socket that closes in time cancels the wait (every socket of a stopping server): no exception for it.
+        await Task.Delay(timeout, _life.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (_life.IsCancellationRequested) return;
         if (_ws.State is not WebSocketState.Closed) Abort();
     }
 

@@ -144,9 +144,28 @@ internal sealed record WelcomeFrame(JsonElement? ReplyTo, WireUser User, List<Wi
     [JsonPropertyOrder(-1)] public string Type => "welcome";
 }
 
-internal sealed record JoinedFrame(JsonElement? ReplyTo, WireRoom Room, List<WireUser> Online, int OnlineCount, long LastId)
+internal sealed record JoinedFrame(JsonElement? ReplyTo, WireRoom Room, WireUserList Online, int OnlineCount, long LastId)
 {
     [JsonPropertyOrder(-1)] public string Type => "joined";
+}
+
+/// <summary>
+/// Users already written as a JSON array of <see cref="WireUser"/>: a join's online list, written once and copied into
+/// every <c>joined</c> frame while the list and its users' profiles are unchanged (<see cref="V1WireFormat.OnlineList"/>).
+/// </summary>
+[JsonConverter(typeof(WireUserListConverter))]
+internal sealed class WireUserList(byte[] utf8Json)
+{
+    public byte[] Utf8Json => utf8Json;
+}
+
+internal sealed class WireUserListConverter : JsonConverter<WireUserList>
+{
+    public override WireUserList Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        throw new NotSupportedException("The server only writes joined frames.");
+
+    public override void Write(Utf8JsonWriter writer, WireUserList value, JsonSerializerOptions options) =>
+        writer.WriteRawValue(value.Utf8Json, skipInputValidation: true);
 }
 
 internal sealed record CaughtUpFrame(long RoomId, long LastId, int Count)
@@ -267,6 +286,7 @@ internal sealed record PlainError(string Code, string Message)
 [JsonSerializable(typeof(WelcomeFrame))]
 [JsonSerializable(typeof(JoinedFrame))]
 [JsonSerializable(typeof(CaughtUpFrame))]
+[JsonSerializable(typeof(List<WireUser>))]
 [JsonSerializable(typeof(LeftFrame))]
 [JsonSerializable(typeof(AckFrame))]
 [JsonSerializable(typeof(ChangeAckFrame))]
