@@ -81,7 +81,7 @@ public sealed class JoinOnlineListTests
         Assert.Equal("[]", Text(v1.OnlineList(9, [])));
     }
 
-    private static string Text(WireUserList list) => System.Text.Encoding.UTF8.GetString(list.Utf8Json);
+    private static string Text(UserListJson list) => System.Text.Encoding.UTF8.GetString(list.Utf8Json);
 
     private static string Expected(V1WireFormat v1, IReadOnlyList<UserRef> users) =>
         JsonSerializer.Serialize(users.Select(v1.User).ToList(), WireJson.Context.ListWireUser);
@@ -136,6 +136,46 @@ public sealed class JoinOnlineListTests
         finally
         {
             foreach (var s in sockets) await s.DisposeAsync();
+        }
+    }
+    [Fact]
+    public async Task Plain_guests_get_the_current_list_in_openSuccess()
+    {
+        await using var portal = await InProcessPortal.StartAsync(new Dictionary<string, string?> { ["Chat:JoinOnlineListUpTo"] = "3" });
+        var presence = portal.Services.GetRequiredService<PresenceTracker>();
+        var lobby = (await portal.Services.GetRequiredService<ChatRooms>().FindAsync("lobby"))!;
+        var guests = new List<(WsClient Socket, string Name)>();
+        try
+        {
+            async Task<JsonElement> OpenAsync()
+            {
+                var socket = await WsClient.ConnectAsync(portal.BaseUri);
+                var open = await socket.WaitForAsync(f => f.Is("openSuccess"));
+                guests.Add((socket, open.Get("user.name")!));
+                return open.Json;
+            }
+            static List<string> Names(JsonElement open) =>
+                open.GetProperty("all").EnumerateArray().Select(u => u.GetProperty("name").GetString()!).ToList();
+
+            for (var i = 0; i < 5; i++) await OpenAsync();
+            var sixth = await OpenAsync();
+            var listed = presence.OnlineFirst(lobby.Id, 3).First.Select(u => u.Name).ToList();
+            Assert.Equal(3, listed.Count);
+            Assert.Equal(listed, Names(sixth));
+            Assert.Equal(6, sixth.GetProperty("online").GetInt32());
+
+            // A listed guest leaves: the next guest's list no longer has them, and it is the server's current list.
+            var (leaver, leaverName) = guests.First(g => g.Name == listed[0]);
+            await leaver.DisposeAsync();
+            guests.RemoveAll(g => g.Name == leaverName);
+            for (var i = 0; i < 100 && presence.Online(lobby.Id).Any(u => u.Name == leaverName); i++) await Task.Delay(20);
+            var next = await OpenAsync();
+            Assert.DoesNotContain(leaverName, Names(next));
+            Assert.Equal(presence.OnlineFirst(lobby.Id, 3).First.Select(u => u.Name), Names(next));
+        }
+        finally
+        {
+            foreach (var (socket, _) in guests) await socket.DisposeAsync();
         }
     }
 }

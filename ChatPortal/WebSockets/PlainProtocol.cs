@@ -119,7 +119,7 @@ internal sealed class PlainProtocol(SocketConnection conn, string? roomSlug) : I
 
     /// <summary>The original's greeting: who this socket is and who is online.</summary>
     public WireFrame Joined(RoomJoin join) => PlainWireFormat.Json(
-        new PlainOpenSuccess(PlainWireFormat.User(conn.User!), join.OnlineListed.Select(PlainWireFormat.User).ToList(), join.OnlineCount),
+        new PlainOpenSuccess(PlainWireFormat.User(conn.User!), conn.Services.Plain.OnlineList(join.Room.Id, join.OnlineListed), join.OnlineCount),
         WireJson.Context.PlainOpenSuccess);
 
     public WireFrame? CaughtUp(RoomJoin join) => null;

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using ChatPortal.Chat;
@@ -34,6 +33,12 @@ public sealed class PlainWireFormat(ImageStore images, ILogger<PlainWireFormat> 
     public static string Datetime(DateTimeOffset t) => t.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 
     internal static PlainUser User(UserRef u) => new(u.Id, u.Name);
+
+    private readonly OnlineListJson _online = new();
+
+    /// <summary>An <c>openSuccess</c>'s online list as JSON, written once per list the presence tracker hands out.</summary>
+    internal UserListJson OnlineList(long roomId, IReadOnlyList<UserRef> users) =>
+        _online.Get(roomId, users, list => JsonSerializer.SerializeToUtf8Bytes(list.Select(User).ToList(), WireJson.Context.ListPlainUser));
 
     /// <summary>
     /// The text of a plain frame's <c>message</c> as the original server sent it: PHP's
@@ -127,39 +132,16 @@ public sealed class V1WireFormat(IOptions<PortalOptions> portal, Profiles.Profil
     /// <summary>A user object of this protocol: with the profile card when the user has one.</summary>
     internal WireUser User(UserRef u) => WireJson.User(u, profiles?.Get(u.Id));
 
-    // Per room: the online list a join last carried, its users' profile cards then, and its JSON.
-    private readonly ConcurrentDictionary<long, KeptOnline> _online = new();
-
-    private sealed record KeptOnline(IReadOnlyList<UserRef> Users, Profiles.ProfileCard?[] Cards, WireUserList Json);
+    // Per room: the online list the last join carried and its JSON, kept while the list and its users' profile cards are the same.
+    private readonly OnlineListJson _online = new(id => profiles?.Get(id));
 
     /// <summary>
     /// A join's online list as JSON. The presence tracker hands every join the same list while nobody comes or goes
     /// within it; while that list and its users' profile cards are the ones of the last join, its JSON is reused (a
     /// socket join wrote up to 100 users anew: ~6 % of the server's CPU in a burst of token connects).
     /// </summary>
-    internal WireUserList OnlineList(long roomId, IReadOnlyList<UserRef> users)
-    {
-        if (_online.TryGetValue(roomId, out var kept) && ReferenceEquals(kept.Users, users) && SameCards(kept)) return kept.Json;
-        var cards = new Profiles.ProfileCard?[users.Count];
-        var wire = new List<WireUser>(users.Count);
-        for (var i = 0; i < users.Count; i++)
-        {
-            cards[i] = profiles?.Get(users[i].Id);
-            wire.Add(WireJson.User(users[i], cards[i]));
-        }
-        var json = new WireUserList(JsonSerializer.SerializeToUtf8Bytes(wire, WireJson.Context.ListWireUser));
-        _online[roomId] = new KeptOnline(users, cards, json);
-        return json;
-    }
-
-    private bool SameCards(KeptOnline kept)
-    {
-        for (var i = 0; i < kept.Cards.Length; i++)
-        {
-            if (!ReferenceEquals(kept.Cards[i], profiles?.Get(kept.Users[i].Id))) return false;
-        }
-        return true;
-    }
+    internal UserListJson OnlineList(long roomId, IReadOnlyList<UserRef> users) =>
+        _online.Get(roomId, users, list => JsonSerializer.SerializeToUtf8Bytes(list.Select(User).ToList(), WireJson.Context.ListWireUser));
 
     internal WireMessage Message(ChatMessage m) => new(
         m.Id, m.RoomId, User(m.Sender), m.Text, WireJson.Utc(m.CreatedAt), m.ClientMsgId,

@@ -144,27 +144,27 @@ internal sealed record WelcomeFrame(JsonElement? ReplyTo, WireUser User, List<Wi
     [JsonPropertyOrder(-1)] public string Type => "welcome";
 }
 
-internal sealed record JoinedFrame(JsonElement? ReplyTo, WireRoom Room, WireUserList Online, int OnlineCount, long LastId)
+internal sealed record JoinedFrame(JsonElement? ReplyTo, WireRoom Room, UserListJson Online, int OnlineCount, long LastId)
 {
     [JsonPropertyOrder(-1)] public string Type => "joined";
 }
 
 /// <summary>
-/// Users already written as a JSON array of <see cref="WireUser"/>: a join's online list, written once and copied into
-/// every <c>joined</c> frame while the list and its users' profiles are unchanged (<see cref="V1WireFormat.OnlineList"/>).
+/// Users already written as a JSON array (<see cref="WireUser"/> or <see cref="PlainUser"/>): a join's online list, written
+/// once and copied into every <c>joined</c> / <c>openSuccess</c> frame while it is unchanged (<see cref="OnlineListJson"/>).
 /// </summary>
-[JsonConverter(typeof(WireUserListConverter))]
-internal sealed class WireUserList(byte[] utf8Json)
+[JsonConverter(typeof(UserListJsonConverter))]
+internal sealed class UserListJson(byte[] utf8Json)
 {
     public byte[] Utf8Json => utf8Json;
 }
 
-internal sealed class WireUserListConverter : JsonConverter<WireUserList>
+internal sealed class UserListJsonConverter : JsonConverter<UserListJson>
 {
-    public override WireUserList Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+    public override UserListJson Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
         throw new NotSupportedException("The server only writes joined frames.");
 
-    public override void Write(Utf8JsonWriter writer, WireUserList value, JsonSerializerOptions options) =>
+    public override void Write(Utf8JsonWriter writer, UserListJson value, JsonSerializerOptions options) =>
         writer.WriteRawValue(value.Utf8Json, skipInputValidation: true);
 }
 
@@ -251,7 +251,7 @@ internal sealed class ClientFrame
 internal sealed record PlainUser(long Id, string Name);
 
 /// <summary><c>all</c>: the room's online list, its first <c>Chat:JoinOnlineListUpTo</c> in a busy room; <c>online</c>: how many are online.</summary>
-internal sealed record PlainOpenSuccess(PlainUser User, List<PlainUser> All, int Online)
+internal sealed record PlainOpenSuccess(PlainUser User, UserListJson All, int Online)
 {
     [JsonPropertyOrder(-1)] public string Type => "openSuccess";
 }
@@ -287,6 +287,7 @@ internal sealed record PlainError(string Code, string Message)
 [JsonSerializable(typeof(JoinedFrame))]
 [JsonSerializable(typeof(CaughtUpFrame))]
 [JsonSerializable(typeof(List<WireUser>))]
+[JsonSerializable(typeof(List<PlainUser>))]
 [JsonSerializable(typeof(LeftFrame))]
 [JsonSerializable(typeof(AckFrame))]
 [JsonSerializable(typeof(ChangeAckFrame))]
