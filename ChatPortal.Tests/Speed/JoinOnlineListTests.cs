@@ -61,7 +61,7 @@ public sealed class JoinOnlineListTests
             Microsoft.Extensions.Logging.Abstractions.NullLogger<ProfileDirectory>.Instance);
         var v1 = new V1WireFormat(Microsoft.Extensions.Options.Options.Create(new Hosting.PortalOptions()), profiles);
         profiles.Set(new Data.UserProfile { UserId = 2, DisplayName = "Carl C", StatusText = "在开会" });
-        IReadOnlyList<UserRef> users = [U(1, "anna"), U(2, "carl"), U(3, "王芳")];
+        IReadOnlyList<UserRef> users = [U(1, "anna"), U(2, "carl"), U(3, "王芳"), .. Enumerable.Range(4, OnlineListJson.KeepFrom).Select(i => U(i, $"u{i}"))];
 
         var json = v1.OnlineList(7, users);
         Assert.Equal(Expected(v1, users), Text(json));
@@ -72,13 +72,18 @@ public sealed class JoinOnlineListTests
         var renamed = v1.OnlineList(7, users);
         Assert.NotSame(json, renamed);
         Assert.Equal("Carl Chen", JsonDocument.Parse(renamed.Utf8Json).RootElement[1].GetProperty("display_name").GetString());
+        Assert.Same(renamed, v1.OnlineList(7, users));
         Assert.Equal(Expected(v1, users), Text(renamed));
 
-        // Another list (another join's, or another room's) is written for itself.
-        IReadOnlyList<UserRef> other = [U(1, "anna"), U(2, "carl")];
+        // Another list (another join's, or another room's) is written for itself; a short one is not kept.
+        IReadOnlyList<UserRef> other = [.. users.Skip(1)];
         Assert.Equal(Expected(v1, other), Text(v1.OnlineList(7, other)));
         Assert.Equal(Expected(v1, users), Text(v1.OnlineList(8, users)));
         Assert.Equal("[]", Text(v1.OnlineList(9, [])));
+        IReadOnlyList<UserRef> two = [U(1, "anna"), U(2, "carl")];
+        var shortList = v1.OnlineList(10, two);
+        Assert.Equal(Expected(v1, two), Text(shortList));
+        Assert.NotSame(shortList, v1.OnlineList(10, two));
     }
 
     private static string Text(UserListJson list) => System.Text.Encoding.UTF8.GetString(list.Utf8Json);
@@ -89,8 +94,11 @@ public sealed class JoinOnlineListTests
     [Fact]
     public async Task Each_joiner_gets_the_current_list_with_current_profiles()
     {
-        await using var portal = await InProcessPortal.StartAsync(new Dictionary<string, string?> { ["Chat:JoinOnlineListUpTo"] = "3" });
-        var names = new[] { "jol-a", "jol-b", "jol-c", "jol-d" }.Select(PortalHelpers.UniqueName).ToArray();
+        await using var portal = await InProcessPortal.StartAsync(new Dictionary<string, string?>
+        {
+            ["Chat:JoinOnlineListUpTo"] = "8", ["Limits:RegistrationBurstPerAddress"] = "0", ["Limits:GuestBurstPerAddress"] = "0",
+        });
+        var names = Enumerable.Range(0, 10).Select(i => PortalHelpers.UniqueName($"jol-{(char)('a' + i)}")).ToArray();
         var sockets = new List<WsClient>();
         try
         {
@@ -112,7 +120,7 @@ public sealed class JoinOnlineListTests
                 return (await s.WaitForAsync(f => f.Is("joined"))).Json;
             }
             var first = await JoinedAsync();
-            var expected = presence.OnlineFirst(lobby.Id, 3).First.Select(u => u.Name).ToList();
+            var expected = presence.OnlineFirst(lobby.Id, 8).First.Select(u => u.Name).ToList();
             Assert.Equal(expected, first.GetProperty("online").EnumerateArray().Select(u => u.GetProperty("name").GetString()!));
             Assert.Equal(presence.Count(lobby.Id), first.GetProperty("online_count").GetInt32());
 
@@ -130,7 +138,7 @@ public sealed class JoinOnlineListTests
             for (var i = 0; i < 100 && presence.IsOnlineHere(lobby.Id, listed.Id); i++) await Task.Delay(20);
             var third = await JoinedAsync();
             Assert.DoesNotContain(third.GetProperty("online").EnumerateArray(), u => u.GetProperty("id").GetInt64() == listed.Id);
-            Assert.Equal(presence.OnlineFirst(lobby.Id, 3).First.Select(u => u.Name),
+            Assert.Equal(presence.OnlineFirst(lobby.Id, 8).First.Select(u => u.Name),
                 third.GetProperty("online").EnumerateArray().Select(u => u.GetProperty("name").GetString()!));
         }
         finally
@@ -141,7 +149,10 @@ public sealed class JoinOnlineListTests
     [Fact]
     public async Task Plain_guests_get_the_current_list_in_openSuccess()
     {
-        await using var portal = await InProcessPortal.StartAsync(new Dictionary<string, string?> { ["Chat:JoinOnlineListUpTo"] = "3" });
+        await using var portal = await InProcessPortal.StartAsync(new Dictionary<string, string?>
+        {
+            ["Chat:JoinOnlineListUpTo"] = "8", ["Limits:RegistrationBurstPerAddress"] = "0", ["Limits:GuestBurstPerAddress"] = "0",
+        });
         var presence = portal.Services.GetRequiredService<PresenceTracker>();
         var lobby = (await portal.Services.GetRequiredService<ChatRooms>().FindAsync("lobby"))!;
         var guests = new List<(WsClient Socket, string Name)>();
@@ -157,12 +168,12 @@ public sealed class JoinOnlineListTests
             static List<string> Names(JsonElement open) =>
                 open.GetProperty("all").EnumerateArray().Select(u => u.GetProperty("name").GetString()!).ToList();
 
-            for (var i = 0; i < 5; i++) await OpenAsync();
-            var sixth = await OpenAsync();
-            var listed = presence.OnlineFirst(lobby.Id, 3).First.Select(u => u.Name).ToList();
-            Assert.Equal(3, listed.Count);
-            Assert.Equal(listed, Names(sixth));
-            Assert.Equal(6, sixth.GetProperty("online").GetInt32());
+            for (var i = 0; i < 10; i++) await OpenAsync();
+            var eleventh = await OpenAsync();
+            var listed = presence.OnlineFirst(lobby.Id, 8).First.Select(u => u.Name).ToList();
+            Assert.Equal(8, listed.Count);
+            Assert.Equal(listed, Names(eleventh));
+            Assert.Equal(11, eleventh.GetProperty("online").GetInt32());
 
             // A listed guest leaves: the next guest's list no longer has them, and it is the server's current list.
             var (leaver, leaverName) = guests.First(g => g.Name == listed[0]);
@@ -171,7 +182,7 @@ public sealed class JoinOnlineListTests
             for (var i = 0; i < 100 && presence.Online(lobby.Id).Any(u => u.Name == leaverName); i++) await Task.Delay(20);
             var next = await OpenAsync();
             Assert.DoesNotContain(leaverName, Names(next));
-            Assert.Equal(presence.OnlineFirst(lobby.Id, 3).First.Select(u => u.Name), Names(next));
+            Assert.Equal(presence.OnlineFirst(lobby.Id, 8).First.Select(u => u.Name), Names(next));
         }
         finally
         {
