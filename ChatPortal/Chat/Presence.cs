@@ -21,7 +21,7 @@ public sealed class PresenceTracker(IRemotePresence? remote = null)
     // is then a copy, not a sort of the whole room per join (issue 19: N joins sorted N lists).
     private readonly Dictionary<long, List<UserRef>> _sorted = [];
     // Each room's last answer to OnlineFirst, kept until a user comes or goes within its first Max places: joins
-    // then share one list (and the sockets' serialized copy of it, V1WireFormat.OnlineList) instead of a copy each.
+    // then share one list (and the sockets' serialized copy of it, OnlineListJson, in both socket formats) instead of a copy each.
     private readonly Dictionary<long, (int Max, UserRef[] First)> _first = [];
 
     /// <summary>The online list's order: name (case-insensitive), then id.</summary>
