@@ -189,8 +189,18 @@ internal static class ChatPage
     public static async Task WaitForChatAsync(this IPage page, string title)
     {
         await Expect(page.Locator("#room-title")).ToHaveTextAsync(title);
-        await page.WaitForFunctionAsync("() => window.Blazor && document.querySelector('#composer-input')?._chatBound === true",
-            null, new() { Timeout = 15_000 });
+        try
+        {
+            await page.WaitForFunctionAsync("() => window.Blazor && document.querySelector('#composer-input')?._chatBound === true",
+                null, new() { Timeout = 15_000 });
+        }
+        catch (TimeoutException e)
+        {
+            // Say what the view showed instead of a live composer (a lost room, an ended session, no composer at all).
+            var shown = await page.EvaluateAsync<string>("() => (document.querySelector('#composer-input') ? 'composer present, not bound; ' : 'no composer; ')"
+                + " + (document.querySelector('section.chat-main')?.innerText ?? 'no chat view').slice(0, 600)");
+            throw new TimeoutException($"The chat view \"{title}\" did not come live within 15 s. It showed: {shown}", e);
+        }
     }
 
     /// <summary>Types a message and sends it with Enter, as a person does.</summary>

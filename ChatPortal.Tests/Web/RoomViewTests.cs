@@ -1,6 +1,8 @@
 using Bunit;
+using ChatPortal.Chat;
 using ChatPortal.Components.Chat;
 using ChatPortal.Data;
+using Microsoft.AspNetCore.Components;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -375,5 +377,52 @@ public sealed class RoomViewTests
                 Thread.Sleep(50);
             }
         }
+    }
+    [Fact]
+    public async Task A_room_left_a_moment_ago_neither_ends_nor_fills_the_view_of_the_room_shown_next()
+    {
+        await using var h = await ComponentHarness.StartAsync("ivy");
+        var lobby = await h.LobbyAsync();
+        var jon = await h.Core.CreateUserAsync("jon");
+        var corner = await h.Core.CreateRoomAsync("corner", isPrivate: true, h.Me, jon);
+        var cut = h.Context.Render<ChatView>(p => p.Add(c => c.Room, corner).Add(c => c.Me, h.Me).Add(c => c.Title, "# corner"));
+        var said = (await h.Core.Commands.PostAsync(jon, corner.Id, "in the corner")).Value!;
+        cut.WaitForAssertion(() => Assert.Equal("in the corner", cut.Find(".msg .msg-text").TextContent), Wait);
+        var view = cut.Instance;
+        // Its read mark saved, moving on has nothing to write first (the order in which a browser met the race).
+        var until = DateTime.UtcNow + Wait;
+        while (await h.Core.WithDbAsync(db => db.RoomMembers.Where(m => m.RoomId == corner.Id && m.UserId == h.Me.Id)
+                   .Select(m => m.LastReadMessageId).SingleAsync()) < said.Id && DateTime.UtcNow < until)
+            await Task.Delay(100);
+
+        // Leaving a room navigates at once, on the renderer's thread; the loss of the room and its last events come on
+        // the session's thread, which still saw the old room, and reach the renderer after the view moved on.
+        var moved = Task.CompletedTask;
+        using var entered = new ManualResetEventSlim();
+        using var proceed = new ManualResetEventSlim();
+        var navigating = Task.Run(() => cut.InvokeAsync(() =>
+        {
+            entered.Set();
+            proceed.Wait(Wait);
+            moved = view.SetParametersAsync(ParameterView.FromDictionary(new Dictionary<string, object?>
+            {
+                [nameof(ChatView.Room)] = lobby, [nameof(ChatView.Me)] = h.Me, [nameof(ChatView.Title)] = "# Lobby",
+            }));
+        }));
+        Assert.True(entered.Wait(Wait)); // the renderer is busy moving to the lobby
+        var lost = view.OnRoomLostAsync(corner, RoomLoss.Removed);
+        var late = view.OnEventAsync(new MemberRemoved(corner.Id, jon)); // jon left the corner, not the lobby
+        Assert.False(lost.IsCompleted); // waiting for the renderer, behind the move
+        proceed.Set();
+        await navigating.WaitAsync(Wait);
+        await Task.WhenAll(lost, late, moved).WaitAsync(Wait);
+        await h.Core.Commands.PostAsync(jon, lobby.Id, "in the lobby 大厅");
+
+        cut.WaitForAssertion(() => Assert.Equal("in the lobby 大厅", cut.FindAll(".msg .msg-text")[^1].TextContent), Wait);
+        Assert.Equal("# Lobby", cut.Find("#room-title").TextContent);
+        Assert.Empty(cut.FindAll("#room-lost"));
+        Assert.NotNull(cut.Find("#composer-input")); // the lobby's view is live
+        Assert.DoesNotContain(cut.FindAll(".msg .msg-text"), m => m.TextContent == "in the corner");
+        Assert.DoesNotContain(cut.FindAll("#messages .notice"), n => n.TextContent.Contains("jon", StringComparison.Ordinal));
     }
 }
