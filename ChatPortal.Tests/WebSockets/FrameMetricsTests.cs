@@ -6,14 +6,14 @@ namespace ChatPortal.Tests.WebSockets;
 /// <summary>The frame counters on /metrics (plain counters read at collection) move with the traffic.</summary>
 public sealed class FrameMetricsTests
 {
-    private static async Task<(double Out, double In)> FramesAsync(PortalProcess portal)
+    private static async Task<(double Out, double In, double Writes)> FramesAsync(PortalProcess portal)
     {
         using var http = portal.CreateClient();
         var text = await http.GetStringAsync("/metrics");
         static double Read(string text, string name) =>
             Regex.Matches(text, $@"^{name}(?:_total)?(?:\{{[^}}]*\}})? ([0-9.eE+-]+)", RegexOptions.Multiline)
                 .Sum(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
-        return (Read(text, "chatportal_ws_frames_out"), Read(text, "chatportal_ws_frames_in"));
+        return (Read(text, "chatportal_ws_frames_out"), Read(text, "chatportal_ws_frames_in"), Read(text, "chatportal_ws_writes"));
     }
 
     [Fact]
@@ -37,5 +37,40 @@ public sealed class FrameMetricsTests
         }
         Assert.True(after.In >= before.In + 3, $"frames in: {before.In} → {after.In}");
         Assert.True(after.Out >= before.Out + 5, $"frames out: {before.Out} → {after.Out}"); // 2 openSuccess + 3 messages at least
+    }
+
+    [Fact]
+    public async Task A_rejoin_gets_its_reply_catch_up_and_caught_up_in_a_few_writes_not_one_per_frame()
+    {
+        await using var portal = await PortalProcess.StartAsync(new() { ["Chat__RateLimitBurst"] = "1000" });
+        long since;
+        await using (var poster = await portal.MemberSocketAsync("poster"))
+        {
+            since = (await poster.RequestAsync("send", ("room", "lobby"), ("text", "before"), ("client_id", "c0"))).GetLong("event_id");
+            for (var i = 1; i <= 40; i++)
+            {
+                var ack = await poster.RequestAsync("send", ("room", "lobby"), ("text", $"missed {i} 错过"), ("client_id", $"c{i}"));
+                Assert.True(ack.Is("ack"), ack.ToString());
+            }
+        }
+        var token = await portal.TokenAsync("reader");
+        await using var reader = await WsClient.ConnectAsync(portal.BaseUri, "chatportal.v1");
+        Assert.True((await reader.AuthAsync(token: token)).Is("welcome"));
+        await Task.Delay(300); // the poster's socket has closed and its presence gone out
+        var before = await FramesAsync(portal);
+
+        await reader.JoinAsync("lobby", since); // joined, 40 messages, caught_up
+
+        var texts = reader.Frames.Where(f => f.Is("message")).Select(f => f.Get("message.text")).ToList();
+        Assert.Equal(Enumerable.Range(1, 40).Select(i => $"missed {i} 错过"), texts);
+        var after = before;
+        for (var t = 0; t < 50 && after.Out < before.Out + 42; t++)
+        {
+            await Task.Delay(100);
+            after = await FramesAsync(portal);
+        }
+        Assert.True(after.Out >= before.Out + 42, $"frames out: {before.Out} → {after.Out}");
+        // One write for the lot (two or three if a keep-alive or presence frame came between): not 42.
+        Assert.True(after.Writes - before.Writes is >= 1 and <= 4, $"writes: {before.Writes} → {after.Writes} for {after.Out - before.Out} frames");
     }
 }

@@ -9,7 +9,7 @@ namespace ChatPortal.WebSockets;
 /// the connection ends with the client's bytes unread, the kernel answers with a TCP reset, and
 /// the reset can destroy our close frame (1002/1007/1009) before the client reads it.
 /// </summary>
-internal sealed class LingeringUpgradeFeature(IHttpUpgradeFeature inner) : IHttpUpgradeFeature
+internal sealed class LingeringUpgradeFeature(IHttpUpgradeFeature inner, WebSocketMetrics? metrics) : IHttpUpgradeFeature
 {
     public bool IsUpgradableRequest => inner.IsUpgradableRequest;
 
@@ -18,18 +18,21 @@ internal sealed class LingeringUpgradeFeature(IHttpUpgradeFeature inner) : IHttp
 
     public async Task<Stream> UpgradeAsync()
     {
-        Stream = new KeepOpenStream(await inner.UpgradeAsync());
+        Stream = new KeepOpenStream(await inner.UpgradeAsync(), metrics);
         return Stream;
     }
 
     /// <summary>Wraps the upgrade feature of socket requests (before <c>UseWebSockets</c> captures it).</summary>
-    public static IApplicationBuilder UseLingeringUpgrade(IApplicationBuilder app, PathString path) =>
-        app.Use(next => ctx =>
+    public static IApplicationBuilder UseLingeringUpgrade(IApplicationBuilder app, PathString path)
+    {
+        var metrics = app.ApplicationServices.GetService<WebSocketMetrics>();
+        return app.Use(next => ctx =>
         {
             if (ctx.Request.Path.Equals(path) && ctx.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } up)
-                ctx.Features.Set<IHttpUpgradeFeature>(new LingeringUpgradeFeature(up));
+                ctx.Features.Set<IHttpUpgradeFeature>(new LingeringUpgradeFeature(up, metrics));
             return next(ctx);
         });
+    }
 }
 
 /// <summary>

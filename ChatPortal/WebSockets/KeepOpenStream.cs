@@ -15,7 +15,7 @@ namespace ChatPortal.WebSockets;
 /// issue 14). Writes from the WebSocket itself (a pong, a keep-alive ping, a close) while holding
 /// are held in order with the rest; the gate keeps the release and a direct write from overlapping.
 /// </remarks>
-internal sealed class KeepOpenStream(Stream inner) : Stream
+internal sealed class KeepOpenStream(Stream inner, WebSocketMetrics? metrics = null) : Stream
 {
     /// <summary>Held bytes are written out once they pass this many, even while still holding.</summary>
     public const int MaxHeld = 16 * 1024;
@@ -76,6 +76,7 @@ internal sealed class KeepOpenStream(Stream inner) : Stream
         try
         {
             if (count == 0) return;
+            metrics?.Wrote();
             await inner.WriteAsync(held.AsMemory(0, count)).ConfigureAwait(false);
             await inner.FlushAsync().ConfigureAwait(false);
         }
@@ -179,7 +180,9 @@ internal sealed class KeepOpenStream(Stream inner) : Stream
         try
         {
             await WriteHeldAsync(stopHolding: false).ConfigureAwait(false);
-            if (!buffer.IsEmpty) await inner.WriteAsync(buffer, ct).ConfigureAwait(false);
+            if (buffer.IsEmpty) return;
+            metrics?.Wrote();
+            await inner.WriteAsync(buffer, ct).ConfigureAwait(false);
         }
         finally
         {

@@ -319,7 +319,18 @@ internal sealed class SocketConnection : IChatSessionSink
                         default:
                             // The session's own (an event, a join): it decides what this socket sees.
                             await ReleaseHeldAsync(); // a join reads the database first: what is held goes now
-                            if (Session is { } session) await session.DeliverAsync(item);
+                            if (Session is not { } session) continue;
+                            if (item is not RoomJoin)
+                            {
+                                await session.DeliverAsync(item);
+                                continue;
+                            }
+                            // A join's reply, its catch-up (after a restart, every event missed: dozens per socket)
+                            // and caught_up go out together, in writes of up to KeepOpenStream.MaxHeld bytes,
+                            // instead of one write and flush per frame.
+                            _stream?.Hold();
+                            await session.DeliverAsync(item);
+                            await ReleaseHeldAsync();
                             continue;
                     }
                     ReplySent();
