@@ -67,6 +67,8 @@ def main():
     print(f"| **ratio** (stop → all caught up) / (peer accepts all); target ≤ 3 | **{fmt(ratio, 2)}** (from the new process listening: {fmt(ratio_after, 2)}) — met: {verdict} |")
     drv = storm.get("driver") or {}
     print(f"| driver CPU s; max event-loop lag ms | {fmt(drv.get('cpuSec'), 1)}; {fmt(drv.get('maxLagMs'))} |")
+    print(f"| driver CPU s (one Node thread) from listening to all caught up; from the stop | "
+          f"{fmt(drv.get('cpuSecStartedToCaughtUp'), 1)}; {fmt(drv.get('cpuSecStopToCaughtUp'), 1)} |")
 
 
 if __name__ == "__main__":

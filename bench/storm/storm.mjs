@@ -103,6 +103,7 @@ function pct(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 const r1 = (x) => (x == null ? null : Math.round(x * 10) / 10);
+const cpuSecBetween = (a, b) => (b.user - a.user + b.system - a.system) / 1e6;
 const dist = (xs) => {
   const s = xs.slice().sort((a, b) => a - b);
   return { n: s.length, p50: r1(pct(s, 50)), p90: r1(pct(s, 90)), p99: r1(pct(s, 99)), max: r1(s[s.length - 1]) };
@@ -313,17 +314,18 @@ async function stormMode() {
 
   // ---- the controller restarts the server
   const rl = readline.createInterface({ input: process.stdin });
-  let cpuAtStarted = null, postedBeforeStop = 0;
+  let cpuAtStarted = null, postedBeforeStop = 0, driverCpuAtStop = null, driverCpuAtStarted = null, driverCpuAtCaughtUp = null;
   const stopped = new Promise((resolve) => {
     rl.on('line', (line) => {
       const [cmd, arg] = line.trim().split(/\s+/);
-      if (cmd === 'stop' && tStop == null) { tStop = now(); postedBeforeStop = posted; log('stop'); resolve(); }
+      if (cmd === 'stop' && tStop == null) { tStop = now(); driverCpuAtStop = process.cpuUsage(); postedBeforeStop = posted; log('stop'); resolve(); }
       if (cmd === 'exited' && tExited == null) { tExited = now(); log(`old server exited; ${clients.filter((s) => s.dropAt != null).length} dropped`); }
       if (cmd === 'started' && tStarted == null) {
         tStarted = now();
         if (tExited == null) tExited = tStarted;
         if (arg) { serverPid = Number(arg); peakRssKiB = 0; }
         cpuAtStarted = serverSample(serverPid);
+        driverCpuAtStarted = process.cpuUsage();
         log(`started (pid ${serverPid}); ${welcomedCount} back so far`);
       }
     });
@@ -341,6 +343,7 @@ async function stormMode() {
   }, 2000);
   await Promise.race([allCaughtUp, sleep(Math.max(1000, cfg.timeout * 1000 - now() - 30000))]);
   cpuAtCaughtUp = serverSample(serverPid);
+  driverCpuAtCaughtUp = process.cpuUsage();
   rssAtCaughtUp = peakRssKiB;
   log(tAllCaughtUp != null ? `all ${N} caught up ${((tAllCaughtUp - tStop) / 1000).toFixed(2)} s after the stop` : `only ${caughtUpCount}/${N} caught up`);
 
@@ -435,7 +438,13 @@ async function stormMode() {
         rssKiBEnd: srvEnd?.rssKiB ?? null,
         cpuSecStartedToCaughtUp: cpuAtStarted && cpuAtCaughtUp ? r1(cpuAtCaughtUp.cpuS - cpuAtStarted.cpuS) : null,
       } : null,
-      driver: { cpuSec: r1(process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6), maxLagMs: r1(maxLagMs), rssMiB: r1(process.memoryUsage().rss / 1048576) },
+      driver: {
+        cpuSec: r1(process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6),
+        // Node runs the driver on one thread: CPU seconds close to the wall time of a window mean it was saturated.
+        cpuSecStopToCaughtUp: driverCpuAtStop && driverCpuAtCaughtUp ? r1(cpuSecBetween(driverCpuAtStop, driverCpuAtCaughtUp)) : null,
+        cpuSecStartedToCaughtUp: driverCpuAtStarted && driverCpuAtCaughtUp ? r1(cpuSecBetween(driverCpuAtStarted, driverCpuAtCaughtUp)) : null,
+        maxLagMs: r1(maxLagMs), rssMiB: r1(process.memoryUsage().rss / 1048576),
+      },
     };
   }
   finish(tAllCaughtUp != null ? 'complete' : 'not-all-caught-up');
