@@ -13,6 +13,18 @@ public sealed class RoomViewTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
+    private static Task<long> ReadUpToAsync(ComponentHarness h, long roomId) =>
+        h.Core.WithDbAsync(db => db.RoomMembers.Where(m => m.RoomId == roomId && m.UserId == h.Me.Id)
+            .Select(m => m.LastReadMessageId).SingleAsync());
+
+    /// <summary>Waits until the user's saved read mark in the room reaches <paramref name="id"/> (the view saves every other second).</summary>
+    private static async Task ReadReachesAsync(ComponentHarness h, long roomId, long id)
+    {
+        var until = DateTime.UtcNow + Wait;
+        while (await ReadUpToAsync(h, roomId) < id && DateTime.UtcNow < until) await Task.Delay(100);
+        Assert.Equal(id, await ReadUpToAsync(h, roomId));
+    }
+
     [Fact]
     public async Task Room_page_renders_history_then_live_messages_as_text()
     {
@@ -57,14 +69,8 @@ public sealed class RoomViewTests
         var seen = (await h.Core.Commands.PostAsync(hal, lobby.Id, "seen")).Value!;
         var cut = h.Context.Render<RoomPage>(p => p.Add(x => x.Slug, "lobby"));
         cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".msg")), Wait);
-        Task<long> ReadUpTo() => h.Core.WithDbAsync(db => db.RoomMembers.Where(m => m.RoomId == lobby.Id && m.UserId == h.Me.Id)
-            .Select(m => m.LastReadMessageId).SingleAsync());
-        async Task ReadReaches(long id)
-        {
-            var until = DateTime.UtcNow + Wait;
-            while (await ReadUpTo() < id && DateTime.UtcNow < until) await Task.Delay(100);
-            Assert.Equal(id, await ReadUpTo());
-        }
+        Task<long> ReadUpTo() => ReadUpToAsync(h, lobby.Id);
+        Task ReadReaches(long id) => ReadReachesAsync(h, lobby.Id, id);
         await ReadReaches(seen.Id); // a visible, focused page read it
 
         // The tab's connection is gone (a closed tab's circuit is kept a while): it still gets messages, reads none.
@@ -378,6 +384,7 @@ public sealed class RoomViewTests
             }
         }
     }
+
     [Fact]
     public async Task A_room_left_a_moment_ago_neither_ends_nor_fills_the_view_of_the_room_shown_next()
     {
@@ -390,10 +397,7 @@ public sealed class RoomViewTests
         cut.WaitForAssertion(() => Assert.Equal("in the corner", cut.Find(".msg .msg-text").TextContent), Wait);
         var view = cut.Instance;
         // Its read mark saved, moving on has nothing to write first (the order in which a browser met the race).
-        var until = DateTime.UtcNow + Wait;
-        while (await h.Core.WithDbAsync(db => db.RoomMembers.Where(m => m.RoomId == corner.Id && m.UserId == h.Me.Id)
-                   .Select(m => m.LastReadMessageId).SingleAsync()) < said.Id && DateTime.UtcNow < until)
-            await Task.Delay(100);
+        await ReadReachesAsync(h, corner.Id, said.Id);
 
         // Leaving a room navigates at once, on the renderer's thread; the loss of the room and its last events come on
         // the session's thread, which still saw the old room, and reach the renderer after the view moved on.

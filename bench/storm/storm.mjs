@@ -439,7 +439,7 @@ async function stormMode() {
         cpuSecStartedToCaughtUp: cpuAtStarted && cpuAtCaughtUp ? r1(cpuAtCaughtUp.cpuS - cpuAtStarted.cpuS) : null,
       } : null,
       driver: {
-        cpuSec: r1(process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6),
+        cpuSec: r1(cpuSecBetween({ user: 0, system: 0 }, process.cpuUsage())),
         // Node runs the driver on one thread: CPU seconds close to the wall time of a window mean it was saturated.
         cpuSecStopToCaughtUp: driverCpuAtStop && driverCpuAtCaughtUp ? r1(cpuSecBetween(driverCpuAtStop, driverCpuAtCaughtUp)) : null,
         cpuSecStartedToCaughtUp: driverCpuAtStarted && driverCpuAtCaughtUp ? r1(cpuSecBetween(driverCpuAtStarted, driverCpuAtCaughtUp)) : null,
