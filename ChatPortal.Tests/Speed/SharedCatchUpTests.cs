@@ -120,4 +120,55 @@ public sealed class SharedCatchUpTests
         Assert.Equal([first, second, third], await RejoinAsync());
         Assert.Equal(afterFive.Reads + 1, metrics.CatchUpTotals.Reads);
     }
+
+    [Fact]
+    public async Task Rejoins_reuse_a_read_of_the_rooms_receipts_until_a_receipt_moves_or_a_reader_hides_theirs()
+    {
+        await using var portal = await InProcessPortal.StartAsync(new Dictionary<string, string?>
+        {
+            ["Limits:GuestBurstPerAddress"] = "0",
+        });
+        var receipts = portal.Services.GetRequiredService<ReadReceipts>();
+        var (reader, readerUser) = await portal.MemberAsync(PortalHelpers.UniqueName("读者"));
+        var (watcher, _) = await portal.MemberAsync(PortalHelpers.UniqueName("watcher")); // sees each receipt arrive
+        await using var _reader = reader;
+        await using var _watcher = watcher;
+        var posted = new List<long>();
+        for (var i = 0; i < 3; i++)
+        {
+            var ack = await reader.RequestAsync("send", ("room", "lobby"), ("text", $"已读 {i}"), ("client_id", $"receipt-{i}"));
+            Assert.True(ack.Is("ack"), ack.ToString());
+            posted.Add(long.Parse(ack.Get("message_id")!, CultureInfo.InvariantCulture));
+        }
+        async Task ReadUpToAsync(long id)
+        {
+            Assert.True((await reader.RequestAsync("read", ("room", "lobby"), ("message_id", id))).Is("read"));
+            await watcher.WaitForAsync(f => f.Is("receipt") && f.GetLong("user.id") == readerUser.Id && f.GetLong("last_read_id") == id);
+        }
+        // The reader's cursor as a guest rejoining the lobby is told it by its catch-up (null: not told).
+        async Task<long?> RejoinAsync()
+        {
+            await using var s = await WsClient.ConnectAsync(portal.BaseUri, "chatportal.v1");
+            Assert.True((await s.AuthAsync(guest: true)).Is("welcome"));
+            await s.SendJsonAsync(new { type = "join", id = 7, room = "lobby", since = posted[0] - 1 });
+            await s.WaitForAsync(f => f.Is("caught_up"));
+            return s.Where(f => f.Is("receipt") && f.GetLong("user.id") == readerUser.Id).Select(f => (long?)f.GetLong("last_read_id")).LastOrDefault();
+        }
+
+        await ReadUpToAsync(posted[0]);
+        var before = receipts.CursorReads;
+        for (var i = 0; i < 4; i++) Assert.Equal(posted[0], await RejoinAsync());
+        // Kept between rejoins (at most ReadReceipts.CursorsKeptFor, so four quick rejoins cross that at most once).
+        Assert.InRange(receipts.CursorReads - before, 1, 2);
+
+        // The cursor moves: once its receipt has reached the room, the next rejoin is told the new position.
+        await ReadUpToAsync(posted[2]);
+        Assert.Equal(posted[2], await RejoinAsync());
+
+        // The reader hides their receipts: the very next rejoin is not told their cursor, and told it again once shown.
+        await receipts.SetHiddenAsync(readerUser, true);
+        Assert.Null(await RejoinAsync());
+        await receipts.SetHiddenAsync(readerUser, false);
+        Assert.Equal(posted[2], await RejoinAsync());
+    }
 }

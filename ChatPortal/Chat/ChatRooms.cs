@@ -272,6 +272,31 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
     }
 
     /// <summary>A user's drawer: rooms and direct conversations (a socket's welcome), read in one go.</summary>
+    /// <summary>
+    /// The drawer of a guest made just now (no memberships, no rooms left yet): the public rooms that allow guests, the
+    /// same for every such guest. Read once and kept while no room changes (<see cref="RoomDirectory.RoomChanges"/>) and
+    /// for at most <see cref="NewGuestDrawerKeptFor"/> (changes made without an event, such as an import); after a
+    /// restart 10,000 guests each read it (issue 19).
+    /// </summary>
+    public Task<IReadOnlyList<RoomInfo>> ListForNewGuestAsync(CancellationToken ct = default) => _newGuestDrawer.ReadAsync(0).WaitAsync(ct);
+
+    internal static readonly TimeSpan NewGuestDrawerKeptFor = TimeSpan.FromSeconds(5);
+
+    /// <summary>Database reads of the new-guest drawer so far (a test sees them kept).</summary>
+    internal long NewGuestDrawerReads => Interlocked.Read(ref _newGuestDrawerReads);
+    private long _newGuestDrawerReads;
+
+    private SharedReads<int, IReadOnlyList<RoomInfo>> _newGuestDrawer => LazyInitializer.EnsureInitialized(ref field, () => new(
+        async _ =>
+        {
+            Interlocked.Increment(ref _newGuestDrawerReads);
+            await using var db = await dbFactory.CreateDbContextAsync().ConfigureAwait(false);
+            // Nobody's id: no memberships and no departures, exactly a new guest's drawer.
+            return await ListAsync(db, new UserRef(0, "", UserKind.Guest), CancellationToken.None).ConfigureAwait(false);
+        },
+        // Both parts only grow: the sum moves when either does.
+        _ => directory.RoomChanges + Environment.TickCount64 / (long)NewGuestDrawerKeptFor.TotalMilliseconds));
+
     public async Task<(IReadOnlyList<RoomInfo> Rooms, IReadOnlyList<DirectConversation> Direct)> ListDrawerAsync(UserRef user, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);

@@ -19,12 +19,18 @@ public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMe
     // moves before its event reaches a subscriber, so a catch-up read kept by ChatHistory is still complete for anyone
     // asking while the counter stays put (issue 19: 10,000 clients rejoining one room read the same events).
     private readonly long[] _roomVersions = new long[1024];
+    // The same for what a room's read receipts are: every room event but presence and typing (receipts, membership,
+    // room changes), so a room's cursor read kept by ReadReceipts is still current while it stays put.
+    private readonly long[] _receiptVersions = new long[1024];
 
     /// <summary>
     /// Moves before every room event that could change what a catch-up of the room returns is delivered here (presence,
     /// typing and receipts do not; they are not in a catch-up's events).
     /// </summary>
     public long RoomVersion(long roomId) => Volatile.Read(ref _roomVersions[(int)(roomId & 1023)]);
+
+    /// <summary>Moves before every room event but presence and typing is delivered here: receipts, membership, room changes.</summary>
+    public long ReceiptVersion(long roomId) => Volatile.Read(ref _receiptVersions[(int)(roomId & 1023)]);
 
     public IDisposable SubscribeRoom(long roomId, IChatSubscriber subscriber) => Add(_rooms, roomId, subscriber);
 
@@ -38,8 +44,11 @@ public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMe
     /// <summary>Hands the event to every local subscriber it concerns.</summary>
     public int Deliver(ChatEvent evt)
     {
-        if (evt.RoomId != 0 && evt is not (PresenceChanged or PresenceSummary or UserTyping or ReadReceipt or ReceiptsMoved))
-            Interlocked.Increment(ref _roomVersions[(int)(evt.RoomId & 1023)]);
+        if (evt.RoomId != 0 && evt is not (PresenceChanged or PresenceSummary or UserTyping))
+        {
+            Interlocked.Increment(ref _receiptVersions[(int)(evt.RoomId & 1023)]);
+            if (evt is not (ReadReceipt or ReceiptsMoved)) Interlocked.Increment(ref _roomVersions[(int)(evt.RoomId & 1023)]);
+        }
         rooms.Apply(evt);
         if (evt is SessionRevoked revoked) users.Invalidate(revoked.UserId);
         var delivered = evt switch

@@ -17,6 +17,10 @@ public sealed class RoomDirectory(IDbContextFactory<ChatDbContext> dbFactory, Us
     private readonly ConcurrentDictionary<(long Room, long User), bool> _members = new();
     private readonly ConcurrentDictionary<long, byte> _deleted = new();
     private readonly ConcurrentDictionary<long, long> _latest = new();
+    private long _roomChanges;
+
+    /// <summary>Moves whenever a room's settings change or a room is listed or deleted (here or on another node): lists of rooms kept elsewhere are out of date then.</summary>
+    public long RoomChanges => Volatile.Read(ref _roomChanges);
 
     public async ValueTask<RoomInfo?> GetAsync(long roomId, CancellationToken ct = default)
     {
@@ -38,6 +42,7 @@ public sealed class RoomDirectory(IDbContextFactory<ChatDbContext> dbFactory, Us
     /// <summary>A room's new settings (this node changed them, or another node said so).</summary>
     public void Apply(RoomInfo room)
     {
+        Interlocked.Increment(ref _roomChanges);
         if (_byId.TryGetValue(room.Id, out var old) && old.Slug != room.Slug) _bySlug.TryRemove(old.Slug, out _);
         Remember(room);
     }
@@ -45,6 +50,7 @@ public sealed class RoomDirectory(IDbContextFactory<ChatDbContext> dbFactory, Us
     /// <summary>A deleted room: gone from the cache, with its memberships.</summary>
     public void Forget(long roomId)
     {
+        Interlocked.Increment(ref _roomChanges);
         _latest.TryRemove(roomId, out _);
         if (_byId.TryRemove(roomId, out var old)) _bySlug.TryRemove(old.Slug, out _);
         foreach (var key in _members.Keys)

@@ -218,6 +218,7 @@ internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtoco
         UserRef? user = null;
         long? tokenId = null;
         string? signInSession = null;
+        var newGuest = false;
         string failCode, failMessage;
         if (!string.IsNullOrEmpty(f.Ticket))
         {
@@ -241,6 +242,7 @@ internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtoco
         {
             var allowed = await _s.Site.GuestsAllowedAsync(ct); // a site setting: read each time, so a change applies at once on every node
             if (allowed) user = await _s.Guests.CreateAsync(conn.RemoteIp, ct);
+            newGuest = true;
             (failCode, failMessage) = !allowed ? ("guests_not_allowed", "Guests are not allowed on this server.")
                 : (Auth.GuestAccounts.TooMany.Code, Auth.GuestAccounts.TooMany.Message); // per-address guest limit
         }
@@ -258,7 +260,10 @@ internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtoco
         }
         await _deadline.CancelAsync();
         conn.Authenticate(user, tokenId, signInSession);
-        var (rooms, direct) = await ListAsync(user, ct);
+        // A guest made by this auth has the drawer every new guest has (kept, not read per guest).
+        var (rooms, direct) = newGuest
+            ? ((await _s.Rooms.ListForNewGuestAsync(ct)).Select(WireJson.Room).ToList(), [])
+            : await ListAsync(user, ct);
         conn.Send(PlainWireFormat.Json(new WelcomeFrame(id, _s.V1.User(user), rooms, direct), J.WelcomeFrame));
     }
 

@@ -20,7 +20,7 @@ public sealed record ReceiptCursor(UserRef User, long LastReadId);
 /// N² deliveries per message in a room of N viewers; gathered, it is N per window.
 /// </summary>
 public sealed class ReadReceipts(RoomDirectory rooms, IChatBackplane backplane, IDbContextFactory<ChatDbContext> dbFactory,
-    TimeProvider time)
+    TimeProvider time, LocalFanout? fanout = null)
 {
     /// <summary>How long the moves of a room are gathered before they are announced (a ✓✓ shows this much later).</summary>
     internal TimeSpan AnnounceWindow { get; set; } = TimeSpan.FromMilliseconds(300);
@@ -167,9 +167,26 @@ public sealed class ReadReceipts(RoomDirectory rooms, IChatBackplane backplane, 
     private long _cursorReadCount;
 
     // A crowd rejoining a room after a restart replays its receipts at once (issue 19's reconnect storm): those who ask
-    // while a read of the same room runs share the next one, which starts after each of them asked.
+    // while a read of the same room runs share the next one, which starts after each of them asked; and a finished read
+    // is kept while nothing that could change it happened (CursorsVersion), so a crowd rejoining one by one reads once.
     private SharedReads<(long Room, long ReadFrom), IReadOnlyList<ReceiptCursor>> _cursorReads =>
-        LazyInitializer.EnsureInitialized(ref field, () => new(key => ReadCursorsAsync(key.Room, key.ReadFrom)));
+        LazyInitializer.EnsureInitialized(ref field, () => new(key => ReadCursorsAsync(key.Room, key.ReadFrom),
+            fanout is null ? null : key => CursorsVersion(key.Room)));
+
+    /// <summary>
+    /// Moves before anything that changes a room's cursors reaches this node's subscribers: a cursor move is stored, then
+    /// announced (<see cref="ReadReceipt"/> / <see cref="ReceiptsMoved"/>, from any node), and membership and room events
+    /// pass the fan-out too (<see cref="LocalFanout.ReceiptVersion"/>); an opt-out here moves it at once. What has no event
+    /// — an opt-out or a rename on another node — is seen within <see cref="CursorsKeptFor"/>: a kept read is never older.
+    /// All parts only grow, so their sum changes whenever one of them does.
+    /// </summary>
+    private long CursorsVersion(long roomId) =>
+        fanout!.ReceiptVersion(roomId) + Volatile.Read(ref _optOutChanges) + Environment.TickCount64 / (long)CursorsKeptFor.TotalMilliseconds;
+
+    /// <summary>The longest a kept cursor read is reused.</summary>
+    internal static readonly TimeSpan CursorsKeptFor = TimeSpan.FromSeconds(2);
+
+    private long _optOutChanges;
 
     private async Task<IReadOnlyList<ReceiptCursor>> ReadCursorsAsync(long roomId, long readFrom)
     {
@@ -213,5 +230,6 @@ public sealed class ReadReceipts(RoomDirectory rooms, IChatBackplane backplane, 
             await db.ReadReceiptOptOuts.Where(o => o.UserId == user.Id).ExecuteDeleteAsync(ct);
         }
         _hidden[user.Id] = (hidden, time.GetUtcNow());
+        Interlocked.Increment(ref _optOutChanges); // kept cursor reads list them no more (or again)
     }
 }
