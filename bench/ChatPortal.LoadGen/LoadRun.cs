@@ -14,7 +14,7 @@ public sealed record Summary(
     double SendSeconds, double DeliveriesPerSecond, double AcksPerSecond,
     double LatencyP50Ms, double LatencyP99Ms, double LatencyMaxMs,
     long ServerRssBeforeKiB, long ServerRssPeakKiB, long ServerRssAfterKiB, double ServerCpuSeconds, double ServerCpuSendingSeconds,
-    string? Error);
+    string? Error, double ServerCpuConnectSeconds = 0, double LoadGenCpuConnectSeconds = 0);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = false)]
 [JsonSerializable(typeof(Summary))]
@@ -45,10 +45,14 @@ public static class LoadRun
         var cpuBefore = server.CpuSeconds();
         using var sampling = server.SamplePeak(ct);
 
-        // Connect in waves of --cc.
+        // Connect in waves of --cc. The CPU of both sides during the connects (they share the machine's cores: the
+        // connect rate is bounded by their sum; issue 19 compares rates measured this way).
+        var ownCpuBefore = Environment.CpuUsage.TotalTime;
         var connectWatch = Stopwatch.StartNew();
         var (live, error) = await ConnectAllAsync(o, driver, stats, 0, o.Conns, ct);
         connectWatch.Stop();
+        var serverCpuConnect = server.CpuSeconds() - cpuBefore;
+        var ownCpuConnect = (Environment.CpuUsage.TotalTime - ownCpuBefore).TotalSeconds;
         error ??= warmError is null ? null : $"warm-up: {warmError}"; // a failed warm-up is reported, not hidden
         foreach (var c in live) c.StartReceiving(ct);
         // Let connection-time traffic settle before measuring (ChatPortal announces every join to the
@@ -135,7 +139,8 @@ public static class LoadRun
             expected == 0 ? 0 : Round(1 - delivered / (double)expected, 6),
             Round(sendSeconds), Round(delivered / deliverSeconds), Round(acked / Math.Max(0.001, sendSeconds)),
             Round(stats.Percentile(0.50)), Round(stats.Percentile(0.99)), Round(stats.Max),
-            rssBefore, Math.Max(sampling.PeakKiB, rssHeld), rssHeld, Round(cpu), Round(cpuSending), error);
+            rssBefore, Math.Max(sampling.PeakKiB, rssHeld), rssHeld, Round(cpu), Round(cpuSending), error,
+            Round(serverCpuConnect), Round(ownCpuConnect));
     }
 
     /// <summary>Connects clients <paramref name="first"/>… (--cc at a time) through the driver's handshake.</summary>
