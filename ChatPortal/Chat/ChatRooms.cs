@@ -271,7 +271,6 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
         return await ListDirectAsync(db, me, ct);
     }
 
-    /// <summary>A user's drawer: rooms and direct conversations (a socket's welcome), read in one go.</summary>
     /// <summary>
     /// The drawer of a guest made just now (no memberships, no rooms left yet): the public rooms that allow guests, the
     /// same for every such guest. Read once and kept while no room changes (<see cref="RoomDirectory.RoomChanges"/>) and
@@ -297,6 +296,7 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
         // Both parts only grow: the sum moves when either does.
         _ => directory.RoomChanges + Environment.TickCount64 / (long)NewGuestDrawerKeptFor.TotalMilliseconds));
 
+    /// <summary>A user's drawer: rooms and direct conversations (a socket's welcome), read in one go.</summary>
     public async Task<(IReadOnlyList<RoomInfo> Rooms, IReadOnlyList<DirectConversation> Direct)> ListDrawerAsync(UserRef user, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
