@@ -112,7 +112,7 @@ log "load average after the storm: $LOAD_AFTER"
 STORM=$(grep '"event":"summary"' "$WORK/storm.out" | tail -1)
 [ -n "$STORM" ] || STORM='{"event":"summary","reason":"driver failed"}'
 cp "$WORK/storm.err" "$WORK/storm-driver.log"
-log "storm: $(echo "$STORM" | jq -c '{reason,ok,allCaughtUpMs,serverStartedMs,gaps,duplicates,storedTwice,rawRepeats,clientsNotCaughtUp}')"
+log "storm: $(echo "$STORM" | jq -c '{reason,ok,allCaughtUpMs,serverStartedMs,gaps,duplicates,storedTwice,rawRepeats,clientsNotCaughtUp,sameGuestAfterRestart}')"
 kill "$CP_PID" 2>/dev/null && wait "$CP_PID" 2>/dev/null || true
 
 # ---- the yardstick: the raw-Kestrel peer accepting the same number of sockets

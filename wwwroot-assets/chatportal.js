@@ -16,7 +16,9 @@
  * full jitter (after a server restart, close 1012, it keeps trying every backoffBase until the server
  * listens again, for at most restartWindow), re-joins rooms with the last event id seen (the server sends everything after it, in
  * order), drops events it has already seen, and re-sends unacknowledged messages with the same
- * client id (the server never stores a retry twice). See docs/protocol.md for the frames.
+ * client id (the server never stores a retry twice). A guest comes back as the same guest (the welcome's
+ * resume token goes with the next guest auth; kept in options.storage too, so a reload keeps the guest).
+ * See docs/protocol.md for the frames.
  */
 (function (root, factory) {
   var api = factory();
@@ -26,6 +28,7 @@
   'use strict';
 
   var PROTOCOL = 'chatportal.v1';
+  var GUEST_RESUME_KEY = 'chatportal.guest.resume';
   // Closes after which reconnecting cannot help: the app must do something (sign in again, new token).
   var FATAL = { session_revoked: 1, token_revoked: 1, token_invalid: 1, guests_not_allowed: 1 };
   // Send errors worth another try later; every other error rejects the send.
@@ -125,6 +128,7 @@
     this._nextId = 1;
     this._attempt = 0;
     this._restartUntil = 0;    // after a 1012: until then a refused try does not grow the backoff
+    this._guestResume = (this.storage && this.storage.get(GUEST_RESUME_KEY)) || null; // to come back as the same guest
     this._socket = null;
     this._stopped = false;
     var self = this;
@@ -512,6 +516,7 @@
       if (self._socket !== socket) return;
       var frame = { type: 'auth' };
       for (var k in credentials) frame[k] = credentials[k];
+      if (frame.guest === true && !frame.resume && self._guestResume) frame.resume = self._guestResume;
       self.request(frame).catch(function (err) { self._emit('error', err); });
     }, function (err) {
       self._emit('error', err);
@@ -522,6 +527,10 @@
   Client.prototype._ready = function (welcome) {
     var self = this;
     this.user = welcome.user;
+    if (typeof welcome.resume === 'string') {
+      this._guestResume = welcome.resume;
+      if (this.storage) this.storage.set(GUEST_RESUME_KEY, welcome.resume);
+    }
     this._attempt = 0;
     this._restartUntil = 0;
     var joins = [];

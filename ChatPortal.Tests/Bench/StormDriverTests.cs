@@ -8,8 +8,8 @@ namespace ChatPortal.Tests.Bench;
 /// The reconnect-storm driver of bench/storm.sh (bench/storm/storm.mjs: the real client kit,
 /// wwwroot-assets/chatportal.js, in Node over the npm ws package) against a portal process that is
 /// restarted mid-stream the way the script does it: graceful stop (1012), a new process on the same
-/// data folder. Thirty kit clients must come back by themselves and hold every acknowledged message
-/// exactly once, in order, across the restart. Guards both the driver's verdict and the portal's
+/// data folder. Thirty kit clients must come back by themselves, each as the guest it was, and hold every
+/// acknowledged message exactly once, in order, across the restart. Guards both the driver's verdict and the portal's
 /// catch-up (no timings asserted; the kit's backoff is shortened through its own options).
 /// </summary>
 public sealed class StormDriverTests
@@ -62,6 +62,8 @@ public sealed class StormDriverTests
             // Every client was dropped with 1012 and came back through the kit's own reconnect.
             Assert.Equal(Clients, s.GetProperty("dropCodes").GetProperty("1012").GetInt32());
             Assert.Equal(0, s.GetProperty("clientsNotCaughtUp").GetInt32());
+            // Each came back as the guest it was (the kit sent the resume token of its last welcome).
+            Assert.Equal(Clients, s.GetProperty("sameGuestAfterRestart").GetInt32());
             // Messages were posted before and after the stop, and every one was acknowledged.
             var posted = s.GetProperty("posted").GetInt32();
             Assert.True(s.GetProperty("postedBeforeStop").GetInt32() > 0, report);

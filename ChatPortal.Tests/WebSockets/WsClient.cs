@@ -210,13 +210,14 @@ public sealed class WsClient : IAsyncDisposable
         return RequestAsync(d);
     }
 
-    /// <summary>v1: authenticate (one of ticket/token/guest) and return the welcome (or error) frame.</summary>
-    public Task<WsFrame> AuthAsync(string? ticket = null, string? token = null, bool guest = false)
+    /// <summary>v1: authenticate (one of ticket/token/guest, a guest perhaps with a resume token) and return the welcome (or error) frame.</summary>
+    public Task<WsFrame> AuthAsync(string? ticket = null, string? token = null, bool guest = false, string? resume = null)
     {
         var d = new Dictionary<string, object?> { ["type"] = "auth" };
         if (ticket is not null) d["ticket"] = ticket;
         if (token is not null) d["token"] = token;
         if (guest) d["guest"] = true;
+        if (resume is not null) d["resume"] = resume;
         return RequestAsync(d);
     }
 

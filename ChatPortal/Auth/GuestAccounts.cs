@@ -18,8 +18,15 @@ namespace ChatPortal.Auth;
 /// Guest creation is limited per client address (<see cref="AddressLimits.TryCreateGuest"/>): rotating
 /// guests must not buy a fresh per-user budget each time. Guests expire (<see cref="GuestExpiry"/>).
 /// Rows are written by one loop in batches (one transaction for every guest that arrived meanwhile, and
-/// the same for guests leaving): a connect storm of guests otherwise made one write transaction each,
-/// and on SQLite the concurrent transactions spent their time in the busy handler's sleeps (issue 19).
+/// the same for guests leaving or coming back): a connect storm of guests otherwise made one write
+/// transaction each, and on SQLite the concurrent transactions spent their time in the busy handler's
+/// sleeps (issue 19).
+/// A <c>chatportal.v1</c> guest gets a resume token (<see cref="SignInAsync"/>): with it the same guest comes
+/// back after a reconnect, a page reload or a server restart, as a live-chat visitor does in Rocket.Chat, and a
+/// restart's reconnect storm reads its guests instead of writing ten thousand new ones (and deleting the old ones
+/// while the old process stops). Such a guest's row stays when its socket closes; the expiry sweep removes it once
+/// it has been away for <see cref="GuestOptions.UnusedExpireMinutes"/> (posted nothing) or
+/// <see cref="GuestOptions.ExpireAfterHours"/> (posted). A plain-socket guest cannot come back and goes at close.
 /// </remarks>
 public sealed class GuestAccounts : IDisposable
 {
@@ -35,46 +42,94 @@ public sealed class GuestAccounts : IDisposable
     private readonly IOptions<WebSocketEndpointOptions> _options;
     private readonly AddressLimits _limits;
     private readonly GuestExpiry _expiry;
+    private readonly IOptions<GuestOptions> _guestOptions;
+    private readonly GuestResumeTokens _resume;
+    private readonly CancellationToken _stopping;
     private readonly ILogger<GuestAccounts> _log;
     private readonly Channel<Request> _queue = Channel.CreateUnbounded<Request>(new UnboundedChannelOptions { SingleReader = true });
 
     public GuestAccounts(IDbContextFactory<ChatDbContext> dbFactory, UserDirectory users, TimeProvider time,
-        IOptions<WebSocketEndpointOptions> options, AddressLimits limits, GuestExpiry expiry, ILogger<GuestAccounts> log)
+        IOptions<WebSocketEndpointOptions> options, AddressLimits limits, GuestExpiry expiry, IOptions<GuestOptions> guestOptions,
+        GuestResumeTokens resume, IHostApplicationLifetime lifetime, ILogger<GuestAccounts> log)
     {
-        (_dbFactory, _users, _time, _options, _limits, _expiry, _log) = (dbFactory, users, time, options, limits, expiry, log);
+        (_dbFactory, _users, _time, _options, _limits, _expiry, _guestOptions, _log) = (dbFactory, users, time, options, limits, expiry, guestOptions, log);
+        _resume = resume;
+        _stopping = lifetime.ApplicationStopping;
         _ = Task.Run(RunAsync);
     }
 
-    /// <summary>A new guest (its connection counts as open until <see cref="ForgetIfUnusedAsync"/>), or null when the address made too many.</summary>
-    public async Task<UserRef?> CreateAsync(string? remoteIp, CancellationToken ct = default)
+    /// <summary>A new guest (its connection counts as open until <see cref="ClosedAsync"/>), or null when the address made too many.</summary>
+    public async Task<UserRef?> CreateAsync(string? remoteIp, CancellationToken ct = default) =>
+        (await CreateRowAsync(remoteIp, ct))?.User;
+
+    /// <summary>
+    /// A <c>chatportal.v1</c> guest: the one <paramref name="resume"/> names when that token is valid and its guest is
+    /// still there and not banned or kicked since (<see cref="GuestSignIn.Resumed"/>), otherwise a new one (null when the
+    /// address made too many). Coming back is not making a guest: it does not count against the address's guest limit.
+    /// </summary>
+    public async Task<GuestSignIn?> SignInAsync(string? remoteIp, string? resume, CancellationToken ct = default)
+    {
+        if (!_guestOptions.Value.Resumable)
+            return await CreateAsync(remoteIp, ct) is { } plain ? new GuestSignIn(plain, null, false) : null;
+        if (await _resume.ReadAsync(resume, ct) is { } claim)
+        {
+            var request = new ResumeRequest(claim);
+            if (!_queue.Writer.TryWrite(request)) throw new ObjectDisposedException(nameof(GuestAccounts));
+            var back = await AwaitOpenedAsync(request.Done.Task, b => b?.User.Id, resumable: true, ct);
+            // The same token while it has more than half its time left; a fresh one after that.
+            var fresh = claim.Expires - _time.GetUtcNow() > TimeSpan.FromHours(_guestOptions.Value.ResumeHours / 2);
+            if (back is not null) return new GuestSignIn(back.Value.User, fresh ? resume : await IssueResumeAsync(back.Value.User.Id, back.Value.Stamp, ct), true);
+        }
+        return await CreateRowAsync(remoteIp, ct) is { } made
+            ? new GuestSignIn(made.User, await IssueResumeAsync(made.User.Id, made.Stamp, ct), false)
+            : null;
+    }
+
+    /// <summary>
+    /// A connection of the guest closed. A guest that cannot come back (<paramref name="resumable"/> false: a plain
+    /// socket) and posted nothing leaves no row behind (idle sockets must not grow the user table); any other is marked
+    /// seen now, which starts its expiry clock. While the server stops nothing is written: its guests come back to the
+    /// next process with their resume tokens, and the sweep removes those that do not.
+    /// </summary>
+    public Task ClosedAsync(long guestId, bool resumable, CancellationToken ct = default)
+    {
+        _expiry.Closed(guestId);
+        resumable &= _guestOptions.Value.Resumable;
+        if (resumable && _stopping.IsCancellationRequested) return Task.CompletedTask;
+        CloseRequest request = resumable ? new SeenRequest(guestId) : new ForgetRequest(guestId);
+        if (!_queue.Writer.TryWrite(request)) return Task.CompletedTask; // shutting down: the expiry sweep removes it later
+        return request.Done.Task.WaitAsync(ct);
+    }
+
+    private async Task<(UserRef User, string Stamp)?> CreateRowAsync(string? remoteIp, CancellationToken ct)
     {
         if (!_limits.TryCreateGuest(remoteIp)) return null;
         var request = new CreateRequest(remoteIp);
         if (!_queue.Writer.TryWrite(request)) throw new ObjectDisposedException(nameof(GuestAccounts));
+        var made = await AwaitOpenedAsync(request.Done.Task, m => m.User.Id, resumable: false, ct);
+        return (made.User, made.Stamp);
+    }
+
+    /// <summary>
+    /// Waits for a guest the loop opened (<see cref="GuestExpiry.Opened"/>); when the connection went away meanwhile the
+    /// guest, once there, is closed again (a new row that nobody used goes).
+    /// </summary>
+    private async Task<T> AwaitOpenedAsync<T>(Task<T> opened, Func<T, long?> guestId, bool resumable, CancellationToken ct)
+    {
         try
         {
-            return await request.Done.Task.WaitAsync(ct);
+            return await opened.WaitAsync(ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            // The connection went away while its guest was being written: the row, once there, is not used.
-            _ = request.Done.Task.ContinueWith(t => ForgetIfUnusedAsync(t.Result.Id), CancellationToken.None,
-                TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default).Unwrap();
+            _ = opened.ContinueWith(t => guestId(t.Result) is { } id ? ClosedAsync(id, resumable) : Task.CompletedTask,
+                CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default).Unwrap();
             throw;
         }
     }
 
-    /// <summary>
-    /// The guest's connection closed: a guest that posted nothing leaves no row behind (idle sockets
-    /// must not grow the user table); one that did is marked seen now, which starts its expiry clock.
-    /// </summary>
-    public Task ForgetIfUnusedAsync(long guestId, CancellationToken ct = default)
-    {
-        _expiry.Closed(guestId);
-        var request = new ForgetRequest(guestId);
-        if (!_queue.Writer.TryWrite(request)) return Task.CompletedTask; // shutting down: the expiry sweep removes it later
-        return request.Done.Task.WaitAsync(ct);
-    }
+    private ValueTask<string> IssueResumeAsync(long guestId, string stamp, CancellationToken ct) =>
+        _resume.IssueAsync(guestId, stamp, _time.GetUtcNow() + TimeSpan.FromHours(_guestOptions.Value.ResumeHours), ct);
 
     public void Dispose() => _queue.Writer.TryComplete();
 
@@ -86,8 +141,12 @@ public sealed class GuestAccounts : IDisposable
             while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var r)) batch.Add(r);
             var creates = batch.OfType<CreateRequest>().ToList();
             var forgets = batch.OfType<ForgetRequest>().ToList();
+            var seen = batch.OfType<SeenRequest>().ToList();
+            var resumes = batch.OfType<ResumeRequest>().ToList();
             batch.Clear();
             if (forgets.Count > 0) await ForgetBatchAsync(forgets).ConfigureAwait(false);
+            if (seen.Count > 0) await SeenBatchAsync(seen).ConfigureAwait(false);
+            if (resumes.Count > 0) await ResumeBatchAsync(resumes).ConfigureAwait(false);
             if (creates.Count > 0) await CreateBatchAsync(creates).ConfigureAwait(false);
         }
     }
@@ -101,7 +160,7 @@ public sealed class GuestAccounts : IDisposable
             {
                 _expiry.Opened(rows[i].Id);
                 _users.Remember(rows[i]);
-                requests[i].Done.TrySetResult(new UserRef(rows[i].Id, rows[i].Name, UserKind.Guest));
+                requests[i].Done.TrySetResult((new UserRef(rows[i].Id, rows[i].Name, UserKind.Guest), rows[i].SecurityStamp));
             }
         }
         catch (Exception ex) when (requests.Count > 1 && ex is DbUpdateException)
@@ -206,15 +265,91 @@ public sealed class GuestAccounts : IDisposable
         }
     }
 
+    /// <summary>
+    /// Guests coming back, read in one query: each one whose row is there, still a guest, not banned and with the stamp
+    /// its token was issued with (a kick or ban changes it) is open again. One that has been away long enough that another
+    /// node's sweep could take it for idle is marked seen first (a storm after a restart writes nothing).
+    /// </summary>
+    private async Task ResumeBatchAsync(List<ResumeRequest> requests)
+    {
+        try
+        {
+            var ids = requests.Select(r => r.Claim.GuestId).Distinct().ToList();
+            await using var db = await _dbFactory.CreateDbContextAsync().ConfigureAwait(false);
+            var rows = await db.Users.AsNoTracking()
+                .Where(u => ids.Contains(u.Id) && u.Kind == UserKind.Guest && u.BannedAt == null && u.DeletedAt == null)
+                .ToDictionaryAsync(u => u.Id).ConfigureAwait(false);
+            var now = _time.GetUtcNow();
+            var markBefore = now - _guestOptions.Value.UnusedAfter / 2;
+            var back = requests.Select(r => rows.TryGetValue(r.Claim.GuestId, out var row) && GuestResumeTokens.Matches(r.Claim, row.SecurityStamp) ? row : null).ToList();
+            var mark = back.OfType<ChatUser>().Where(u => (u.LastSeenAt ?? u.CreatedAt) < markBefore).Select(u => u.Id).Distinct().ToList();
+            if (mark.Count > 0
+                && await db.Users.Where(u => mark.Contains(u.Id)).ExecuteUpdateAsync(x => x.SetProperty(u => u.LastSeenAt, now)).ConfigureAwait(false) < mark.Count)
+            {
+                // A sweep removed some of them between the read and the mark: those are gone, not back.
+                var still = (await db.Users.Where(u => mark.Contains(u.Id)).Select(u => u.Id).ToListAsync().ConfigureAwait(false)).ToHashSet();
+                for (var i = 0; i < back.Count; i++)
+                    if (back[i] is { } gone && mark.Contains(gone.Id) && !still.Contains(gone.Id)) back[i] = null;
+            }
+            for (var i = 0; i < requests.Count; i++)
+            {
+                if (back[i] is not { } row)
+                {
+                    requests[i].Done.TrySetResult(null);
+                    continue;
+                }
+                _expiry.Opened(row.Id);
+                _users.Remember(row);
+                requests[i].Done.TrySetResult((new UserRef(row.Id, row.Name, UserKind.Guest), row.SecurityStamp));
+            }
+        }
+        catch (Exception ex)
+        {
+            _log.LogWarning(ex, "Could not read {Count} returning guests", requests.Count);
+            foreach (var r in requests) r.Done.TrySetException(ex);
+        }
+    }
+
+    /// <summary>Resumable guests whose connections closed: marked seen, which starts their expiry clock (nothing is deleted).</summary>
+    private async Task SeenBatchAsync(List<SeenRequest> requests)
+    {
+        try
+        {
+            var ids = requests.Select(r => r.GuestId).Distinct().ToList();
+            var now = _time.GetUtcNow();
+            await using var db = await _dbFactory.CreateDbContextAsync().ConfigureAwait(false);
+            await db.Users.Where(u => ids.Contains(u.Id) && u.Kind == UserKind.Guest)
+                .ExecuteUpdateAsync(x => x.SetProperty(u => u.LastSeenAt, now)).ConfigureAwait(false);
+            foreach (var r in requests) r.Done.TrySetResult();
+        }
+        catch (Exception ex)
+        {
+            _log.LogWarning(ex, "Could not mark {Count} guests as seen", requests.Count);
+            foreach (var r in requests) r.Done.TrySetException(ex);
+        }
+    }
+
     private abstract record Request;
 
     private sealed record CreateRequest(string? RemoteIp) : Request
     {
-        public TaskCompletionSource<UserRef> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<(UserRef User, string Stamp)> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    private sealed record ForgetRequest(long GuestId) : Request
+    private sealed record ResumeRequest(GuestResumeClaim Claim) : Request
+    {
+        public TaskCompletionSource<(UserRef User, string Stamp)?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed record SeenRequest(long GuestId) : CloseRequest(GuestId);
+
+    private abstract record CloseRequest(long GuestId) : Request
     {
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
+
+    private sealed record ForgetRequest(long GuestId) : CloseRequest(GuestId);
 }
+
+/// <summary>A <c>chatportal.v1</c> guest signed in: who, the token to come back with (null when resuming is off), and whether it came back.</summary>
+public sealed record GuestSignIn(UserRef User, string? Resume, bool Resumed);

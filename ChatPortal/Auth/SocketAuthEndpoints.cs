@@ -21,6 +21,7 @@ public static class SocketAuthEndpoints
         services.TryAddSingleton<ITicketReplayGuard, LocalTicketReplayGuard>(); // the cluster puts Redis's in first
         services.AddSingleton<ApiTokens>();
         services.AddSingleton<GuestAccounts>();
+        services.AddSingleton<GuestResumeTokens>();
         services.AddSingleton<SignInSessions>();
         services.AddHostedService(sp => sp.GetRequiredService<SignInSessions>());
         return services;

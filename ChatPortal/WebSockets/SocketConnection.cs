@@ -128,13 +128,19 @@ internal sealed class SocketConnection : IChatSessionSink
         }
     }
 
-    /// <summary>The socket now acts as this user: a session opens for it (the user's own events, rooms to join).</summary>
-    public ChatSession Authenticate(UserRef user, long? tokenId = null, string? signInSessionId = null)
+    /// <summary>
+    /// The socket now acts as this user: a session opens for it (the user's own events, rooms to join).
+    /// <paramref name="resumableGuest"/>: a guest that was given a resume token keeps its row when the socket closes.
+    /// </summary>
+    public ChatSession Authenticate(UserRef user, long? tokenId = null, string? signInSessionId = null, bool resumableGuest = false)
     {
         TokenId = tokenId;
+        _resumableGuest = resumableGuest;
         if (user.IsGuest) _s.Metrics.GuestIn();
         return Session = _s.Sessions.Open(user, this, maxStash: _s.Options.SendQueueCapacity, signInSessionId: signInSessionId);
     }
+
+    private bool _resumableGuest;
 
     // ------------------------------------------------------------------ outgoing
 
@@ -546,7 +552,7 @@ internal sealed class SocketConnection : IChatSessionSink
         if (User is { IsGuest: true } guest)
         {
             _s.Metrics.GuestOut();
-            try { await _s.Guests.ForgetIfUnusedAsync(guest.Id); }
+            try { await _s.Guests.ClosedAsync(guest.Id, _resumableGuest); }
             catch (Exception ex) { _log.LogWarning(ex, "Could not remove unused guest {Guest}", guest.Name); }
         }
     }

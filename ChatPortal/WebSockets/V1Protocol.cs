@@ -218,7 +218,7 @@ internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtoco
         UserRef? user = null;
         long? tokenId = null;
         string? signInSession = null;
-        var newGuest = false;
+        Auth.GuestSignIn? guest = null;
         string failCode, failMessage;
         if (!string.IsNullOrEmpty(f.Ticket))
         {
@@ -241,8 +241,9 @@ internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtoco
         else if (f.Guest == true)
         {
             var allowed = await _s.Site.GuestsAllowedAsync(ct); // a site setting: read each time, so a change applies at once on every node
-            if (allowed) user = await _s.Guests.CreateAsync(conn.RemoteIp, ct);
-            newGuest = true;
+            // With the resume token of an earlier welcome the same guest comes back (else, or when it is gone, a new one).
+            guest = allowed ? await _s.Guests.SignInAsync(conn.RemoteIp, f.Resume, ct) : null;
+            user = guest?.User;
             (failCode, failMessage) = !allowed ? ("guests_not_allowed", "Guests are not allowed on this server.")
                 : (Auth.GuestAccounts.TooMany.Code, Auth.GuestAccounts.TooMany.Message); // per-address guest limit
         }
@@ -259,12 +260,17 @@ internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtoco
             return;
         }
         await _deadline.CancelAsync();
-        conn.Authenticate(user, tokenId, signInSession);
-        // A guest made by this auth has the drawer every new guest has (kept, not read per guest).
-        var (rooms, direct) = newGuest
+        conn.Authenticate(user, tokenId, signInSession, resumableGuest: guest?.Resume is not null);
+        // Every guest, new or back, has the drawer a new guest has (kept, not read per guest): guests cannot leave a
+        // room or belong to a private one, so nothing of theirs changes it.
+        var (rooms, direct) = user.IsGuest
             ? ((await _s.Rooms.ListForNewGuestAsync(ct)).Select(WireJson.Room).ToList(), [])
             : await ListAsync(user, ct);
-        conn.Send(PlainWireFormat.Json(new WelcomeFrame(id, _s.V1.User(user), rooms, direct), J.WelcomeFrame));
+        conn.Send(PlainWireFormat.Json(new WelcomeFrame(id, _s.V1.User(user), rooms, direct)
+        {
+            Resume = guest?.Resume,
+            Resumed = guest is null ? null : guest.Resumed,
+        }, J.WelcomeFrame));
     }
 
     // ------------------------------------------------------------------ handlers

@@ -142,6 +142,10 @@ internal sealed record HelloFrame(string Protocol, string Server, int AuthTimeou
 internal sealed record WelcomeFrame(JsonElement? ReplyTo, WireUser User, List<WireRoom> Rooms, List<WireDirect> Direct)
 {
     [JsonPropertyOrder(-1)] public string Type => "welcome";
+    /// <summary>Guests: the token to send as <c>resume</c> in the next guest <c>auth</c> to come back as the same guest.</summary>
+    public string? Resume { get; init; }
+    /// <summary>Guests: whether this auth's <c>resume</c> brought the same guest back (false: a new guest).</summary>
+    public bool? Resumed { get; init; }
 }
 
 internal sealed record JoinedFrame(JsonElement? ReplyTo, WireRoom Room, UserListJson Online, int OnlineCount, long LastId)
@@ -223,6 +227,8 @@ internal sealed class ClientFrame
     public string? Ticket { get; set; }
     public string? Token { get; set; }
     public bool? Guest { get; set; }
+    /// <summary>With <c>guest</c>: the resume token of an earlier welcome (the same guest comes back).</summary>
+    public string? Resume { get; set; }
     /// <summary>A room's slug (string) or id (number).</summary>
     public JsonElement? Room { get; set; }
     /// <summary>A user's name: the other side of a direct conversation.</summary>

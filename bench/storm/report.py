@@ -53,7 +53,8 @@ def main():
     print(f"| every client got every acknowledged message once, in order | {'yes' if storm.get('ok') else '**no** (' + str(storm.get('reason')) + ')'} — "
           f"{fmt(storm.get('acked'))} of {fmt(storm.get('posted'))} acked; gaps {fmt(storm.get('gaps'))}, duplicates "
           f"{fmt(storm.get('duplicates'))}, out of order {fmt(storm.get('outOfOrder'))}, stored twice {fmt(storm.get('storedTwice'))}, "
-          f"events the server sent twice {fmt(storm.get('rawRepeats'))}; clients not caught up {fmt(storm.get('clientsNotCaughtUp'))} |")
+          f"events the server sent twice {fmt(storm.get('rawRepeats'))}; clients not caught up {fmt(storm.get('clientsNotCaughtUp'))}; "
+          f"back as the same guest {fmt(storm.get('sameGuestAfterRestart'))} |")
     print(f"| close code the clients got | {', '.join(f'{k}: {fmt(v)}' for k, v in (storm.get('dropCodes') or {}).items())} |")
     print(f"| stop → old process exited → new one listening (ms) | {fmt(storm.get('serverExitedMs'))} → {fmt(storm.get('serverStartedMs'))} |")
     print(f"| **stop → all {fmt(n)} caught up (ms)** | **{fmt(t)}** ({fmt(after)} after the new process listened) |")

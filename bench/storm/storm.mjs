@@ -248,10 +248,12 @@ async function stormMode() {
       kitErrors[key] = (kitErrors[key] || 0) + 1;
     });
     c.on('reconnecting', () => { if (st.dropAt != null) st.attemptsAfterDrop++; });
-    c.on('welcome', () => {
-      if (st.dropAt == null) return;
+    c.on('welcome', (w) => {
+      const userId = w && w.user ? w.user.id : null;
+      if (st.dropAt == null) { st.firstUser = userId; return; }
       if (tExited == null) { st.welcomesBeforeExit++; return; } // the stopping server took it
       st.welcomeAt = now(); welcomedCount++;
+      st.sameGuest = userId != null && userId === st.firstUser; // the kit came back with the welcome's resume token
     });
     c.on('caught_up', () => {
       if (st.welcomeAt == null || st.caughtUpAt != null) return;
@@ -429,6 +431,7 @@ async function stormMode() {
       caughtUpAfterWelcomeMs: dist(clients.filter((s) => s.caughtUpAt != null).map((s) => s.caughtUpAt - s.welcomeAt)),
       triesAfterDrop: dist(clients.map((s) => s.attemptsAfterDrop)),
       welcomesBeforeExit, droppedAgain, closesAfterStop, kitErrors,
+      sameGuestAfterRestart: back.filter((s) => s.sameGuest).length,
       replayedInCatchUp: clients.reduce((a, s) => a + s.replayed, 0),
       clientsWithReplay: clients.filter((s) => s.replayed > 0).length,
       server: serverPid ? {

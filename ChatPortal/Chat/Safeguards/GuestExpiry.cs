@@ -16,6 +16,20 @@ public sealed class GuestOptions
     public double SweepIntervalMinutes { get; set; } = 10;
     /// <summary>At most this many messages are deleted per sweep (the rest in the next), so a sweep never floods a room.</summary>
     public int MaxDeletesPerSweep { get; set; } = 2000;
+    /// <summary>
+    /// How long the resume token a <c>chatportal.v1</c> guest gets in its welcome stays valid: a guest that comes back with it
+    /// (a reconnect, a server restart, a page reload) is the same guest again (0: no tokens; v1 guests are then removed at close as plain ones are).
+    /// </summary>
+    public double ResumeHours { get; set; } = 24;
+    /// <summary>
+    /// A resumable guest that posted nothing is removed this long after its last connection closed (by the sweep; at least three
+    /// sweep intervals, so a guest connected to another node, which that node marks as seen every sweep, never looks idle).
+    /// </summary>
+    public double UnusedExpireMinutes { get; set; } = 60;
+
+    internal bool Resumable => ResumeHours > 0;
+
+    internal TimeSpan UnusedAfter => TimeSpan.FromMinutes(Math.Max(UnusedExpireMinutes, 3 * SweepIntervalMinutes));
 }
 
 /// <summary>
@@ -51,8 +65,7 @@ public sealed class GuestExpiry(IDbContextFactory<ChatDbContext> dbFactory, Chat
     public async Task<int> SweepAsync(DateTimeOffset now, CancellationToken ct = default)
     {
         var o = options.Value;
-        if (o.ExpireAfterHours <= 0) return 0;
-        var cutoff = now - TimeSpan.FromHours(o.ExpireAfterHours);
+        if (o.ExpireAfterHours <= 0 && !o.Resumable) return 0;
         await using var db = await dbFactory.CreateDbContextAsync(ct);
 
         var open = _open.Keys.ToList();
@@ -61,11 +74,13 @@ public sealed class GuestExpiry(IDbContextFactory<ChatDbContext> dbFactory, Chat
                 .ExecuteUpdateAsync(s => s.SetProperty(u => u.LastSeenAt, now), ct);
 
         var online = sessions.Presence.OnlineUserIds();
+        var removed = o.Resumable ? await SweepUnusedAsync(db, now - o.UnusedAfter, online, ct) : 0;
+        if (o.ExpireAfterHours <= 0) return removed;
+        var cutoff = now - TimeSpan.FromHours(o.ExpireAfterHours);
         var candidates = await db.Users.AsNoTracking()
             .Where(u => u.Kind == UserKind.Guest && (u.LastSeenAt ?? u.CreatedAt) < cutoff)
             .OrderBy(u => u.Id).Select(u => new UserRef(u.Id, u.Name, u.Kind)).Take(500).ToListAsync(ct);
         var budget = Math.Max(1, o.MaxDeletesPerSweep);
-        var removed = 0;
         foreach (var guest in candidates)
         {
             if (IsOpen(guest.Id) || online.Contains(guest.Id)) continue;
@@ -93,10 +108,33 @@ public sealed class GuestExpiry(IDbContextFactory<ChatDbContext> dbFactory, Chat
         return removed;
     }
 
+    /// <summary>
+    /// Resumable guests (chatportal.v1) keep their row when their socket closes, so the same guest can come back; the ones
+    /// that posted and uploaded nothing go once they have been away for <see cref="GuestOptions.UnusedAfter"/>.
+    /// </summary>
+    private async Task<int> SweepUnusedAsync(ChatDbContext db, DateTimeOffset cutoff, IReadOnlySet<long> online, CancellationToken ct)
+    {
+        var idle = await db.Users.AsNoTracking()
+            .Where(u => u.Kind == UserKind.Guest && (u.LastSeenAt ?? u.CreatedAt) < cutoff
+                        && !db.Messages.Any(m => m.SenderId == u.Id) && !db.Images.Any(i => i.UploaderId == u.Id))
+            .OrderBy(u => u.Id).Select(u => u.Id).Take(5000).ToListAsync(ct);
+        idle.RemoveAll(id => IsOpen(id) || online.Contains(id));
+        var removed = 0;
+        foreach (var chunk in idle.Chunk(500))
+        {
+            await db.RoomMembers.Where(m => chunk.Contains(m.UserId)).ExecuteDeleteAsync(ct);
+            // Checked again in the delete: a guest that came back meanwhile (on any node) was marked seen.
+            removed += await db.Users.Where(u => chunk.Contains(u.Id) && u.Kind == UserKind.Guest && (u.LastSeenAt ?? u.CreatedAt) < cutoff)
+                .ExecuteDeleteAsync(ct);
+            foreach (var id in chunk) users.Invalidate(id);
+        }
+        return removed;
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var every = TimeSpan.FromMinutes(Math.Max(0, options.Value.SweepIntervalMinutes));
-        if (every <= TimeSpan.Zero || options.Value.ExpireAfterHours <= 0) return;
+        if (every <= TimeSpan.Zero || (options.Value.ExpireAfterHours <= 0 && !options.Value.Resumable)) return;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
