@@ -4,6 +4,7 @@ using ChatPortal.Tests.Infrastructure;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace ChatPortal.Tests.Identity;
 
@@ -21,8 +22,8 @@ public sealed class GuestResumeTokenTests
         var dbs = core.Services.GetRequiredService<IDbContextFactory<ChatDbContext>>();
         var keyRing = new EphemeralDataProtectionProvider(); // the DataProtection key ring the nodes share
         var clock = new Clock(DateTimeOffset.Parse("2026-12-05T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
-        var nodeA = new GuestResumeTokens(dbs, keyRing, clock);
-        var nodeB = new GuestResumeTokens(dbs, keyRing, clock);
+        var nodeA = new GuestResumeTokens(dbs, keyRing, clock, NullLogger<GuestResumeTokens>.Instance);
+        var nodeB = new GuestResumeTokens(dbs, keyRing, clock, NullLogger<GuestResumeTokens>.Instance);
 
         var token = await nodeA.IssueAsync(42, "stamp-1", clock.Now + TimeSpan.FromHours(1));
         var claim = await nodeB.ReadAsync(token);
@@ -48,9 +49,17 @@ public sealed class GuestResumeTokenTests
         // Another installation (its own database, its own key): nobody.
         await using (var other = await CoreHarness.StartAsync())
         {
-            var foreign = new GuestResumeTokens(other.Services.GetRequiredService<IDbContextFactory<ChatDbContext>>(), keyRing, clock);
+            var foreign = new GuestResumeTokens(other.Services.GetRequiredService<IDbContextFactory<ChatDbContext>>(), keyRing, clock,
+                NullLogger<GuestResumeTokens>.Instance);
             Assert.Null(await foreign.ReadAsync(token));
         }
+
+        // A database moved without its key ring: the stored key cannot be opened, so a new node makes a new one
+        // (no error); old tokens name nobody, new ones work.
+        var movedNode = new GuestResumeTokens(dbs, new EphemeralDataProtectionProvider(), clock, NullLogger<GuestResumeTokens>.Instance);
+        Assert.Null(await movedNode.ReadAsync(token));
+        var after = await movedNode.IssueAsync(7, "stamp-7", clock.Now + TimeSpan.FromHours(1));
+        Assert.Equal(7, (await movedNode.ReadAsync(after))!.GuestId);
 
         // Expired: nobody.
         clock.Now += TimeSpan.FromHours(1);

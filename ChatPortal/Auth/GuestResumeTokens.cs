@@ -15,13 +15,21 @@ namespace ChatPortal.Auth;
 /// a copy of the database alone cannot mint tokens. A token is checked with one HMAC: DataProtection's own
 /// <c>Unprotect</c> derives a key per payload and cost ~0.13 ms per returning guest in a 10,000-guest reconnect storm.
 /// </summary>
-public sealed class GuestResumeTokens(IDbContextFactory<ChatDbContext> dbFactory, IDataProtectionProvider protection, TimeProvider time)
+public sealed class GuestResumeTokens(IDbContextFactory<ChatDbContext> dbFactory, IDataProtectionProvider protection, TimeProvider time,
+    ILogger<GuestResumeTokens> log)
 {
     internal const string KeySetting = "guests.resume_key";
     private const int PayloadLength = 8 + 8 + 16;
     private const int TokenLength = PayloadLength + 32;
 
     private readonly IDataProtector _keyProtector = protection.CreateProtector("ChatPortal.GuestResume.Key.v1");
+
+    private byte[]? TryOpen(string stored)
+    {
+        try { return _keyProtector.Unprotect(Convert.FromBase64String(stored)) is { Length: 32 } key ? key : null; }
+        catch (CryptographicException) { return null; }
+        catch (FormatException) { return null; }
+    }
     private readonly SemaphoreSlim _loading = new(1, 1);
     private byte[]? _key;
 
@@ -97,10 +105,18 @@ public sealed class GuestResumeTokens(IDbContextFactory<ChatDbContext> dbFactory
         for (var attempt = 0; ; attempt++)
         {
             await using var db = await dbFactory.CreateDbContextAsync(ct);
-            var row = await db.Settings.AsNoTracking().FirstOrDefaultAsync(s => s.Key == KeySetting, ct);
-            if (row is not null) return _keyProtector.Unprotect(Convert.FromBase64String(row.Value));
+            var row = await db.Settings.FirstOrDefaultAsync(s => s.Key == KeySetting, ct);
+            if (row is not null && TryOpen(row.Value) is { } stored) return stored;
+            // None yet, or one this key ring cannot open (a database moved without its keys/ folder): a new key. The
+            // tokens signed with the old one then name nobody, and those guests come back as new ones.
             var made = RandomNumberGenerator.GetBytes(32);
-            db.Settings.Add(new PortalSetting { Key = KeySetting, Value = Convert.ToBase64String(_keyProtector.Protect(made)) });
+            var value = Convert.ToBase64String(_keyProtector.Protect(made));
+            if (row is null) db.Settings.Add(new PortalSetting { Key = KeySetting, Value = value });
+            else
+            {
+                log.LogWarning("The guest resume key could not be read with this key ring; a new one is made (returning guests become new guests)");
+                row.Value = value;
+            }
             try
             {
                 await db.SaveChangesAsync(ct);
