@@ -71,27 +71,22 @@ public sealed class GuestResumeTests
             Assert.Equal(guestId, (await tab.AuthAsync(guest: true, resume: again.Get("resume"))).GetLong("user.id"));
 
         // A damaged token and nonsense: a new guest each time (no error, the server carries on).
-        var damaged = resume[..^4] + (resume.EndsWith("AAAA", StringComparison.Ordinal) ? "BBBB" : "AAAA");
-        await using var forged = await WsClient.ConnectAsync(portal.BaseUri, V1);
-        var other = await forged.AuthAsync(guest: true, resume: damaged);
-        Assert.True(other.Is("welcome"), other.ToString());
-        Assert.NotEqual(guestId, other.GetLong("user.id"));
-        Assert.Equal("false", other.Get("resumed"));
-
-        await using var nonsense = await WsClient.ConnectAsync(portal.BaseUri, V1);
-        var fresh = await nonsense.AuthAsync(guest: true, resume: "this is not a token!");
-        Assert.True(fresh.Is("welcome"), fresh.ToString());
-        Assert.NotEqual(guestId, fresh.GetLong("user.id"));
-        Assert.Equal("false", fresh.Get("resumed"));
+        async Task<WsFrame> NewGuestWithAsync(string token)
+        {
+            await using var ws = await WsClient.ConnectAsync(portal.BaseUri, V1);
+            var welcome = await ws.AuthAsync(guest: true, resume: token);
+            Assert.True(welcome.Is("welcome"), welcome.ToString());
+            Assert.NotEqual(guestId, welcome.GetLong("user.id"));
+            Assert.Equal("false", welcome.Get("resumed"));
+            return welcome;
+        }
+        var other = await NewGuestWithAsync(resume[..^4] + (resume.EndsWith("AAAA", StringComparison.Ordinal) ? "BBBB" : "AAAA"));
+        await NewGuestWithAsync("this is not a token!");
 
         // Kicked (its security stamp changed): the old token no longer brings it back.
         await using (var db = portal.OpenDb())
             await db.Users.Where(u => u.Id == guestId).ExecuteUpdateAsync(x => x.SetProperty(u => u.SecurityStamp, "kicked-" + Guid.NewGuid()));
-        await using var kicked = await WsClient.ConnectAsync(portal.BaseUri, V1);
-        var kickedWelcome = await kicked.AuthAsync(guest: true, resume: resume);
-        Assert.True(kickedWelcome.Is("welcome"), kickedWelcome.ToString());
-        Assert.NotEqual(guestId, kickedWelcome.GetLong("user.id"));
-        Assert.Equal("false", kickedWelcome.Get("resumed"));
+        await NewGuestWithAsync(resume);
 
         // Four guests made: the address's limit. A fifth new guest is refused, but a guest coming back is not a new one.
         await using var fifth = await WsClient.ConnectAsync(portal.BaseUri, V1);
