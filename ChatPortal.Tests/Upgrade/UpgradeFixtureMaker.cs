@@ -7,6 +7,7 @@ using ChatPortal.Data;
 using ChatPortal.Images;
 using ChatPortal.Tests.Infrastructure;
 using ChatPortal.WebSockets;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -42,6 +43,8 @@ public static class UpgradeFixtureMaker
             s.AddSingleton<ApiTokens>();
             s.AddOptions<WebSocketEndpointOptions>();
             s.AddSingleton<GuestAccounts>();
+            s.AddDataProtection(); // the guest resume key is kept encrypted with it
+            s.AddSingleton<GuestResumeTokens>();
             s.AddSingleton<AdminGuard>();
             s.AddSingleton<AdminAudit>();
             s.AddSingleton<AdminAccounts>();
