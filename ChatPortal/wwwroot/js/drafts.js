@@ -8,8 +8,13 @@ window.chatPortalDrafts = {
     textarea._draftKey = key;
     if (!textarea._draftBound) {
       textarea._draftBound = true;
-      textarea.addEventListener('input', () => chatPortalDrafts.set(textarea._draftKey, textarea.value));
+      // The key the page shows now (data-draft-key changes in the same render as the room), so a key pressed right
+      // after switching rooms, before bind() is called for the new one, does not land in the previous room's draft.
+      textarea.addEventListener('input', () => chatPortalDrafts.set(textarea.dataset.draftKey || textarea._draftKey, textarea.value));
     }
+    // Typed into already (the room changed and keys came before this call): what is there is this room's draft now,
+    // and nothing kept may overwrite it.
+    if (textarea.value) { chatPortalDrafts.set(key, textarea.value); return null; }
     return chatPortalDrafts.get(key);
   },
 
