@@ -23,13 +23,6 @@ public sealed class GuestResumeTokens(IDbContextFactory<ChatDbContext> dbFactory
     private const int TokenLength = PayloadLength + 32;
 
     private readonly IDataProtector _keyProtector = protection.CreateProtector("ChatPortal.GuestResume.Key.v1");
-
-    private byte[]? TryOpen(string stored)
-    {
-        try { return _keyProtector.Unprotect(Convert.FromBase64String(stored)) is { Length: 32 } key ? key : null; }
-        catch (CryptographicException) { return null; }
-        catch (FormatException) { return null; }
-    }
     private readonly SemaphoreSlim _loading = new(1, 1);
     private byte[]? _key;
 
@@ -127,6 +120,14 @@ public sealed class GuestResumeTokens(IDbContextFactory<ChatDbContext> dbFactory
                 // Another node made it at the same moment: read theirs.
             }
         }
+    }
+
+    /// <summary>The stored key, if this key ring can open it.</summary>
+    private byte[]? TryOpen(string stored)
+    {
+        try { return _keyProtector.Unprotect(Convert.FromBase64String(stored)) is { Length: 32 } key ? key : null; }
+        catch (CryptographicException) { return null; }
+        catch (FormatException) { return null; }
     }
 }
 

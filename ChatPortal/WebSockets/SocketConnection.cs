@@ -553,7 +553,7 @@ internal sealed class SocketConnection : IChatSessionSink
         {
             _s.Metrics.GuestOut();
             try { await _s.Guests.ClosedAsync(guest.Id, _resumableGuest); }
-            catch (Exception ex) { _log.LogWarning(ex, "Could not remove unused guest {Guest}", guest.Name); }
+            catch (Exception ex) { _log.LogWarning(ex, "Could not record that guest {Guest} left", guest.Name); }
         }
     }
 }
