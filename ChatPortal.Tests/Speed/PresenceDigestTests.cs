@@ -106,4 +106,57 @@ public sealed class PresenceDigestTests
             foreach (var s in sockets) await s.DisposeAsync();
         }
     }
+
+    /// <summary>
+    /// In a busy room presence reaches a v1 client as summaries, so a list in its <c>joined</c> could not be kept
+    /// current: the reply carries the count only and the list is one request away (10,000 clients back after a
+    /// restart each carried 100 names before). In a quiet room the list comes whole; the legacy plain
+    /// <c>openSuccess</c> keeps its list either way.
+    /// </summary>
+    [Fact]
+    public async Task A_v1_join_in_a_busy_room_carries_the_count_and_leaves_the_list_to_the_online_request()
+    {
+        await using var portal = await InProcessPortal.StartAsync(new Dictionary<string, string?>
+        {
+            ["Chat:PresenceAnnounceUpTo"] = "3",
+        });
+        var sockets = new List<WsClient>();
+        try
+        {
+            // A quiet room: the whole list, the member itself in it.
+            var (first, firstUser) = await portal.MemberAsync(PortalHelpers.UniqueName("first"));
+            sockets.Add(first);
+            var quiet = first.Where(f => f.Is("joined")).Single();
+            var quietNames = quiet.Json.GetProperty("online").EnumerateArray().Select(u => u.GetProperty("name").GetString()).ToList();
+            Assert.Contains(firstUser.Name, quietNames);
+            Assert.Equal(quiet.Get("online_count"), quietNames.Count.ToString());
+
+            // Three plain guests make the lobby busy (more than three subscribers); each openSuccess still lists everyone.
+            for (var i = 0; i < 3; i++)
+            {
+                var guest = await WsClient.ConnectAsync(portal.BaseUri);
+                sockets.Add(guest);
+                var open = await guest.WaitForAsync(f => f.Is("openSuccess"));
+                Assert.Equal(quietNames.Count + i + 1, open.Json.GetProperty("all").GetArrayLength());
+            }
+
+            var (late, lateUser) = await portal.MemberAsync(PortalHelpers.UniqueName("late"));
+            sockets.Add(late);
+            var busy = late.Where(f => f.Is("joined")).Single();
+            Assert.False(busy.Json.TryGetProperty("online", out _), busy.Text);
+            Assert.Equal((quietNames.Count + 4).ToString(), busy.Get("online_count"));
+            Assert.Equal("lobby", busy.Get("room.slug"));
+
+            await late.SendJsonAsync(new { type = "online", id = 9, room = "lobby" });
+            var online = await late.WaitForAsync(f => f.Is("online") && f.Get("reply_to") == "9");
+            var everyone = online.Json.GetProperty("users").EnumerateArray().Select(u => u.GetProperty("name").GetString()).ToList();
+            Assert.Equal(quietNames.Count + 4, everyone.Count);
+            Assert.Contains(firstUser.Name, everyone);
+            Assert.Contains(lateUser.Name, everyone);
+        }
+        finally
+        {
+            foreach (var s in sockets) await s.DisposeAsync();
+        }
+    }
 }

@@ -60,7 +60,7 @@ public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMe
             MemberAdded m => Publish(_users, m.User.Id, evt) + Publish(_rooms, evt.RoomId, evt),
             MemberRemoved m => Publish(_users, m.User.Id, evt) + Publish(_rooms, evt.RoomId, evt),
             RoomListed => PublishToAllUsers(evt), // rare (a room is created): every drawer lists it
-            PresenceChanged p when Busy(p.RoomId) => Defer(p.RoomId), // the digest sends the room's summary
+            PresenceChanged p when PresenceSummarized(p.RoomId) => Defer(p.RoomId), // the digest sends the room's summary
             IPersonalEvent p => Publish(_users, p.UserId, evt), // saved messages, thread follows: the user's own tabs and sockets
             _ => Publish(_rooms, evt.RoomId, evt),
         };
@@ -68,7 +68,11 @@ public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMe
         return delivered;
     }
 
-    private bool Busy(long roomId) => _announceUpTo > 0 && RoomSubscriberCount(roomId) > _announceUpTo;
+    /// <summary>
+    /// A busy room: more than <see cref="ChatOptions.PresenceAnnounceUpTo"/> subscribers here, so arrivals and departures
+    /// reach them as a <see cref="PresenceSummary"/> instead of one by one.
+    /// </summary>
+    public bool PresenceSummarized(long roomId) => _announceUpTo > 0 && RoomSubscriberCount(roomId) > _announceUpTo;
 
     private int Defer(long roomId)
     {

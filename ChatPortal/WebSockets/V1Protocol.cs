@@ -122,8 +122,11 @@ internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtoco
         _ => true,
     };
 
+    // In a busy room presence comes as summaries, so the client could not keep a list current: it gets the count and asks
+    // "online" when it shows the list (10,000 clients back after a restart each carried 100 names they could not use).
     public WireFrame Joined(RoomJoin join) => PlainWireFormat.Json(
-        new JoinedFrame(join.Tag as JsonElement?, WireJson.Room(join.Room), _s.V1.OnlineList(join.Room.Id, join.OnlineListed), join.OnlineCount, join.LastId),
+        new JoinedFrame(join.Tag as JsonElement?, WireJson.Room(join.Room),
+            join.PresenceSummarized ? null : _s.V1.OnlineList(join.Room.Id, join.OnlineListed), join.OnlineCount, join.LastId),
             J.JoinedFrame);
 
     public WireFrame? CaughtUp(RoomJoin join) =>

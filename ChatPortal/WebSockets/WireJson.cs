@@ -148,7 +148,8 @@ internal sealed record WelcomeFrame(JsonElement? ReplyTo, WireUser User, List<Wi
     public bool? Resumed { get; init; }
 }
 
-internal sealed record JoinedFrame(JsonElement? ReplyTo, WireRoom Room, UserListJson Online, int OnlineCount, long LastId)
+/// <summary><c>online</c> is left out in a busy room (presence there comes as summaries; the client asks <c>online</c>).</summary>
+internal sealed record JoinedFrame(JsonElement? ReplyTo, WireRoom Room, UserListJson? Online, int OnlineCount, long LastId)
 {
     [JsonPropertyOrder(-1)] public string Type => "joined";
 }

@@ -83,9 +83,29 @@ function serverSample(pid) {
   } catch { return null; }
 }
 let serverPid = cfg.pid, peakRssKiB = 0;
+// A timeline in 250 ms steps (storm mode, from "stop"): the server's and the driver's CPU, sockets opened,
+// welcomes and catch-ups per step, to see where the time after a restart goes (idle, server- or driver-bound).
+const STEP = 250;
+let timeline = null, timelineT0 = 0;
+const tl = (t) => {
+  if (!timeline) return null;
+  const k = Math.floor((t - timelineT0) / STEP);
+  if (k < 0 || k > 2400) return null;
+  while (timeline.length <= k) timeline.push({ t: timeline.length * STEP, srvCpuMs: 0, drvCpuMs: 0, opened: 0, welcomed: 0, caughtUp: 0, lagMs: 0 });
+  return timeline[k];
+};
+let lastSrvCpu = null, lastDrvCpu = null;
 const sampler = setInterval(() => {
   const s = serverSample(serverPid);
   if (s) peakRssKiB = Math.max(peakRssKiB, s.rssKiB);
+  if (timeline) {
+    const b = tl(now());
+    const d = process.cpuUsage();
+    if (b && s && lastSrvCpu && lastSrvCpu.pid === serverPid) b.srvCpuMs += Math.max(0, (s.cpuS - lastSrvCpu.cpuS) * 1000);
+    if (b && lastDrvCpu) b.drvCpuMs += cpuSecBetween(lastDrvCpu, d) * 1000;
+    lastSrvCpu = s ? { pid: serverPid, cpuS: s.cpuS } : null;
+    lastDrvCpu = d;
+  }
 }, 100);
 
 // Event-loop lag: the driver shares the cores with the server; its own delay is part of every figure.
@@ -94,6 +114,8 @@ const lagTimer = setInterval(() => {
   const t = performance.now();
   maxLagMs = Math.max(maxLagMs, t - lastTick - 100);
   windowLagMs = Math.max(windowLagMs, t - lastTick - 100);
+  const b = tl(t - t0);
+  if (b) b.lagMs = Math.max(b.lagMs, Math.round(t - lastTick - 100));
   lastTick = t;
 }, 100);
 
@@ -185,6 +207,7 @@ async function stormMode() {
   const observed = (state) => (url) => {
     const s = ChatPortal.browserSocket(url);
     state.attemptsTotal++;
+    s.raw.on('open', () => { if (tExited != null) { const b = tl(now()); if (b) b.opened++; } });
     s.raw.on('message', (data, isBinary) => {
       // Only frames the kit takes: after it gave up on a socket (no pong) it ignores what still arrives there.
       if (isBinary || (state.client && state.client._socket !== s)) return;
@@ -253,11 +276,13 @@ async function stormMode() {
       if (st.dropAt == null) { st.firstUser = userId; return; }
       if (tExited == null) { st.welcomesBeforeExit++; return; } // the stopping server took it
       st.welcomeAt = now(); welcomedCount++;
+      { const b = tl(st.welcomeAt); if (b) b.welcomed++; }
       st.sameGuest = userId != null && userId === st.firstUser; // the kit came back with the welcome's resume token
     });
     c.on('caught_up', () => {
       if (st.welcomeAt == null || st.caughtUpAt != null) return;
       st.caughtUpAt = now();
+      { const b = tl(st.caughtUpAt); if (b) b.caughtUp++; }
       if (++caughtUpCount === N && tAllCaughtUp == null) { tAllCaughtUp = st.caughtUpAt; allCaughtUpResolve(); }
     });
     return c;
@@ -320,7 +345,7 @@ async function stormMode() {
   const stopped = new Promise((resolve) => {
     rl.on('line', (line) => {
       const [cmd, arg] = line.trim().split(/\s+/);
-      if (cmd === 'stop' && tStop == null) { tStop = now(); driverCpuAtStop = process.cpuUsage(); postedBeforeStop = posted; log('stop'); resolve(); }
+      if (cmd === 'stop' && tStop == null) { tStop = now(); timelineT0 = tStop; timeline = []; driverCpuAtStop = process.cpuUsage(); postedBeforeStop = posted; log('stop'); resolve(); }
       if (cmd === 'exited' && tExited == null) { tExited = now(); log(`old server exited; ${clients.filter((s) => s.dropAt != null).length} dropped`); }
       if (cmd === 'started' && tStarted == null) {
         tStarted = now();
@@ -432,6 +457,8 @@ async function stormMode() {
       triesAfterDrop: dist(clients.map((s) => s.attemptsAfterDrop)),
       welcomesBeforeExit, droppedAgain, closesAfterStop, kitErrors,
       sameGuestAfterRestart: back.filter((s) => s.sameGuest).length,
+      timelineStepMs: STEP,
+      timeline: (timeline || []).slice(0, Math.ceil(((tAllCaughtUp ?? now()) - tStop) / STEP) + 1).map((b) => ({ ...b, srvCpuMs: Math.round(b.srvCpuMs), drvCpuMs: Math.round(b.drvCpuMs) })),
       replayedInCatchUp: clients.reduce((a, s) => a + s.replayed, 0),
       clientsWithReplay: clients.filter((s) => s.replayed > 0).length,
       server: serverPid ? {

@@ -55,10 +55,11 @@ public sealed class RoomJoin
     private readonly Func<IReadOnlyList<UserRef>> _everyone;
     private IReadOnlyList<UserRef>? _online;
 
-    internal RoomJoin(RoomInfo room, long? since, int latestPage, IReadOnlyList<UserRef> listed, int onlineCount,
+    internal RoomJoin(RoomInfo room, long? since, int latestPage, IReadOnlyList<UserRef> listed, int onlineCount, bool presenceSummarized,
         Func<IReadOnlyList<UserRef>> everyone, long lastId, object? tag, RoomFeed feed)
     {
-        (Room, Since, LatestPage, OnlineListed, OnlineCount, LastId, Tag, Feed) = (room, since, latestPage, listed, onlineCount, lastId, tag, feed);
+        (Room, Since, LatestPage, OnlineListed, OnlineCount, PresenceSummarized, LastId, Tag, Feed) =
+            (room, since, latestPage, listed, onlineCount, presenceSummarized, lastId, tag, feed);
         _everyone = everyone;
         if (listed.Count >= onlineCount) _online = listed;
     }
@@ -77,6 +78,11 @@ public sealed class RoomJoin
     public IReadOnlyList<UserRef> OnlineListed { get; }
     /// <summary>How many were online in the room at the join.</summary>
     public int OnlineCount { get; }
+    /// <summary>
+    /// The room is busy: presence reaches this session as summaries (<see cref="PresenceSummary"/>), not one by one, so a
+    /// list sent with the join could not be kept current by the client (a v1 <c>joined</c> leaves it out then).
+    /// </summary>
+    public bool PresenceSummarized { get; }
     /// <summary>The room's newest stored id when the join was made.</summary>
     public long LastId { get; }
     /// <summary>The adapter's own data (e.g. the request id to reply to).</summary>
@@ -195,8 +201,8 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
         }
         var (listed, onlineCount) = _core.OnlineAtJoin(room.Id);
         var roomId = room.Id;
-        var join = new RoomJoin(room, since, latestPage, listed, onlineCount, () => _core.Presence.Online(roomId),
-            await _core.History.LatestIdAsync(room.Id, ct), tag, feed);
+        var join = new RoomJoin(room, since, latestPage, listed, onlineCount, _core.Fanout.PresenceSummarized(room.Id),
+            () => _core.Presence.Online(roomId), await _core.History.LatestIdAsync(room.Id, ct), tag, feed);
         feed.Join = join;
         Queue(join);
         return join;
