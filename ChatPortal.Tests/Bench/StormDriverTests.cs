@@ -64,6 +64,11 @@ public sealed class StormDriverTests
             Assert.Equal(0, s.GetProperty("clientsNotCaughtUp").GetInt32());
             // Each came back as the guest it was (the kit sent the resume token of its last welcome).
             Assert.Equal(Clients, s.GetProperty("sameGuestAfterRestart").GetInt32());
+            // The timeline (steps from the stop) counts every client's return once, and at least as many sockets opened.
+            var timeline = s.GetProperty("timeline").EnumerateArray().ToList();
+            Assert.Equal(Clients, timeline.Sum(b => b.GetProperty("welcomed").GetInt32()));
+            Assert.Equal(Clients, timeline.Sum(b => b.GetProperty("caughtUp").GetInt32()));
+            Assert.True(timeline.Sum(b => b.GetProperty("opened").GetInt32()) >= Clients, report);
             // Messages were posted before and after the stop, and every one was acknowledged.
             var posted = s.GetProperty("posted").GetInt32();
             Assert.True(s.GetProperty("postedBeforeStop").GetInt32() > 0, report);

@@ -181,4 +181,41 @@ public sealed class BrowserTests(WsPortalFixture fx, BrowserFixture browser) : I
         await watcher.RequestAsync("send", ("room", room), ("text", "to the mini-program"));
         await page.WaitForFunctionAsync("() => window.wxGot.includes('to the mini-program')", null, new() { Timeout = Wait });
     }
+
+    /// <summary>
+    /// A busy room (more sockets than <c>Chat:PresenceAnnounceUpTo</c>): the join brings the count without the list, so the
+    /// demo shows the count and a button that loads the list with the <c>online</c> request.
+    /// </summary>
+    [Fact]
+    public async Task In_a_busy_room_the_demo_page_shows_the_count_and_loads_the_list_when_asked()
+    {
+        await using var portal = await PortalProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["Chat__PresenceAnnounceUpTo"] = "2",
+            ["Limits__RegistrationBurstPerAddress"] = "0",
+            ["Limits__GuestBurstPerAddress"] = "0",
+        });
+        var names = Enumerable.Range(1, 3).Select(i => PortalHelpers.UniqueName($"busy{i}")).ToList();
+        var sockets = new List<WsClient>();
+        try
+        {
+            foreach (var name in names) sockets.Add(await portal.MemberSocketAsync(name, "lobby"));
+            await using var context = await browser.NewContextAsync(portal.BaseUri);
+            var page = await context.NewPageAsync();
+            await page.GotoAsync("/clients/demo.html?room=lobby");
+            await page.WaitForFunctionAsync("() => window.demoClient && window.demoClient.state === 'ready'", null, new() { Timeout = Wait });
+
+            // Three members and the demo's guest: the count, no names yet, the button to load them.
+            await page.WaitForFunctionAsync("() => document.getElementById('online-count').textContent === '· 4'", null, new() { Timeout = Wait });
+            Assert.Equal(0, await page.Locator("#online li").CountAsync());
+            await page.ClickAsync("#online-load");
+            await page.WaitForFunctionAsync("() => document.querySelectorAll('#online li').length === 4", null, new() { Timeout = Wait });
+            foreach (var name in names) Assert.Equal(1, await page.Locator($"#online li:has-text('{name}')").CountAsync());
+            Assert.Equal(1, await page.Locator("#online li:has-text('(me)')").CountAsync());
+        }
+        finally
+        {
+            foreach (var s in sockets) await s.DisposeAsync();
+        }
+    }
 }
