@@ -5,12 +5,13 @@ set -uo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the tests start for real: Chromium (browser tests), Redis and PostgreSQL
-# (scale-out tests), nginx (reverse-proxy test).
+# (scale-out tests), nginx (reverse-proxy test), iproute2 (ss).
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v ss >/dev/null 2>&1 || missing+=(iproute2) # ss: the listen backlog test reads the kernel's view of the socket
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

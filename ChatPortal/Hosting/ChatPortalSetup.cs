@@ -27,6 +27,8 @@ public static class ChatPortalSetup
         // Static web assets (MudBlazor's files) also when run from the build output outside Development.
         builder.WebHost.UseStaticWebAssets();
         builder.Services.Configure<PortalOptions>(builder.Configuration.GetSection(PortalOptions.Section));
+        builder.Services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>()
+            .Configure<Microsoft.Extensions.Options.IOptions<PortalOptions>>((socket, portal) => socket.Backlog = Math.Max(1, portal.Value.ListenBacklog));
         builder.AddChatPortalData();
         builder.AddChatCore();
         builder.AddChatPortalCluster();

@@ -29,6 +29,13 @@ public sealed class PortalOptions
     /// <summary>Upper bound of one SQLite command, lock retries included.</summary>
     public double SqliteCommandTimeoutSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// Connections the kernel queues for the server to accept (the listen backlog; Linux caps it at
+    /// <c>net.core.somaxconn</c>, 4096 by default). After a restart every client reconnects within a second: Kestrel's
+    /// own default of 512 overflowed by thousands, and each connection the kernel dropped waited a one-second SYN retransmit.
+    /// </summary>
+    public int ListenBacklog { get; set; } = 4096;
+
     public string ResolveDataPath(string contentRoot) =>
         Path.GetFullPath(Path.IsPathRooted(DataPath) ? DataPath : Path.Combine(contentRoot, DataPath));
 }
