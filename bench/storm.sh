@@ -14,6 +14,7 @@
 #   NO_RESULTS=1 bench/storm.sh          # print the figures only
 #   APPDIR=/path/to/published/app bench/storm.sh   # skip the publish (an app published as below)
 #   NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" bench/storm.sh   # node options of the storm driver (e.g. its profile)
+#   ADDRESSES=250 bench/storm.sh         # clients from 250 loopback addresses, both runs (default 1: 127.0.0.1)
 #
 # Benchmark-only settings of the ChatPortal process: those of bench/run.sh (rate limits and the
 # per-address limits off, 100,000 sockets per address, send queue 4,096, auth timeout 60 s). The
@@ -24,6 +25,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 CLIENTS=${CLIENTS:-10000}
 RATE=${RATE:-5}
+ADDRESSES=${ADDRESSES:-1}
 REPS=${REPS:-3}
 TIMEOUT=${TIMEOUT:-900}
 PEERS_SRC=${PEERS_SRC:-$ROOT/../../shared/bench}
@@ -84,7 +86,7 @@ start_cp
 wait_http "http://127.0.0.1:$CP_PORT/login" "$CP_PID" || { log "ChatPortal did not start (log: $WORK/chatportal.log)"; exit 1; }
 log "chatportal pid $CP_PID; $CLIENTS clients joining (load average $(loadavg))"
 mkfifo "$WORK/ctl"
-node ${NODE_ARGS:-} bench/storm/storm.mjs --url="http://127.0.0.1:$CP_PORT/" --clients="$CLIENTS" --rate="$RATE" --pid="$CP_PID" \
+node ${NODE_ARGS:-} bench/storm/storm.mjs --url="http://127.0.0.1:$CP_PORT/" --clients="$CLIENTS" --rate="$RATE" --pid="$CP_PID" --addresses="$ADDRESSES" \
   --timeout="$TIMEOUT" --label="storm/chatportal" <"$WORK/ctl" >"$WORK/storm.out" 2>"$WORK/storm.err" &
 DRIVER_PID=$!; PIDS+=("$DRIVER_PID")
 exec 3>"$WORK/ctl"
@@ -122,7 +124,7 @@ for rep in $(seq 1 "$REPS"); do
   KESTREL_PID=$!; PIDS+=("$KESTREL_PID")
   wait_port $KESTREL_PORT
   sleep 1
-  out=$(node bench/storm/storm.mjs --mode=connect --url="ws://127.0.0.1:$KESTREL_PORT/" --clients="$CLIENTS" --pid="$KESTREL_PID" \
+  out=$(node bench/storm/storm.mjs --mode=connect --url="ws://127.0.0.1:$KESTREL_PORT/" --clients="$CLIENTS" --pid="$KESTREL_PID" --addresses="$ADDRESSES" \
     --timeout=300 --label="connect/kestrel/$rep" 2>>"$WORK/connect.log" | grep '"event":"summary"' | tail -1 || true)
   [ -n "$out" ] || out='{"event":"summary","reason":"driver failed"}'
   PEER_RUNS+=("$out")

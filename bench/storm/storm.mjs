@@ -54,6 +54,11 @@ const cfg = {
   // The kit's own options (its defaults when not given): a test shortens them to stay quick.
   backoffBase: args['backoff-base'] ? Number(args['backoff-base']) : undefined,
   backoffMax: args['backoff-max'] ? Number(args['backoff-max']) : undefined,
+  // Clients connect from this many loopback addresses (127.0.x.y), as real clients come from many. 1 (the default):
+  // the kernel's choice, 127.0.0.1. From one address a reconnect's source port can meet a TIME_WAIT the stopped server
+  // left for the same pair of ports (a SYN refused that way is retransmitted a second later: ~3,000-4,000 per storm);
+  // from many, each socket is bound before it connects, which costs every connect, the peer's too (bench/results.md).
+  addresses: num('addresses', 1),
   pid: args.pid ? Number(args.pid) : 0,
   timeout: num('timeout', 600),
   label: args.label ?? '',
@@ -61,6 +66,13 @@ const cfg = {
 if (!(cfg.clients >= 1 && cfg.clients <= 20000)) { console.error('clients must be 1..20000'); process.exit(2); }
 if (!(cfg.timeout > 0 && cfg.timeout <= 1800)) { console.error('timeout must be 0..1800 s'); process.exit(2); }
 if (!(cfg.rate > 0 && cfg.rate <= 1000)) { console.error('rate must be 0..1000 per second'); process.exit(2); }
+if (!(Number.isInteger(cfg.addresses) && cfg.addresses >= 1 && cfg.addresses <= 50000)) { console.error('addresses must be 1..50000'); process.exit(2); }
+let nextAddress = 0;
+const localAddress = () => {
+  if (cfg.addresses === 1) return undefined; // no bind before connect: the kernel picks address and port
+  const k = nextAddress++ % cfg.addresses;
+  return `127.0.${1 + Math.floor(k / 250)}.${1 + (k % 250)}`;
+};
 
 const t0 = performance.now();
 const now = () => performance.now() - t0;
@@ -155,7 +167,7 @@ async function connectMode() {
   const start = now();
   const tryOpen = (i, attempt) => {
     inFlight++; maxInFlight = Math.max(maxInFlight, inFlight);
-    const ws = new WS(cfg.url, { perMessageDeflate: false, handshakeTimeout: 30000 });
+    const ws = new WS(cfg.url, { perMessageDeflate: false, handshakeTimeout: 30000, localAddress: localAddress() });
     let settled = false;
     ws.on('open', () => {
       settled = true; inFlight--;
@@ -178,7 +190,7 @@ async function connectMode() {
     const times = openAt.filter((x) => x != null);
     for (const s of sockets) { try { s?.terminate(); } catch { /* gone */ } }
     return {
-      reason, url: cfg.url, clients: N, open, failures, maxInFlight, jitterMs: cfg.jitter,
+      reason, url: cfg.url, clients: N, addresses: cfg.addresses, open, failures, maxInFlight, jitterMs: cfg.jitter,
       allOpenMs: open === N ? r1(Math.max(...times)) : null,
       openMs: dist(times),
       server: cfg.pid ? { pid: cfg.pid, rssKiBPeak: peakRssKiB } : null,
@@ -193,7 +205,7 @@ async function connectMode() {
 async function stormMode() {
   // The kit, as a browser page would load it; ws is the page's WebSocket.
   globalThis.WebSocket = class extends WS {
-    constructor(url, protocols) { super(url, protocols, { perMessageDeflate: false, handshakeTimeout: 30000 }); }
+    constructor(url, protocols) { super(url, protocols, { perMessageDeflate: false, handshakeTimeout: 30000, localAddress: localAddress() }); }
   };
   const ChatPortal = require(cfg.kit);
   const base = cfg.url.endsWith('/') ? cfg.url : cfg.url + '/';
@@ -437,7 +449,7 @@ async function stormMode() {
     try { poster.close(); } catch { /* gone */ }
     return {
       reason,
-      url: cfg.url, room: cfg.room, clients: N, ratePerS: cfg.rate,
+      url: cfg.url, room: cfg.room, clients: N, addresses: cfg.addresses, ratePerS: cfg.rate,
       kitBackoff: { base: st0(() => clients[0].client.backoffBase), max: st0(() => clients[0].client.backoffMax) },
       posted: lastK, postedBeforeStop, acked: lastK - unacked.length, unacked: unacked.slice(0, 20), sendErrors: sendErrors.slice(0, 20),
       gaps, duplicates, outOfOrder, foreign, storedTwice, rawRepeats, clientsWithGaps, clientsWithDuplicates, firstGaps,
