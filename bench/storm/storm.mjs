@@ -106,6 +106,7 @@ const tl = (t) => {
   while (timeline.length <= k) timeline.push({ t: timeline.length * STEP, srvCpuMs: 0, drvCpuMs: 0, opened: 0, welcomed: 0, caughtUp: 0, lagMs: 0 });
   return timeline[k];
 };
+const mark = (t, key) => { const b = tl(t); if (b) b[key]++; };
 let lastSrvCpu = null, lastDrvCpu = null;
 const sampler = setInterval(() => {
   const s = serverSample(serverPid);
@@ -219,7 +220,7 @@ async function stormMode() {
   const observed = (state) => (url) => {
     const s = ChatPortal.browserSocket(url);
     state.attemptsTotal++;
-    s.raw.on('open', () => { if (tExited != null) { const b = tl(now()); if (b) b.opened++; } });
+    s.raw.on('open', () => { if (tExited != null) mark(now(), 'opened'); });
     s.raw.on('message', (data, isBinary) => {
       // Only frames the kit takes: after it gave up on a socket (no pong) it ignores what still arrives there.
       if (isBinary || (state.client && state.client._socket !== s)) return;
@@ -288,13 +289,13 @@ async function stormMode() {
       if (st.dropAt == null) { st.firstUser = userId; return; }
       if (tExited == null) { st.welcomesBeforeExit++; return; } // the stopping server took it
       st.welcomeAt = now(); welcomedCount++;
-      { const b = tl(st.welcomeAt); if (b) b.welcomed++; }
+      mark(st.welcomeAt, 'welcomed');
       st.sameGuest = userId != null && userId === st.firstUser; // the kit came back with the welcome's resume token
     });
     c.on('caught_up', () => {
       if (st.welcomeAt == null || st.caughtUpAt != null) return;
       st.caughtUpAt = now();
-      { const b = tl(st.caughtUpAt); if (b) b.caughtUp++; }
+      mark(st.caughtUpAt, 'caughtUp');
       if (++caughtUpCount === N && tAllCaughtUp == null) { tAllCaughtUp = st.caughtUpAt; allCaughtUpResolve(); }
     });
     return c;
