@@ -7,6 +7,7 @@ if (await AdminCli.TryRunAsync(args)) return; // "admin create NAME" etc.: accou
 if (await ChatPortal.Data.Backup.DataCli.TryRunAsync(args)) return; // "backup FILE", "restore FILE", "import-slack FILE"
 
 var builder = WebApplication.CreateBuilder(args);
+builder.ListenEarly(); // the port first: connections made while the portal starts wait for it instead of being refused
 builder.AddChatPortal();
 builder.AddApi(); // REST API /api/v1 (issue 16)
 

@@ -104,9 +104,12 @@ wait "$CP_PID" 2>/dev/null || true
 echo exited >&3
 OLD_PID=$CP_PID
 start_cp
-wait_port $CP_PORT || { log "ChatPortal did not come back"; exit 1; }
+# "started" = the new process serves a page. Its port opens at once (EarlyListen: connections made while it starts
+# wait in the listen queue), so an open port no longer means it is ready. (The port first: a curl every 20 ms
+# against a closed port would take CPU from the start-up it waits for.)
+wait_port $CP_PORT && wait_http "http://127.0.0.1:$CP_PORT/login" "$CP_PID" || { log "ChatPortal did not come back"; exit 1; }
 echo "started $CP_PID" >&3
-log "old pid $OLD_PID exited, new pid $CP_PID listening; waiting for the clients"
+log "old pid $OLD_PID exited, new pid $CP_PID serving; waiting for the clients"
 wait "$DRIVER_PID" || true
 exec 3>&-
 LOAD_AFTER=$(loadavg)
@@ -136,7 +139,7 @@ printf '%s\n' "$STORM" "${PEER_RUNS[@]}" >"$WORK/runs.jsonl"
 PEER_MEDIAN=$(printf '%s\n' "${PEER_RUNS[@]}" | jq -s '[.[] | .allOpenMs | select(. != null)] | sort | if length == 0 then null else .[(length - 1) / 2 | floor] end')
 RATIO=$(echo "$STORM" | jq --argjson p "$PEER_MEDIAN" 'if .allCaughtUpMs == null or $p == null then null else (.allCaughtUpMs / $p * 100 | round / 100) end')
 RATIO_STARTED=$(echo "$STORM" | jq --argjson p "$PEER_MEDIAN" 'if .allCaughtUpAfterStartedMs == null or $p == null then null else (.allCaughtUpAfterStartedMs / $p * 100 | round / 100) end')
-log "ratio (stop → all caught up) / (peer accepts all): $RATIO; from the new server listening: $RATIO_STARTED"
+log "ratio (stop → all caught up) / (peer accepts all): $RATIO; from the new server serving: $RATIO_STARTED"
 cat "$WORK/runs.jsonl"
 
 if [ -z "${NO_RESULTS:-}" ]; then

@@ -29,6 +29,8 @@ public sealed class PortalProcess : IAsyncDisposable
     /// <summary>Exit code of the last run once it has ended (0 after a clean stop; 137 when it had to be killed).</summary>
     public int? ExitCode => _process is { HasExited: true } p ? p.ExitCode : null;
     public string LogPath => Path.Combine(DataDir, "server.log");
+    /// <summary>The settings (environment variables) the next start uses.</summary>
+    public IDictionary<string, string> Environment => _env;
 
     /// <summary>Starts a portal. <paramref name="env"/> adds settings as environment variables (e.g. <c>Chat__RateLimitBurst</c>).</summary>
     public static async Task<PortalProcess> StartAsync(Dictionary<string, string>? env = null, string? dataDir = null, int? port = null)

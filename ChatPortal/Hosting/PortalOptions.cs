@@ -36,6 +36,12 @@ public sealed class PortalOptions
     /// </summary>
     public int ListenBacklog { get; set; } = 4096;
 
+    /// <summary>
+    /// Take the port before the rest of the start-up (<see cref="EarlyListen"/>), so that connections made while the
+    /// portal starts — a whole crowd after a restart — wait in the listen queue instead of being refused.
+    /// </summary>
+    public bool ListenEarly { get; set; } = true;
+
     public string ResolveDataPath(string contentRoot) =>
         Path.GetFullPath(Path.IsPathRooted(DataPath) ? DataPath : Path.Combine(contentRoot, DataPath));
 }

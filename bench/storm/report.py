@@ -56,19 +56,19 @@ def main():
           f"events the server sent twice {fmt(storm.get('rawRepeats'))}; clients not caught up {fmt(storm.get('clientsNotCaughtUp'))}; "
           f"back as the same guest {fmt(storm.get('sameGuestAfterRestart'))} |")
     print(f"| close code the clients got | {', '.join(f'{k}: {fmt(v)}' for k, v in (storm.get('dropCodes') or {}).items())} |")
-    print(f"| stop → old process exited → new one listening (ms) | {fmt(storm.get('serverExitedMs'))} → {fmt(storm.get('serverStartedMs'))} |")
+    print(f"| stop → old process exited → new one serving (ms) | {fmt(storm.get('serverExitedMs'))} → {fmt(storm.get('serverStartedMs'))} |")
     print(f"| **stop → all {fmt(n)} caught up (ms)** | **{fmt(t)}** ({fmt(after)} after the new process listened) |")
     print(f"| per client, from the stop: back (welcome) p50 / p90 / p99 / max ms | {dist(storm.get('welcomeMs'))} |")
     print(f"| per client, from the stop: caught up p50 / p90 / p99 / max ms | {dist(storm.get('caughtUpMs'))} |")
     print(f"| per client, welcome → caught up p50 / p90 / p99 / max ms | {dist(storm.get('caughtUpAfterWelcomeMs'))} |")
     print(f"| kit connection tries after the drop p50 / p90 / p99 / max | {dist(storm.get('triesAfterDrop'))} |")
     print(f"| server RSS before the stop; peak after the restart (KiB) | {fmt(srv.get('rssKiBBeforeStop'))}; {fmt(srv.get('rssKiBPeakAfterRestart'))} |")
-    print(f"| server CPU from listening to all caught up (s) | {fmt(srv.get('cpuSecStartedToCaughtUp'), 1)} |")
+    print(f"| server CPU from serving to all caught up (s) | {fmt(srv.get('cpuSecStartedToCaughtUp'), 1)} |")
     print(f"| raw-Kestrel peer: all {fmt(n)} sockets accepted (ms), per run | {', '.join(fmt(p.get('allOpenMs')) for p in peers)} (median {fmt(peer)}) |")
-    print(f"| **ratio** (stop → all caught up) / (peer accepts all); target ≤ 3 | **{fmt(ratio, 2)}** (from the new process listening: {fmt(ratio_after, 2)}) — met: {verdict} |")
+    print(f"| **ratio** (stop → all caught up) / (peer accepts all); target ≤ 3 | **{fmt(ratio, 2)}** (from the new process serving: {fmt(ratio_after, 2)}) — met: {verdict} |")
     drv = storm.get("driver") or {}
     print(f"| driver CPU s; max event-loop lag ms | {fmt(drv.get('cpuSec'), 1)}; {fmt(drv.get('maxLagMs'))} |")
-    print(f"| driver CPU s (one Node thread) from listening to all caught up; from the stop | "
+    print(f"| driver CPU s (one Node thread) from serving to all caught up; from the stop | "
           f"{fmt(drv.get('cpuSecStartedToCaughtUp'), 1)}; {fmt(drv.get('cpuSecStopToCaughtUp'), 1)} |")
 
 
