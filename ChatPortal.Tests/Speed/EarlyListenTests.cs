@@ -27,7 +27,7 @@ public sealed class EarlyListenTests
         var starting = portal.StartAgainAsync();
         using var early = await ConnectWhileStartingAsync(portal.Port, starting);
         Assert.NotNull(early); // the build before refused every connection until its start-up was over
-        Assert.Equal(77, await ListenBacklogAsync(portal.Port)); // the early socket is queued as configured
+        Assert.Equal(77, await ListenBacklogTests.ListenBacklogAsync(portal.Port)); // the early socket is queued as configured
         await early.GetStream().WriteAsync("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"u8.ToArray());
 
         held.Dispose(); // let the start-up finish
@@ -109,16 +109,5 @@ public sealed class EarlyListenTests
         var buffer = new MemoryStream();
         await tcp.GetStream().CopyToAsync(buffer, cts.Token);
         return Encoding.UTF8.GetString(buffer.ToArray());
-    }
-
-    private static async Task<int> ListenBacklogAsync(int port)
-    {
-        var psi = new ProcessStartInfo("ss", ["-Hltn", $"sport = :{port}"]) { RedirectStandardOutput = true };
-        using var ss = Process.Start(psi)!;
-        var output = await ss.StandardOutput.ReadToEndAsync();
-        await ss.WaitForExitAsync();
-        var fields = output.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-        Assert.True(fields.Length >= 4 && fields[0] == "LISTEN", $"ss said: {output}");
-        return int.Parse(fields[2]);
     }
 }

@@ -26,7 +26,7 @@ public sealed class ListenBacklogTests
     }
 
     /// <summary>The backlog of the listening socket on <paramref name="port"/>, as the kernel reports it (ss: Send-Q of a listener).</summary>
-    private static async Task<int> ListenBacklogAsync(int port)
+    internal static async Task<int> ListenBacklogAsync(int port)
     {
         var psi = new ProcessStartInfo("ss", ["-Hltn", $"sport = :{port}"]) { RedirectStandardOutput = true };
         using var ss = Process.Start(psi)!;
