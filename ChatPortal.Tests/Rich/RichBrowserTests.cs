@@ -151,6 +151,25 @@ public sealed class RichBrowserTests(RichPortalFixture f) : IClassFixture<RichPo
         await alice.Locator("#composer-input").PressAsync("Enter");
         await Expect(alice.Locator("#composer-input")).ToHaveValueAsync("look @bob-rich ");
         await alice.Locator("#composer-input").PressSequentiallyAsync("at this 看这个");
+        await Expect(alice.Locator("#composer-input")).ToHaveValueAsync("look @bob-rich at this 看这个");
+        // The caret call that follows a pick can arrive after the user typed on (CI once got "look @bob-rich 这个at this 看"):
+        // it then leaves their caret alone, and only places it while the box still holds the text it was sent for.
+        var carets = await alice.EvaluateAsync<int[]>("""
+            () => {
+              const t = document.createElement('textarea');
+              document.body.append(t);
+              t.value = 'abc def';
+              t.setSelectionRange(7, 7);
+              chatPortal.focusAt(t, 4, 'abc ');
+              const typedOn = t.selectionStart;
+              chatPortal.focusAt(t, 4, 'abc def');
+              const same = t.selectionStart;
+              t.remove();
+              return [typedOn, same];
+            }
+            """);
+        Assert.Equal([7, 4], carets);
+        await alice.Locator("#composer-input").FocusAsync();
         await PasteImageAsync(alice, TestImages.Png(120, 80), "screenshot.png");
         await Expect(alice.Locator("#composer-attachment")).ToContainTextAsync("screenshot.png");
         await alice.Locator("#composer-input").PressAsync("Enter");

@@ -78,8 +78,10 @@ window.chatPortal = {
     return textarea && typeof textarea.selectionStart === 'number' ? textarea.selectionStart : -1;
   },
 
-  focusAt(textarea, pos) {
+  // Focus and put the caret at pos, unless the text is no longer the one the server rendered (the user typed on).
+  focusAt(textarea, pos, expected) {
     if (!textarea) return;
+    if (typeof expected === 'string' && textarea.value !== expected) return;
     textarea.focus();
     try { textarea.setSelectionRange(pos, pos); } catch { /* not a text field */ }
   },
