@@ -36,12 +36,23 @@ public static class DataSetup
         builder.Services.AddPooledDbContextFactory<ChatDbContext>(o =>
         {
             o.UseSqlite(connection, sql => sql.CommandTimeout(commandTimeout));
+            if (CompiledSqliteModel is { } model) o.UseModel(model);
             o.AddInterceptors(pragmas);
         });
         // The single writer's prepared-statement path for new posts (MessageWriter uses it when present).
         builder.Services.AddSingleton(_ => new SqlitePostStore(connection, pragmas.Sql, commandTimeout));
         return builder;
     }
+
+    /// <summary>
+    /// The SQLite model as generated code (Data/CompiledModel, <c>dotnet ef dbcontext optimize</c>): building it from
+    /// OnModelCreating was ~0.2–0.3 s of every start, which a restart under a reconnect storm waits for (issue 19).
+    /// Looked up by name, so that when the model changes the folder can be deleted and generated again (a stale copy may
+    /// not compile); Speed/CompiledModelTests fails while the committed copy differs from the model, and prints the command.
+    /// </summary>
+    private static readonly Microsoft.EntityFrameworkCore.Metadata.IModel? CompiledSqliteModel =
+        typeof(DataSetup).Assembly.GetType("ChatPortal.Data.CompiledModel.ChatDbContextModel")?.GetProperty("Instance")?.GetValue(null)
+            as Microsoft.EntityFrameworkCore.Metadata.IModel;
 
     /// <summary>Applies migrations and creates what a first run needs: the lobby.</summary>
     public static async Task InitializeDatabaseAsync(this IServiceProvider services, CancellationToken ct = default)
