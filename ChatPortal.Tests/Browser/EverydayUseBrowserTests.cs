@@ -51,6 +51,19 @@ public sealed class EverydayUseBrowserTests(BrowserFixture browser) : IClassFixt
         await Task.Delay(TimeSpan.FromSeconds(3));
         await background.CloseAsync();
 
+        // On a phone the jump button fits in the header: nothing scrolls sideways (a hidden tab: it looks without reading).
+        var phone = await bobContext.NewPageAsync();
+        await phone.AddInitScriptAsync(HiddenTab);
+        await phone.SetViewportSizeAsync(390, 844);
+        await phone.GotoAsync("/rooms/lobby");
+        await phone.WaitForChatAsync("# Lobby");
+        await Expect(phone.Locator("#jump-unread")).ToBeVisibleAsync();
+        Assert.True(await phone.EvaluateAsync<bool>("() => document.scrollingElement.scrollWidth <= 390"),
+            $"the page scrolls sideways at 390 px: {await phone.EvaluateAsync<int>("() => document.scrollingElement.scrollWidth")} px");
+        var jump = await phone.Locator("#jump-unread").BoundingBoxAsync();
+        Assert.True(jump is { } j && j.X >= 0 && j.X + j.Width <= 390, "the jump button is outside the screen");
+        await phone.CloseAsync();
+
         // A new tab (as a bookmark or a reload would): the line sits above the first unread, with the jump button.
         var fresh = await bobContext.NewPageAsync();
         await fresh.GotoAsync("/rooms/lobby");
