@@ -192,6 +192,42 @@ public sealed class ClusterSocketTests(PostgresFixture pg, BrowserFixture browse
     }
 
     [Fact]
+    public async Task Revoking_an_api_token_on_one_node_closes_its_sockets_on_the_other_and_only_those()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var db = await pg.Server.CreateDatabaseAsync("wsrevoke");
+        await using var nodes = await TwoNodes.StartAsync(db, redis.Configuration);
+        var revoked = await nodes.Node1.TokenAsync("rita");
+        var kept = await nodes.Node1.TokenAsync("rita");
+        await using var onNode2 = await WsClient.ConnectAsync(nodes.Node2.BaseUri, V1);
+        Assert.True((await onNode2.AuthAsync(token: revoked)).Is("welcome"));
+        await onNode2.JoinAsync("lobby");
+        await using var onNode1 = await WsClient.ConnectAsync(nodes.Node1.BaseUri, V1);
+        Assert.True((await onNode1.AuthAsync(token: revoked)).Is("welcome"));
+        await using var otherToken = await WsClient.ConnectAsync(nodes.Node2.BaseUri, V1);
+        Assert.True((await otherToken.AuthAsync(token: kept)).Is("welcome"));
+        await otherToken.JoinAsync("lobby");
+
+        // Revoked through node 1's API: the token's sockets close with 1008 token_revoked on both nodes.
+        using (var http = new HttpClient { BaseAddress = nodes.Node1.BaseUri })
+        using (var revoke = new HttpRequestMessage(HttpMethod.Delete, "/api/auth/token"))
+        {
+            revoke.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", revoked);
+            Assert.Equal(HttpStatusCode.NoContent, (await http.SendAsync(revoke)).StatusCode);
+        }
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, await onNode2.WaitClosedAsync());
+        Assert.Equal("token_revoked", onNode2.CloseReason);
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, await onNode1.WaitClosedAsync());
+        Assert.Equal("token_revoked", onNode1.CloseReason);
+
+        // The same user's socket with another token stays and still posts; the revoked token is refused on node 2.
+        var ack = await otherToken.RequestAsync("send", ("room", "lobby"), ("text", "still here with the other token"), ("client_id", "rita-2"));
+        Assert.True(ack.Is("ack"), ack.ToString());
+        await using var again = await WsClient.ConnectAsync(nodes.Node2.BaseUri, V1);
+        Assert.Equal("token_invalid", (await again.AuthAsync(token: revoked)).Get("code"));
+    }
+
+    [Fact]
     public async Task Ticket_nonces_are_claimed_once_across_nodes_in_redis_and_once_per_node_while_redis_is_down()
     {
         await using var redis = await RedisServer.StartAsync();

@@ -59,8 +59,8 @@ public sealed class ApiTokens(IDbContextFactory<ChatDbContext> dbFactory, UserDi
     /// <summary>Active tokens per user; issuing one more revokes the oldest (a script that logs in on every start does not pile them up).</summary>
     public const int MaxActivePerUser = 20;
 
-    /// <summary>Raised after a token is revoked, with its id: open sockets that used it are closed.</summary>
-    public event Action<long>? Revoked;
+    /// <summary>Raised after a token is revoked, with its user's id and its own: open sockets that used it are closed, on every node.</summary>
+    public event Action<long, long>? Revoked;
 
     public Task<(string Token, long Id)> IssueAsync(long userId, string? label, CancellationToken ct = default) =>
         IssueAsync(userId, new ApiTokenRequest(label), ct);
@@ -96,7 +96,7 @@ public sealed class ApiTokens(IDbContextFactory<ChatDbContext> dbFactory, UserDi
         };
         db.ApiTokens.Add(row);
         await db.SaveChangesAsync(ct);
-        foreach (var old in surplus) Revoked?.Invoke(old.Id);
+        foreach (var old in surplus) Revoked?.Invoke(userId, old.Id);
         return (token, row.Id);
     }
 
@@ -229,7 +229,7 @@ public sealed class ApiTokens(IDbContextFactory<ChatDbContext> dbFactory, UserDi
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var n = await db.ApiTokens.Where(t => t.Id == tokenId && t.UserId == userId && t.RevokedAt == null)
             .ExecuteUpdateAsync(s => s.SetProperty(t => t.RevokedAt, now), ct);
-        if (n > 0) Revoked?.Invoke(tokenId);
+        if (n > 0) Revoked?.Invoke(userId, tokenId);
         return n > 0;
     }
 
@@ -240,7 +240,7 @@ public sealed class ApiTokens(IDbContextFactory<ChatDbContext> dbFactory, UserDi
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var ids = await db.ApiTokens.Where(t => t.UserId == userId && t.RevokedAt == null).Select(t => t.Id).ToListAsync(ct);
         await db.ApiTokens.Where(t => ids.Contains(t.Id)).ExecuteUpdateAsync(s => s.SetProperty(t => t.RevokedAt, now), ct);
-        foreach (var id in ids) Revoked?.Invoke(id);
+        foreach (var id in ids) Revoked?.Invoke(userId, id);
         return ids.Count;
     }
 

@@ -47,9 +47,10 @@ public sealed record DirectActivity(long Room, UserRef Recipient, DirectConversa
 
 /// <summary>
 /// Sent to a user's channel: their sessions must end now (ban, kick, sign-out). With a
-/// <paramref name="SessionId"/>, only the tabs and ticket sockets of that sign-in session end; null: all of them.
+/// <paramref name="SessionId"/>, only the tabs and ticket sockets of that sign-in session end; with a
+/// <paramref name="TokenId"/>, only the sockets authenticated with that API token (it was revoked); neither: all of them.
 /// </summary>
-public sealed record SessionRevoked(long UserId, string Reason, string? SessionId = null) : ChatEvent(0);
+public sealed record SessionRevoked(long UserId, string Reason, string? SessionId = null, long? TokenId = null) : ChatEvent(0);
 
 /// <summary>A room's settings changed (rename, made private or public, archived, guests on or off, ...).</summary>
 public sealed record RoomChanged(RoomInfo Room) : ChatEvent(Room.Id);

@@ -137,7 +137,7 @@ internal sealed class SocketConnection : IChatSessionSink
         TokenId = tokenId;
         _resumableGuest = resumableGuest;
         if (user.IsGuest) _s.Metrics.GuestIn();
-        return Session = _s.Sessions.Open(user, this, maxStash: _s.Options.SendQueueCapacity, signInSessionId: signInSessionId);
+        return Session = _s.Sessions.Open(user, this, maxStash: _s.Options.SendQueueCapacity, signInSessionId: signInSessionId, tokenId: tokenId);
     }
 
     private bool _resumableGuest;
@@ -228,7 +228,8 @@ internal sealed class SocketConnection : IChatSessionSink
     public void Revoked(string reason)
     {
         _log.LogInformation("Closing the socket of {User}: session revoked ({Reason})", User?.Name, reason);
-        _ = CloseAsync(WebSocketCloseStatus.PolicyViolation, "session_revoked");
+        // A revoked token says so (a bot then stops instead of retrying with it); anything else is a revoked session.
+        _ = CloseAsync(WebSocketCloseStatus.PolicyViolation, reason == ChatSessions.TokenRevoked ? ChatSessions.TokenRevoked : "session_revoked");
     }
 
     public void Drain() => _ = DrainAsync();

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using ChatPortal.Auth;
+using ChatPortal.Chat;
 using ChatPortal.Hosting;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
@@ -164,8 +165,8 @@ internal static class WebSocketEndpoint
 }
 
 /// <summary>
-/// Open sockets of this node: the per-address cap, closing sockets whose API token was revoked,
-/// and a clean 1012 (service restart) for everyone when the server stops, so clients come back at once.
+/// Open sockets of this node: the per-address cap, a revoked API token's sockets ended on every node (through the
+/// core's sessions), and a clean 1012 (service restart) for everyone when the server stops, so clients come back at once.
 /// </summary>
 internal sealed class SocketRegistry
 {
@@ -173,10 +174,11 @@ internal sealed class SocketRegistry
     private readonly ConcurrentDictionary<string, int> _perIp = new();
     private readonly WebSocketEndpointOptions _options;
 
-    public SocketRegistry(IOptions<WebSocketEndpointOptions> options, ApiTokens tokens, IHostApplicationLifetime lifetime)
+    public SocketRegistry(IOptions<WebSocketEndpointOptions> options, ApiTokens tokens, ChatSessions sessions, IHostApplicationLifetime lifetime)
     {
         _options = options.Value;
-        tokens.Revoked += tokenId => CloseWhere(c => c.TokenId == tokenId, WebSocketCloseStatus.PolicyViolation, "token_revoked");
+        // Every node's sessions of that token end (SessionRevoked through the backplane); each closes its socket with 1008 token_revoked.
+        tokens.Revoked += sessions.RevokeToken;
         lifetime.ApplicationStopping.Register(() => CloseWhere(_ => true, ServiceRestart, "server_shutdown"));
     }
 

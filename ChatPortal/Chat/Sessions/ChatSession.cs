@@ -142,9 +142,9 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
     private bool _connected = true;
     private int _ended;
 
-    internal ChatSession(ChatSessions core, UserRef user, IChatSessionSink sink, int maxStash, string? signInSessionId)
+    internal ChatSession(ChatSessions core, UserRef user, IChatSessionSink sink, int maxStash, string? signInSessionId, long? tokenId = null)
     {
-        (_core, User, _sink, _maxStash, SignInSessionId) = (core, user, sink, maxStash, signInSessionId);
+        (_core, User, _sink, _maxStash, SignInSessionId, TokenId) = (core, user, sink, maxStash, signInSessionId, tokenId);
         _userSubscription = core.Fanout.SubscribeUser(user.Id, this);
     }
 
@@ -152,6 +152,9 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
 
     /// <summary>The browser sign-in this connection belongs to, if any: signing it out ends the session.</summary>
     public string? SignInSessionId { get; }
+
+    /// <summary>The API token this connection authenticated with, if any: revoking it ends the session, on every node.</summary>
+    public long? TokenId { get; }
 
     public bool IsEnded => Volatile.Read(ref _ended) == 1;
 
@@ -325,7 +328,8 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
         if (IsEnded) return true; // going anyway; not slow
         if (evt is SessionRevoked revoked)
         {
-            if (revoked.UserId == User.Id && (revoked.SessionId is null || revoked.SessionId == SignInSessionId))
+            if (revoked.UserId == User.Id && (revoked.TokenId is { } token ? token == TokenId
+                    : revoked.SessionId is null || revoked.SessionId == SignInSessionId))
             {
                 _core.Log.LogInformation("Ending a session of user {UserId}: {Reason}", revoked.UserId, revoked.Reason);
                 ThreadPool.UnsafeQueueUserWorkItem(static s => s.Session.Revoke(s.Reason), (Session: this, revoked.Reason), preferLocal: false);

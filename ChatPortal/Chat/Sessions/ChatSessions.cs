@@ -27,8 +27,8 @@ public sealed class ChatSessions(LocalFanout fanout, IChatBackplane backplane, P
     /// </summary>
     /// <paramref name="signInSessionId"/> is the browser sign-in the connection belongs to (a tab, a
     /// ticket socket), so signing that one out ends it; null for tokens and guests.
-    public ChatSession Open(UserRef user, IChatSessionSink sink, int? maxStash = null, string? signInSessionId = null) =>
-        new(this, user, sink, maxStash ?? Math.Max(64, options.Value.CircuitQueueCapacity), signInSessionId);
+    public ChatSession Open(UserRef user, IChatSessionSink sink, int? maxStash = null, string? signInSessionId = null, long? tokenId = null) =>
+        new(this, user, sink, maxStash ?? Math.Max(64, options.Value.CircuitQueueCapacity), signInSessionId, tokenId);
 
     /// <summary>Who is online in a room (this node and, in a cluster, the others).</summary>
     public IReadOnlyList<UserRef> Online(long roomId) => presence.Online(roomId);
@@ -42,6 +42,12 @@ public sealed class ChatSessions(LocalFanout fanout, IChatBackplane backplane, P
         users.Invalidate(userId);
         backplane.Publish(new SessionRevoked(userId, reason, signInSessionId));
     }
+
+    /// <summary>The reason of a session ended because its API token was revoked (a socket closes with it).</summary>
+    public const string TokenRevoked = "token_revoked";
+
+    /// <summary>Ends the sessions authenticated with an API token that was just revoked, on every node.</summary>
+    public void RevokeToken(long userId, long tokenId) => backplane.Publish(new SessionRevoked(userId, TokenRevoked, TokenId: tokenId));
 
     /// <summary><see cref="Revoke"/>, returning once the revocation has left this node (so what the caller does next comes after it everywhere).</summary>
     public async Task RevokeAsync(long userId, string reason)
