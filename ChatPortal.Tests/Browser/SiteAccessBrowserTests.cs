@@ -87,6 +87,9 @@ public sealed class SiteAccessBrowserTests(BrowserFixture browser) : IClassFixtu
             await using var userContext = await browser.NewContextAsync(portal.BaseUri);
             var user = await userContext.NewPageAsync();
             await user.SignInAsync("Olga", "secret-olga", "/rooms/lobby");
+            // Signed out only once the lobby is up: a circuit still starting without the cookie sends the page to the
+            // login form itself, and that navigation raced the test's own (CI once).
+            await user.WaitForChatAsync("# Lobby");
             await userContext.ClearCookiesAsync();
             await admin.ClickAsync("[data-registration='closed']");
             await admin.ClickAsync("#site-save");
