@@ -53,7 +53,7 @@ public static class ApiScopeNames
 /// (table ApiTokens), so a database leak does not leak tokens. Tokens are never logged.
 /// </summary>
 public sealed class ApiTokens(IDbContextFactory<ChatDbContext> dbFactory, UserDirectory users, TimeProvider time,
-    ILogger<ApiTokens>? log = null) : IAsyncDisposable
+    ILogger<ApiTokens>? log = null, SqliteReads? reads = null) : IAsyncDisposable
 {
     public const string Prefix = "cpt_";
     /// <summary>Active tokens per user; issuing one more revokes the oldest (a script that logs in on every start does not pile them up).</summary>
@@ -108,19 +108,49 @@ public sealed class ApiTokens(IDbContextFactory<ChatDbContext> dbFactory, UserDi
     public async Task<ApiTokenGrant?> AuthenticateAsync(string? token, CancellationToken ct = default)
     {
         if (string.IsNullOrEmpty(token) || token.Length > 200 || !token.StartsWith(Prefix, StringComparison.Ordinal)) return null;
-        var hash = Hash(token);
+        // The token and its user's row in one read, every time: the database decides a ban or a revocation, not a cache.
+        var found = reads is not null ? FindActive(reads, Hash(token)) : await FindActiveAsync(Hash(token), ct);
+        if (found is not { } f) return null;
+        users.Remember(f.User);
+        var now = time.GetUtcNow();
+        if (f.ExpiresAt is { } expires && expires <= now) return null;
+        if (f.User.Banned) return null;
+        if (f.LastUsedAt is not { } last || now - last >= LastUsedResolution) Touch(f.Grant.TokenId, now);
+        return f.Grant;
+    }
+
+    /// <summary>An active (not revoked) token's grant with what deciding on it needs: its expiry, last use and its user's state.</summary>
+    internal readonly record struct ActiveToken(ApiTokenGrant Grant, DateTimeOffset? ExpiresAt, DateTimeOffset? LastUsedAt, UserState User);
+
+    /// <summary>The token's row and its user's through EF Core (PostgreSQL; on SQLite the same as <see cref="FindActive"/>).</summary>
+    internal async Task<ActiveToken?> FindActiveAsync(string hash, CancellationToken ct)
+    {
         TokenAndUser? found;
         await using (var db = await dbFactory.CreateDbContextAsync(ct))
-            found = await _findActive(db, hash, ct); // the token and its user's row in one read: the database decides a ban, not the cache
+            found = await _findActive(db, hash, ct);
         if (found is null) return null;
         var (row, user) = (found.Token, found.User);
-        users.Remember(user);
-        var now = time.GetUtcNow();
-        if (row.ExpiresAt is { } expires && expires <= now) return null;
-        if (user.BannedAt is not null) return null;
-        if (row.LastUsedAt is not { } last || now - last >= LastUsedResolution) Touch(row.Id, now);
-        return new ApiTokenGrant(new UserRef(user.Id, user.Name, user.Kind), row.Id, ApiScopeNames.Parse(row.Scopes), row.AdminId, row.AdminStamp);
+        return new ActiveToken(new ApiTokenGrant(new UserRef(user.Id, user.Name, user.Kind), row.Id, ApiScopeNames.Parse(row.Scopes), row.AdminId, row.AdminStamp),
+            row.ExpiresAt, row.LastUsedAt, UserDirectory.From(user));
     }
+
+    private static readonly SqliteReads.Statement FindActiveSql = new("""
+        SELECT a.Id, a.Scopes, a.AdminId, a.AdminStamp, a.ExpiresAt, a.LastUsedAt, u.Id, u.Name, u.Kind, u.MutedUntil, u.BannedAt, u.SecurityStamp
+        FROM ApiTokens AS a INNER JOIN Users AS u ON a.UserId = u.Id
+        WHERE a.TokenHash = $hash AND a.RevokedAt IS NULL
+        LIMIT 1
+        """, "$hash");
+
+    /// <summary>The same read as <see cref="FindActiveAsync"/> as a prepared statement (SQLite; <see cref="SqliteReads"/>).</summary>
+    internal static ActiveToken? FindActive(SqliteReads reads, string hash) => reads.Read<ActiveToken?>(FindActiveSql, [hash], r =>
+    {
+        if (!r.Read()) return null;
+        var user = new UserRef(r.GetInt64(6), r.GetString(7), (UserKind)r.GetInt32(8));
+        return new ActiveToken(
+            new ApiTokenGrant(user, r.GetInt64(0), ApiScopeNames.Parse(r.GetString(1)), r.IsDBNull(2) ? null : r.GetInt64(2), r.IsDBNull(3) ? null : r.GetString(3)),
+            SqliteReads.Time(r, 4), SqliteReads.Time(r, 5),
+            new UserState(user, SqliteReads.Time(r, 9), !r.IsDBNull(10), r.GetString(11)));
+    });
 
     private static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);
 

@@ -16,7 +16,7 @@ public sealed record RoomSpec(string Slug, string Name, string? Topic, bool IsPr
 /// does next (a post, say) is ordered after it everywhere.
 /// </summary>
 public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDirectory directory, UserDirectory users,
-    MessageWriter writer, IChatBackplane backplane, IOptions<ChatOptions> options, TimeProvider time)
+    MessageWriter writer, IChatBackplane backplane, IOptions<ChatOptions> options, TimeProvider time, SqliteReads? reads = null)
 {
     private readonly ChatOptions _options = options.Value;
 
@@ -299,8 +299,59 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
     /// <summary>A user's drawer: rooms and direct conversations (a socket's welcome), read in one go.</summary>
     public async Task<(IReadOnlyList<RoomInfo> Rooms, IReadOnlyList<DirectConversation> Direct)> ListDrawerAsync(UserRef user, CancellationToken ct = default)
     {
+        if (reads is not null) return ListDrawer(reads, user);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         return (await ListAsync(db, user, ct), user.IsGuest ? [] : await ListDirectAsync(db, user, ct)); // guests have no direct conversations
+    }
+
+    /// <summary>The drawer through EF Core, as PostgreSQL reads it (a test compares it with <see cref="ListDrawer"/>).</summary>
+    internal async Task<(IReadOnlyList<RoomInfo> Rooms, IReadOnlyList<DirectConversation> Direct)> ListDrawerWithEfAsync(UserRef user, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return (await ListAsync(db, user, ct), user.IsGuest ? [] : await ListDirectAsync(db, user, ct));
+    }
+
+    // The compiled queries above as prepared statements on SQLite (Data/SqliteReads: a token connect's welcome reads them).
+    private const string RoomColumns = "r.Id, r.Slug, r.Name, r.Topic, r.IsPrivate, r.AllowGuests, r.IsArchived, r.IsDirect, r.InviteCode";
+
+    private static readonly SqliteReads.Statement DrawerRoomsSql = new($"""
+        SELECT {RoomColumns}
+        FROM Rooms AS r
+        WHERE NOT r.IsDirect AND NOT r.IsArchived
+          AND (NOT r.IsPrivate OR EXISTS (SELECT 1 FROM RoomMembers AS m WHERE m.UserId = $user AND m.RoomId = r.Id))
+          AND NOT EXISTS (SELECT 1 FROM RoomDepartures AS d WHERE d.UserId = $user AND d.RoomId = r.Id)
+          AND (NOT $guest OR r.AllowGuests)
+        ORDER BY r.Id
+        """, "$user", "$guest");
+
+    private static readonly SqliteReads.Statement DirectRoomsSql = new($"""
+        SELECT {RoomColumns}, u.Id, u.Name, u.Kind
+        FROM RoomMembers AS mine
+        INNER JOIN Rooms AS r ON mine.RoomId = r.Id
+        INNER JOIN RoomMembers AS theirs ON r.Id = theirs.RoomId
+        INNER JOIN Users AS u ON theirs.UserId = u.Id
+        WHERE mine.UserId = $me AND r.IsDirect AND theirs.UserId <> $me
+        """, "$me");
+
+    private static RoomInfo Room(Microsoft.Data.Sqlite.SqliteDataReader r) => new(r.GetInt64(0), r.GetString(1), r.GetString(2),
+        r.IsDBNull(3) ? null : r.GetString(3), r.GetBoolean(4), r.GetBoolean(5), r.GetBoolean(6), r.GetBoolean(7), r.GetString(8));
+
+    internal static (IReadOnlyList<RoomInfo> Rooms, IReadOnlyList<DirectConversation> Direct) ListDrawer(SqliteReads reads, UserRef user)
+    {
+        var rooms = reads.Read(DrawerRoomsSql, [user.Id, user.IsGuest], r =>
+        {
+            var list = new List<RoomInfo>();
+            while (r.Read()) list.Add(Room(r));
+            return list;
+        });
+        if (user.IsGuest) return (rooms, []); // guests have no direct conversations
+        var direct = reads.Read(DirectRoomsSql, [user.Id], r =>
+        {
+            var list = new List<DirectConversation>();
+            while (r.Read()) list.Add(new DirectConversation(Room(r), new UserRef(r.GetInt64(9), r.GetString(10), (UserKind)r.GetInt32(11))));
+            return list;
+        });
+        return (rooms, direct.OrderBy(d => d.Other.Name, StringComparer.OrdinalIgnoreCase).ToList());
     }
 
     private async Task<IReadOnlyList<DirectConversation>> ListDirectAsync(ChatDbContext db, UserRef me, CancellationToken ct)

@@ -78,6 +78,9 @@ public sealed class UserDirectory(IDbContextFactory<ChatDbContext> dbFactory)
     /// <summary>A user just written (a new guest): its state is known, so joining does not read it back.</summary>
     public void Remember(ChatUser u) => _cache[u.Id] = From(u);
 
+    /// <summary>A user's state just read from the database (a token connect's read).</summary>
+    public void Remember(UserState state) => _cache[state.User.Id] = state;
+
     /// <summary>Forget a user's cached state after a change (mute, ban, rename, password).</summary>
     public void Invalidate(long userId) => _cache.TryRemove(userId, out _);
 

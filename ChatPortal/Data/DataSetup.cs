@@ -41,6 +41,8 @@ public static class DataSetup
         });
         // The single writer's prepared-statement path for new posts (MessageWriter uses it when present).
         builder.Services.AddSingleton(_ => new SqlitePostStore(connection, pragmas.Sql, commandTimeout));
+        // The connect path's reads (a token with its user, a user's drawer) as prepared statements (ApiTokens, ChatRooms use it when present).
+        builder.Services.AddSingleton(_ => new SqliteReads(connection, pragmas.Sql, commandTimeout));
         return builder;
     }
 
