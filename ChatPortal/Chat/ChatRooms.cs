@@ -297,18 +297,14 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
         _ => directory.RoomChanges + Environment.TickCount64 / (long)NewGuestDrawerKeptFor.TotalMilliseconds));
 
     /// <summary>A user's drawer: rooms and direct conversations (a socket's welcome), read in one go.</summary>
-    public async Task<(IReadOnlyList<RoomInfo> Rooms, IReadOnlyList<DirectConversation> Direct)> ListDrawerAsync(UserRef user, CancellationToken ct = default)
-    {
-        if (reads is not null) return ListDrawer(reads, user);
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        return (await ListAsync(db, user, ct), user.IsGuest ? [] : await ListDirectAsync(db, user, ct)); // guests have no direct conversations
-    }
+    public async Task<(IReadOnlyList<RoomInfo> Rooms, IReadOnlyList<DirectConversation> Direct)> ListDrawerAsync(UserRef user, CancellationToken ct = default) =>
+        reads is not null ? ListDrawer(reads, user) : await ListDrawerWithEfAsync(user, ct);
 
     /// <summary>The drawer through EF Core, as PostgreSQL reads it (a test compares it with <see cref="ListDrawer"/>).</summary>
     internal async Task<(IReadOnlyList<RoomInfo> Rooms, IReadOnlyList<DirectConversation> Direct)> ListDrawerWithEfAsync(UserRef user, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        return (await ListAsync(db, user, ct), user.IsGuest ? [] : await ListDirectAsync(db, user, ct));
+        return (await ListAsync(db, user, ct), user.IsGuest ? [] : await ListDirectAsync(db, user, ct)); // guests have no direct conversations
     }
 
     // The compiled queries above as prepared statements on SQLite (Data/SqliteReads: a token connect's welcome reads them).
