@@ -139,6 +139,12 @@ public sealed class SqliteReadsTests
             await db.SaveChangesAsync();
         }
         Assert.Contains(ChatRooms.ListDrawer(reads, carol).Rooms, r => r.Id == secret.Id);
+        // A join after a restart (nothing cached) asks whether the user is a member: the same answer as the database's.
+        await using (var db = await h.Db())
+            foreach (var (room, user) in new[] { (secret, carol), (secret, bob), (secret, alice), (open, alice), (archived, alice), (archived, guest) })
+                Assert.Equal(await db.RoomMembers.AnyAsync(m => m.RoomId == room.Id && m.UserId == user.Id), ChatRooms.IsMember(reads, room.Id, user.Id));
+        Assert.True(ChatRooms.IsMember(reads, secret.Id, carol.Id));
+        Assert.False(ChatRooms.IsMember(reads, secret.Id, bob.Id));
         Assert.Contains(ChatRooms.ListDrawer(reads, alice).Rooms, r => r.Id == left.Id);
         Assert.Contains(ChatRooms.ListDrawer(reads, alice).Rooms, r => r.Id == open.Id);
     }

@@ -116,6 +116,12 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
     {
         // Known a member (the directory's membership cache, kept by MemberAdded/MemberRemoved): nothing to write.
         if (directory.IsKnownMember(roomId, user.Id)) return false;
+        // After a restart the cache is empty and every member's first join asks (a prepared statement on SQLite).
+        if (reads is not null && IsMember(reads, roomId, user.Id))
+        {
+            directory.SetMember(roomId, user.Id, true);
+            return false;
+        }
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         if (await db.RoomMembers.AnyAsync(m => m.RoomId == roomId && m.UserId == user.Id, ct))
         {
@@ -139,6 +145,13 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
         await AnnounceAsync(new MemberAdded(roomId, user));
         return true;
     }
+
+    private static readonly SqliteReads.Statement IsMemberSql = new(
+        "SELECT EXISTS (SELECT 1 FROM RoomMembers WHERE RoomId = $room AND UserId = $user)", "$room", "$user");
+
+    /// <summary>Whether the user is a member of the room, read now (SQLite's prepared path of <see cref="EnsureMemberAsync"/>).</summary>
+    internal static bool IsMember(SqliteReads reads, long roomId, long userId) =>
+        reads.Read(IsMemberSql, [roomId, userId], r => r.Read() && r.GetBoolean(0));
 
     /// <summary>
     /// Removes a user from a room's members. In a private room (or a direct conversation) their open
