@@ -16,7 +16,7 @@ namespace ChatPortal.Data;
 public sealed class SqlitePostStore(string connectionString, string pragmas, int commandTimeoutSeconds) : IDisposable
 {
     private static readonly Func<DateTimeOffset, long> ToDb = new DateTimeOffsetToBinaryConverter().ConvertToProviderExpression.Compile();
-    private static readonly Func<long, DateTimeOffset> FromDb = new DateTimeOffsetToBinaryConverter().ConvertFromProviderExpression.Compile();
+    private static Func<long, DateTimeOffset> FromDb => SqliteReads.FromDb;
 
     private const string Columns = "Id, RoomId, SenderId, Kind, Text, ClientMsgId, TargetId, ImageId, CreatedAt, EditedAt, DeletedAt, DeletedBy, QuoteId, ThreadId, AlsoInRoom, IsAction, AsName, AsIcon, PostedVia";
 

@@ -32,7 +32,8 @@ public sealed class SqliteReads(string connectionString, string pragmas, int com
         public Statement(string sql, params string[] parameters) => (Sql, Parameters) = (sql, parameters);
     }
 
-    private static readonly Func<long, DateTimeOffset> FromDb = new DateTimeOffsetToBinaryConverter().ConvertFromProviderExpression.Compile();
+    /// <summary>A stored time (a number) back to the model's value, as EF Core's converter reads it.</summary>
+    internal static readonly Func<long, DateTimeOffset> FromDb = new DateTimeOffsetToBinaryConverter().ConvertFromProviderExpression.Compile();
 
     /// <summary>A time column as the EF model stores it (a number).</summary>
     public static DateTimeOffset? Time(SqliteDataReader r, int ordinal) => r.IsDBNull(ordinal) ? null : FromDb(r.GetInt64(ordinal));
