@@ -15,6 +15,7 @@
 #   APPDIR=/path/to/published/app bench/storm.sh   # skip the publish (an app published as below)
 #   NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" bench/storm.sh   # node options of the storm driver (e.g. its profile)
 #   ADDRESSES=250 bench/storm.sh         # clients from 250 loopback addresses, both runs (default 1: 127.0.0.1)
+#   CP_ENV="DOTNET_PerfMapEnabled=1 ..." bench/storm.sh   # extra environment of the ChatPortal process (profiling)
 #
 # Benchmark-only settings of the ChatPortal process: those of bench/run.sh (rate limits and the
 # per-address limits off, 100,000 sockets per address, send queue 4,096, auth timeout 60 s). The
@@ -72,7 +73,7 @@ DATA=$WORK/data
 mkdir -p "$DATA"
 CP_PID=
 start_cp() { # the same data folder every time
-  (cd "$APPDIR" && exec env ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production \
+  (cd "$APPDIR" && exec env ${CP_ENV:-} ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production \
     Urls=http://127.0.0.1:$CP_PORT Portal__DataPath="$DATA" Logging__LogLevel__Default=Warning \
     Chat__RateLimitBurst=1000000 Chat__RateLimitPerSecond=1000000 \
     Limits__PostBurstPerAddress=0 Limits__GuestBurstPerAddress=0 Limits__ImageBurstPerAddress=0 Limits__ImageBytesPerAddressPerHour=0 Limits__RegistrationBurstPerAddress=0 \

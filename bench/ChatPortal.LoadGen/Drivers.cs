@@ -132,7 +132,7 @@ internal sealed class V1Driver : IProtocolDriver
     private static async Task<string> TokenAsync(LoadOptions o, int index, CancellationToken ct)
     {
         var http = new UriBuilder(o.Url) { Scheme = o.Url.Scheme == "wss" ? "https" : "http", Path = "/api/auth/token", Query = "" }.Uri;
-        var body = $"{{\"name\":\"lg{index}\",\"password\":\"loadgen-password-1\",\"label\":\"loadgen\"}}";
+        var body = $"{{\"name\":\"{o.UserPrefix}{index}\",\"password\":\"loadgen-password-1\",\"label\":\"loadgen\"}}";
         using var res = await Http.PostAsync(http, new StringContent(body, Encoding.UTF8, "application/json"), ct);
         var json = await res.Content.ReadAsStringAsync(ct);
         if (!res.IsSuccessStatusCode) throw new InvalidOperationException($"token: {(int)res.StatusCode} {json}");

@@ -48,6 +48,8 @@ public sealed record LoadOptions
     public int WarmupConns { get; init; }
     /// <summary>v1 token runs: a file keeping the issued tokens for the next run against the same server (see V1Driver).</summary>
     public string TokenCache { get; init; } = "";
+    /// <summary>--users=PREFIX: token runs' account names (PREFIX0, PREFIX1, …); a new prefix makes new accounts, whose first connect is their first join.</summary>
+    public string UserPrefix { get; init; } = "lg";
     /// <summary>v1: send auth and join at once instead of waiting for hello and welcome (see V1Driver.HandshakeAsync).</summary>
     public bool Pipeline { get; init; }
     public int TimeoutSeconds { get; init; } = 120;
@@ -95,6 +97,7 @@ public sealed record LoadOptions
                 "warmup-msgs" => o with { WarmupMsgs = int.Parse(v, inv) },
                 "warmup-conns" => o with { WarmupConns = int.Parse(v, inv) },
                 "token-cache" => o with { TokenCache = v },
+                "users" => o with { UserPrefix = v },
                 "pipeline" => o with { Pipeline = v is "1" or "true" },
                 "timeout" => o with { TimeoutSeconds = int.Parse(v, inv) },
                 "label" => o with { Label = v },
