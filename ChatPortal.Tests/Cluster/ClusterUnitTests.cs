@@ -37,6 +37,7 @@ public sealed class ClusterUnitTests
         new RoomListed(Room),
         new MemberAdded(3, Ann),
         new MemberRemoved(3, Ann),
+        new MembershipSummary(3, [Ann], 12, [Ann with { Id = 8, Name = "ben" }], 1), // made by each node, as PresenceSummary
         new LinkPreviewReady(3, 42, new LinkPreview("https://example.com/茶", "Tea <b>", "desc", "Site", "0123456789abcdef0123456789abcdef", 480, 240)),
         new ReactionChanged(3, 42, 46, Ann, "👍", true, [new ReactionSummary("👍", 2, [Ann, Ann with { Id = 8, Name = "ben" }])]),
         new PinChanged(3, 42, 47, Ann, Pinned: true),

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Bunit;
 using ChatPortal.Chat;
+using ChatPortal.Data;
 using ChatPortal.Components.Chat;
 using ChatPortal.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -76,6 +77,12 @@ public sealed class BusyRoomViewTests
         held.Left("x");
         held.Left("y");
         Assert.Equal(["a, b, c and 2 others joined", "x, y left the room"], held.Take(l).ToArray());
+
+        // A busy room's summary from the core: named users but the viewer, the counted rest added to the others.
+        UserRef U(long id, string name) => new(id, name, UserKind.Member);
+        held.Joined("a");
+        held.Add(new MembershipSummary(1, [U(2, "b"), U(9, "me"), U(3, "c")], 40, [U(4, "x")], 1), me: 9);
+        Assert.Equal(["a, b, c and 37 others joined", "x left the room"], held.Take(l).ToArray());
     }
 
     /// <summary>How many arrivals the notices account for ("a, b joined": 2; "a, b, c and 17 others joined": 20).</summary>

@@ -71,6 +71,17 @@ public sealed record MemberAdded(long Room, UserRef User) : ChatEvent(Room);
 public sealed record MemberRemoved(long Room, UserRef User) : ChatEvent(Room);
 
 /// <summary>
+/// A busy room's membership changes in one event (issue 19), as <see cref="PresenceSummary"/> is for presence: where more
+/// than <see cref="ChatOptions.PresenceAnnounceUpTo"/> sessions of this node are in a room, the room's sessions do not get
+/// each <see cref="MemberAdded"/> and <see cref="MemberRemoved"/> (a thousand first joins made a million deliveries) but
+/// at most once per <see cref="ChatOptions.PresenceSummaryInterval"/> the first <see cref="MembershipChanges.Named"/> who
+/// joined and left, with the totals. The members' own sessions still get their event. Made by each node for its own
+/// sessions (<see cref="PresenceDigest"/>), never stored or relayed.
+/// </summary>
+public sealed record MembershipSummary(long Room, IReadOnlyList<UserRef> Joined, int JoinedCount, IReadOnlyList<UserRef> Left, int LeftCount)
+    : ChatEvent(Room);
+
+/// <summary>
 /// A user added or removed a reaction (stored: an event row orders it). <paramref name="Reactions"/> is the
 /// message's reactions after the change, so a client replaces what it shows instead of counting.
 /// </summary>

@@ -19,8 +19,9 @@ public sealed class ChatOptions
     /// <summary>At most one typing notice per user and room this often (the web UI shows one for about 5 s).</summary>
     public TimeSpan TypingInterval { get; set; } = TimeSpan.FromSeconds(3);
     /// <summary>
-    /// Rooms with more sessions than this on a node get presence as a summary at most once a second
-    /// (<see cref="PresenceSummary"/>) instead of an event per arrival and departure. 0 = always one by one.
+    /// Rooms with more sessions than this on a node get presence and membership changes as summaries at most once a
+    /// second (<see cref="PresenceSummary"/>, <see cref="MembershipSummary"/>) instead of an event per arrival and
+    /// departure. 0 = always one by one.
     /// </summary>
     public int PresenceAnnounceUpTo { get; set; } = 100;
     /// <summary>

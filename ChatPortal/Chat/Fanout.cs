@@ -14,6 +14,7 @@ public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMe
     private readonly ConcurrentDictionary<long, SubscriberSet> _rooms = new();
     private readonly ConcurrentDictionary<long, SubscriberSet> _users = new();
     private readonly ConcurrentDictionary<long, byte> _presenceChanged = new();
+    private readonly ConcurrentDictionary<long, MembershipChanges> _membershipChanged = new();
     private readonly int _announceUpTo = options.Value.PresenceAnnounceUpTo;
     // Counters of room events (striped by room id; rooms sharing a stripe only invalidate each other more often). Each
     // moves before its event reaches a subscriber, so a catch-up read kept by ChatHistory is still complete for anyone
@@ -44,7 +45,7 @@ public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMe
     /// <summary>Hands the event to every local subscriber it concerns.</summary>
     public int Deliver(ChatEvent evt)
     {
-        if (evt.RoomId != 0 && evt is not (PresenceChanged or PresenceSummary or UserTyping))
+        if (evt.RoomId != 0 && evt is not (PresenceChanged or PresenceSummary or MembershipSummary or UserTyping))
         {
             Interlocked.Increment(ref _receiptVersions[(int)(evt.RoomId & 1023)]);
             if (evt is not (ReadReceipt or ReceiptsMoved)) Interlocked.Increment(ref _roomVersions[(int)(evt.RoomId & 1023)]);
@@ -56,9 +57,10 @@ public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMe
             DirectActivity d => Publish(_users, d.Recipient.Id, evt),
             SessionRevoked r => Publish(_users, r.UserId, evt),
             Integrations.EphemeralReply e => Publish(_users, e.UserId, evt), // the caller's own tabs and sockets only
-            // The member's own sessions hear of it (a new room in their list, a room lost), and so does the room.
-            MemberAdded m => Publish(_users, m.User.Id, evt) + Publish(_rooms, evt.RoomId, evt),
-            MemberRemoved m => Publish(_users, m.User.Id, evt) + Publish(_rooms, evt.RoomId, evt),
+            // The member's own sessions hear of it (a new room in their list, a room lost), and so does the room: a busy one
+            // in the digest's next summary.
+            MemberAdded m => Publish(_users, m.User.Id, evt) + (PresenceSummarized(m.RoomId) ? DeferMembership(m.RoomId, m.User, joined: true) : Publish(_rooms, evt.RoomId, evt)),
+            MemberRemoved m => Publish(_users, m.User.Id, evt) + (PresenceSummarized(m.RoomId) ? DeferMembership(m.RoomId, m.User, joined: false) : Publish(_rooms, evt.RoomId, evt)),
             RoomListed => PublishToAllUsers(evt), // rare (a room is created): every drawer lists it
             PresenceChanged p when PresenceSummarized(p.RoomId) => Defer(p.RoomId), // the digest sends the room's summary
             IPersonalEvent p => Publish(_users, p.UserId, evt), // saved messages, thread follows: the user's own tabs and sockets
@@ -78,6 +80,23 @@ public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMe
     {
         _presenceChanged.TryAdd(roomId, 0);
         return 0;
+    }
+
+    private int DeferMembership(long roomId, UserRef user, bool joined)
+    {
+        var changes = _membershipChanged.GetOrAdd(roomId, _ => new MembershipChanges());
+        // Taken by the digest meanwhile (it removes before it reads): this change goes into a new entry instead.
+        while (!changes.Add(user, joined)) changes = _membershipChanged.GetOrAdd(roomId, _ => new MembershipChanges());
+        return 0;
+    }
+
+    /// <summary>Busy rooms whose membership changed since the last call, each with its summary (<see cref="PresenceDigest"/> sends them).</summary>
+    public IReadOnlyList<MembershipSummary> TakeMembershipChanges()
+    {
+        var summaries = new List<MembershipSummary>();
+        foreach (var roomId in _membershipChanged.Keys)
+            if (_membershipChanged.TryRemove(roomId, out var changes)) summaries.Add(changes.Close(roomId));
+        return summaries;
     }
 
     /// <summary>Busy rooms whose presence changed since the last call (<see cref="PresenceDigest"/> sends their summaries).</summary>
@@ -110,6 +129,48 @@ public sealed class LocalFanout(RoomDirectory rooms, UserDirectory users, ChatMe
     {
         private Action? _remove = remove;
         public void Dispose() => Interlocked.Exchange(ref _remove, null)?.Invoke();
+    }
+}
+
+/// <summary>One busy room's joins and departures since the last summary: the first few named, all counted.</summary>
+public sealed class MembershipChanges
+{
+    /// <summary>Users named in a summary for each direction; the rest are counted.</summary>
+    public const int Named = 10;
+
+    private readonly List<UserRef> _joined = [];
+    private readonly List<UserRef> _left = [];
+    private int _joinedCount;
+    private int _leftCount;
+    private bool _closed;
+
+    /// <summary>False once the digest took these changes: the caller starts a new set.</summary>
+    public bool Add(UserRef user, bool joined)
+    {
+        lock (_joined)
+        {
+            if (_closed) return false;
+            if (joined)
+            {
+                if (_joined.Count < Named) _joined.Add(user);
+                _joinedCount++;
+            }
+            else
+            {
+                if (_left.Count < Named) _left.Add(user);
+                _leftCount++;
+            }
+            return true;
+        }
+    }
+
+    public MembershipSummary Close(long roomId)
+    {
+        lock (_joined)
+        {
+            _closed = true;
+            return new MembershipSummary(roomId, [.. _joined], _joinedCount, [.. _left], _leftCount);
+        }
     }
 }
 

@@ -3,9 +3,10 @@ using Microsoft.Extensions.Options;
 namespace ChatPortal.Chat;
 
 /// <summary>
-/// Sends the presence summaries of busy rooms (<see cref="PresenceSummary"/>): at most once per
-/// <see cref="ChatOptions.PresenceSummaryInterval"/> for each room whose presence changed, to this node's sessions.
-/// A connect storm of N clients into one room then costs O(N) presence frames a second instead of O(N²).
+/// Sends the presence and membership summaries of busy rooms (<see cref="PresenceSummary"/>, <see cref="MembershipSummary"/>):
+/// at most once per <see cref="ChatOptions.PresenceSummaryInterval"/> for each room whose presence or members changed, to this
+/// node's sessions. A connect storm of N clients into one room then costs O(N) presence frames a second instead of O(N²),
+/// and so do N first joins of new members.
 /// </summary>
 public sealed class PresenceDigest(LocalFanout fanout, PresenceTracker presence, IOptions<ChatOptions> options,
     TimeProvider time, ILogger<PresenceDigest> log) : BackgroundService
@@ -24,9 +25,20 @@ public sealed class PresenceDigest(LocalFanout fanout, PresenceTracker presence,
         }
     }
 
-    /// <summary>Sends the summary of every busy room whose presence changed since the last flush.</summary>
+    /// <summary>Sends the summary of every busy room whose presence or membership changed since the last flush.</summary>
     public void Flush()
     {
+        foreach (var summary in fanout.TakeMembershipChanges())
+        {
+            try
+            {
+                fanout.Deliver(summary);
+            }
+            catch (Exception ex)
+            {
+                log.LogError(ex, "Membership summary of room {Room} failed", summary.RoomId);
+            }
+        }
         foreach (var roomId in fanout.TakePresenceChanges())
         {
             try

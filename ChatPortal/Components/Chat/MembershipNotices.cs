@@ -1,3 +1,4 @@
+using ChatPortal.Chat;
 using Microsoft.Extensions.Localization;
 
 namespace ChatPortal.Components.Chat;
@@ -21,6 +22,15 @@ internal sealed class MembershipNotices
     public void Joined(string name) => Add(_joined, ref _moreJoined, name);
 
     public void Left(string name) => Add(_left, ref _moreLeft, name);
+
+    /// <summary>A busy room's summary from the core: its named users (but the viewer, <paramref name="me"/>), and the others it counted.</summary>
+    public void Add(MembershipSummary summary, long me)
+    {
+        foreach (var u in summary.Joined) if (u.Id != me) Joined(u.Name);
+        _moreJoined += summary.JoinedCount - summary.Joined.Count;
+        foreach (var u in summary.Left) if (u.Id != me) Left(u.Name);
+        _moreLeft += summary.LeftCount - summary.Left.Count;
+    }
 
     private static void Add(List<string> names, ref int more, string name)
     {
