@@ -16,9 +16,15 @@ public sealed record RoomSpec(string Slug, string Name, string? Topic, bool IsPr
 /// does next (a post, say) is ordered after it everywhere.
 /// </summary>
 public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDirectory directory, UserDirectory users,
-    MessageWriter writer, IChatBackplane backplane, IOptions<ChatOptions> options, TimeProvider time, SqliteReads? reads = null)
+    MessageWriter writer, IChatBackplane backplane, IOptions<ChatOptions> options, TimeProvider time, SqliteReads? reads = null) : IDisposable
 {
     private readonly ChatOptions _options = options.Value;
+
+    // Made on first use (its announcements are this class's); a second one made in a race is dropped unused.
+    private MemberWrites Members => LazyInitializer.EnsureInitialized(ref _members, () => new MemberWrites(dbFactory, directory, time, AnnounceAsync));
+    private MemberWrites? _members;
+
+    public void Dispose() => _members?.Dispose();
 
     public RoomDirectory Directory => directory;
 
@@ -122,28 +128,8 @@ public sealed class ChatRooms(IDbContextFactory<ChatDbContext> dbFactory, RoomDi
             directory.SetMember(roomId, user.Id, true);
             return false;
         }
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        if (await db.RoomMembers.AnyAsync(m => m.RoomId == roomId && m.UserId == user.Id, ct))
-        {
-            directory.SetMember(roomId, user.Id, true);
-            return false;
-        }
-        var last = await db.Messages.Where(m => m.RoomId == roomId).MaxAsync(m => (long?)m.Id, ct) ?? 0;
-        db.RoomMembers.Add(new RoomMember { RoomId = roomId, UserId = user.Id, JoinedAt = time.GetUtcNow(), LastReadMessageId = last });
-        // Joining a public room they once left lists it in their drawer again.
-        await db.RoomDepartures.Where(d => d.RoomId == roomId && d.UserId == user.Id).ExecuteDeleteAsync(ct);
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException)
-        {
-            // Another tab joined at the same moment: the row exists, which is all we wanted.
-            directory.SetMember(roomId, user.Id, true);
-            return false;
-        }
-        await AnnounceAsync(new MemberAdded(roomId, user));
-        return true;
+        // Not a member: the row is written with the other first joins of the moment, and announced (MemberAdded).
+        return await Members.AddAsync(roomId, user, ct);
     }
 
     private static readonly SqliteReads.Statement IsMemberSql = new(
