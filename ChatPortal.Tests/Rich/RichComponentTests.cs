@@ -229,6 +229,8 @@ public sealed class RichComponentTests : IAsyncLifetime
         var other = await _h.CreateUserAsync("theo");
         var room = await _h.CreateRoomAsync("typing");
         var cut = _ctx.Render<ChatView>(p => p.Add(c => c.Room, room).Add(c => c.Me, me));
+        // The view joins the room as it starts: a notice sent before that reaches nobody (a loaded machine showed it).
+        cut.WaitForAssertion(() => Assert.Equal(1, _h.Fanout.RoomSubscriberCount(room.Id)));
         Assert.True(_h.Commands.Typing(other, room.Id));
         Assert.False(_h.Commands.Typing(other, room.Id)); // throttled in the core
         cut.WaitForAssertion(() => Assert.Equal("theo is typing…", cut.Find("#typing").TextContent));
