@@ -227,6 +227,45 @@ public sealed class InProcessTests
         }
     }
 
+    /// <summary>
+    /// Issue 19: a restart waited for every client's answer to its 1012 (up to <c>CloseTimeoutSeconds</c> for the slowest);
+    /// a client that reads nothing must not hold the stop, and still finds the 1012 when it reads.
+    /// </summary>
+    [Fact]
+    public async Task A_client_that_does_not_answer_the_1012_does_not_hold_the_stop()
+    {
+        var portal = await InProcessPortal.StartAsync(new Dictionary<string, string?>
+        {
+            ["WebSockets:CloseTimeoutSeconds"] = "60",
+            ["WebSockets:ShutdownCloseWaitSeconds"] = "0.3",
+        });
+        try
+        {
+            using var silent = new ClientWebSocket(); // a plain guest that does not read until the server is gone
+            await silent.ConnectAsync(new Uri($"ws://{portal.BaseUri.Authority}/ws"), CancellationToken.None);
+            var (answering, _) = await portal.MemberAsync(PortalHelpers.UniqueName("answering"));
+            await using (answering)
+            {
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                await portal.StopAsync();
+                // Without the shutdown wait the stop lasts until the silent client's close timeout (60 s here).
+                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"the stop took {watch.Elapsed}");
+                Assert.Equal((WebSocketCloseStatus)1012, await answering.WaitClosedAsync(TimeSpan.FromSeconds(10)));
+            }
+            // What the server sent is all there, the 1012 last.
+            var buffer = new byte[64 * 1024];
+            WebSocketReceiveResult r;
+            do r = await silent.ReceiveAsync(buffer, new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
+            while (r.MessageType != WebSocketMessageType.Close);
+            Assert.Equal((WebSocketCloseStatus)1012, r.CloseStatus);
+            Assert.Equal("server_shutdown", r.CloseStatusDescription);
+        }
+        finally
+        {
+            await portal.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task Stopping_the_server_closes_sockets_with_1012()
     {

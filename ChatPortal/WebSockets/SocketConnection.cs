@@ -256,12 +256,27 @@ internal sealed class SocketConnection : IChatSessionSink
     /// Starts the closing handshake with <paramref name="status"/> (the first caller wins). Waits
     /// for the send in progress, never for a peer that does not read: then it aborts.
     /// </summary>
-    public async Task CloseAsync(WebSocketCloseStatus status, string reason)
+    public Task CloseAsync(WebSocketCloseStatus status, string reason) => CloseAsync(status, reason, _s.Options.CloseTimeout);
+
+    /// <summary>
+    /// The server stops: 1012, and the connection ends once the client answered or after
+    /// <see cref="WebSocketEndpointOptions.ShutdownCloseWait"/>, without the linger a protocol error gets.
+    /// </summary>
+    public Task CloseForShutdownAsync()
+    {
+        ClosedForShutdown = true;
+        return CloseAsync(SocketRegistry.ServiceRestart, "server_shutdown", _s.Options.ShutdownCloseWait);
+    }
+
+    /// <summary>Closed because the server stops (<see cref="CloseForShutdownAsync"/>).</summary>
+    public bool ClosedForShutdown { get; private set; }
+
+    private async Task CloseAsync(WebSocketCloseStatus status, string reason, TimeSpan wait)
     {
         if (Interlocked.Exchange(ref _closing, 1) == 1) return;
         Complete();
         var timeout = _s.Options.CloseTimeout;
-        _ = AbortIfStillOpenAsync(timeout);
+        _ = AbortIfStillOpenAsync(wait);
         var locked = false;
         try
         {

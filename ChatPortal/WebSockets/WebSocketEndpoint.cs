@@ -125,7 +125,9 @@ internal static class WebSocketEndpoint
             // error, or one whose answer never came) may still be on its way: read until the client's close
             // (bounded), or the reset of ending now could destroy that frame before the client reads it.
             // A client that is already gone ends the linger at once (end of stream).
-            if ((conn.ClosedOnProtocolError || ws.State != WebSocketState.Closed)
+            // Not at a stop: the 1012 went out and had its wait (the client's answer arriving later meets a closed
+            // connection, after the client read the close).
+            if ((conn.ClosedOnProtocolError || ws.State != WebSocketState.Closed) && !conn.ClosedForShutdown
                 && ctx.Features.Get<IHttpUpgradeFeature>() is LingeringUpgradeFeature { Stream: { } raw })
                 await CloseLinger.DrainUntilCloseAsync(raw, CloseLinger.Budget, CloseLinger.Timeout);
         }
@@ -179,7 +181,10 @@ internal sealed class SocketRegistry
         _options = options.Value;
         // Every node's sessions of that token end (SessionRevoked through the backplane); each closes its socket with 1008 token_revoked.
         tokens.Revoked += sessions.RevokeToken;
-        lifetime.ApplicationStopping.Register(() => CloseWhere(_ => true, ServiceRestart, "server_shutdown"));
+        lifetime.ApplicationStopping.Register(() =>
+        {
+            foreach (var c in _open.Keys) _ = Task.Run(c.CloseForShutdownAsync);
+        });
     }
 
     /// <summary>1012: the server is restarting (RFC 6455 registry); clients reconnect without waiting for a backoff step.</summary>
@@ -210,12 +215,4 @@ internal sealed class SocketRegistry
     public void Add(SocketConnection c) => _open.TryAdd(c, 0);
 
     public void Remove(SocketConnection c) => _open.TryRemove(c, out _);
-
-    private void CloseWhere(Func<SocketConnection, bool> match, WebSocketCloseStatus status, string reason)
-    {
-        foreach (var c in _open.Keys)
-        {
-            if (match(c)) _ = Task.Run(() => c.CloseAsync(status, reason));
-        }
-    }
 }

@@ -37,6 +37,13 @@ public sealed class WebSocketEndpointOptions
     /// <summary>How long a closing handshake may take before the connection is simply aborted.</summary>
     public double CloseTimeoutSeconds { get; set; } = 5;
 
+    /// <summary>
+    /// When the server stops: how long after its 1012 a socket waits for the client's answering close before its
+    /// connection ends anyway (cleanly, the close frame already sent). The host's stop waits for every socket, so the
+    /// slowest client would otherwise hold a restart for <see cref="CloseTimeoutSeconds"/>.
+    /// </summary>
+    public double ShutdownCloseWaitSeconds { get; set; } = 0.5;
+
     /// <summary>Open sockets per client address (0: no cap).</summary>
     public int MaxConnectionsPerIp { get; set; } = 256;
 
@@ -57,4 +64,6 @@ public sealed class WebSocketEndpointOptions
     public TimeSpan KeepAliveInterval => KeepAliveIntervalSeconds <= 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(KeepAliveIntervalSeconds);
     public TimeSpan KeepAliveTimeout => KeepAliveTimeoutSeconds <= 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(KeepAliveTimeoutSeconds);
     public TimeSpan CloseTimeout => TimeSpan.FromSeconds(Math.Max(0.1, CloseTimeoutSeconds));
+
+    public TimeSpan ShutdownCloseWait => TimeSpan.FromSeconds(Math.Clamp(ShutdownCloseWaitSeconds, 0.05, CloseTimeoutSeconds));
 }
