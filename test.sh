@@ -32,9 +32,9 @@ fi
 
 # The Dockerfile's restore and publish steps, exactly (Setup/BuildStepsTests fails when they differ), run beside the
 # suite: compiling the framework and the app into one ReadyToRun composite image takes ~3.5 min of the two cores, and
-# the suite waits on its servers, browsers and timers more than it computes (it keeps ~1.2 of the 2 cores busy), so
-# the publish runs at the lowest priority (nice 19) in the room the suite leaves. The published app is then started by a test class
-# of its own (Setup/PublishedAppTests), after the publish is done.
+# the suite keeps only ~1.3 of them busy on average (it waits on its servers, browsers and timers), so the publish runs
+# at the lowest priority (nice 19) in the room the suite leaves; it still costs the suite about a minute. The published
+# app is then started by a test class of its own (Setup/PublishedAppTests), after the publish is done.
 # The restore names the publish's properties too: only then does it fetch the runtime packs and the ReadyToRun
 # compiler pack that the --no-restore publish needs (without them the publish fails on an empty NuGet cache, NETSDK1094).
 rm -rf artifacts/publish
