@@ -30,47 +30,27 @@ if [ "$build" -ne 0 ]; then
   exit 1
 fi
 
-# The Dockerfile's restore and publish steps, exactly (Setup/BuildStepsTests fails when they differ), run beside the
-# suite: compiling the framework and the app into one ReadyToRun composite image takes ~3.5 min of the two cores, and
-# the suite keeps only ~1.3 of them busy on average (it waits on its servers, browsers and timers), so the publish runs
-# at the lowest priority (nice 19) in the room the suite leaves; it still costs the suite about a minute. The published
-# app is then started by a test class of its own (Setup/PublishedAppTests), after the publish is done.
-# The restore names the publish's properties too: only then does it fetch the runtime packs and the ReadyToRun
-# compiler pack that the --no-restore publish needs (without them the publish fails on an empty NuGet cache, NETSDK1094).
+# The Dockerfile's restore and publish steps, exactly (Setup/BuildStepsTests fails when they
+# differ): the published app is started by a test
+# (ClusterUnitTests.The_published_app_starts_and_passes_its_container_health_probe).
+# The restore names PublishReadyToRun too: only then does it fetch the ReadyToRun compiler pack that
+# the --no-restore publish needs (without it the publish fails on an empty NuGet cache, NETSDK1094).
 rm -rf artifacts/publish
-publog=$(mktemp)
-publish_app() {
-  dotnet restore ChatPortal/ChatPortal.csproj -r linux-x64 -p:SelfContained=true -p:PublishReadyToRun=true -p:PublishReadyToRunComposite=true -nologo -v quiet \
-    && dotnet publish ChatPortal/ChatPortal.csproj -c Release -r linux-x64 -p:SelfContained=true -p:PublishReadyToRun=true -p:PublishReadyToRunComposite=true \
-         -o artifacts/publish --no-restore -nologo -v quiet
-}
-# The build's MSBuild nodes and compiler servers stay running at normal priority and a later build would hand its work
-# to them: they are stopped first, and the publish starts its own (without reuse, no shared compiler server), so all
-# of its work runs at the lower priority. (The suite had taken 20 min instead of 16.6 beside a publish done at full
-# priority that way.)
-dotnet build-server shutdown >/dev/null 2>&1 || true
-( renice -n 19 -p "$BASHPID" >/dev/null; export MSBUILDDISABLENODEREUSE=1 UseSharedCompilation=false; publish_app ) >"$publog" 2>&1 &
-publish_pid=$!
-
-published=ChatPortal.Tests.Setup.PublishedAppTests
-dotnet test --solution ChatPortal.sln --no-build -c Debug --filter-not-class "$published" "$@" 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-num() { grep -E "^\s+$1: [0-9]+" "$2" | tail -1 | grep -oE '[0-9]+' || echo 0; }
-passed=$(num succeeded "$log"); failed=$(num failed "$log"); skipped=$(num skipped "$log")
-if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-
-if wait "$publish_pid"; then
-  dotnet test --solution ChatPortal.sln --no-build -c Debug --filter-class "$published" 2>&1 | tee "$log"
-  pstatus=${PIPESTATUS[0]}
-  p=$(num succeeded "$log"); f=$(num failed "$log"); k=$(num skipped "$log")
-  if [ "$pstatus" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + k))
-  [ "$pstatus" -eq 0 ] || status=$pstatus
-else
-  cat "$publog"
+if ! { dotnet restore ChatPortal/ChatPortal.csproj -r linux-x64 -p:PublishReadyToRun=true -nologo -v quiet \
+       && dotnet publish ChatPortal/ChatPortal.csproj -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+            -o artifacts/publish --no-restore -nologo -v quiet; } >"$log" 2>&1; then
+  cat "$log"
   echo "Publish failed."
-  failed=$((failed + 1)); status=1
+  echo "0 passed, 1 failed, 0 skipped"
+  exit 1
 fi
-rm -f "$log" "$publog"
+
+dotnet test --solution ChatPortal.sln --no-build -c Debug "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+num() { grep -E "^\s+$1: [0-9]+" "$log" | tail -1 | grep -oE '[0-9]+' || echo 0; }
+passed=$(num succeeded); failed=$(num failed); skipped=$(num skipped)
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+rm -f "$log"
 echo "$passed passed, $failed failed, $skipped skipped"
 exit "$status"
