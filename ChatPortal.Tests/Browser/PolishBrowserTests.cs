@@ -11,7 +11,7 @@ namespace ChatPortal.Tests.Browser;
 /// <summary>Issue 21 item 8: links, grouped messages, the phone drawer, admin pages at 390 px, /clients/, the demo page's scrolling, search past 50.</summary>
 public sealed class PolishBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    static PolishBrowserTests() => SetDefaultExpectTimeout(15_000);
+    static PolishBrowserTests() => SetDefaultExpectTimeout(BrowserFixture.ExpectTimeoutMs);
 
     private static byte[] TallPng(int width, int height)
     {

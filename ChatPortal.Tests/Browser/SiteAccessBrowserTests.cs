@@ -14,7 +14,7 @@ namespace ChatPortal.Tests.Browser;
 /// <summary>Issue 21 item 5: "create a new account?" on sign-in, and registration / guests as site settings.</summary>
 public sealed class SiteAccessBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    static SiteAccessBrowserTests() => SetDefaultExpectTimeout(15_000);
+    static SiteAccessBrowserTests() => SetDefaultExpectTimeout(BrowserFixture.ExpectTimeoutMs);
 
     private static async Task<bool> UserExistsAsync(PortalProcess portal, string name)
     {

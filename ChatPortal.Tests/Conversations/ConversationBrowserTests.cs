@@ -17,7 +17,7 @@ public sealed class ConversationPortalFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Assertions.SetDefaultExpectTimeout(15_000);
+        Assertions.SetDefaultExpectTimeout(BrowserFixture.ExpectTimeoutMs);
         await Browser.InitializeAsync();
         await Sites.InitializeAsync();
         Portal = await PortalProcess.StartAsync(new()

@@ -9,6 +9,13 @@ namespace ChatPortal.Tests.Infrastructure;
 public sealed class BrowserFixture : IAsyncLifetime
 {
     public const string ChromiumPath = "/usr/bin/chromium";
+
+    /// <summary>
+    /// How long a browser test's expectations wait (Playwright's default for <c>Expect</c>, process-wide: every class
+    /// sets the same). Generous on purpose: a full run keeps both cores busy (CPU pressure ~90 %), and a page's answer
+    /// then took over 15 s a few times; a real failure still fails, only later.
+    /// </summary>
+    public const int ExpectTimeoutMs = 30_000;
     private IPlaywright? _playwright;
     public IBrowser Browser { get; private set; } = default!;
 

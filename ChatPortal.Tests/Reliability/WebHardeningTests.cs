@@ -11,7 +11,7 @@ namespace ChatPortal.Tests.Reliability;
 [Collection(RelyPortalCollection.Name)]
 public sealed class WebHardeningTests(RelyPortalFixture fx, BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    static WebHardeningTests() => SetDefaultExpectTimeout(15_000);
+    static WebHardeningTests() => SetDefaultExpectTimeout(BrowserFixture.ExpectTimeoutMs);
 
     private const string Evil = "http://evil.example";
 
