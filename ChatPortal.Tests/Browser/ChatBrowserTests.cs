@@ -8,8 +8,6 @@ namespace ChatPortal.Tests.Browser;
 /// <summary>Two people in two browser profiles, on the real portal, through Debian's Chromium.</summary>
 public sealed class ChatBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    static ChatBrowserTests() => SetDefaultExpectTimeout(BrowserFixture.ExpectTimeoutMs);
-
     [Fact]
     public async Task Two_users_chat_live_in_the_lobby_and_in_private_and_keep_it_across_a_restart()
     {

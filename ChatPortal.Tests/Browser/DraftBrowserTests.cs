@@ -7,8 +7,6 @@ namespace ChatPortal.Tests.Browser;
 /// <summary>Issue 21 item 6: the half-typed message survives a server restart (per room), and the reconnect box speaks the reader's language.</summary>
 public sealed class DraftBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    static DraftBrowserTests() => SetDefaultExpectTimeout(BrowserFixture.ExpectTimeoutMs);
-
     [Fact]
     public async Task A_half_typed_message_is_kept_per_room_across_a_server_restart_and_the_reconnect_box_is_localized()
     {

@@ -9,8 +9,6 @@ namespace ChatPortal.Tests.Browser;
 /// <summary>Issue 21 (everyday use): the unread marker, the reader's time zone, and who is online.</summary>
 public sealed class EverydayUseBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    static EverydayUseBrowserTests() => SetDefaultExpectTimeout(BrowserFixture.ExpectTimeoutMs);
-
     /// <summary>Makes a page look like a background tab: hidden and without focus, from its first script on.</summary>
     private const string HiddenTab = """
         Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });

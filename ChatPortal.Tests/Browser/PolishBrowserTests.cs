@@ -11,8 +11,6 @@ namespace ChatPortal.Tests.Browser;
 /// <summary>Issue 21 item 8: links, grouped messages, the phone drawer, admin pages at 390 px, /clients/, the demo page's scrolling, search past 50.</summary>
 public sealed class PolishBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    static PolishBrowserTests() => SetDefaultExpectTimeout(BrowserFixture.ExpectTimeoutMs);
-
     private static byte[] TallPng(int width, int height)
     {
         using var bitmap = new SKBitmap(width, height);

@@ -8,8 +8,6 @@ namespace ChatPortal.Tests.Browser;
 /// <summary>Issue 21 item 4: rooms users create, browse, join, leave and mute; group conversations; a live drawer; empty states.</summary>
 public sealed class RoomsBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    static RoomsBrowserTests() => SetDefaultExpectTimeout(BrowserFixture.ExpectTimeoutMs);
-
     private static async Task OpenBrowseAsync(IPage page)
     {
         await page.Locator("#browse-rooms").ClickAsync();

@@ -14,8 +14,6 @@ namespace ChatPortal.Tests.Browser;
 /// <summary>Issue 21 item 5: "create a new account?" on sign-in, and registration / guests as site settings.</summary>
 public sealed class SiteAccessBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    static SiteAccessBrowserTests() => SetDefaultExpectTimeout(BrowserFixture.ExpectTimeoutMs);
-
     private static async Task<bool> UserExistsAsync(PortalProcess portal, string name)
     {
         await using var db = PortalDb.Open(portal.DataDir);

@@ -17,7 +17,6 @@ public sealed class ConversationPortalFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Assertions.SetDefaultExpectTimeout(BrowserFixture.ExpectTimeoutMs);
         await Browser.InitializeAsync();
         await Sites.InitializeAsync();
         Portal = await PortalProcess.StartAsync(new()

@@ -12,8 +12,6 @@ namespace ChatPortal.Tests.Identity;
 /// <summary>OpenID Connect sign-in end to end: Chromium, the portal, and a provider on loopback.</summary>
 public sealed class OidcBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    static OidcBrowserTests() => SetDefaultExpectTimeout(BrowserFixture.ExpectTimeoutMs);
-
     private static async Task SignInAtProviderAsync(IPage page, string login, string password)
     {
         await page.Locator("#oidc-signin").ClickAsync();

@@ -12,8 +12,6 @@ namespace ChatPortal.Tests.Identity;
 /// </summary>
 public sealed class PushBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    static PushBrowserTests() => SetDefaultExpectTimeout(BrowserFixture.ExpectTimeoutMs);
-
     [Fact]
     public async Task The_service_worker_shows_a_pushed_message_as_a_notification()
     {

@@ -11,8 +11,6 @@ namespace ChatPortal.Tests.Identity;
 /// <summary>Self-service (issue 21, item 7) and profiles (issue 17), clicked through in Chromium on the real portal.</summary>
 public sealed class SelfServiceBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    static SelfServiceBrowserTests() => SetDefaultExpectTimeout(BrowserFixture.ExpectTimeoutMs);
-
     /// <summary>Names the elements that reach past the right edge (for the failure message).</summary>
     private const string WidestScript = """
         () => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)

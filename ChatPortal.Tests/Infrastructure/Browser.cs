@@ -11,9 +11,9 @@ public sealed class BrowserFixture : IAsyncLifetime
     public const string ChromiumPath = "/usr/bin/chromium";
 
     /// <summary>
-    /// How long a browser test's expectations wait (Playwright's default for <c>Expect</c>, process-wide: every class
-    /// sets the same). Generous on purpose: a full run keeps both cores busy (CPU pressure ~90 %), and a page's answer
-    /// then took over 15 s a few times; a real failure still fails, only later.
+    /// How long a browser test's expectations wait (Playwright's default for <c>Expect</c>, process-wide; set here for
+    /// every browser test). Generous on purpose: a full run keeps both cores busy (CPU pressure ~90 %), and a page's
+    /// answer then took over 15 s a few times; a real failure still fails, only later.
     /// </summary>
     public const int ExpectTimeoutMs = 30_000;
     private IPlaywright? _playwright;
@@ -21,6 +21,7 @@ public sealed class BrowserFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
+        Assertions.SetDefaultExpectTimeout(ExpectTimeoutMs);
         if (!File.Exists(ChromiumPath))
             throw new InvalidOperationException($"{ChromiumPath} is missing: run ./test.sh (it installs Debian's chromium package).");
         _playwright = await Playwright.CreateAsync();

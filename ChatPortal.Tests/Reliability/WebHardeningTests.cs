@@ -11,8 +11,6 @@ namespace ChatPortal.Tests.Reliability;
 [Collection(RelyPortalCollection.Name)]
 public sealed class WebHardeningTests(RelyPortalFixture fx, BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    static WebHardeningTests() => SetDefaultExpectTimeout(BrowserFixture.ExpectTimeoutMs);
-
     private const string Evil = "http://evil.example";
 
     private HttpClient RawClient() => new(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false })

@@ -15,8 +15,6 @@ public sealed class RichPortalFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        // Two shared cores: give a busy machine time, the assertions still wait for the real thing.
-        Assertions.SetDefaultExpectTimeout(BrowserFixture.ExpectTimeoutMs);
         await Browser.InitializeAsync();
         // 小爱 is off by default (issue 16): on here, looking for new rooms twice a second.
         Portal = await PortalProcess.StartAsync(new()

@@ -11,8 +11,6 @@ namespace ChatPortal.Tests.Sec20;
 /// </summary>
 public sealed class SignOutBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    static SignOutBrowserTests() => SetDefaultExpectTimeout(BrowserFixture.ExpectTimeoutMs);
-
     [Fact]
     public async Task Signing_out_ends_that_sign_ins_other_tabs_and_leaves_another_sign_in_chatting()
     {
