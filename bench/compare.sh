@@ -48,7 +48,7 @@ trap cleanup EXIT
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 
 publish() { # source dir → output dir
-  dotnet publish "$1/ChatPortal/ChatPortal.csproj" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+  dotnet publish "$1/ChatPortal/ChatPortal.csproj" -c Release -r linux-x64 -p:SelfContained=true -p:PublishReadyToRun=true -p:PublishReadyToRunComposite=true \
     -o "$2" -v q -nologo >/dev/null
 }
 log "publishing the old build ($OLD) and the new one ($(git rev-parse --short HEAD))"

@@ -46,9 +46,9 @@ cleanup() {
 trap cleanup EXIT
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 
-log "publishing Release as the Dockerfile does (ReadyToRun)"
+log "publishing Release as the Dockerfile does (self-contained, ReadyToRun composite)"
 APPDIR=$WORK/app
-dotnet publish ChatPortal/ChatPortal.csproj -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+dotnet publish ChatPortal/ChatPortal.csproj -c Release -r linux-x64 -p:SelfContained=true -p:PublishReadyToRun=true -p:PublishReadyToRunComposite=true \
   -o "$APPDIR" -v q -nologo >/dev/null
 dotnet build -c Release bench/ChatPortal.LoadGen/ChatPortal.LoadGen.csproj -v q -nologo >/dev/null
 # Scenario 4's yardstick: the bare Blazor Web App template (Server interactivity, no auth), Release.

@@ -46,9 +46,9 @@ log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 if [ -z "${APPDIR:-}" ]; then
-  log "publishing Release as the Dockerfile does (ReadyToRun)"
+  log "publishing Release as the Dockerfile does (self-contained, ReadyToRun composite)"
   APPDIR=$WORK/app
-  dotnet publish ChatPortal/ChatPortal.csproj -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+  dotnet publish ChatPortal/ChatPortal.csproj -c Release -r linux-x64 -p:SelfContained=true -p:PublishReadyToRun=true -p:PublishReadyToRunComposite=true \
     -o "$APPDIR" -v q -nologo >/dev/null
 fi
 [ -d bench/storm/node_modules/ws ] || (cd bench/storm && npm ci --no-audit --no-fund --silent >/dev/null)

@@ -91,7 +91,7 @@ trap 'log "stopping"; stop_all; exit 0' INT TERM
 trap 'status=$?; if [ $status -ne 0 ]; then log "start failed; cleaning up"; stop_all; fi' EXIT
 
 # ------------------------------------------------------------------ app build (a plain Release publish: the same app as
-# the Dockerfile's, without its ReadyToRun precompilation)
+# the Dockerfile's, without its self-contained ReadyToRun composite, which takes minutes to compile)
 if [ -n "${CHATPORTAL_APP_DLL:-}" ]; then
   APP="$CHATPORTAL_APP_DLL"
 else

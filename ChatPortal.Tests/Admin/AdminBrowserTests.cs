@@ -43,9 +43,9 @@ public sealed class AdminBrowserTests(AdminPortalFixture fixture, BrowserFixture
         await admin.OpenAdminAsync("/admin/users");
         await admin.FillAsync("#user-search", name);
         var link = admin.Locator($"[data-user-row='{name}'] a");
-        await link.WaitForAsync(new() { Timeout = 10_000 });
+        await link.WaitForAsync(new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         await link.ClickAsync();
-        await admin.Locator("#user-name").Filter(new() { HasText = name }).WaitForAsync(new() { Timeout = 10_000 });
+        await admin.Locator("#user-name").Filter(new() { HasText = name }).WaitForAsync(new() { Timeout = BrowserFixture.ExpectTimeoutMs });
     }
 
     private async Task<int> AuditCountAsync(string action, string targetContains)
@@ -65,7 +65,7 @@ public sealed class AdminBrowserTests(AdminPortalFixture fixture, BrowserFixture
         await admin.FillAsync("#room-slug", "garden");
         await admin.FillAsync("#room-topic", "Plants and flowers · 花草");
         await admin.ClickAsync("#room-save");
-        await admin.Locator("[data-room-row='garden']").WaitForAsync(new() { Timeout = 10_000 });
+        await admin.Locator("[data-room-row='garden']").WaitForAsync(new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         await Assertions.Expect(admin.Locator("#link-web")).ToHaveTextAsync($"{Portal.BaseUri}rooms/garden");
         await Assertions.Expect(admin.Locator("#link-ws")).ToHaveTextAsync($"ws://127.0.0.1:{Portal.Port}/ws?room=garden");
         await Assertions.Expect(admin.Locator("#link-invite")).ToHaveTextAsync(new Regex($"^{Regex.Escape(Portal.BaseUri.ToString())}invite/[0-9a-f]{{24}}$"));
@@ -92,8 +92,8 @@ public sealed class AdminBrowserTests(AdminPortalFixture fixture, BrowserFixture
         }
 
         // The dashboard was not reloaded: its circuit gets the new count pushed.
-        await Assertions.Expect(admin.Locator("#stat-messages-today")).ToHaveTextAsync((before + 3).ToString(), new() { Timeout = 15_000 });
-        await Assertions.Expect(admin.Locator("#stat-online")).Not.ToHaveTextAsync("0", new() { Timeout = 15_000 });
+        await Assertions.Expect(admin.Locator("#stat-messages-today")).ToHaveTextAsync((before + 3).ToString(), new() { Timeout = BrowserFixture.ExpectTimeoutMs });
+        await Assertions.Expect(admin.Locator("#stat-online")).Not.ToHaveTextAsync("0", new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         await admin.WaitForTimeoutAsync(500); // let the chart animation settle for the picture
         await admin.ScreenshotAsync(new() { Path = ShotPath("admin-dashboard.png") });
     }
@@ -173,16 +173,16 @@ public sealed class AdminBrowserTests(AdminPortalFixture fixture, BrowserFixture
         var admin = await AdminPageAsync(adminCtx);
         await admin.OpenAdminAsync("/admin/moderation");
         await admin.FillAsync("#mod-text", text);
-        await admin.Locator($"[data-message-id='{id}']").WaitForAsync(new() { Timeout = 10_000 });
+        await admin.Locator($"[data-message-id='{id}']").WaitForAsync(new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         await admin.ClickAsync($"[data-delete='{id}']");
         await admin.ConfirmDialogAsync("Delete");
         await Assertions.Expect(admin.Locator($"[data-message-id='{id}']")).ToHaveCountAsync(0);
 
         // Live: both open rooms drop the text without a reload.
         var removed = watcher.Locator($".msg[data-id='{id}']");
-        await Assertions.Expect(removed.Locator(".msg-removed")).ToBeVisibleAsync(new() { Timeout = 10_000 });
+        await Assertions.Expect(removed.Locator(".msg-removed")).ToBeVisibleAsync(new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         await Assertions.Expect(removed).Not.ToContainTextAsync("buy my pills");
-        await Assertions.Expect(poster.Locator($".msg[data-id='{id}'] .msg-removed")).ToBeVisibleAsync(new() { Timeout = 10_000 });
+        await Assertions.Expect(poster.Locator($".msg[data-id='{id}'] .msg-removed")).ToBeVisibleAsync(new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         // From history: a fresh load does not bring it back.
         await watcher.ReloadAsync();
         await watcher.WaitForCircuitAsync();
@@ -239,7 +239,7 @@ public sealed class AdminBrowserTests(AdminPortalFixture fixture, BrowserFixture
         await admin.FillAsync("#room-slug", "staff");
         await admin.Locator("[data-field='private'] input").CheckAsync();
         await admin.ClickAsync("#room-save");
-        await admin.Locator("[data-room-row='staff']").WaitForAsync(new() { Timeout = 10_000 });
+        await admin.Locator("[data-room-row='staff']").WaitForAsync(new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         var invite = new Uri(await admin.Locator("#link-invite").InnerTextAsync());
 
         await using var userCtx = await browser.NewContextAsync(Portal.BaseUri);
@@ -247,7 +247,7 @@ public sealed class AdminBrowserTests(AdminPortalFixture fixture, BrowserFixture
         await user.GotoAsync("/rooms/staff");
         await Assertions.Expect(user.Locator("#room-error")).ToBeVisibleAsync(); // private: not yet
         await user.GotoAsync(invite.PathAndQuery);
-        await user.WaitForURLAsync(u => new Uri(u).AbsolutePath == "/rooms/staff", new() { Timeout = 10_000 });
+        await user.WaitForURLAsync(u => new Uri(u).AbsolutePath == "/rooms/staff", new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         await user.WaitForCircuitAsync();
         await Assertions.Expect(user.Locator("[data-room='staff']")).ToBeVisibleAsync();
         await SendAsync(user, "hello staff");

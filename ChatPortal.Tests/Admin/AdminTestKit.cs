@@ -13,17 +13,10 @@ public static class AdminCommandLine
 
     public static async Task<Outcome> RunAsync(string dataDir, string? stdin, params string[] args)
     {
-        var dll = RepoPaths.PortalDll;
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        psi.ArgumentList.Add(dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        var psi = RepoPaths.PortalStartInfo(args);
+        psi.RedirectStandardInput = true;
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
         psi.Environment["Portal__DataPath"] = dataDir;
         psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         psi.Environment["DOTNET_ENVIRONMENT"] = "Production";
@@ -122,12 +115,12 @@ public static class AdminPageExtensions
         await page.FillAsync("#admin-name", name);
         await page.FillAsync("#admin-password", password);
         await page.ClickAsync("#admin-login-submit");
-        await page.WaitForURLAsync(u => !u.Contains("/admin/login", StringComparison.Ordinal), new() { Timeout = 15_000 });
+        await page.WaitForURLAsync(u => !u.Contains("/admin/login", StringComparison.Ordinal), new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         await page.WaitForAdminCircuitAsync();
     }
 
     public static async Task WaitForAdminCircuitAsync(this IPage page) =>
-        await page.WaitForFunctionAsync("() => document.body.getAttribute('data-admin-ready') === '1'", null, new() { Timeout = 15_000 });
+        await page.WaitForFunctionAsync("() => document.body.getAttribute('data-admin-ready') === '1'", null, new() { Timeout = BrowserFixture.ExpectTimeoutMs });
 
     /// <summary>Goes to an admin page with a full load and waits for its circuit.</summary>
     public static async Task OpenAdminAsync(this IPage page, string path)
@@ -140,8 +133,8 @@ public static class AdminPageExtensions
     public static async Task ConfirmDialogAsync(this IPage page, string yesText)
     {
         var dialog = page.Locator(".mud-dialog");
-        await dialog.WaitForAsync(new() { Timeout = 10_000 });
+        await dialog.WaitForAsync(new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         await dialog.GetByRole(AriaRole.Button, new() { Name = yesText, Exact = true }).ClickAsync();
-        await dialog.WaitForAsync(new() { State = WaitForSelectorState.Detached, Timeout = 10_000 });
+        await dialog.WaitForAsync(new() { State = WaitForSelectorState.Detached, Timeout = BrowserFixture.ExpectTimeoutMs });
     }
 }

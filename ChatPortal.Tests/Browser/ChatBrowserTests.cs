@@ -176,7 +176,7 @@ public sealed class ChatBrowserTests(BrowserFixture browser) : IClassFixture<Bro
     // a scroll before that is taken back by the jump to the newest message, so wait for it as a reader would.
     private static async Task ScrollToTopAsync(IPage page)
     {
-        await page.WaitForFunctionAsync("() => document.querySelector('#messages')?._armed === true", null, new() { Timeout = 15_000 });
+        await page.WaitForFunctionAsync("() => document.querySelector('#messages')?._armed === true", null, new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         await page.Locator("#messages").EvaluateAsync("el => el.scrollTo(0, 0)");
     }
 }
@@ -190,7 +190,7 @@ internal static class ChatPage
         try
         {
             await page.WaitForFunctionAsync("() => window.Blazor && document.querySelector('#composer-input')?._chatBound === true",
-                null, new() { Timeout = 15_000 });
+                null, new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         }
         catch (TimeoutException e)
         {

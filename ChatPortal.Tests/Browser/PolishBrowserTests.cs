@@ -195,7 +195,7 @@ public sealed class PolishBrowserTests(BrowserFixture browser) : IClassFixture<B
         await demo.WaitForFunctionAsync("() => window.demoClient && window.demoClient.state === 'ready'");
         await Expect(demo.Locator("#messages .msg").Last).ToContainTextAsync("the last word");
         await demo.WaitForFunctionAsync("() => [...document.querySelectorAll('#messages img')].length === 3 && [...document.querySelectorAll('#messages img')].every(i => i.complete && i.naturalHeight > 0)",
-            null, new() { Timeout = 20_000 });
+            null, new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         // Bounded wait for the page to settle its scroll after the last load event.
         await demo.WaitForFunctionAsync("() => { const m = document.getElementById('messages'); return m.scrollHeight - m.scrollTop - m.clientHeight < 5; }",
             null, new() { Timeout = 5_000 });

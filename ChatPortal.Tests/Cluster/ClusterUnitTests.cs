@@ -153,53 +153,6 @@ public sealed class ClusterUnitTests
     private static List<string> Tables(ChatDbContext db) => db.Model.GetEntityTypes().Select(e => e.GetTableName()!).Order().ToList();
 
     /// <summary>
-    /// The Dockerfile's publish step, as test.sh runs it (artifacts/publish): the published app
-    /// starts on its own, creates its SQLite database, and its health probe passes.
-    /// </summary>
-    [Fact]
-    public async Task The_published_app_starts_and_passes_its_container_health_probe()
-    {
-        var dll = Path.Combine(RepoPaths.Root, "artifacts", "publish", "ChatPortal.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing: ./test.sh publishes it first (dotnet publish ChatPortal/ChatPortal.csproj -c Release -o artifacts/publish).");
-        var data = TempDir.Create("pub");
-        var port = PortalProcess.FreePort();
-        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = Path.GetDirectoryName(dll)!, RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(dll);
-        psi.Environment["Urls"] = $"http://127.0.0.1:{port}";
-        psi.Environment["Portal__DataPath"] = data;
-        using var app = Process.Start(psi)!;
-        app.OutputDataReceived += (_, _) => { };
-        app.ErrorDataReceived += (_, _) => { };
-        app.BeginOutputReadLine();
-        app.BeginErrorReadLine();
-        try
-        {
-            await Run.WaitForPortAsync(port, TimeSpan.FromSeconds(60));
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-            HttpResponseMessage? res = null;
-            for (var i = 0; i < 100 && res?.StatusCode != HttpStatusCode.OK; i++)
-            {
-                res?.Dispose();
-                res = await http.GetAsync("/healthz");
-                if (res.StatusCode != HttpStatusCode.OK) await Task.Delay(100);
-            }
-            Assert.Equal(HttpStatusCode.OK, res!.StatusCode);
-            Assert.Contains("Sqlite", await res.Content.ReadAsStringAsync());
-            res.Dispose();
-            Assert.True(File.Exists(Path.Combine(data, "chatportal.db")));
-
-            var probe = await Run.ToEndAsync("dotnet", [dll, "healthcheck", $"http://127.0.0.1:{port}"]);
-            Assert.Contains("200", probe);
-        }
-        finally
-        {
-            app.Kill(entireProcessTree: true);
-            await app.WaitForExitAsync();
-            TempDir.Delete(data);
-        }
-    }
-
-    /// <summary>
     /// The link's checks run in one loop with its watchers' ticks. A tick whose Redis reply never comes (CI once saw a
     /// node report Redis healthy for 30 s after it was killed) must not freeze the status: it is abandoned after a few
     /// seconds, and a status whose last passed check is too old is not reported as connected.

@@ -80,12 +80,12 @@ public sealed class ClusterWebTests(PostgresFixture pg, BrowserFixture browser) 
     }
 
     internal static Task Expect(IPage page, string text) =>
-        page.Locator("#messages .msg-text", new() { HasText = text }).First.WaitForAsync(new() { Timeout = 20_000 });
+        page.Locator("#messages .msg-text", new() { HasText = text }).First.WaitForAsync(new() { Timeout = BrowserFixture.ExpectTimeoutMs });
 
     internal static Task ExpectOnline(IPage page, string name, bool online = true) =>
         page.Locator($"#online-list [data-user='{name}']").First.WaitForAsync(new()
         {
-            Timeout = 20_000,
+            Timeout = BrowserFixture.ExpectTimeoutMs,
             State = online ? WaitForSelectorState.Visible : WaitForSelectorState.Detached,
         });
 
@@ -260,10 +260,9 @@ public sealed class ClusterWebTests(PostgresFixture pg, BrowserFixture browser) 
     /// <summary>The container's HEALTHCHECK command, run against the node.</summary>
     private static async Task<int> ProbeAsync(PortalProcess node)
     {
-        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(RepoPaths.PortalDll);
-        psi.ArgumentList.Add("healthcheck");
-        psi.ArgumentList.Add(node.BaseUri.ToString());
+        var psi = RepoPaths.PortalStartInfo("healthcheck", node.BaseUri.ToString());
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
         using var p = System.Diagnostics.Process.Start(psi)!;
         await p.StandardOutput.ReadToEndAsync();
         await p.WaitForExitAsync();

@@ -208,7 +208,7 @@ public sealed class ConversationFlowBrowserTests(ConversationPortalFixture f) : 
 
         // Carol hides her read receipts: she is left out of every list (a fresh view, and new reads are not announced).
         await carol.GotoAsync("/account/notifications");
-        await carol.WaitForFunctionAsync("() => window.chatPortalCircuitUp === true && document.querySelector('#read-receipts-setting')", null, new() { Timeout = 15_000 });
+        await carol.WaitForFunctionAsync("() => window.chatPortalCircuitUp === true && document.querySelector('#read-receipts-setting')", null, new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         var hide = carol.Locator("#read-receipts-setting input[type=checkbox]");
         await hide.CheckAsync();
         await Expect(hide).ToBeCheckedAsync();

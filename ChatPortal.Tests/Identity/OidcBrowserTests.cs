@@ -36,7 +36,7 @@ public sealed class OidcBrowserTests(BrowserFixture browser) : IClassFixture<Bro
         await SignInAtProviderAsync(page, "erin", "erin-pass");
 
         // Back at the portal, signed in, in the lobby.
-        await page.WaitForURLAsync("**/rooms/lobby", new() { Timeout = 15_000 });
+        await page.WaitForURLAsync("**/rooms/lobby", new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         await page.WaitForChatAsync("# Lobby");
         await Expect(page.Locator("#current-user")).ToHaveTextAsync("erin");
         Assert.True(idp.PkceVerified >= 1, "the token request carried a code verifier that matched the challenge");
@@ -156,7 +156,7 @@ public sealed class OidcBrowserTests(BrowserFixture browser) : IClassFixture<Bro
         await page.FillAsync("#idp-login", "olga");
         await page.FillAsync("#idp-password", "pw-olga");
         await page.ClickAsync("#idp-submit");
-        await page.WaitForURLAsync(u => u.EndsWith("/admin", StringComparison.Ordinal), new() { Timeout = 15_000 });
+        await page.WaitForURLAsync(u => u.EndsWith("/admin", StringComparison.Ordinal), new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         await Expect(page.Locator("text=olga").First).ToBeVisibleAsync();
         await using (var db = portal.OpenDb())
         {
@@ -199,5 +199,5 @@ internal static class ProfileSteps
     /// <summary>The profile page is interactive once its circuit is up.</summary>
     public static async Task ProfileReadyAsync(IPage page) =>
         await page.WaitForFunctionAsync("() => window.Blazor && document.querySelector('#profile-save') && window.chatPortalCircuitUp === true", null,
-            new() { Timeout = 15_000 });
+            new() { Timeout = BrowserFixture.ExpectTimeoutMs });
 }

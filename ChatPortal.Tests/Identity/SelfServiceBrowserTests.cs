@@ -99,7 +99,7 @@ public sealed class SelfServiceBrowserTests(BrowserFixture browser) : IClassFixt
         await Expect(alice.Locator("#password-changed")).ToBeVisibleAsync();
 
         // Her other session is signed out (the open page goes to sign-in); this one goes on.
-        await other.WaitForURLAsync(u => new Uri(u).AbsolutePath == "/login", new() { Timeout = 15_000 });
+        await other.WaitForURLAsync(u => new Uri(u).AbsolutePath == "/login", new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         await other.GotoAsync("/rooms/lobby");
         Assert.Equal("/login", new Uri(other.Url).AbsolutePath);
         await alice.GotoAsync("/rooms/lobby");
@@ -127,7 +127,7 @@ public sealed class SelfServiceBrowserTests(BrowserFixture browser) : IClassFixt
         await page.WaitForURLAsync("**/account/profile");
         await page.Locator("#nav-notifications").ClickAsync();
         await page.WaitForURLAsync("**/account/notifications");
-        await page.WaitForFunctionAsync("() => window.chatPortalCircuitUp === true && document.querySelector('#notifications-save')", null, new() { Timeout = 15_000 });
+        await page.WaitForFunctionAsync("() => window.chatPortalCircuitUp === true && document.querySelector('#notifications-save')", null, new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         await page.Locator("#level-all").ClickAsync();
         await page.Locator("#sound-on").ClickAsync();
         await page.Locator("#quiet-on").ClickAsync();
@@ -136,7 +136,7 @@ public sealed class SelfServiceBrowserTests(BrowserFixture browser) : IClassFixt
         await Expect(page.Locator("#notifications-message")).ToHaveTextAsync("Saved.");
         await page.Locator("#notifications-save").ClickAsync();
         // The page hands the sound switch to the open tabs (localStorage) once the settings are stored.
-        await page.WaitForFunctionAsync("() => localStorage.getItem('chatportal.sound') === '0'", null, new() { Timeout = 15_000 });
+        await page.WaitForFunctionAsync("() => localStorage.getItem('chatportal.sound') === '0'", null, new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         await Expect(page.Locator("#notifications-message")).ToHaveTextAsync("Saved.");
         await Screenshots.SaveAsync(page, "notifications.png");
 
@@ -154,7 +154,7 @@ public sealed class SelfServiceBrowserTests(BrowserFixture browser) : IClassFixt
 
         // Reloaded, the page shows what was saved.
         await page.ReloadAsync();
-        await page.WaitForFunctionAsync("() => window.chatPortalCircuitUp === true && document.querySelector('#notifications-save')", null, new() { Timeout = 15_000 });
+        await page.WaitForFunctionAsync("() => window.chatPortalCircuitUp === true && document.querySelector('#notifications-save')", null, new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         await Expect(page.Locator("tr[data-room='lobby'] select")).ToHaveValueAsync("None");
         await Expect(page.Locator("#quiet-from")).ToBeVisibleAsync();
 
@@ -162,7 +162,7 @@ public sealed class SelfServiceBrowserTests(BrowserFixture browser) : IClassFixt
         await using var phone = await ContextAsync(portal.BaseUri, 390, 844);
         var p = await phone.NewPageAsync();
         await p.SignInAsync("Nora", "nora-password", "/account/notifications");
-        await p.WaitForFunctionAsync("() => window.chatPortalCircuitUp === true && document.querySelector('#notifications-save')", null, new() { Timeout = 15_000 });
+        await p.WaitForFunctionAsync("() => window.chatPortalCircuitUp === true && document.querySelector('#notifications-save')", null, new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         await Screenshots.SaveAsync(p, "notifications-phone.png");
         Assert.True(await p.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth + 1"),
             "the notification page scrolls sideways on a phone: " + await p.EvaluateAsync<string>(WidestScript));
@@ -178,7 +178,7 @@ public sealed class SelfServiceBrowserTests(BrowserFixture browser) : IClassFixt
         await using var zh = await ContextAsync(portal.BaseUri, 390, 844, "zh-CN");
         var z = await zh.NewPageAsync();
         await z.SignInAsync("Nora", "nora-password", "/account/notifications");
-        await z.WaitForFunctionAsync("() => window.chatPortalCircuitUp === true && document.querySelector('#notifications-save')", null, new() { Timeout = 15_000 });
+        await z.WaitForFunctionAsync("() => window.chatPortalCircuitUp === true && document.querySelector('#notifications-save')", null, new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         await Expect(z.Locator("#notifications-page h5")).ToHaveTextAsync("通知");
         await Expect(z.Locator("#notifications-save")).ToHaveTextAsync("保存");
         await z.GotoAsync("/account/password");

@@ -67,14 +67,14 @@ public static class PageExtensions
         await page.ClickAsync("#login-submit");
         // A new nickname: the form asks "create a new account?" (issue 21), confirmed with the password again.
         var confirm = page.Locator("#create-account");
-        var left = page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal), new() { Timeout = 15_000 });
-        var asked = confirm.WaitForAsync(new() { Timeout = 15_000 });
+        var left = page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal), new() { Timeout = BrowserFixture.ExpectTimeoutMs });
+        var asked = confirm.WaitForAsync(new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         if (await Task.WhenAny(left, asked) == asked && await confirm.IsVisibleAsync())
         {
             await page.FillAsync("#password", password);
             await confirm.ClickAsync();
         }
-        await page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal), new() { Timeout = 15_000 });
+        await page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal), new() { Timeout = BrowserFixture.ExpectTimeoutMs });
         _ = left.ContinueWith(t => t.Exception, TaskScheduler.Default); // whichever lost is observed
         _ = asked.ContinueWith(t => t.Exception, TaskScheduler.Default);
     }
@@ -83,6 +83,6 @@ public static class PageExtensions
     public static async Task WaitForCircuitAsync(this IPage page)
     {
         await page.WaitForFunctionAsync("() => window.Blazor && document.querySelector('#composer-input') && window.chatPortalReady === true", null,
-            new() { Timeout = 15_000 });
+            new() { Timeout = BrowserFixture.ExpectTimeoutMs });
     }
 }

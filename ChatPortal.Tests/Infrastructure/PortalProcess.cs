@@ -67,15 +67,9 @@ public sealed class PortalProcess : IAsyncDisposable
 
     private async Task StartProcessAsync()
     {
-        var dll = RepoPaths.PortalDll;
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        psi.ArgumentList.Add(dll);
+        var psi = RepoPaths.PortalStartInfo();
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
         psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         psi.Environment["DOTNET_ENVIRONMENT"] = "Production";
         psi.Environment["Urls"] = $"http://127.0.0.1:{Port}";
@@ -167,17 +161,51 @@ public static class RepoPaths
 {
     public static string Root { get; } = FindRoot();
 
-    /// <summary>The portal built in the same configuration as the tests.</summary>
+    /// <summary>
+    /// The environment variable that points the tests at a published app folder instead of the build:
+    /// test.sh sets it to <c>artifacts/publish</c>, so a full run starts the app as the Dockerfile ships it
+    /// (Release, precompiled) — less CPU per portal process than the Debug build, whose code the JIT does
+    /// not optimise. Unset (<c>dotnet test</c> by hand) the tests start the build of their own configuration.
+    /// </summary>
+    public const string AppDirVariable = "CHATPORTAL_TEST_APP";
+
+    /// <summary>The portal's main assembly the tests start (see <see cref="AppDirVariable"/>).</summary>
     public static string PortalDll
     {
         get
         {
+            var published = System.Environment.GetEnvironmentVariable(AppDirVariable);
+            if (!string.IsNullOrEmpty(published))
+            {
+                var app = Path.Combine(Path.GetFullPath(published, Root), "ChatPortal.dll");
+                if (!File.Exists(app)) throw new FileNotFoundException($"{AppDirVariable} names a folder without ChatPortal.dll: {app}");
+                return app;
+            }
             var config = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
                 ? "Release" : "Debug";
             var dll = Path.Combine(Root, "ChatPortal", "bin", config, "net10.0", "ChatPortal.dll");
             if (!File.Exists(dll)) throw new FileNotFoundException($"Build the portal first: {dll} is missing.");
             return dll;
         }
+    }
+
+    /// <summary>
+    /// How to start the portal with <paramref name="args"/>: <c>dotnet ChatPortal.dll …</c>, or the app's own
+    /// executable when the folder holds a self-contained publish (its runtime beside it).
+    /// </summary>
+    public static ProcessStartInfo PortalStartInfo(params string[] args)
+    {
+        var dll = PortalDll;
+        var dir = Path.GetDirectoryName(dll)!;
+        var selfContained = File.Exists(Path.Combine(dir, "libcoreclr.so")) && File.Exists(Path.Combine(dir, "ChatPortal"));
+        var psi = new ProcessStartInfo(selfContained ? Path.Combine(dir, "ChatPortal") : "dotnet")
+        {
+            WorkingDirectory = dir,
+            UseShellExecute = false,
+        };
+        if (!selfContained) psi.ArgumentList.Add(dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        return psi;
     }
 
     private static string FindRoot()

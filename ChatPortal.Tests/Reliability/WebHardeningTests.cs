@@ -232,6 +232,6 @@ public sealed class WebHardeningTests(RelyPortalFixture fx, BrowserFixture brows
         await pages[0].CloseAsync();
         var again = await context.NewPageAsync();
         await again.GotoAsync("/");
-        await again.WaitForFunctionAsync("() => window.chatPortalReady === true", null, new() { Timeout = 20_000 });
+        await again.WaitForFunctionAsync("() => window.chatPortalReady === true", null, new() { Timeout = BrowserFixture.ExpectTimeoutMs });
     }
 }
