@@ -4,10 +4,11 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 
-# Debian packages the tests start for real: Chromium (browser tests), Redis and PostgreSQL
+# Debian packages the tests start for real: Chromium and its headless shell (browser tests), Redis and PostgreSQL
 # (scale-out tests), nginx (reverse-proxy test), iproute2 (ss).
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/lib/chromium/chromium-headless-shell ] || missing+=(chromium-headless-shell) # most browser tests: half the CPU
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)

@@ -8,9 +8,9 @@ namespace ChatPortal.Tests.Identity;
 /// <summary>
 /// The service worker in Chromium: a push message (delivered through the DevTools protocol, since a
 /// headless browser has no push service of its own) becomes a notification with the payload's
-/// title and text, as text.
+/// title and text, as text. On the full browser: the headless shell the other browser tests use shows no notification.
 /// </summary>
-public sealed class PushBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
+public sealed class PushBrowserTests(FullBrowserFixture browser) : IClassFixture<FullBrowserFixture>
 {
     [Fact]
     public async Task The_service_worker_shows_a_pushed_message_as_a_notification()

@@ -6,9 +6,20 @@ namespace ChatPortal.Tests.Infrastructure;
 /// One headless Debian Chromium for the whole run, driven by Playwright. Playwright's own
 /// browser download cannot work here; the test command installs the chromium package.
 /// </summary>
-public sealed class BrowserFixture : IAsyncLifetime
+public class BrowserFixture : IAsyncLifetime
 {
+    /// <summary>Debian's full Chromium (package chromium), for the tests that need what only it has (<see cref="FullBrowserFixture"/>).</summary>
     public const string ChromiumPath = "/usr/bin/chromium";
+
+    /// <summary>
+    /// Debian's Chromium headless shell (package chromium-headless-shell): the same Blink and V8 built as Chromium's own
+    /// headless browser, the one Playwright runs by default for headless tests. Without the full browser's machinery it
+    /// needs about half the CPU for the same pages (bench/results.md, twenty-fourth session), and the suite is CPU-bound.
+    /// </summary>
+    public const string HeadlessShellPath = "/usr/lib/chromium/chromium-headless-shell";
+
+    /// <summary>The full browser instead of the headless shell (the push service worker's notifications need it).</summary>
+    protected virtual bool FullBrowser => false;
 
     /// <summary>
     /// How long a browser test's expectations wait (Playwright's default for <c>Expect</c>, process-wide; set here for
@@ -22,12 +33,13 @@ public sealed class BrowserFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         Assertions.SetDefaultExpectTimeout(ExpectTimeoutMs);
-        if (!File.Exists(ChromiumPath))
-            throw new InvalidOperationException($"{ChromiumPath} is missing: run ./test.sh (it installs Debian's chromium package).");
+        var path = FullBrowser ? ChromiumPath : HeadlessShellPath;
+        if (!File.Exists(path))
+            throw new InvalidOperationException($"{path} is missing: run ./test.sh (it installs Debian's chromium and chromium-headless-shell packages).");
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
-            ExecutablePath = ChromiumPath,
+            ExecutablePath = path,
             Headless = true,
             Args =
             [
@@ -53,6 +65,12 @@ public sealed class BrowserFixture : IAsyncLifetime
         if (Browser is not null) await Browser.DisposeAsync();
         _playwright?.Dispose();
     }
+}
+
+/// <summary>A browser fixture on Debian's full Chromium: a pushed message shown as a notification by the service worker.</summary>
+public sealed class FullBrowserFixture : BrowserFixture
+{
+    protected override bool FullBrowser => true;
 }
 
 public static class PageExtensions
