@@ -3,8 +3,9 @@ using Microsoft.Playwright;
 namespace ChatPortal.Tests.Infrastructure;
 
 /// <summary>
-/// One headless Debian Chromium for the whole run, driven by Playwright. Playwright's own
-/// browser download cannot work here; the test command installs the chromium package.
+/// One headless Debian Chromium per test class, driven by Playwright: the headless shell, or the full browser for
+/// <see cref="FullBrowserFixture"/>. Playwright's own browser download cannot work here; the test command installs
+/// the chromium and chromium-headless-shell packages.
 /// </summary>
 public class BrowserFixture : IAsyncLifetime
 {
