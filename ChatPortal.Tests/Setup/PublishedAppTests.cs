@@ -6,8 +6,8 @@ using ChatPortal.Tests.Infrastructure;
 namespace ChatPortal.Tests.Setup;
 
 /// <summary>
-/// The app as the container ships it. test.sh publishes it (the Dockerfile's restore and publish lines) beside the rest
-/// of the suite and runs this class on its own once that publish is done.
+/// The app as the container ships it. test.sh publishes it (the Dockerfile's restore and publish lines) before the suite,
+/// which then starts it for every test that runs the portal as a process (CHATPORTAL_TEST_APP).
 /// </summary>
 public sealed class PublishedAppTests
 {
