@@ -26,6 +26,11 @@ if (args.Contains("--signin")) // issue 8: failed sign-in time, known vs unknown
     BenchmarkRunner.Run<SignInTimingBenchmarks>(Config(Job.Default.WithId("signin").WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(15)));
     return;
 }
+if (args.Contains("--members")) // issue 19: an account's first join, SQL vs EF Core (bench/results.md)
+{
+    BenchmarkRunner.Run<MembershipBenchmarks>(Config(Job.Default.WithId("members").WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(15)));
+    return;
+}
 BenchmarkRunner.Run<HistoryBenchmarks>(Config(Job.Default.WithId("history").WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(10)));
 BenchmarkRunner.Run<StorageBenchmarks>(Config(Job.Default.WithId("storage").WithStrategy(RunStrategy.Monitoring)
     .WithLaunchCount(1).WithWarmupCount(1).WithIterationCount(5)));
