@@ -162,6 +162,28 @@ public sealed class BotTests
     }
 
     [Fact]
+    public async Task A_message_larger_than_the_bots_receive_buffer_reaches_it_whole_and_the_next_one_too()
+    {
+        var echo = new RecordingBot();
+        await using var h = BotPortal.Start(configure: s => s.AddSingleton<IChatBot>(echo));
+        var alice = await h.CreateUserAsync("alice");
+        var room = await h.CreateRoomAsync("long-frames");
+        var inbox = new RecordingSubscriber();
+        using var sub = h.Fanout.SubscribeRoom(room.Id, inbox);
+        await h.WaitJoinedAsync(room, "recorder");
+
+        // "<" goes out as \u003C and an emoji as two \u escapes: ~21 KB of frame for 3,500 characters, more than one
+        // 16 KB receive.
+        var big = "!rec " + new string('<', 1500) + "张伟" + string.Concat(Enumerable.Repeat("😀", 1000));
+        var first = await h.PostAsync(alice, room, big);
+        Assert.Equal(big, (await echo.Next(first.Id)).Text);
+        // The buffer the long frame went through is reused: the next, short frame is read whole and alone.
+        var second = await h.PostAsync(alice, room, "!rec 短的");
+        Assert.Equal("!rec 短的", (await echo.Next(second.Id)).Text);
+        Assert.Equal("got 3507 characters", (await ReplyTo(inbox, first)).Text);
+    }
+
+    [Fact]
     public async Task A_bot_that_ignores_cancellation_is_abandoned_after_the_timeout()
     {
         var slow = new SlowBot(honourCancellation: false);
@@ -307,6 +329,24 @@ public sealed class BotTests
             if (DateTime.UtcNow > deadline) throw new TimeoutException("The condition did not become true.");
             await Task.Delay(20);
         }
+    }
+
+    private sealed class RecordingBot : IChatBot
+    {
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<long, TaskCompletionSource<ChatMessage>> _seen = new();
+        public string Name => "recorder";
+        public bool Wants(ChatMessage message) => message.Text.StartsWith("!rec", StringComparison.Ordinal);
+
+        public Task<string?> ReplyAsync(BotContext context, CancellationToken ct)
+        {
+            Seen(context.Message.Id).TrySetResult(context.Message);
+            return Task.FromResult<string?>($"got {context.Message.Text.Length} characters");
+        }
+
+        private TaskCompletionSource<ChatMessage> Seen(long id) =>
+            _seen.GetOrAdd(id, _ => new TaskCompletionSource<ChatMessage>(TaskCreationOptions.RunContinuationsAsynchronously));
+
+        public Task<ChatMessage> Next(long id) => Seen(id).Task.WaitAsync(TimeSpan.FromSeconds(15));
     }
 
     private sealed class ThrowingBot : IChatBot

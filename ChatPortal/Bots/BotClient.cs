@@ -470,17 +470,24 @@ public sealed class BotClient
             finally { _sending.Release(); }
         }
 
+        // One receive at a time (the hello and welcome, then the receive loop): one buffer for the connection's life
+        // instead of 16 KB allocated (and zeroed) for every frame.
+        private readonly byte[] _receiveBuffer = new byte[16 * 1024];
+
         private async Task<JsonDocument?> ReceiveFrameAsync(CancellationToken ct)
         {
-            var buffer = new byte[16 * 1024];
+            var r = await _ws.ReceiveAsync(_receiveBuffer, ct);
+            if (r.MessageType == WebSocketMessageType.Close) return null;
+            // The document keeps the bytes it parsed: it gets a copy, never the reused buffer.
+            if (r.EndOfMessage) return JsonDocument.Parse(_receiveBuffer.AsSpan(0, r.Count).ToArray());
             using var frame = new MemoryStream();
-            while (true)
+            frame.Write(_receiveBuffer, 0, r.Count);
+            while (!r.EndOfMessage)
             {
-                var r = await _ws.ReceiveAsync(buffer, ct);
+                r = await _ws.ReceiveAsync(_receiveBuffer, ct);
                 if (r.MessageType == WebSocketMessageType.Close) return null;
-                frame.Write(buffer, 0, r.Count);
+                frame.Write(_receiveBuffer, 0, r.Count);
                 if (frame.Length > MaxFrameBytes) throw new WebSocketException("A frame from the portal is too large.");
-                if (r.EndOfMessage) break;
             }
             return JsonDocument.Parse(frame.ToArray());
         }
