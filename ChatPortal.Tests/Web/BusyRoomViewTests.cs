@@ -43,7 +43,9 @@ public sealed class BusyRoomViewTests
         cut.WaitForAssertion(() => Assert.Equal(20, Arrivals(Notices(cut))), Wait);
         var notices = Notices(cut);
         Assert.InRange(notices.Length, 1, 4);
-        Assert.Contains(notices, n => n.StartsWith("new00, new01, new02", StringComparison.Ordinal));
+        // Named in the order they arrived; a tick may fall anywhere among the twenty (then the next notice goes on).
+        Assert.StartsWith("new00", notices[0], StringComparison.Ordinal);
+        Assert.Contains(notices, n => n.Contains("new01", StringComparison.Ordinal));
         Assert.InRange(view.RenderCount - rendersBefore, 1, 6);
 
         // They read someone else's message: nothing of mine was read, so nothing changes on screen.
