@@ -5,7 +5,6 @@ using ChatPortal.Data;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
-using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace ChatPortal.Chat;
 
@@ -134,8 +133,6 @@ internal sealed class MemberWrites : IDisposable
         return made;
     }
 
-    private static readonly Func<DateTimeOffset, long> TimeToDb = new DateTimeOffsetToBinaryConverter().ConvertToProviderExpression.Compile();
-
     // Unread counts start at the room's newest message (one indexed MAX); a row that exists is left as it is (its read
     // cursor too) and not returned. json_each: the batch's user ids as one parameter, so the SQL text never changes.
     private const string InsertSql = """
@@ -151,7 +148,7 @@ internal sealed class MemberWrites : IDisposable
 
     private async Task<HashSet<Request>> InsertSqliteAsync(ChatDbContext db, List<Request> batch)
     {
-        var now = TimeToDb(_time.GetUtcNow());
+        var now = SqliteReads.ToDb(_time.GetUtcNow());
         var inserted = new HashSet<(long RoomId, long UserId)>();
         await db.Database.OpenConnectionAsync().ConfigureAwait(false); // the context's pragmas and interceptors, as for its own commands
         await using var tx = await db.Database.BeginTransactionAsync().ConfigureAwait(false);

@@ -1,5 +1,4 @@
 using Microsoft.Data.Sqlite;
-using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace ChatPortal.Data;
 
@@ -15,7 +14,7 @@ namespace ChatPortal.Data;
 /// </summary>
 public sealed class SqlitePostStore(string connectionString, string pragmas, int commandTimeoutSeconds) : IDisposable
 {
-    private static readonly Func<DateTimeOffset, long> ToDb = new DateTimeOffsetToBinaryConverter().ConvertToProviderExpression.Compile();
+    private static readonly Func<DateTimeOffset, long> ToDb = SqliteReads.ToDb;
     private static Func<long, DateTimeOffset> FromDb => SqliteReads.FromDb;
 
     private const string Columns = "Id, RoomId, SenderId, Kind, Text, ClientMsgId, TargetId, ImageId, CreatedAt, EditedAt, DeletedAt, DeletedBy, QuoteId, ThreadId, AlsoInRoom, IsAction, AsName, AsIcon, PostedVia";

@@ -35,6 +35,9 @@ public sealed class SqliteReads(string connectionString, string pragmas, int com
     /// <summary>A stored time (a number) back to the model's value, as EF Core's converter reads it.</summary>
     internal static readonly Func<long, DateTimeOffset> FromDb = new DateTimeOffsetToBinaryConverter().ConvertFromProviderExpression.Compile();
 
+    /// <summary>A time as the EF model stores it (a number), for SQL written by hand (the post store, first joins).</summary>
+    internal static readonly Func<DateTimeOffset, long> ToDb = new DateTimeOffsetToBinaryConverter().ConvertToProviderExpression.Compile();
+
     /// <summary>A time column as the EF model stores it (a number).</summary>
     public static DateTimeOffset? Time(SqliteDataReader r, int ordinal) => r.IsDBNull(ordinal) ? null : FromDb(r.GetInt64(ordinal));
 
