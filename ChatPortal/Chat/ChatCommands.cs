@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Threading.RateLimiting;
 using ChatPortal.Data;
 using Microsoft.Extensions.Options;
@@ -21,7 +20,7 @@ public sealed class ChatCommands(MessageWriter writer, RoomDirectory rooms, Chat
     private readonly ChatOptions _options = options.Value;
     private readonly PartitionedRateLimiter<long> _rate = PartitionedRateLimiter.Create<long, long>(userId =>
         RateLimitPartition.GetTokenBucketLimiter(userId, _ => BucketFor(options.Value)));
-    private readonly ConcurrentDictionary<(long User, long Room), DateTimeOffset> _typing = new();
+    private readonly CountedMap<(long User, long Room), DateTimeOffset> _typing = new();
 
     public ChatOptions Options => _options;
 
@@ -233,7 +232,7 @@ public sealed class ChatCommands(MessageWriter writer, RoomDirectory rooms, Chat
         var now = time.GetUtcNow();
         var key = (user.Id, roomId);
         if (_typing.TryGetValue(key, out var last) && now - last < _options.TypingInterval) return false;
-        _typing[key] = now;
+        _typing.Set(key, now);
         if (_typing.Count > 50_000)
         {
             foreach (var (k, at) in _typing)

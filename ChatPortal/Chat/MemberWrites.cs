@@ -4,7 +4,6 @@ using System.Threading.Channels;
 using ChatPortal.Data;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Storage;
 
 namespace ChatPortal.Chat;
 
@@ -32,6 +31,7 @@ internal sealed class MemberWrites : IDisposable
     private readonly Channel<Request> _queue = Channel.CreateUnbounded<Request>(new UnboundedChannelOptions { SingleReader = true });
 
     private readonly bool _efOnly;
+    private bool? _sqlite;
 
     /// <param name="efOnly">Write through EF Core also on SQLite (a test compares the two paths).</param>
     public MemberWrites(IDbContextFactory<ChatDbContext> dbFactory, RoomDirectory directory, TimeProvider time, Func<MemberAdded, Task> announce,
@@ -120,7 +120,8 @@ internal sealed class MemberWrites : IDisposable
     private async Task<HashSet<Request>> InsertAsync(List<Request> batch)
     {
         await using var db = await _dbFactory.CreateDbContextAsync().ConfigureAwait(false);
-        return !_efOnly && db.Database.IsSqlite() ? await InsertSqliteAsync(db, batch).ConfigureAwait(false) : await InsertWithEfAsync(db, batch).ConfigureAwait(false);
+        _sqlite ??= !_efOnly && db.Database.IsSqlite(); // asked once: the provider's service lookup showed in the profile
+        return _sqlite.Value ? await InsertSqliteAsync(db, batch).ConfigureAwait(false) : await InsertWithEfAsync(db, batch).ConfigureAwait(false);
     }
 
     /// <summary>The request that makes each (room, user) row; the same user twice in one batch (two tabs): the first.</summary>
@@ -150,36 +151,49 @@ internal sealed class MemberWrites : IDisposable
     {
         var now = SqliteReads.ToDb(_time.GetUtcNow());
         var inserted = new HashSet<(long RoomId, long UserId)>();
-        await db.Database.OpenConnectionAsync().ConfigureAwait(false); // the context's pragmas and interceptors, as for its own commands
-        await using var tx = await db.Database.BeginTransactionAsync().ConfigureAwait(false);
+        await db.Database.OpenConnectionAsync().ConfigureAwait(false); // the context's pragmas (its interceptor), as for its own commands
         var connection = (SqliteConnection)db.Database.GetDbConnection();
         var timeout = db.Database.GetCommandTimeout() ?? 30;
-        foreach (var room in batch.GroupBy(r => r.RoomId))
+        // The connection's own transaction (BEGIN IMMEDIATE, as EF Core's would be) without EF Core's bookkeeping
+        // around it: nothing here goes through the context's commands.
+        using var tx = connection.BeginTransaction();
+        foreach (var (roomId, userIds) in ByRoom(batch))
         {
-            var users = IdList(room.Select(r => r.User.Id).Distinct());
             var made = new List<long>();
-            await using (var insert = Command(connection, tx, timeout, InsertSql, room.Key, users))
+            using (var insert = Command(connection, tx, timeout, InsertSql, roomId, IdList(userIds)))
             {
                 insert.Parameters.AddWithValue("$now", now);
-                await using var reader = await insert.ExecuteReaderAsync().ConfigureAwait(false);
-                while (await reader.ReadAsync().ConfigureAwait(false))
+                using var reader = insert.ExecuteReader(); // Microsoft.Data.Sqlite runs its async methods synchronously anyway
+                while (reader.Read())
                 {
                     made.Add(reader.GetInt64(0));
-                    inserted.Add((room.Key, reader.GetInt64(0)));
+                    inserted.Add((roomId, reader.GetInt64(0)));
                 }
             }
             if (made.Count == 0) continue;
-            await using var delete = Command(connection, tx, timeout, DeleteDeparturesSql, room.Key, IdList(made));
-            await delete.ExecuteNonQueryAsync().ConfigureAwait(false);
+            using var delete = Command(connection, tx, timeout, DeleteDeparturesSql, roomId, IdList(made));
+            delete.ExecuteNonQuery();
         }
-        await tx.CommitAsync().ConfigureAwait(false);
+        tx.Commit();
         return Makers(batch, r => inserted.Contains((r.RoomId, r.User.Id)));
     }
 
-    private static SqliteCommand Command(SqliteConnection connection, IDbContextTransaction tx, int timeout, string sql, long roomId, string users)
+    /// <summary>The batch's users per room, each once (a batch is mostly one room).</summary>
+    private static Dictionary<long, HashSet<long>> ByRoom(List<Request> batch)
+    {
+        var rooms = new Dictionary<long, HashSet<long>>();
+        foreach (var r in batch)
+        {
+            if (!rooms.TryGetValue(r.RoomId, out var users)) rooms[r.RoomId] = users = [];
+            users.Add(r.User.Id);
+        }
+        return rooms;
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction tx, int timeout, string sql, long roomId, string users)
     {
         var cmd = connection.CreateCommand();
-        cmd.Transaction = (SqliteTransaction)tx.GetDbTransaction();
+        cmd.Transaction = tx;
         cmd.CommandTimeout = timeout;
         cmd.CommandText = sql;
         cmd.Parameters.AddWithValue("$room", roomId);

@@ -14,8 +14,8 @@ public sealed class RoomDirectory(IDbContextFactory<ChatDbContext> dbFactory, Us
     private const int MaxCachedMemberships = 100_000;
     private readonly ConcurrentDictionary<long, RoomInfo> _byId = new();
     private readonly ConcurrentDictionary<string, long> _bySlug = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<(long Room, long User), bool> _members = new();
-    private readonly ConcurrentDictionary<long, byte> _deleted = new();
+    private readonly CountedMap<(long Room, long User), bool> _members = new();
+    private readonly CountedMap<long, byte> _deleted = new();
     private readonly ConcurrentDictionary<long, long> _latest = new();
     private long _roomChanges;
 
@@ -53,7 +53,7 @@ public sealed class RoomDirectory(IDbContextFactory<ChatDbContext> dbFactory, Us
         Interlocked.Increment(ref _roomChanges);
         _latest.TryRemove(roomId, out _);
         if (_byId.TryRemove(roomId, out var old)) _bySlug.TryRemove(old.Slug, out _);
-        foreach (var key in _members.Keys)
+        foreach (var (key, _) in _members)
             if (key.Room == roomId) _members.TryRemove(key, out _);
     }
 
@@ -61,7 +61,7 @@ public sealed class RoomDirectory(IDbContextFactory<ChatDbContext> dbFactory, Us
     public void MarkDeleted(long roomId)
     {
         if (_deleted.Count >= 10_000) _deleted.Clear(); // old deletions: their rooms' caches are long gone
-        _deleted[roomId] = 0;
+        _deleted.Set(roomId, 0);
         Forget(roomId);
     }
 
@@ -97,7 +97,7 @@ public sealed class RoomDirectory(IDbContextFactory<ChatDbContext> dbFactory, Us
     public void SetMember(long roomId, long userId, bool member)
     {
         if (_members.Count >= MaxCachedMemberships) _members.Clear(); // a cache: read again when needed
-        _members[(roomId, userId)] = member;
+        _members.Set((roomId, userId), member);
     }
 
     /// <summary>True when the membership cache holds the user as a member (no database read).</summary>

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 
 namespace ChatPortal.Chat;
 
@@ -10,12 +9,12 @@ public sealed class UserTimeZones
 {
     // Bounded: a cache of who asked recently, not a registry of every account.
     private const int MaxUsers = 100_000;
-    private readonly ConcurrentDictionary<long, TimeZoneInfo> _zones = new();
+    private readonly CountedMap<long, TimeZoneInfo> _zones = new();
 
     public void Set(long userId, TimeZoneInfo zone)
     {
         if (_zones.Count >= MaxUsers && !_zones.ContainsKey(userId)) _zones.Clear();
-        _zones[userId] = zone;
+        _zones.Set(userId, zone);
     }
 
     public TimeZoneInfo? Find(long userId) => _zones.TryGetValue(userId, out var zone) ? zone : null;

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Threading.Channels;
 using ChatPortal.Data;
@@ -30,7 +29,7 @@ public sealed class ReadReceipts(RoomDirectory rooms, IChatBackplane backplane, 
     private bool _announceScheduled;
 
     // Opt-outs are read on every cursor move: cached per node (a change on another node is seen within a minute).
-    private readonly ConcurrentDictionary<long, (bool Hidden, DateTimeOffset At)> _hidden = new();
+    private readonly CountedMap<long, (bool Hidden, DateTimeOffset At)> _hidden = new();
     private static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(1);
 
     /// <summary>
@@ -208,7 +207,7 @@ public sealed class ReadReceipts(RoomDirectory rooms, IChatBackplane backplane, 
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var hidden = await db.ReadReceiptOptOuts.AnyAsync(o => o.UserId == userId, ct);
         if (_hidden.Count > 100_000) _hidden.Clear();
-        _hidden[userId] = (hidden, now);
+        _hidden.Set(userId, (hidden, now));
         return hidden;
     }
 
@@ -229,7 +228,7 @@ public sealed class ReadReceipts(RoomDirectory rooms, IChatBackplane backplane, 
         {
             await db.ReadReceiptOptOuts.Where(o => o.UserId == user.Id).ExecuteDeleteAsync(ct);
         }
-        _hidden[user.Id] = (hidden, time.GetUtcNow());
+        _hidden.Set(user.Id, (hidden, time.GetUtcNow()));
         Interlocked.Increment(ref _optOutChanges); // kept cursor reads list them no more (or again)
     }
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using AngleSharp.Dom;
 using ChatPortal.Chat;
 using Ganss.Xss;
@@ -39,7 +38,7 @@ public static class MessageMarkdown
     });
 
     // Renders of the same text for the same reader repeat on every re-render of the list: keep them.
-    private static readonly ConcurrentDictionary<(string Text, string Me), string> Cache = new();
+    private static readonly CountedMap<(string Text, string Me), string> Cache = new();
     private const int CacheLimit = 4096;
 
     /// <summary>Whether the text uses anything Markdown would change (emphasis, code, links, quotes, lists, headings, rules).</summary>
