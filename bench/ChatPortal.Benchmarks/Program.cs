@@ -26,6 +26,11 @@ if (args.Contains("--signin")) // issue 8: failed sign-in time, known vs unknown
     BenchmarkRunner.Run<SignInTimingBenchmarks>(Config(Job.Default.WithId("signin").WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(15)));
     return;
 }
+if (args.Contains("--directory")) // issue 19: a join or leave noted in the membership cache (bench/results.md)
+{
+    BenchmarkRunner.Run<DirectoryBenchmarks>(Config(Job.Default.WithId("directory").WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(15)));
+    return;
+}
 if (args.Contains("--members")) // issue 19: an account's first join, SQL vs EF Core (bench/results.md)
 {
     BenchmarkRunner.Run<MembershipBenchmarks>(Config(Job.Default.WithId("members").WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(15)));
