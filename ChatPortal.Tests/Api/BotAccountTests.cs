@@ -73,5 +73,7 @@ public sealed class BotAccountTests(ApiPortalFixture fx)
         var answer = await ws.AuthAsync(token: token);
         Assert.Equal("insufficient_scope", answer.Get("code"));
         Assert.Equal(WebSocketCloseStatus.PolicyViolation, await ws.WaitClosedAsync());
+        // The same token on the upgrade request: refused before a socket opens.
+        Assert.Equal(HttpStatusCode.Forbidden, await WsClient.UpgradeStatusAsync(fx.Portal.BaseUri, "chatportal.v1", authorization: "Bearer " + token));
     }
 }

@@ -15,16 +15,16 @@ public sealed class LoadGenSocketTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("cp-lg-").FullName;
 
     [Fact]
-    public async Task Token_runs_warm_up_on_other_users_keep_their_tokens_and_deliver_everything_pipelined_or_not()
+    public async Task Token_runs_warm_up_on_other_users_keep_their_tokens_and_deliver_everything_pipelined_or_not_in_a_frame_or_a_header()
     {
         await using var portal = await PortalProcess.StartAsync(new Dictionary<string, string>
         {
             ["Limits__RegistrationBurstPerAddress"] = "0", // six sign-ups from one address
         });
         var cache = Path.Combine(_dir, "tokens.txt");
-        string[] Args(bool pipeline) =>
+        string[] Args(bool pipeline, string auth = "token") =>
         [
-            $"--url={WsClient.SocketUri(portal.BaseUri)}", "--protocol=v1", "--auth=token", "--conns=4", "--cc=4", "--senders=2", "--msgs=3",
+            $"--url={WsClient.SocketUri(portal.BaseUri)}", "--protocol=v1", $"--auth={auth}", "--conns=4", "--cc=4", "--senders=2", "--msgs=3",
             "--warmup-conns=2", $"--token-cache={cache}", $"--pipeline={pipeline}", "--idle=5000", "--timeout=60",
         ];
 
@@ -43,6 +43,16 @@ public sealed class LoadGenSocketTests : IDisposable
         Assert.Equal(4, second.Connected);
         Assert.Equal(second.ExpectedDeliveries, second.Delivered);
         await using (var db = portal.OpenDb()) Assert.Equal(tokens, await db.ApiTokens.CountAsync()); // the kept tokens, no new sign-ins
+
+        // The same tokens on the upgrade request (Authorization: Bearer), waiting for the welcome or joining at once.
+        foreach (var pipeline in new[] { false, true })
+        {
+            var bearer = await LoadRun.RunAsync(LoadOptions.Parse(Args(pipeline, auth: "bearer")));
+            Assert.Null(bearer.Error);
+            Assert.Equal(4, bearer.Connected);
+            Assert.True(bearer.ExpectedDeliveries == bearer.Delivered, bearer.ToString());
+        }
+        await using (var db = portal.OpenDb()) Assert.Equal(tokens, await db.ApiTokens.CountAsync());
     }
 
     public void Dispose()

@@ -63,6 +63,70 @@ public sealed class AuthTests(WsPortalFixture fx)
     }
 
     [Fact]
+    public async Task A_bot_may_present_its_token_on_the_upgrade_and_is_welcomed_right_after_hello()
+    {
+        // Authorization: Bearer on the upgrade request (as Mattermost's bots): no auth frame, one round trip less.
+        var name = PortalHelpers.UniqueName("hdr");
+        var token = await fx.Portal.TokenAsync(name);
+        await using var ws = await WsClient.ConnectAsync(fx.BaseUri, V1, authorization: "Bearer " + token);
+        // A join sent at once, before anything was read, is taken as this user's (frames are handled after the welcome).
+        await ws.SendTextAsync("""{"type":"join","id":2,"room":"lobby"}""");
+        var joined = await ws.WaitForAsync(f => f.Is("joined") || f.Is("error"));
+        Assert.True(joined.Is("joined"), joined.ToString());
+        Assert.Equal(["hello", "welcome", "joined"], ws.Frames.Select(f => f.Type).Where(t => t is "hello" or "welcome" or "joined" or "error"));
+        var welcome = ws.Frames.Single(f => f.Is("welcome"));
+        Assert.Equal(name, welcome.Get("user.name"));
+        Assert.Equal("member", welcome.Get("user.kind"));
+        Assert.Null(welcome.Get("reply_to")); // it answers no request
+        Assert.Contains(welcome.Json.GetProperty("rooms").EnumerateArray(), r => r.GetProperty("slug").GetString() == "lobby");
+
+        var ack = await ws.RequestAsync("send", ("room", "lobby"), ("text", "beep over a header"), ("client_id", "h1"));
+        Assert.True(ack.Is("ack"), ack.ToString());
+        Assert.Equal("already_authenticated", (await ws.AuthAsync(token: token)).Get("code"));
+
+        // It is that token's socket: revoking the token closes it, as for a token sent in an auth frame.
+        using var http = fx.Portal.CreateClient();
+        using var revoke = new HttpRequestMessage(HttpMethod.Delete, "/api/auth/token");
+        revoke.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        Assert.Equal(HttpStatusCode.NoContent, (await http.SendAsync(revoke)).StatusCode);
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, await ws.WaitClosedAsync());
+        Assert.Equal("token_revoked", ws.CloseReason);
+        // Revoked: the next upgrade with it is answered 401, and no socket opens.
+        Assert.Equal(HttpStatusCode.Unauthorized, await WsClient.UpgradeStatusAsync(fx.BaseUri, V1, authorization: "Bearer " + token));
+    }
+
+    [Fact]
+    public async Task A_bad_token_on_the_upgrade_gets_an_HTTP_answer_and_other_authorization_headers_are_not_credentials()
+    {
+        Assert.Equal(HttpStatusCode.Unauthorized, await WsClient.UpgradeStatusAsync(fx.BaseUri, V1, authorization: "Bearer cpt_not-a-real-token"));
+        using (var http = fx.Portal.CreateClient())
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/ws");
+            foreach (var (k, v) in new[] { ("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13"),
+                         ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Protocol", V1) })
+                request.Headers.TryAddWithoutValidation(k, v);
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "cpt_not-a-real-token");
+            using var answer = await http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Unauthorized, answer.StatusCode);
+            Assert.Contains("invalid_token", answer.Headers.WwwAuthenticate.ToString());
+            Assert.Contains("unknown, revoked or expired", await answer.Content.ReadAsStringAsync());
+        }
+
+        // The plain protocol is for guests: a token there is refused rather than ignored.
+        var token = await fx.Portal.TokenAsync(PortalHelpers.UniqueName("hdrplain"));
+        Assert.Equal(HttpStatusCode.BadRequest, await WsClient.UpgradeStatusAsync(fx.BaseUri, null, authorization: "Bearer " + token));
+
+        // A proxy's basic auth or another issuer's bearer token is not ours: the socket opens unauthenticated, as without it.
+        foreach (var other in new[] { "Basic dXNlcjpwYXNz", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln" })
+        {
+            await using var ws = await WsClient.ConnectAsync(fx.BaseUri, V1, authorization: other);
+            await ws.WaitForAsync(f => f.Is("hello"));
+            Assert.Equal("not_authenticated", (await ws.RequestAsync("join", ("room", "lobby"))).Get("code"));
+            Assert.True((await ws.AuthAsync(token: token)).Is("welcome"));
+        }
+    }
+
+    [Fact]
     public async Task A_ticket_from_a_signed_in_web_session_authenticates_exactly_once()
     {
         var name = PortalHelpers.UniqueName("tick");
@@ -284,6 +348,11 @@ public sealed class AuthTests(WsPortalFixture fx)
         {
             Assert.Equal("token_invalid", (await ws.AuthAsync(token: token + "x")).Get("code"));
         }
+        await using (var ws = await WsClient.ConnectAsync(fx.BaseUri, V1, authorization: "Bearer " + token))
+        {
+            Assert.Equal(name, (await ws.WaitForAsync(f => f.Is("welcome"))).Get("user.name"));
+        }
+        Assert.Equal(HttpStatusCode.Unauthorized, await WsClient.UpgradeStatusAsync(fx.BaseUri, V1, authorization: "Bearer " + token + "x"));
 
         await Task.Delay(500); // let the log writer flush
         var log = fx.Portal.ReadLog();

@@ -84,11 +84,12 @@ public sealed class WsClient : IAsyncDisposable
 
     /// <summary>Connects; <paramref name="read"/> false leaves the socket unread (a client that stops reading).</summary>
     public static async Task<WsClient> ConnectAsync(Uri baseUri, string? protocol = null, string? query = null, string? origin = null,
-        bool read = true, CookieContainer? cookies = null, int? receiveBufferBytes = null)
+        bool read = true, CookieContainer? cookies = null, int? receiveBufferBytes = null, string? authorization = null)
     {
         var ws = new ClientWebSocket();
         if (protocol is not null) ws.Options.AddSubProtocol(protocol);
         if (origin is not null) ws.Options.SetRequestHeader("Origin", origin);
+        if (authorization is not null) ws.Options.SetRequestHeader("Authorization", authorization);
         if (cookies is not null) ws.Options.Cookies = cookies;
         ws.Options.KeepAliveInterval = TimeSpan.Zero; // the server's pings are answered while we read
         ws.Options.CollectHttpResponseDetails = true;
@@ -117,11 +118,13 @@ public sealed class WsClient : IAsyncDisposable
     }
 
     /// <summary>Tries to connect and returns the HTTP status the server answered the upgrade with.</summary>
-    public static async Task<HttpStatusCode> UpgradeStatusAsync(Uri baseUri, string? protocol = null, string? origin = null)
+    public static async Task<HttpStatusCode> UpgradeStatusAsync(Uri baseUri, string? protocol = null, string? origin = null,
+        string? authorization = null)
     {
         using var ws = new ClientWebSocket();
         if (protocol is not null) ws.Options.AddSubProtocol(protocol);
         if (origin is not null) ws.Options.SetRequestHeader("Origin", origin);
+        if (authorization is not null) ws.Options.SetRequestHeader("Authorization", authorization);
         ws.Options.CollectHttpResponseDetails = true;
         try
         {

@@ -9,8 +9,10 @@ namespace ChatPortal.WebSockets;
 /// carry an <c>id</c> that the reply echoes as <c>reply_to</c>. Authenticate first (ticket, token
 /// or guest) within the deadline; then every request type is one small handler in <see cref="Handlers"/>
 /// that calls one core method. Errors are frames with stable codes; only protocol violations close the socket.
+/// <paramref name="bearer"/>: the API token the upgrade request presented (<c>Authorization: Bearer</c>), already
+/// checked; the socket is then authenticated from the start and its welcome follows the hello.
 /// </summary>
-internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtocol
+internal sealed partial class V1Protocol(SocketConnection conn, Auth.ApiTokenGrant? bearer = null) : ISocketProtocol
 {
     public const string Name = "chatportal.v1";
     private const int MaxClientIdLength = 64;
@@ -74,11 +76,29 @@ internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtoco
 
     public Task OnOpenAsync(CancellationToken ct)
     {
+        if (bearer is not null) return OpenAuthenticatedAsync(bearer, ct);
+        SendHello();
+        _ = CloseUnlessAuthenticatedAsync();
+        return Task.CompletedTask;
+    }
+
+    private void SendHello()
+    {
         var o = _s.Options;
         conn.Send(PlainWireFormat.Json(new HelloFrame(Name, "ChatPortal", (int)o.AuthTimeout.TotalMilliseconds,
             new WireLimits(o.MaxTextMessageBytes, o.MaxBinaryMessageBytes, _s.Commands.Options.MaxMessageLength, o.SendQueueCapacity)), J.HelloFrame));
-        _ = CloseUnlessAuthenticatedAsync();
-        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// A token presented on the upgrade: the drawer is read first, so that hello and welcome are queued together (one
+    /// write); frames the client sent meanwhile (a join) wait in the receive loop, which starts after this.
+    /// </summary>
+    private async Task OpenAuthenticatedAsync(Auth.ApiTokenGrant grant, CancellationToken ct)
+    {
+        var lists = await ListAsync(grant.User, ct);
+        SendHello();
+        conn.Authenticate(grant.User, grant.TokenId);
+        Welcome(null, grant.User, lists);
     }
 
     private async Task CloseUnlessAuthenticatedAsync()
@@ -266,15 +286,18 @@ internal sealed partial class V1Protocol(SocketConnection conn) : ISocketProtoco
         conn.Authenticate(user, tokenId, signInSession, resumableGuest: guest?.Resume is not null);
         // Every guest, new or back, has the drawer a new guest has (kept, not read per guest): guests cannot leave a
         // room or belong to a private one, so nothing of theirs changes it.
-        var (rooms, direct) = user.IsGuest
+        var lists = user.IsGuest
             ? ((await _s.Rooms.ListForNewGuestAsync(ct)).Select(WireJson.Room).ToList(), [])
             : await ListAsync(user, ct);
-        conn.Send(PlainWireFormat.Json(new WelcomeFrame(id, _s.V1.User(user), rooms, direct)
+        Welcome(id, user, lists, guest);
+    }
+
+    private void Welcome(JsonElement? id, UserRef user, (List<WireRoom> Rooms, List<WireDirect> Direct) lists, Auth.GuestSignIn? guest = null) =>
+        conn.Send(PlainWireFormat.Json(new WelcomeFrame(id, _s.V1.User(user), lists.Rooms, lists.Direct)
         {
             Resume = guest?.Resume,
             Resumed = guest is null ? null : guest.Resumed,
         }, J.WelcomeFrame));
-    }
 
     // ------------------------------------------------------------------ handlers
 

@@ -100,6 +100,34 @@ internal static class WebSocketEndpoint
         }
         try
         {
+            // A bot may present its API token on the upgrade (Authorization: Bearer cpt_…, as Mattermost's bots do):
+            // decided before the socket exists, so a bad token gets an HTTP answer, and a good one its welcome right
+            // after hello. Browsers cannot set this header on a WebSocket, so the cookie still opens nothing.
+            ApiTokenGrant? bearer = null;
+            if (BearerToken(ctx.Request) is { } token)
+            {
+                if (subprotocol is null)
+                {
+                    await RefuseAsync(ctx, services, StatusCodes.Status400BadRequest, "bearer_plain",
+                        $"A token on the upgrade needs the \"{V1Protocol.Name}\" subprotocol; the plain protocol is for guests.");
+                    return;
+                }
+                bearer = await services.Tokens.AuthenticateAsync(token, ctx.RequestAborted);
+                if (bearer is null)
+                {
+                    ctx.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";
+                    await RefuseAsync(ctx, services, StatusCodes.Status401Unauthorized, "token_invalid",
+                        "The token is unknown, revoked or expired (or its user is banned).");
+                    return;
+                }
+                if (!bearer.Scopes.HasFlag(ApiScopes.Read | ApiScopes.Write))
+                {
+                    ctx.Response.Headers.WWWAuthenticate = "Bearer error=\"insufficient_scope\"";
+                    await RefuseAsync(ctx, services, StatusCodes.Status403Forbidden, "insufficient_scope",
+                        $"{V1Protocol.Name} needs a token with the 'read' and 'write' scopes.");
+                    return;
+                }
+            }
             using var ws = await ctx.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
             {
                 SubProtocol = subprotocol,
@@ -107,7 +135,7 @@ internal static class WebSocketEndpoint
                 KeepAliveTimeout = o.KeepAliveTimeout,
             });
             string? room = ctx.Request.Query["room"];
-            var conn = new SocketConnection(ws, services, ip, c => subprotocol is null ? new PlainProtocol(c, room) : new V1Protocol(c),
+            var conn = new SocketConnection(ws, services, ip, c => subprotocol is null ? new PlainProtocol(c, room) : new V1Protocol(c, bearer),
                 (ctx.Features.Get<IHttpUpgradeFeature>() as LingeringUpgradeFeature)?.Stream as KeepOpenStream);
             var kind = conn.Protocol.Kind;
             services.Metrics.Opened(kind);
@@ -152,6 +180,21 @@ internal static class WebSocketEndpoint
             && Same(origin, pub.GetLeftPart(UriPartial.Authority)))
             return true;
         return o.AllowedOrigins.Any(a => Same(origin, a.Trim().TrimEnd('/')));
+    }
+
+    /// <summary>
+    /// An API token of ours in the Authorization header (<c>Bearer cpt_…</c>), else null: other schemes and other
+    /// bearer tokens (a proxy's basic auth, an identity proxy's JWT) are not credentials of this endpoint.
+    /// </summary>
+    internal static string? BearerToken(HttpRequest request)
+    {
+        foreach (var value in request.Headers.Authorization)
+        {
+            if (value is null || !value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) continue;
+            var token = value.AsSpan(7).Trim();
+            if (token.StartsWith(ApiTokens.Prefix, StringComparison.Ordinal)) return token.ToString();
+        }
+        return null;
     }
 
     private static bool Same(string a, string b) => string.Equals(a, b, StringComparison.OrdinalIgnoreCase);

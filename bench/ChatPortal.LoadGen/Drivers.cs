@@ -14,6 +14,8 @@ internal interface IProtocolDriver
     /// <summary>Before the measured connects: what each connection needs beforehand (v1 token runs: the tokens).</summary>
     Task PrepareAsync(LoadOptions o, CancellationToken ct) => Task.CompletedTask;
     Task HandshakeAsync(Client client, LoadOptions o, CancellationToken ct);
+    /// <summary>The upgrade request's Authorization header, if the connection authenticates there.</summary>
+    Task<string?> AuthorizationAsync(int index, LoadOptions o, CancellationToken ct) => Task.FromResult<string?>(null);
     ReadOnlyMemory<byte> Encode(string text, int sender, int seq);
     FrameKind Classify(ReadOnlySpan<byte> frame, out long sentTicks);
 }
@@ -79,7 +81,7 @@ internal sealed class V1Driver : IProtocolDriver
     /// </summary>
     public async Task PrepareAsync(LoadOptions o, CancellationToken ct)
     {
-        if (o.Auth != "token") return;
+        if (o.Auth is not ("token" or "bearer")) return;
         _tokens = new string[o.Conns + o.WarmupConns]; // the warm-up connections are users of their own
         // --token-cache=FILE: tokens issued by an earlier run against the same server (and data folder) are used
         // again, as a returning bot would; only the missing ones are issued (a password sign-in each).
@@ -104,6 +106,21 @@ internal sealed class V1Driver : IProtocolDriver
         _room = o.Room;
         // --pipeline: auth and join go out at once, before the hello (the server handles a socket's frames in order,
         // so the join is taken after the auth); the four replies are then read. Otherwise one step per reply.
+        var join = o.Room is "" or "-" ? null : $"{{\"type\":\"join\",\"id\":2,\"room\":\"{RoomOf(client.Index)}\"}}"; // idle-socket runs: in no room
+        if (o.Auth == "bearer")
+        {
+            // The token went with the upgrade (Authorization header, set before connecting): hello and welcome come
+            // without an auth frame. --pipeline: the join goes out at once.
+            if (!o.Pipeline) await client.ExpectAsync("\"type\":\"welcome\""u8.ToArray(), ct);
+            if (join is null)
+            {
+                if (o.Pipeline) await client.ExpectAsync("\"type\":\"welcome\""u8.ToArray(), ct);
+                return;
+            }
+            await client.SendTextAsync(join, ct);
+            await client.ExpectAsync("\"type\":\"caught_up\""u8.ToArray(), ct);
+            return;
+        }
         if (!o.Pipeline) await client.ExpectAsync("\"type\":\"hello\""u8.ToArray(), ct);
         string auth;
         if (o.Auth == "token")
@@ -112,7 +129,6 @@ internal sealed class V1Driver : IProtocolDriver
             auth = $"{{\"type\":\"auth\",\"id\":1,\"token\":\"{token}\"}}";
         }
         else auth = "{\"type\":\"auth\",\"id\":1,\"guest\":true}";
-        var join = o.Room is "" or "-" ? null : $"{{\"type\":\"join\",\"id\":2,\"room\":\"{RoomOf(client.Index)}\"}}"; // idle-socket runs: in no room
         if (o.Pipeline)
         {
             await client.SendTextAsync(auth, ct);
@@ -126,6 +142,10 @@ internal sealed class V1Driver : IProtocolDriver
         await client.SendTextAsync(join, ct);
         await client.ExpectAsync("\"type\":\"caught_up\""u8.ToArray(), ct);
     }
+
+    /// <summary>--auth=bearer: the connection's token as the upgrade request's Authorization header.</summary>
+    public async Task<string?> AuthorizationAsync(int index, LoadOptions o, CancellationToken ct) =>
+        o.Auth != "bearer" ? null : "Bearer " + (index < _tokens.Length ? _tokens[index] : await TokenAsync(o, index, ct));
 
     private static readonly HttpClient Http = new();
 

@@ -18,7 +18,8 @@ public sealed record LoadOptions
     public string Room { get; init; } = "lobby";
     /// <summary>Whether the sender also receives its own message (plain: no; v1: yes).</summary>
     public bool? Self { get; init; }
-    /// <summary>v1 only: <c>guest</c> or <c>token</c> (each connection signs up as lg&lt;i&gt; via POST /api/auth/token).</summary>
+    /// <summary>v1 only: <c>guest</c>, <c>token</c> (each connection signs up as lg&lt;i&gt; via POST /api/auth/token; an auth frame) or
+    /// <c>bearer</c> (the same tokens, sent as the upgrade request's Authorization header).</summary>
     public string Auth { get; init; } = "guest";
     /// <summary><c>sockets</c> (default); <c>circuits</c>: --conns Blazor Server circuits driven headless over the circuit protocol, --msgs probes; <c>web</c>: --conns signed-in pages in headless Chromium.</summary>
     public string Mode { get; init; } = "sockets";

@@ -197,6 +197,7 @@ internal sealed class Client(int index, IProtocolDriver driver, LatencyHistogram
         if (driver.SubProtocol is { } sp) _ws.Options.AddSubProtocol(sp);
         if (o.Origin.Length > 0) _ws.Options.SetRequestHeader("Origin", o.Origin);
         _ws.Options.KeepAliveInterval = TimeSpan.Zero;
+        if (await driver.AuthorizationAsync(Index, o, ct) is { } authorization) _ws.Options.SetRequestHeader("Authorization", authorization);
         await _ws.ConnectAsync(o.Url, ct);
         await driver.HandshakeAsync(this, o, ct);
     }
