@@ -10,6 +10,7 @@
 # connect-token: 1,000 chatportal.v1 sockets with API tokens (issued before the timing starts), each
 # set up once welcome, joined and caught_up have arrived; the raw-Kestrel peer's yardstick is 1,000
 # plain sockets (it speaks no v1). connect-token-pipelined: the same, each client sending auth and join at once.
+# connect-token-bearer: the same tokens sent as the upgrade request's Authorization header (no auth frame).
 # Token runs first connect 100 unmeasured sockets (the peer too) so that the load generator's handshake code is
 # warm: a fresh load-generator process jitted it during the timed connects.
 #
@@ -144,6 +145,9 @@ for scenario in $SCENARIOS; do
         # The same with auth and join sent at once (one round trip instead of three; the protocol allows it).
         connect-token-pipelined) run connect-token-pipelined "$s" "$rep" --protocol=v1 --auth=token --conns=1000 --senders=0 --msgs=0 --hold=1 --cc=100 \
           --timeout=600 --warmup-conns=100 --token-cache="$WORK/tokens-$s.txt" --pipeline=1 ;;
+        # The same tokens on the upgrade request (Authorization: Bearer; no auth frame). Both builds need it (ca94dba on).
+        connect-token-bearer) run connect-token-bearer "$s" "$rep" --protocol=v1 --auth=bearer --conns=1000 --senders=0 --msgs=0 --hold=1 --cc=100 \
+          --timeout=600 --warmup-conns=100 --token-cache="$WORK/tokens-$s.txt" ;;
       esac
     done
   done
