@@ -85,12 +85,7 @@ public sealed class AuthTests(WsPortalFixture fx)
         Assert.Equal("already_authenticated", (await ws.AuthAsync(token: token)).Get("code"));
 
         // It is that token's socket: revoking the token closes it, as for a token sent in an auth frame.
-        using var http = fx.Portal.CreateClient();
-        using var revoke = new HttpRequestMessage(HttpMethod.Delete, "/api/auth/token");
-        revoke.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        Assert.Equal(HttpStatusCode.NoContent, (await http.SendAsync(revoke)).StatusCode);
-        Assert.Equal(WebSocketCloseStatus.PolicyViolation, await ws.WaitClosedAsync());
-        Assert.Equal("token_revoked", ws.CloseReason);
+        await RevokeClosesAsync(token, ws);
         // Revoked: the next upgrade with it is answered 401, and no socket opens.
         Assert.Equal(HttpStatusCode.Unauthorized, await WsClient.UpgradeStatusAsync(fx.BaseUri, V1, authorization: "Bearer " + token));
     }
@@ -213,13 +208,7 @@ public sealed class AuthTests(WsPortalFixture fx)
         var ack = await ws.RequestAsync("send", ("room", "lobby"), ("text", "beep from a bot"), ("client_id", "b1"));
         Assert.True(ack.Is("ack"), ack.ToString());
 
-        using var http = fx.Portal.CreateClient();
-        using var revoke = new HttpRequestMessage(HttpMethod.Delete, "/api/auth/token");
-        revoke.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        Assert.Equal(HttpStatusCode.NoContent, (await http.SendAsync(revoke)).StatusCode);
-
-        Assert.Equal(WebSocketCloseStatus.PolicyViolation, await ws.WaitClosedAsync());
-        Assert.Equal("token_revoked", ws.CloseReason);
+        await RevokeClosesAsync(token, ws);
         await using var again = await WsClient.ConnectAsync(fx.BaseUri, V1);
         Assert.Equal("token_invalid", (await again.AuthAsync(token: token)).Get("code"));
     }
@@ -361,5 +350,16 @@ public sealed class AuthTests(WsPortalFixture fx)
         Assert.DoesNotContain(token[ApiTokens.Prefix.Length..], log);
         Assert.DoesNotContain(ticket, log);
         Assert.DoesNotContain(password, log);
+    }
+
+    /// <summary>The token revokes itself (DELETE /api/auth/token); its socket is closed with 1008 token_revoked.</summary>
+    private async Task RevokeClosesAsync(string token, WsClient ws)
+    {
+        using var http = fx.Portal.CreateClient();
+        using var revoke = new HttpRequestMessage(HttpMethod.Delete, "/api/auth/token");
+        revoke.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        Assert.Equal(HttpStatusCode.NoContent, (await http.SendAsync(revoke)).StatusCode);
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, await ws.WaitClosedAsync());
+        Assert.Equal("token_revoked", ws.CloseReason);
     }
 }
