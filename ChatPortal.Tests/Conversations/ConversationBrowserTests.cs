@@ -42,11 +42,15 @@ internal static class ConversationPages
 {
     public const string Password = "secret-pass-1";
 
-    /// <summary>A fresh browser profile signed in as <paramref name="name"/>, live (circuit up) at <paramref name="path"/>; alert() and dialogs count in window.__xss.</summary>
+    /// <summary>
+    /// A fresh browser profile signed in as <paramref name="name"/>, live (circuit up) at <paramref name="path"/>; alert() and dialogs count in window.__xss.
+    /// <paramref name="opened"/> gets the profile before it signs in, so that the test can close it however it ends.
+    /// </summary>
     public static async Task<IPage> OpenAsync(ConversationPortalFixture f, string name, string path = "/rooms/lobby", int width = 1280, int height = 800,
-        string locale = "en-US")
+        string locale = "en-US", List<IBrowserContext>? opened = null)
     {
         var context = await f.Browser.NewContextAsync(f.Portal.BaseUri, width, height, locale);
+        opened?.Add(context);
         await context.AddInitScriptAsync("window.__xss = 0; window.alert = () => { window.__xss++; };");
         var page = await context.NewPageAsync();
         page.Dialog += (_, d) => { _ = page.EvaluateAsync("() => window.__xss++"); _ = d.DismissAsync(); };
@@ -63,6 +67,20 @@ internal static class ConversationPages
         await Expect(page.Locator(".msg", new() { HasText = marker })).ToHaveCountAsync(1);
     }
 
+    /// <summary>
+    /// Closes what a test opened, also when it failed: a page left signed in would stay a reader of the lobby for the
+    /// class's next tests (their "Seen by" counts) and keep its circuit running.
+    /// </summary>
+    public static async ValueTask CloseAllAsync(List<IBrowserContext> opened)
+    {
+        foreach (var context in opened)
+        {
+            try { await context.CloseAsync(); }
+            catch (PlaywrightException) { /* already gone with the browser */ }
+        }
+        opened.Clear();
+    }
+
     public static string ScreenshotFolder()
     {
         // The docs' pictures are refreshed on request (CHATPORTAL_UPDATE_SCREENSHOTS=1), so test runs leave the work tree clean.
@@ -74,10 +92,14 @@ internal static class ConversationPages
     }
 }
 
-public sealed class ConversationBrowserTests(ConversationPortalFixture f) : IClassFixture<ConversationPortalFixture>
+public sealed class ConversationBrowserTests(ConversationPortalFixture f) : IClassFixture<ConversationPortalFixture>, IAsyncDisposable
 {
+    private readonly List<IBrowserContext> _opened = [];
+
     private Task<IPage> OpenAsync(string name, string path = "/rooms/lobby", int width = 1280, int height = 800, string locale = "en-US") =>
-        ConversationPages.OpenAsync(f, name, path, width, height, locale);
+        ConversationPages.OpenAsync(f, name, path, width, height, locale, _opened);
+
+    public ValueTask DisposeAsync() => ConversationPages.CloseAllAsync(_opened);
 
     private static Task SayAsync(IPage page, string text, string marker) => ConversationPages.SayAsync(page, text, marker);
 

@@ -10,10 +10,14 @@ namespace ChatPortal.Tests.Conversations;
 /// Issue 15's first half in Chromium, person by person: reactions, threads, pins and read receipts, each seen live
 /// in another person's tab, with the docs' screenshots (desktop and a 390 px phone).
 /// </summary>
-public sealed class ConversationFlowBrowserTests(ConversationPortalFixture f) : IClassFixture<ConversationPortalFixture>
+public sealed class ConversationFlowBrowserTests(ConversationPortalFixture f) : IClassFixture<ConversationPortalFixture>, IAsyncDisposable
 {
+    private readonly List<IBrowserContext> _opened = [];
+
     private Task<IPage> OpenAsync(string name, string path = "/rooms/lobby", int width = 1280, int height = 800, string locale = "en-US") =>
-        ConversationPages.OpenAsync(f, name, path, width, height, locale);
+        ConversationPages.OpenAsync(f, name, path, width, height, locale, _opened);
+
+    public ValueTask DisposeAsync() => ConversationPages.CloseAllAsync(_opened);
 
     /// <summary>A message's hover actions (↩ 💬 ☺ 📌 🔖) show on hover, as for a person with a mouse.</summary>
     private static async Task ClickActionAsync(ILocator message, string action)
