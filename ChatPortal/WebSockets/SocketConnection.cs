@@ -41,20 +41,24 @@ internal sealed record CloseAfterFlush(WebSocketCloseStatus Status, string Reaso
 internal sealed class SocketConnection : IChatSessionSink
 {
     private const int SmallBuffer = 4096;
+    /// <summary>At most this many requests read back to back share one deferred drain (their replies one write).</summary>
+    private const int MaxDeferredRequests = 8;
 
     private readonly WebSocket _ws;
     /// <summary>The upgraded stream under <see cref="_ws"/>, when we have it: the send loop holds a burst's frames there and sends them as one write.</summary>
     private readonly KeepOpenStream? _stream;
     private readonly SocketServices _s;
     private readonly ILogger _log;
-    private const int Idle = 0, Draining = 1, Stopped = 2;
+    private const int Idle = 0, Draining = 1, Stopped = 2, Deferred = 3;
     // A plain queue under its own lock: a ConcurrentQueue's first segment alone is ~0.8 KB per socket.
     private readonly Queue<object> _out = new();
     private int _queuePeak; // under the queue's lock
     private readonly int _capacity;
     private int _queued;
     private int _completed; // set when closing: nothing more is queued
-    private int _drain; // Idle, Draining (one drain owns the queue), Stopped (sending ended for good)
+    // Idle, Draining (one drain owns the queue), Stopped (sending ended for good), Deferred (the receive
+    // loop is handling a request and starts the drain when it has nothing more to read: DeferDrain).
+    private int _drain;
     private TaskCompletionSource? _drainEndWaiter;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _life = new();
@@ -101,6 +105,8 @@ internal sealed class SocketConnection : IChatSessionSink
     {
         try
         {
+            // The greeting waits like a reply: a client that wrote right after the upgrade gets it together with the answers.
+            DeferDrain();
             await Protocol.OnOpenAsync(_life.Token);
             await ReceiveLoopAsync();
         }
@@ -117,6 +123,7 @@ internal sealed class SocketConnection : IChatSessionSink
         }
         finally
         {
+            StartDeferredDrain();
             Complete();
             _life.Cancel();
             if (!await DrainEndedAsync(_s.Options.CloseTimeout))
@@ -156,7 +163,7 @@ internal sealed class SocketConnection : IChatSessionSink
         if (IsClosing) return;
         Interlocked.Increment(ref _pendingReplies);
         if (!TryAdd(item)) Drop();
-        else if (ClaimDrain()) DrainLater();
+        else if (item is CloseAfterFlush ? ClaimDrainNow() : ClaimDrain()) DrainLater(); // else a drain runs, or the receive loop starts it
     }
 
     /// <summary>False when the queue is full (the client is too slow) or closed.</summary>
@@ -177,6 +184,26 @@ internal sealed class SocketConnection : IChatSessionSink
 
     /// <summary>True when the caller must start the drain: whoever queues to an idle socket starts it, so the queue is never left unattended.</summary>
     private bool ClaimDrain() => Interlocked.CompareExchange(ref _drain, Draining, Idle) == Idle;
+
+    /// <summary>
+    /// Like <see cref="ClaimDrain"/>, and also takes the drain from the receive loop that deferred it: an
+    /// event from elsewhere (a room's message) is not kept waiting for this socket's request to finish.
+    /// </summary>
+    private bool ClaimDrainNow() =>
+        ClaimDrain() || Interlocked.CompareExchange(ref _drain, Draining, Deferred) == Deferred;
+
+    /// <summary>
+    /// The receive loop, about to handle a request: what it queues (replies, a join) waits until it has
+    /// handled every request already read (<see cref="StartDeferredDrain"/>), so a client that sends
+    /// <c>auth</c> and its joins together gets their replies in one write, not one write per reply.
+    /// </summary>
+    private bool DeferDrain() => Interlocked.CompareExchange(ref _drain, Deferred, Idle) == Idle;
+
+    /// <summary>Ends <see cref="DeferDrain"/>: sends what the requests queued, here (no hop to another thread).</summary>
+    private void StartDeferredDrain()
+    {
+        if (Interlocked.CompareExchange(ref _drain, Draining, Deferred) == Deferred) _ = DrainAsync();
+    }
 
     private void Complete() => Volatile.Write(ref _completed, 1);
 
@@ -207,7 +234,8 @@ internal sealed class SocketConnection : IChatSessionSink
         startDrain = false;
         if (IsClosing) return true; // going anyway; do not count it as slow
         if (!TryAdd(item)) return false;
-        startDrain = ClaimDrain();
+        // A room's event goes now; the session's own items (a join this socket asked for) may wait with the replies.
+        startDrain = item is ChatEvent ? ClaimDrainNow() : ClaimDrain();
         return true;
     }
 
@@ -340,16 +368,22 @@ internal sealed class SocketConnection : IChatSessionSink
                             continue;
                         default:
                             // The session's own (an event, a join): it decides what this socket sees.
-                            await ReleaseHeldAsync(); // a join reads the database first: what is held goes now
-                            if (Session is not { } session) continue;
+                            if (Session is not { } session)
+                            {
+                                await ReleaseHeldAsync();
+                                continue;
+                            }
                             if (item is not RoomJoin)
                             {
+                                await ReleaseHeldAsync(); // it may read the database first: what is held goes now
                                 await session.DeliverAsync(item);
                                 continue;
                             }
                             // A join's reply, its catch-up (after a restart, every event missed: dozens per socket)
                             // and caught_up go out together, in writes of up to KeepOpenStream.MaxHeld bytes,
-                            // instead of one write and flush per frame.
+                            // instead of one write and flush per frame — and with what was held before it (the
+                            // welcome of an auth sent with its joins): those wait for the join's reads, as the
+                            // client waits for the join anyway.
                             _stream?.Hold();
                             await session.DeliverAsync(item);
                             await ReleaseHeldAsync();
@@ -472,13 +506,22 @@ internal sealed class SocketConnection : IChatSessionSink
     {
         var o = _s.Options;
         byte[]? buffer = null;
+        var deferredFor = 0; // requests handled since the drain was deferred
         try
         {
             while (true)
             {
                 // An idle socket holds no buffer: a zero-byte read waits for the next frame's header,
                 // and only then is a buffer rented (and it goes back after the message).
-                var r = await _ws.ReceiveAsync(Memory<byte>.Empty, _life.Token);
+                var next = _ws.ReceiveAsync(Memory<byte>.Empty, _life.Token);
+                // Nothing more read yet, or enough requests in a row: what the requests so far queued goes now.
+                if (!next.IsCompleted || deferredFor >= MaxDeferredRequests)
+                {
+                    StartDeferredDrain();
+                    deferredFor = 0;
+                }
+                var r = await next;
+                if (DeferDrain() || deferredFor > 0) deferredFor++;
                 buffer = ArrayPool<byte>.Shared.Rent(SmallBuffer);
                 var count = 0;
                 var type = r.MessageType;
@@ -487,6 +530,7 @@ internal sealed class SocketConnection : IChatSessionSink
                 {
                     if (r.MessageType == WebSocketMessageType.Close)
                     {
+                        StartDeferredDrain(); // the replies to what came before the close still go
                         // The peer closes: answer with the same code, and we are done.
                         var status = _ws.CloseStatus is null or WebSocketCloseStatus.Empty ? WebSocketCloseStatus.NormalClosure : _ws.CloseStatus.Value;
                         await CloseAsync(status, "");
@@ -528,13 +572,19 @@ internal sealed class SocketConnection : IChatSessionSink
                     _log.LogError(ex, "A request from {User} failed", User?.Name);
                     Send(Protocol.ServerError());
                 }
-                await WaitForRepliesAsync();
+                if (Volatile.Read(ref _pendingReplies) >= _replyLimit)
+                {
+                    StartDeferredDrain();
+                    deferredFor = 0;
+                    await WaitForRepliesAsync();
+                }
                 ArrayPool<byte>.Shared.Return(buffer);
                 buffer = null;
             }
         }
         finally
         {
+            StartDeferredDrain();
             if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
         }
     }
