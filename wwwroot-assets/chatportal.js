@@ -12,7 +12,8 @@
  *   client.send('lobby', 'hello');            // a Promise that resolves with the ack (after the server stored it)
  *   client.sendImage('lobby', blob);          // an image; client.sendFile('lobby', file) any file (a download for others)
  *
- * What it does for you: authenticates on every (re)connect, reconnects with exponential backoff and
+ * What it does for you: authenticates on every (re)connect — auth and joins go as soon as the socket is open, and
+ * where the socket can carry headers (wxSocket) a token goes with the upgrade request — reconnects with exponential backoff and
  * full jitter (after a server restart, close 1012, it keeps trying every backoffBase until the server
  * listens again, for at most restartWindow), re-joins rooms with the last event id seen (the server sends everything after it, in
  * order), drops events it has already seen, and re-sends unacknowledged messages with the same
@@ -53,10 +54,16 @@
     return s;
   }
 
-  /** A socket factory for WeChat mini-programs: new ChatPortal.Client({ socket: ChatPortal.wxSocket(wx), … }). */
+  /**
+   * A socket factory for WeChat mini-programs: new ChatPortal.Client({ socket: ChatPortal.wxSocket(wx), … }).
+   * A mini-program can set request headers, so a token goes with the upgrade (Authorization: Bearer) instead of
+   * in an auth frame: the connection is set up in one round trip (docs/protocol.md §2.1).
+   */
   function wxSocket(wx) {
-    return function (url) {
-      var task = wx.connectSocket({ url: url, protocols: [PROTOCOL] });
+    var factory = function (url, options) {
+      var request = { url: url, protocols: [PROTOCOL] };
+      if (options && options.headers) request.header = options.headers;
+      var task = wx.connectSocket(request);
       var closed = false;
       var s = {
         send: function (data) { task.send({ data: data }); },
@@ -75,6 +82,8 @@
       s.raw = task;
       return s;
     };
+    factory.headers = true; // it takes { headers } as its second argument
+    return factory;
   }
 
   /**
@@ -189,18 +198,66 @@
   Client.prototype._open = function () {
     var self = this;
     this._setState('connecting');
+    var attempt = this._opens = (this._opens || 0) + 1;
+    // The credentials are got while the socket connects (a ticket is a request of its own).
+    var credentials = Promise.resolve().then(function () { return self.auth(); });
+    credentials.catch(function () { /* reported where it is used */ });
+    if (this.socketFactory.headers !== true || this._frameAuthOnly) {
+      this._connect(credentials, null);
+      return;
+    }
+    // A socket that can carry headers: a token goes with the upgrade request, no auth frame.
+    credentials.then(function (c) {
+      if (self._stopped || self._opens !== attempt) return;
+      if (c && typeof c.token === 'string') self._connect(null, { Authorization: 'Bearer ' + c.token }, c);
+      else self._connect(credentials, null);
+    }, function (err) {
+      if (self._stopped || self._opens !== attempt) return;
+      self._emit('error', err);
+      self._scheduleReconnect();
+    });
+  };
+
+  /**
+   * Opens the socket. With credentials, the auth frame goes as soon as it is open (the server's hello is not
+   * waited for) and the rooms' joins right behind it; with headers (the token on the upgrade), only the joins.
+   */
+  Client.prototype._connect = function (credentials, headers, headerCredentials) {
+    var self = this;
     var socket;
     try {
-      socket = this.socketFactory(this.url);
+      socket = headers ? this.socketFactory(this.url, { headers: headers }) : this.socketFactory(this.url);
     } catch (e) {
       this._scheduleReconnect();
       return;
     }
     this._socket = socket;
-    var opened = false;
+    this._welcomed = false;
+    this._earlyJoins = null;
+    var opened = false, started = false;
+    var start = function () {
+      if (started || self._socket !== socket) return;
+      started = true;
+      if (credentials) self._authenticate(socket, credentials);
+      else self._joinEarly();
+    };
+    this._socketHello = function (hello) {
+      start(); // a socket that did not say it opened
+      // The token on the upgrade did not arrive (a proxy dropped the header): authenticate with a frame after all.
+      if (headers && hello.authenticated !== true) {
+        self._frameAuthOnly = true;
+        self._authenticate(socket, Promise.resolve(headerCredentials));
+      }
+    };
     socket.onmessage = function (data) { if (self._socket === socket) self._onFrame(data); };
-    socket.onclose = function (code, reason) { if (self._socket === socket) self._onClose(code, reason, opened); };
-    socket.onopen = function () { opened = true; /* the server speaks first: hello */ };
+    socket.onclose = function (code, reason) {
+      if (self._socket !== socket) return;
+      // The upgrade with the token was refused (HTTP 401 looks like a network error here): the next try
+      // sends the token in an auth frame, where a bad token gets its reason (token_invalid) and stops the client.
+      if (headers && !self._welcomed) self._frameAuthOnly = true;
+      self._onClose(code, reason, opened);
+    };
+    socket.onopen = function () { opened = true; start(); };
   };
 
   Client.prototype._onClose = function (code, reason, opened) {
@@ -295,7 +352,7 @@
     return this.request({ type: 'leave', room: slug });
   };
 
-  Client.prototype._join = function (room) {
+  Client.prototype._join = function (room, early) {
     var self = this;
     var frame = { type: 'join', room: room.slug };
     if (room.lastId) frame.since = room.lastId;
@@ -308,7 +365,8 @@
       return room;
     }, function (err) {
       room.joined = false;
-      self._emit('error', err);
+      // A join sent with the auth fails with it (the auth's own error is reported), or with the connection.
+      if (!(early && (err.code === 'not_authenticated' || err.message === 'disconnected'))) self._emit('error', err);
       throw err;
     });
   };
@@ -476,7 +534,8 @@
       return;
     }
     switch (f.type) {
-      case 'hello': this._authenticate(); break;
+      case 'hello': if (this._socketHello) this._socketHello(f); break;
+      case 'welcome': this._ready(f); break; // the token came with the upgrade: a welcome that answers no request
       case 'message':
       case 'message_edited':
       case 'message_deleted':
@@ -509,19 +568,29 @@
     }
   };
 
-  Client.prototype._authenticate = function () {
+  Client.prototype._authenticate = function (socket, credentials) {
     var self = this;
-    var socket = this._socket;
-    Promise.resolve().then(function () { return self.auth(); }).then(function (credentials) {
+    credentials.then(function (c) {
       if (self._socket !== socket) return;
       var frame = { type: 'auth' };
-      for (var k in credentials) frame[k] = credentials[k];
+      for (var k in c) frame[k] = c[k];
       if (frame.guest === true && !frame.resume && self._guestResume) frame.resume = self._guestResume;
       self.request(frame).catch(function (err) { self._emit('error', err); });
+      self._joinEarly(); // taken after the auth: the server handles a socket's frames in order
     }, function (err) {
       self._emit('error', err);
       if (self._socket === socket) socket.close(1000, 'no credentials');
     });
+  };
+
+  /** The rooms' joins, sent before the welcome arrives (one round trip instead of two). */
+  Client.prototype._joinEarly = function () {
+    var joins = [];
+    for (var slug in this.rooms) {
+      var room = this.rooms[slug];
+      if (room.want && !room.joined) joins.push(this._join(room, true).catch(function () { /* reported as error */ }));
+    }
+    this._earlyJoins = (this._earlyJoins || []).concat(joins);
   };
 
   Client.prototype._ready = function (welcome) {
@@ -533,7 +602,10 @@
     }
     this._attempt = 0;
     this._restartUntil = 0;
-    var joins = [];
+    this._welcomed = true;
+    this._frameAuthOnly = false; // the next connect tries the header again (the server is up, the token good)
+    var joins = this._earlyJoins || [];
+    this._earlyJoins = null;
     for (var slug in this.rooms) {
       var room = this.rooms[slug];
       if (room.want && !room.joined) joins.push(this._join(room).catch(function () { /* reported as error */ }));

@@ -74,6 +74,8 @@ public sealed class AuthTests(WsPortalFixture fx)
         var joined = await ws.WaitForAsync(f => f.Is("joined") || f.Is("error"));
         Assert.True(joined.Is("joined"), joined.ToString());
         Assert.Equal(["hello", "welcome", "joined"], ws.Frames.Select(f => f.Type).Where(t => t is "hello" or "welcome" or "joined" or "error"));
+        // The hello says the token was taken (a client whose header a proxy dropped sees it missing and sends auth).
+        Assert.True(ws.Frames.First(f => f.Is("hello")).Json.GetProperty("authenticated").GetBoolean());
         var welcome = ws.Frames.Single(f => f.Is("welcome"));
         Assert.Equal(name, welcome.Get("user.name"));
         Assert.Equal("member", welcome.Get("user.kind"));
@@ -115,7 +117,8 @@ public sealed class AuthTests(WsPortalFixture fx)
         foreach (var other in new[] { "Basic dXNlcjpwYXNz", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln" })
         {
             await using var ws = await WsClient.ConnectAsync(fx.BaseUri, V1, authorization: other);
-            await ws.WaitForAsync(f => f.Is("hello"));
+            var hello = await ws.WaitForAsync(f => f.Is("hello"));
+            Assert.False(hello.Json.TryGetProperty("authenticated", out _), hello.ToString());
             Assert.Equal("not_authenticated", (await ws.RequestAsync("join", ("room", "lobby"))).Get("code"));
             Assert.True((await ws.AuthAsync(token: token)).Is("welcome"));
         }

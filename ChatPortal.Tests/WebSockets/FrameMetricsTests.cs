@@ -73,4 +73,32 @@ public sealed class FrameMetricsTests
         // One write for the lot (two or three if a keep-alive or presence frame came between): not 42.
         Assert.True(after.Writes - before.Writes is >= 1 and <= 4, $"writes: {before.Writes} → {after.Writes} for {after.Out - before.Out} frames");
     }
+
+    /// <summary>
+    /// A client that sends auth and its join without waiting (the kit does) gets welcome, joined, caught_up (and its own
+    /// presence, queued meanwhile) in one write: the socket handles the requests it has already read before it sends
+    /// what they queued. The hello goes before them, or with them when the auth was already there.
+    /// </summary>
+    [Fact]
+    public async Task Auth_and_join_sent_together_are_answered_in_one_write()
+    {
+        await using var portal = await PortalProcess.StartAsync();
+        var token = await portal.TokenAsync("eager");
+        var before = await FramesAsync(portal);
+        await using var ws = await WsClient.ConnectAsync(portal.BaseUri, "chatportal.v1");
+        await ws.SendTextAsync($$$"""{"type":"auth","id":1,"token":"{{{token}}}"}""");
+        await ws.SendTextAsync("""{"type":"join","id":2,"room":"lobby"}""");
+        await ws.WaitForAsync(f => f.Is("presence")); // its own coming online, an event of the room after the join
+        Assert.Equal(["hello", "welcome", "joined", "caught_up", "presence"], ws.Frames.Select(f => f.Type));
+
+        var after = before;
+        for (var t = 0; t < 50 && after.Out < before.Out + 5; t++)
+        {
+            await Task.Delay(100);
+            after = await FramesAsync(portal);
+        }
+        Assert.Equal(before.Out + 5, after.Out);
+        // Before, the welcome was a write of its own: hello, welcome, then joined, caught_up and the presence (3 writes).
+        Assert.True(after.Writes - before.Writes is >= 1 and <= 2, $"writes: {before.Writes} → {after.Writes} for {after.Out - before.Out} frames");
+    }
 }

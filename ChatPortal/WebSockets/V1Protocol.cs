@@ -82,11 +82,14 @@ internal sealed partial class V1Protocol(SocketConnection conn, Auth.ApiTokenGra
         return Task.CompletedTask;
     }
 
-    private void SendHello()
+    private void SendHello(bool authenticated = false)
     {
         var o = _s.Options;
         conn.Send(PlainWireFormat.Json(new HelloFrame(Name, "ChatPortal", (int)o.AuthTimeout.TotalMilliseconds,
-            new WireLimits(o.MaxTextMessageBytes, o.MaxBinaryMessageBytes, _s.Commands.Options.MaxMessageLength, o.SendQueueCapacity)), J.HelloFrame));
+            new WireLimits(o.MaxTextMessageBytes, o.MaxBinaryMessageBytes, _s.Commands.Options.MaxMessageLength, o.SendQueueCapacity))
+        {
+            Authenticated = authenticated ? true : null,
+        }, J.HelloFrame));
     }
 
     /// <summary>
@@ -96,7 +99,7 @@ internal sealed partial class V1Protocol(SocketConnection conn, Auth.ApiTokenGra
     private async Task OpenAuthenticatedAsync(Auth.ApiTokenGrant grant, CancellationToken ct)
     {
         var lists = await ListAsync(grant.User, ct);
-        SendHello();
+        SendHello(authenticated: true);
         conn.Authenticate(grant.User, grant.TokenId);
         Welcome(null, grant.User, lists);
     }

@@ -137,6 +137,8 @@ internal sealed record LinkPreviewFrame(long RoomId, long MessageId, WirePreview
 internal sealed record HelloFrame(string Protocol, string Server, int AuthTimeoutMs, WireLimits Limits)
 {
     [JsonPropertyOrder(-1)] public string Type => "hello";
+    /// <summary>True when the upgrade request's token was taken (the welcome follows; no <c>auth</c> frame is needed).</summary>
+    public bool? Authenticated { get; init; }
 }
 
 internal sealed record WelcomeFrame(JsonElement? ReplyTo, WireUser User, List<WireRoom> Rooms, List<WireDirect> Direct)

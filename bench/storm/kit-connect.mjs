@@ -1,0 +1,129 @@
+// How the client kit connects (run by ChatPortal.Tests WebSockets.KitConnectTests against a real portal):
+//   node kit-connect.mjs <kit.js> <ws url> <token> <room>
+// 1. A mini-program (ChatPortal.wxSocket over a stand-in for wx.connectSocket, built on the `ws` package, which can
+//    set request headers as wx can) with a token: the token goes with the upgrade, no auth frame; its join goes
+//    before the welcome arrived.
+// 2. A socket that cannot set headers (a browser's) with a token: auth and join go as soon as the socket opens,
+//    before the server's hello was read.
+// 3. The mini-program with a bad token: the upgrade is refused (401, which a socket sees as an error); the next try
+//    sends the token in an auth frame, gets token_invalid and stops.
+// Prints one JSON line.
+import { createRequire } from 'node:module';
+import { WebSocket as WS } from 'ws';
+const require = createRequire(import.meta.url);
+const [kitPath, url, token, room] = process.argv.slice(2);
+const ChatPortal = require(kitPath);
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const until = async (what, ms = 15000) => {
+  for (let waited = 0; !what(); waited += 20) {
+    if (waited > ms) return false;
+    await sleep(20);
+  }
+  return true;
+};
+
+/** What one client's sockets did, in order: 'open', 'upgrade-refused', '→auth', '←hello', … */
+function recorder() {
+  return { log: [], upgrades: [] };
+}
+function typeOf(data) {
+  try { return JSON.parse(typeof data === 'string' ? data : data.toString()).type; } catch { return 'binary'; }
+}
+
+/** A stand-in for wx.connectSocket (the SocketTask API) on the `ws` package: it sends the header it is given. */
+function fakeWx(rec) {
+  return {
+    connectSocket({ url: u, protocols, header }) {
+      rec.upgrades.push({ authorization: header && header.Authorization ? header.Authorization.split(' ')[0] : null });
+      const ws = new WS(u, protocols, { headers: header || {}, perMessageDeflate: false });
+      const handlers = {};
+      ws.on('open', () => { rec.log.push('open'); handlers.open && handlers.open({}); });
+      ws.on('message', (d, isBinary) => {
+        const text = isBinary ? d : d.toString();
+        rec.log.push('←' + typeOf(text));
+        handlers.message && handlers.message({ data: text });
+      });
+      ws.on('close', (code, reason) => handlers.close && handlers.close({ code, reason: reason.toString() }));
+      ws.on('error', (e) => {
+        const refused = /Unexpected server response: (\d+)/.exec(e.message); // the upgrade was answered, not with 101
+        if (refused) rec.log.push('upgrade-' + refused[1]);
+        handlers.error && handlers.error({ errMsg: 'error' });
+      });
+      return {
+        send: ({ data }) => { rec.log.push('→' + typeOf(data)); ws.send(data); },
+        close: ({ code, reason }) => { try { ws.close(code, reason); } catch { ws.terminate(); } },
+        onOpen: (f) => { handlers.open = f; },
+        onMessage: (f) => { handlers.message = f; },
+        onClose: (f) => { handlers.close = f; },
+        onError: (f) => { handlers.error = f; },
+      };
+    },
+  };
+}
+
+/** A socket without headers (as a browser's), recording like the above. */
+function plainSocket(rec) {
+  return function (u) {
+    rec.upgrades.push({ authorization: null });
+    const ws = new WS(u, ChatPortal.PROTOCOL, { perMessageDeflate: false });
+    const s = {
+      send: (data) => { rec.log.push('→' + typeOf(data)); ws.send(data); },
+      close: (code, reason) => { try { ws.close(code || 1000, reason || ''); } catch { ws.terminate(); } },
+      onopen: null, onmessage: null, onclose: null,
+    };
+    ws.on('open', () => { rec.log.push('open'); s.onopen && s.onopen(); });
+    ws.on('message', (d, isBinary) => {
+      const text = isBinary ? d : d.toString();
+      rec.log.push('←' + typeOf(text));
+      s.onmessage && s.onmessage(text);
+    });
+    ws.on('close', (code, reason) => s.onclose && s.onclose(code, reason.toString()));
+    ws.on('error', () => { /* close follows */ });
+    return s;
+  };
+}
+
+const result = {};
+
+// 1. The mini-program with its token on the upgrade.
+const wxRec = recorder();
+const wxErrors = [];
+const wxClient = new ChatPortal.Client({ url, socket: ChatPortal.wxSocket(fakeWx(wxRec)), auth: () => ({ token }), rooms: [room] });
+wxClient.on('error', (e) => wxErrors.push(e.code || e.message));
+let wxReady = false;
+wxClient.on('ready', () => { wxReady = true; });
+wxClient.connect();
+await until(() => wxReady);
+
+// 2. A socket without headers, the same token in an auth frame sent at once.
+const plainRec = recorder();
+const plainClient = new ChatPortal.Client({ url, socket: plainSocket(plainRec), auth: () => ({ token }), rooms: [room] });
+const plainGot = [];
+let plainReady = false;
+plainClient.on('ready', () => { plainReady = true; });
+plainClient.on('message', (m) => plainGot.push(m.message.text));
+plainClient.connect();
+await until(() => plainReady);
+
+let ack = null;
+if (wxReady && plainReady) ack = await wxClient.send(room, 'from a mini-program, token on the upgrade').then((a) => a.type, (e) => 'error ' + (e.code || e.message));
+await until(() => plainGot.includes('from a mini-program, token on the upgrade'), 10000);
+result.header = { ready: wxReady, upgrades: wxRec.upgrades, log: wxRec.log, errors: wxErrors, user: wxClient.user && wxClient.user.name, ack };
+result.frame = { ready: plainReady, upgrades: plainRec.upgrades, log: plainRec.log, got: plainGot };
+wxClient.close();
+plainClient.close();
+
+// 3. A bad token: refused on the upgrade, then refused by frame with its reason, and the client stops.
+const badRec = recorder();
+const badClient = new ChatPortal.Client({ url, socket: ChatPortal.wxSocket(fakeWx(badRec)), auth: () => ({ token: 'cpt_not-a-real-token' }),
+  rooms: [room], backoffBase: 50, backoffMax: 100 });
+let stopped = null;
+badClient.on('stopped', (e) => { stopped = e; });
+badClient.connect();
+await until(() => stopped !== null);
+result.bad = { state: badClient.state, stopped, upgrades: badRec.upgrades, log: badRec.log };
+badClient.close();
+
+console.log(JSON.stringify(result));
+process.exit(0);
