@@ -16,6 +16,7 @@
 #   NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" bench/storm.sh   # node options of the storm driver (e.g. its profile)
 #   ADDRESSES=250 bench/storm.sh         # clients from 250 loopback addresses, both runs (default 1: 127.0.0.1)
 #   CP_ENV="DOTNET_PerfMapEnabled=1 ..." bench/storm.sh   # extra environment of the ChatPortal process (profiling)
+#   KIT=/path/to/chatportal.js bench/storm.sh   # another client kit for the clients (e.g. an earlier commit's, for an A/B)
 #
 # Benchmark-only settings of the ChatPortal process: those of bench/run.sh (rate limits and the
 # per-address limits off, 100,000 sockets per address, send queue 4,096, auth timeout 60 s). The
@@ -87,7 +88,7 @@ start_cp
 wait_http "http://127.0.0.1:$CP_PORT/login" "$CP_PID" || { log "ChatPortal did not start (log: $WORK/chatportal.log)"; exit 1; }
 log "chatportal pid $CP_PID; $CLIENTS clients joining (load average $(loadavg))"
 mkfifo "$WORK/ctl"
-node ${NODE_ARGS:-} bench/storm/storm.mjs --url="http://127.0.0.1:$CP_PORT/" --clients="$CLIENTS" --rate="$RATE" --pid="$CP_PID" --addresses="$ADDRESSES" \
+node ${NODE_ARGS:-} bench/storm/storm.mjs --kit="${KIT:-$ROOT/wwwroot-assets/chatportal.js}" --url="http://127.0.0.1:$CP_PORT/" --clients="$CLIENTS" --rate="$RATE" --pid="$CP_PID" --addresses="$ADDRESSES" \
   --timeout="$TIMEOUT" --label="storm/chatportal" <"$WORK/ctl" >"$WORK/storm.out" 2>"$WORK/storm.err" &
 DRIVER_PID=$!; PIDS+=("$DRIVER_PID")
 exec 3>"$WORK/ctl"

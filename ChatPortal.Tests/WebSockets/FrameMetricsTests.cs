@@ -101,4 +101,26 @@ public sealed class FrameMetricsTests
         // Before, the welcome was a write of its own: hello, welcome, then joined, caught_up and the presence (3 writes).
         Assert.True(after.Writes - before.Writes is >= 1 and <= 2, $"writes: {before.Writes} → {after.Writes} for {after.Out - before.Out} frames");
     }
+
+    /// <summary>
+    /// The replies wait for requests already read, not for a big message still arriving: a history page goes out
+    /// while the client is still sending the next (binary) message. (A history reply, because a send's ack would go
+    /// with the room's event of the same message, which takes the drain at once anyway.)
+    /// </summary>
+    [Fact]
+    public async Task A_reply_does_not_wait_for_the_rest_of_a_message_still_arriving()
+    {
+        await using var portal = await PortalProcess.StartAsync();
+        await using var ws = await portal.MemberSocketAsync("uploader");
+        Assert.True((await ws.RequestAsync("send", ("room", "lobby"), ("text", "before the upload"), ("client_id", "u1"))).Is("ack"));
+        await ws.SendTextAsync("""{"type":"history","id":"h7","room":"lobby","limit":10}""");
+        await ws.SendBytesAsync(new byte[1000], System.Net.WebSockets.WebSocketMessageType.Binary, endOfMessage: false);
+        var page = await ws.WaitForAsync(f => f.Get("reply_to") == "h7", TimeSpan.FromSeconds(10));
+        Assert.True(page.Is("history"), page.ToString());
+
+        // The rest of the message: unannounced, so refused with an error, and the socket goes on.
+        await ws.SendBytesAsync(new byte[10], System.Net.WebSockets.WebSocketMessageType.Binary);
+        Assert.Equal("image_unannounced", (await ws.WaitForAsync(f => f.Is("error"))).Get("code"));
+        Assert.True((await ws.RequestAsync("send", ("room", "lobby"), ("text", "after"), ("client_id", "u2"))).Is("ack"));
+    }
 }

@@ -545,7 +545,15 @@ internal sealed class SocketConnection : IChatSessionSink
                     }
                     if (r.EndOfMessage) break;
                     if (count == buffer.Length) buffer = Grow(buffer, count, Math.Min(buffer.Length * 2L, limit + 1L));
-                    r = await _ws.ReceiveAsync(buffer.AsMemory(count), _life.Token);
+                    var more = _ws.ReceiveAsync(buffer.AsMemory(count), _life.Token);
+                    if (!more.IsCompleted)
+                    {
+                        // The rest of a big message is still on its way (an image on a slow link): what is queued
+                        // (an earlier send's ack) does not wait for it.
+                        StartDeferredDrain();
+                        deferredFor = 0;
+                    }
+                    r = await more;
                 }
 
                 if (IsClosing)
