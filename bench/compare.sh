@@ -11,6 +11,7 @@
 # set up once welcome, joined and caught_up have arrived; the raw-Kestrel peer's yardstick is 1,000
 # plain sockets (it speaks no v1). connect-token-pipelined: the same, each client sending auth and join at once.
 # connect-token-bearer: the same tokens sent as the upgrade request's Authorization header (no auth frame).
+# connect-token-upgrade-join: the header and the room on the upgrade request (?join=lobby): no frame from the client.
 # Token runs first connect 100 unmeasured sockets (the peer too) so that the load generator's handshake code is
 # warm: a fresh load-generator process jitted it during the timed connects.
 #
@@ -148,6 +149,9 @@ for scenario in $SCENARIOS; do
         # The same tokens on the upgrade request (Authorization: Bearer; no auth frame). Both builds need it (ca94dba on).
         connect-token-bearer) run connect-token-bearer "$s" "$rep" --protocol=v1 --auth=bearer --conns=1000 --senders=0 --msgs=0 --hold=1 --cc=100 \
           --timeout=600 --warmup-conns=100 --token-cache="$WORK/tokens-$s.txt" ;;
+        # The token and the room both on the upgrade request (?join=lobby): no frame from the client. Both builds need it.
+        connect-token-upgrade-join) run connect-token-upgrade-join "$s" "$rep" --protocol=v1 --auth=bearer --upgrade-join=1 --conns=1000 --senders=0 \
+          --msgs=0 --hold=1 --cc=100 --timeout=600 --warmup-conns=100 --token-cache="$WORK/tokens-$s.txt" ;;
       esac
     done
   done

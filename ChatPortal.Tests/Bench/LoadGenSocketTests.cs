@@ -15,7 +15,7 @@ public sealed class LoadGenSocketTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("cp-lg-").FullName;
 
     [Fact]
-    public async Task Token_runs_warm_up_on_other_users_keep_their_tokens_and_deliver_everything_pipelined_or_not_in_a_frame_or_a_header()
+    public async Task Token_runs_warm_up_on_other_users_keep_their_tokens_and_deliver_everything_pipelined_or_not_in_a_frame_or_a_header_with_the_room_on_the_upgrade_or_not()
     {
         await using var portal = await PortalProcess.StartAsync(new Dictionary<string, string>
         {
@@ -51,6 +51,14 @@ public sealed class LoadGenSocketTests : IDisposable
             Assert.Null(bearer.Error);
             Assert.Equal(4, bearer.Connected);
             Assert.True(bearer.ExpectedDeliveries == bearer.Delivered, bearer.ToString());
+        }
+        // The room on the upgrade request (?join=): with the token there too, or with an auth frame.
+        foreach (var auth in new[] { "bearer", "token" })
+        {
+            var upgradeJoin = await LoadRun.RunAsync(LoadOptions.Parse([.. Args(pipeline: false, auth), "--upgrade-join=1"]));
+            Assert.Null(upgradeJoin.Error);
+            Assert.Equal(4, upgradeJoin.Connected);
+            Assert.True(upgradeJoin.ExpectedDeliveries == upgradeJoin.Delivered, upgradeJoin.ToString());
         }
         await using (var db = portal.OpenDb()) Assert.Equal(tokens, await db.ApiTokens.CountAsync());
     }

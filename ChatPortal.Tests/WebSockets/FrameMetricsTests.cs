@@ -102,6 +102,28 @@ public sealed class FrameMetricsTests
         Assert.True(after.Writes - before.Writes is >= 1 and <= 2, $"writes: {before.Writes} → {after.Writes} for {after.Out - before.Out} frames");
     }
 
+    [Fact]
+    public async Task A_token_and_a_room_on_the_upgrade_are_answered_without_a_request_in_at_most_two_writes()
+    {
+        // The whole setup of a bot in one round trip: no frame from the client; hello, welcome, joined and caught_up in
+        // one write (the room's presence event may take a second one).
+        await using var portal = await PortalProcess.StartAsync();
+        var token = await portal.TokenAsync("upgrader");
+        var before = await FramesAsync(portal);
+        await using var ws = await WsClient.ConnectAsync(portal.BaseUri, "chatportal.v1", query: "join=lobby", authorization: "Bearer " + token);
+        await ws.WaitForAsync(f => f.Is("presence")); // its own coming online, an event of the room after the join
+        Assert.Equal(["hello", "welcome", "joined", "caught_up", "presence"], ws.Frames.Select(f => f.Type));
+
+        var after = before;
+        for (var t = 0; t < 50 && after.Out < before.Out + 5; t++)
+        {
+            await Task.Delay(100);
+            after = await FramesAsync(portal);
+        }
+        Assert.Equal(before.Out + 5, after.Out);
+        Assert.True(after.Writes - before.Writes is >= 1 and <= 2, $"writes: {before.Writes} → {after.Writes} for {after.Out - before.Out} frames");
+    }
+
     /// <summary>
     /// The replies wait for requests already read, not for a big message still arriving: a history page goes out
     /// while the client is still sending the next (binary) message. (A history reply, because a send's ack would go

@@ -119,7 +119,7 @@ public sealed class WsClient : IAsyncDisposable
 
     /// <summary>Tries to connect and returns the HTTP status the server answered the upgrade with.</summary>
     public static async Task<HttpStatusCode> UpgradeStatusAsync(Uri baseUri, string? protocol = null, string? origin = null,
-        string? authorization = null)
+        string? authorization = null, string? query = null)
     {
         using var ws = new ClientWebSocket();
         if (protocol is not null) ws.Options.AddSubProtocol(protocol);
@@ -129,7 +129,7 @@ public sealed class WsClient : IAsyncDisposable
         try
         {
             using var cts = new CancellationTokenSource(DefaultWait);
-            await ws.ConnectAsync(SocketUri(baseUri), cts.Token);
+            await ws.ConnectAsync(SocketUri(baseUri, query), cts.Token);
             ws.Abort();
             return ws.HttpStatusCode;
         }

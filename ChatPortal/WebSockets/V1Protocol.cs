@@ -11,8 +11,12 @@ namespace ChatPortal.WebSockets;
 /// that calls one core method. Errors are frames with stable codes; only protocol violations close the socket.
 /// <paramref name="bearer"/>: the API token the upgrade request presented (<c>Authorization: Bearer</c>), already
 /// checked; the socket is then authenticated from the start and its welcome follows the hello.
+/// <paramref name="joins"/>: rooms named on the upgrade request (<c>?join=lobby:120</c>), joined as soon as the socket is
+/// authenticated, so their replies and catch-up come with the welcome (Slack's and Mattermost's sockets are subscribed to
+/// the user's channels on connect in the same way).
 /// </summary>
-internal sealed partial class V1Protocol(SocketConnection conn, Auth.ApiTokenGrant? bearer = null) : ISocketProtocol
+internal sealed partial class V1Protocol(SocketConnection conn, Auth.ApiTokenGrant? bearer = null, IReadOnlyList<UpgradeJoin>? joins = null)
+    : ISocketProtocol
 {
     public const string Name = "chatportal.v1";
     private const int MaxClientIdLength = 64;
@@ -102,6 +106,27 @@ internal sealed partial class V1Protocol(SocketConnection conn, Auth.ApiTokenGra
         SendHello(authenticated: true);
         conn.Authenticate(grant.User, grant.TokenId);
         Welcome(null, grant.User, lists);
+        await JoinNamedOnUpgradeAsync(ct);
+    }
+
+    /// <summary>
+    /// The rooms the upgrade request named (<see cref="UpgradeJoin"/>), right after the welcome: each answered as a
+    /// <c>join</c> frame without an <c>id</c> would be (<c>joined</c>, the catch-up, <c>caught_up</c>), or with an
+    /// error naming the room; the socket stays open either way.
+    /// </summary>
+    private async Task JoinNamedOnUpgradeAsync(CancellationToken ct)
+    {
+        if (joins is not { Count: > 0 } || conn.Session is not { } session) return;
+        foreach (var j in joins)
+        {
+            if (await _s.Rooms.FindAsync(j.Room, ct) is not { } room)
+            {
+                Error(null, "not_found", $"The room \"{j.Room}\" named on the upgrade does not exist.");
+                continue;
+            }
+            var joined = await session.JoinAsync(room, j.Since, tag: null, maxRooms: _s.Options.MaxRoomsPerConnection, ct: ct);
+            if (!joined.Ok) Error(null, joined.Error!.Code, $"{j.Room}: {joined.Error.Message}");
+        }
     }
 
     private async Task CloseUnlessAuthenticatedAsync()
@@ -293,6 +318,7 @@ internal sealed partial class V1Protocol(SocketConnection conn, Auth.ApiTokenGra
             ? ((await _s.Rooms.ListForNewGuestAsync(ct)).Select(WireJson.Room).ToList(), [])
             : await ListAsync(user, ct);
         Welcome(id, user, lists, guest);
+        await JoinNamedOnUpgradeAsync(ct);
     }
 
     private void Welcome(JsonElement? id, UserRef user, (List<WireRoom> Rooms, List<WireDirect> Direct) lists, Auth.GuestSignIn? guest = null) =>

@@ -100,6 +100,22 @@ internal static class WebSocketEndpoint
         }
         try
         {
+            // Rooms to join once authenticated (v1): checked before the upgrade, so a malformed list gets an HTTP answer.
+            IReadOnlyList<UpgradeJoin>? joins = null;
+            if (ctx.Request.Query.TryGetValue("join", out var joinValues))
+            {
+                if (subprotocol is null)
+                {
+                    await RefuseAsync(ctx, services, StatusCodes.Status400BadRequest, "join_plain",
+                        "\"join\" is for the " + V1Protocol.Name + " subprotocol; the plain protocol joins the room named by \"room\".");
+                    return;
+                }
+                if (!UpgradeJoin.TryParse(joinValues, o.MaxRoomsPerConnection, out joins, out var joinError))
+                {
+                    await RefuseAsync(ctx, services, StatusCodes.Status400BadRequest, "join", joinError);
+                    return;
+                }
+            }
             // A bot may present its API token on the upgrade (Authorization: Bearer cpt_…, as Mattermost's bots do):
             // decided before the socket exists, so a bad token gets an HTTP answer, and a good one its welcome right
             // after hello. Browsers cannot set this header on a WebSocket, so the cookie still opens nothing.
@@ -135,7 +151,7 @@ internal static class WebSocketEndpoint
                 KeepAliveTimeout = o.KeepAliveTimeout,
             });
             string? room = ctx.Request.Query["room"];
-            var conn = new SocketConnection(ws, services, ip, c => subprotocol is null ? new PlainProtocol(c, room) : new V1Protocol(c, bearer),
+            var conn = new SocketConnection(ws, services, ip, c => subprotocol is null ? new PlainProtocol(c, room) : new V1Protocol(c, bearer, joins),
                 (ctx.Features.Get<IHttpUpgradeFeature>() as LingeringUpgradeFeature)?.Stream as KeepOpenStream);
             var kind = conn.Protocol.Kind;
             services.Metrics.Opened(kind);
@@ -258,4 +274,73 @@ internal sealed class SocketRegistry
     public void Add(SocketConnection c) => _open.TryAdd(c, 0);
 
     public void Remove(SocketConnection c) => _open.TryRemove(c, out _);
+}
+
+/// <summary>
+/// A room named on a <c>chatportal.v1</c> upgrade request (<c>GET /ws?join=lobby:120&amp;join=dev</c>, or
+/// <c>?join=lobby:120,dev</c>): its slug and, after a colon, the last event id the client has (the catch-up starts
+/// after it, as a <c>join</c> frame's <c>since</c>). The socket joins these rooms as soon as it is authenticated.
+/// </summary>
+internal sealed record UpgradeJoin(string Room, long? Since)
+{
+    public const int MaxSlugLength = 80;
+
+    /// <summary>Every value, comma-separated items each <c>slug</c> or <c>slug:since</c>; at most <paramref name="max"/> rooms, none twice.</summary>
+    public static bool TryParse(IEnumerable<string?> values, int max, out IReadOnlyList<UpgradeJoin>? joins, out string error)
+    {
+        var list = new List<UpgradeJoin>();
+        joins = null;
+        foreach (var value in values)
+        {
+            foreach (var raw in (value ?? "").Split(',', StringSplitOptions.TrimEntries))
+            {
+                if (raw.Length == 0) continue;
+                var colon = raw.IndexOf(':');
+                var slug = colon < 0 ? raw : raw[..colon];
+                long? since = null;
+                if (colon >= 0)
+                {
+                    if (!long.TryParse(raw.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n))
+                    {
+                        error = $"\"join\": \"{Shorten(raw)}\" — after the colon comes the last event id you have (a number).";
+                        return false;
+                    }
+                    since = n;
+                }
+                if (!ValidSlug(slug))
+                {
+                    error = $"\"join\": \"{Shorten(slug)}\" is not a room's slug (lowercase letters, digits and dashes).";
+                    return false;
+                }
+                if (list.Exists(j => j.Room == slug))
+                {
+                    error = $"\"join\": the room \"{slug}\" is named twice.";
+                    return false;
+                }
+                list.Add(new UpgradeJoin(slug, since));
+                if (list.Count > max)
+                {
+                    error = $"\"join\": at most {max} rooms per socket.";
+                    return false;
+                }
+            }
+        }
+        if (list.Count == 0)
+        {
+            error = "\"join\" names no room: ?join=lobby or ?join=lobby:120 (the last event id you have).";
+            return false;
+        }
+        (joins, error) = (list, "");
+        return true;
+    }
+
+    private static bool ValidSlug(string s)
+    {
+        if (s.Length is 0 or > MaxSlugLength) return false;
+        foreach (var c in s)
+            if (c is not (>= 'a' and <= 'z' or >= '0' and <= '9' or '-')) return false;
+        return true;
+    }
+
+    private static string Shorten(string s) => s.Length <= 40 ? s : s[..40] + "…";
 }

@@ -16,6 +16,8 @@ internal interface IProtocolDriver
     Task HandshakeAsync(Client client, LoadOptions o, CancellationToken ct);
     /// <summary>The upgrade request's Authorization header, if the connection authenticates there.</summary>
     Task<string?> AuthorizationAsync(int index, LoadOptions o, CancellationToken ct) => Task.FromResult<string?>(null);
+    /// <summary>The URL connection <paramref name="index"/> opens (v1 --upgrade-join: its room in the query).</summary>
+    Uri UrlFor(int index, LoadOptions o) => o.Url;
     ReadOnlyMemory<byte> Encode(string text, int sender, int seq);
     FrameKind Classify(ReadOnlySpan<byte> frame, out long sentTicks);
 }
@@ -107,6 +109,14 @@ internal sealed class V1Driver : IProtocolDriver
         // --pipeline: auth and join go out at once, before the hello (the server handles a socket's frames in order,
         // so the join is taken after the auth); the four replies are then read. Otherwise one step per reply.
         var join = o.Room is "" or "-" ? null : $"{{\"type\":\"join\",\"id\":2,\"room\":\"{RoomOf(client.Index)}\"}}"; // idle-socket runs: in no room
+        if (o.UpgradeJoin && join is not null)
+        {
+            // --upgrade-join: the room went with the upgrade request (?join=); the server joins it once the socket is
+            // authenticated — with a token on the upgrade, no frame from the client at all.
+            if (o.Auth != "bearer") await client.SendTextAsync(await AuthFrameAsync(client, o, ct), ct);
+            await client.ExpectAsync("\"type\":\"caught_up\""u8.ToArray(), ct);
+            return;
+        }
         if (o.Auth == "bearer")
         {
             // The token went with the upgrade (Authorization header, set before connecting): hello and welcome come
@@ -122,13 +132,7 @@ internal sealed class V1Driver : IProtocolDriver
             return;
         }
         if (!o.Pipeline) await client.ExpectAsync("\"type\":\"hello\""u8.ToArray(), ct);
-        string auth;
-        if (o.Auth == "token")
-        {
-            var token = client.Index < _tokens.Length ? _tokens[client.Index] : await TokenAsync(o, client.Index, ct);
-            auth = $"{{\"type\":\"auth\",\"id\":1,\"token\":\"{token}\"}}";
-        }
-        else auth = "{\"type\":\"auth\",\"id\":1,\"guest\":true}";
+        var auth = await AuthFrameAsync(client, o, ct);
         if (o.Pipeline)
         {
             await client.SendTextAsync(auth, ct);
@@ -142,6 +146,17 @@ internal sealed class V1Driver : IProtocolDriver
         await client.SendTextAsync(join, ct);
         await client.ExpectAsync("\"type\":\"caught_up\""u8.ToArray(), ct);
     }
+
+    private async Task<string> AuthFrameAsync(Client client, LoadOptions o, CancellationToken ct)
+    {
+        if (o.Auth != "token") return "{\"type\":\"auth\",\"id\":1,\"guest\":true}";
+        var token = client.Index < _tokens.Length ? _tokens[client.Index] : await TokenAsync(o, client.Index, ct);
+        return $"{{\"type\":\"auth\",\"id\":1,\"token\":\"{token}\"}}";
+    }
+
+    public Uri UrlFor(int index, LoadOptions o) => o.UpgradeJoin && o.Room is not ("" or "-")
+        ? new UriBuilder(o.Url) { Query = (o.Url.Query.Length > 1 ? o.Url.Query[1..] + "&" : "") + "join=" + Uri.EscapeDataString(RoomOf(index)) }.Uri
+        : o.Url;
 
     /// <summary>--auth=bearer: the connection's token as the upgrade request's Authorization header.</summary>
     public async Task<string?> AuthorizationAsync(int index, LoadOptions o, CancellationToken ct) =>

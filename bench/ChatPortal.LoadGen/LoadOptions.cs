@@ -53,6 +53,8 @@ public sealed record LoadOptions
     public string UserPrefix { get; init; } = "lg";
     /// <summary>v1: send auth and join at once instead of waiting for hello and welcome (see V1Driver.HandshakeAsync).</summary>
     public bool Pipeline { get; init; }
+    /// <summary>v1: name the room on the upgrade request (<c>?join=room</c>) instead of sending a join frame.</summary>
+    public bool UpgradeJoin { get; init; }
     public int TimeoutSeconds { get; init; } = 120;
     public string Label { get; init; } = "";
     public string Origin { get; init; } = "";
@@ -100,6 +102,7 @@ public sealed record LoadOptions
                 "token-cache" => o with { TokenCache = v },
                 "users" => o with { UserPrefix = v },
                 "pipeline" => o with { Pipeline = v is "1" or "true" },
+                "upgrade-join" => o with { UpgradeJoin = v is "1" or "true" },
                 "timeout" => o with { TimeoutSeconds = int.Parse(v, inv) },
                 "label" => o with { Label = v },
                 "origin" => o with { Origin = v },

@@ -198,7 +198,7 @@ internal sealed class Client(int index, IProtocolDriver driver, LatencyHistogram
         if (o.Origin.Length > 0) _ws.Options.SetRequestHeader("Origin", o.Origin);
         _ws.Options.KeepAliveInterval = TimeSpan.Zero;
         if (await driver.AuthorizationAsync(Index, o, ct) is { } authorization) _ws.Options.SetRequestHeader("Authorization", authorization);
-        await _ws.ConnectAsync(o.Url, ct);
+        await _ws.ConnectAsync(driver.UrlFor(Index, o), ct);
         await driver.HandshakeAsync(this, o, ct);
     }
 

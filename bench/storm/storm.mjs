@@ -225,6 +225,12 @@ async function stormMode() {
       // Only frames the kit takes: after it gave up on a socket (no pong) it ignores what still arrives there.
       if (isBinary || (state.client && state.client._socket !== s)) return;
       const head = data.toString('utf8', 0, Math.min(data.length, 120));
+      if (tExited != null && tAllCaughtUp == null) {
+        // What the restart costs the clients' sockets, by kind (presence summaries, catch-up, replies…).
+        const t = /^\{"type":"([a-z_]+)"/.exec(head);
+        const k = t ? t[1] : 'other';
+        framesAfterExit[k] = (framesAfterExit[k] || 0) + 1;
+      }
       const m = /^\{"type":"message","room_id":\d+,"event_id":(\d+)/.exec(head);
       if (!m) return;
       const id = Number(m[1]);
@@ -258,6 +264,7 @@ async function stormMode() {
   // accepted is not a reconnect (it is dropped again when that server exits).
   let tStop = null, tExited = null, tStarted = null, tAllCaughtUp = null, caughtUpCount = 0, welcomedCount = 0;
   const closesAfterStop = {}, kitErrors = {};
+  const framesAfterExit = {}; // frames the clients received from the old server's exit until all caught up, by type
   let allCaughtUpResolve;
   const allCaughtUp = new Promise((r) => { allCaughtUpResolve = r; });
 
@@ -464,6 +471,7 @@ async function stormMode() {
       allCaughtUpAfterStartedMs: tAllCaughtUp != null && tStarted != null ? r1(tAllCaughtUp - tStarted) : null,
       dropMs: dist(clients.filter((s) => s.dropAt != null).map((s) => rel(s.dropAt))),
       dropCodes: codes,
+      framesAfterExit,
       welcomeMs: dist(back.map((s) => rel(s.welcomeAt))),
       caughtUpMs: dist(clients.filter((s) => s.caughtUpAt != null).map((s) => rel(s.caughtUpAt))),
       caughtUpAfterWelcomeMs: dist(clients.filter((s) => s.caughtUpAt != null).map((s) => s.caughtUpAt - s.welcomeAt)),
