@@ -12,8 +12,9 @@
  *   client.send('lobby', 'hello');            // a Promise that resolves with the ack (after the server stored it)
  *   client.sendImage('lobby', blob);          // an image; client.sendFile('lobby', file) any file (a download for others)
  *
- * What it does for you: authenticates on every (re)connect — auth and joins go as soon as the socket is open, and
- * where the socket can carry headers (wxSocket) a token goes with the upgrade request — reconnects with exponential backoff and
+ * What it does for you: authenticates on every (re)connect — the rooms go with the upgrade request (?join=, each with
+ * the last event id seen), auth as soon as the socket is open, and where the socket can carry headers (wxSocket) the
+ * token goes with the upgrade request too — reconnects with exponential backoff and
  * full jitter (after a server restart, close 1012, it keeps trying every backoffBase until the server
  * listens again, for at most restartWindow), re-joins rooms with the last event id seen (the server sends everything after it, in
  * order), drops events it has already seen, and re-sends unacknowledged messages with the same
@@ -225,8 +226,17 @@
   Client.prototype._connect = function (credentials, headers, headerCredentials) {
     var self = this;
     var socket;
+    // The rooms go with the upgrade request too (?join=lobby:1041): the server joins them once the socket is
+    // authenticated, so no join frame is needed (with a token on the upgrade, no frame at all).
+    var named = this._namedRooms();
+    var url = this.url;
+    if (named.length) {
+      url += (url.indexOf('?') < 0 ? '?' : '&') + 'join=' + named.map(function (r) {
+        return r.lastId ? r.slug + ':' + r.lastId : r.slug;
+      }).join(',');
+    }
     try {
-      socket = headers ? this.socketFactory(this.url, { headers: headers }) : this.socketFactory(this.url);
+      socket = headers ? this.socketFactory(url, { headers: headers }) : this.socketFactory(url);
     } catch (e) {
       this._scheduleReconnect();
       return;
@@ -234,6 +244,9 @@
     this._socket = socket;
     this._welcomed = false;
     this._earlyJoins = null;
+    this._upgradeJoins = {};
+    this._joinsSent = false;
+    for (var i = 0; i < named.length; i++) this._expectUpgradeJoin(named[i]);
     var opened = false, started = false;
     var start = function () {
       if (started || self._socket !== socket) return;
@@ -242,6 +255,11 @@
       else self._joinEarly();
     };
     this._socketHello = function (hello) {
+      // A server that does not join rooms named on the upgrade (an older one): join them with frames.
+      if (named.length && !Array.isArray(hello.joins)) {
+        self._settleUpgradeJoins();
+        if (self._joinsSent) self._joinEarly(); // else they go with the auth (or at the start), as usual
+      }
       start(); // a socket that did not say it opened
       // The token on the upgrade did not arrive (a proxy dropped the header): authenticate with a frame after all.
       if (headers && hello.authenticated !== true) {
@@ -262,6 +280,7 @@
 
   Client.prototype._onClose = function (code, reason, opened) {
     this._socket = null;
+    this._settleUpgradeJoins();
     clearInterval(this._pingTimer);
     clearTimeout(this._pongTimer);
     for (var slug in this.rooms) this.rooms[slug].joined = false;
@@ -559,6 +578,14 @@
         }
         this._emit('direct', f);
         break;
+      case 'joined': // a room named on the upgrade (a join frame's reply has reply_to)
+        this._upgradeJoinAnswered(f.room && f.room.slug, f, true);
+        this._emit('joined', f);
+        break;
+      case 'error': // one without reply_to: about a room named on the upgrade, or the socket's
+        if (f.room) this._upgradeJoinAnswered(f.room, f, false);
+        this._emit('error', f);
+        break;
       case 'left': // the server took us out (the room became private or closed to guests)
         var gone = this._roomById[f.room_id];
         if (gone) { gone.joined = false; gone.want = false; }
@@ -583,8 +610,60 @@
     });
   };
 
+  /**
+   * The rooms to name on the upgrade request: wanted, with a slug the server takes (others are joined by frames,
+   * where a bad name gets its error), and a query of a few KB at most (a request line has a limit).
+   */
+  Client.prototype._namedRooms = function () {
+    var named = [], length = 0;
+    for (var slug in this.rooms) {
+      var room = this.rooms[slug];
+      if (!room.want || room.joined || !/^[a-z0-9-]{1,80}$/.test(slug)) continue;
+      length += slug.length + 18;
+      if (length > 4000) break;
+      named.push(room);
+    }
+    return named;
+  };
+
+  /** A room named on the upgrade: joined (by the server) until its joined or error frame says otherwise. */
+  Client.prototype._expectUpgradeJoin = function (room) {
+    var self = this;
+    room.joined = true;
+    var done = new Promise(function (resolve) { self._upgradeJoins[room.slug] = { room: room, resolve: resolve }; });
+    this._earlyJoins = (this._earlyJoins || []).concat([done]);
+  };
+
+  /** The server's answer to a room named on the upgrade: joined (ok) or an error naming it. */
+  Client.prototype._upgradeJoinAnswered = function (slug, f, ok) {
+    var pending = this._upgradeJoins && this._upgradeJoins[slug];
+    if (!pending) return false;
+    delete this._upgradeJoins[slug];
+    var room = pending.room;
+    if (ok) {
+      room.id = f.room.id;
+      this._roomById[room.id] = room;
+      if (!room.lastId) this._setCursor(room, f.last_id);
+    } else {
+      room.joined = false;
+    }
+    pending.resolve();
+    return true;
+  };
+
+  /** Rooms named on the upgrade that got no answer (the socket closed, or the server ignored them): not joined. */
+  Client.prototype._settleUpgradeJoins = function () {
+    var pending = this._upgradeJoins || {};
+    this._upgradeJoins = {};
+    for (var slug in pending) {
+      pending[slug].room.joined = false;
+      pending[slug].resolve();
+    }
+  };
+
   /** The rooms' joins, sent before the welcome arrives (one round trip instead of two). */
   Client.prototype._joinEarly = function () {
+    this._joinsSent = true;
     var joins = [];
     for (var slug in this.rooms) {
       var room = this.rooms[slug];

@@ -21,6 +21,8 @@ public sealed class UpgradeJoinTests(WsPortalFixture fx)
         Assert.True(caughtUp.Is("caught_up"), caughtUp.ToString());
         Assert.Equal(["hello", "welcome", "joined", "caught_up"],
             first.Frames.Select(f => f.Type).Where(t => t is "hello" or "welcome" or "joined" or "caught_up" or "error"));
+        // The hello says which rooms will be joined (a client that named rooms and sees no "joins" sends join frames).
+        Assert.Equal("lobby", first.Frames[0].Json.GetProperty("joins").EnumerateArray().Single().GetString());
         var joined = first.Frames.Single(f => f.Is("joined"));
         Assert.Equal("lobby", joined.Get("room.slug"));
         Assert.Null(joined.Get("reply_to")); // it answers no request of the client's
@@ -74,6 +76,7 @@ public sealed class UpgradeJoinTests(WsPortalFixture fx)
         await ws.WaitForAsync(f => f.Is("caught_up"));
         var error = ws.Frames.Single(f => f.Is("error"));
         Assert.Equal("not_found", error.Get("code"));
+        Assert.Equal("no-such-room-here", error.Get("room")); // the room it is about: it answers no request
         Assert.Contains("no-such-room-here", error.Get("message"));
         Assert.Equal("lobby", ws.Frames.Single(f => f.Is("joined")).Get("room.slug"));
         var ack = await ws.RequestAsync("send", ("room", "lobby"), ("text", "still here"), ("client_id", Guid.NewGuid().ToString("N")));
@@ -115,13 +118,28 @@ public sealed class UpgradeJoinTests(WsPortalFixture fx)
         (status, body) = await UpgradeAsync("join=" + Uri.EscapeDataString("大厅"));
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Contains("not a room's slug", body);
-        // No more rooms than a socket may join (WebSockets:MaxRoomsPerConnection, 100 by default).
-        (status, body) = await UpgradeAsync("join=" + string.Join(",", Enumerable.Range(1, 101).Select(i => $"room-{i}")));
+        (status, body) = await UpgradeAsync("join=" + string.Join(",", Enumerable.Range(1, 1001).Select(i => $"r{i}")));
         Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Contains("at most 100 rooms", body);
+        Assert.Contains("at most 1000 rooms", body);
         // The plain protocol joins the room of "room" (and only that one).
         (status, body) = await UpgradeAsync("join=lobby", protocol: null);
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Contains("\"room\"", body);
+    }
+
+    [Fact]
+    public async Task Rooms_past_the_sockets_limit_are_answered_too_many_rooms_and_the_socket_opens()
+    {
+        // A client cannot know WebSockets:MaxRoomsPerConnection (100 here) before it connects: no refusal, an error per room.
+        var names = new[] { "lobby" }.Concat(Enumerable.Range(1, 100).Select(i => $"nowhere-{i}")).ToList();
+        var token = await fx.Portal.TokenAsync(PortalHelpers.UniqueName("upjmany"));
+        await using var ws = await WsClient.ConnectAsync(fx.BaseUri, V1, query: "join=" + string.Join(",", names), authorization: "Bearer " + token);
+        await ws.WaitForAsync(f => f.Is("error") && f.Get("room") == "nowhere-100");
+        Assert.Equal("lobby", ws.Frames.Single(f => f.Is("joined")).Get("room.slug"));
+        var errors = ws.Frames.Where(f => f.Is("error")).ToList();
+        Assert.Equal(100, errors.Count);
+        Assert.All(errors.Take(99), e => Assert.Equal("not_found", e.Get("code")));
+        Assert.Equal("too_many_rooms", errors[^1].Get("code"));
+        Assert.True((await ws.RequestAsync("send", ("room", "lobby"), ("text", "many"), ("client_id", Guid.NewGuid().ToString("N")))).Is("ack"));
     }
 }

@@ -93,6 +93,7 @@ internal sealed partial class V1Protocol(SocketConnection conn, Auth.ApiTokenGra
             new WireLimits(o.MaxTextMessageBytes, o.MaxBinaryMessageBytes, _s.Commands.Options.MaxMessageLength, o.SendQueueCapacity))
         {
             Authenticated = authenticated ? true : null,
+            Joins = joins is { Count: > 0 } ? joins.Select(j => j.Room).ToList() : null,
         }, J.HelloFrame));
     }
 
@@ -117,17 +118,27 @@ internal sealed partial class V1Protocol(SocketConnection conn, Auth.ApiTokenGra
     private async Task JoinNamedOnUpgradeAsync(CancellationToken ct)
     {
         if (joins is not { Count: > 0 } || conn.Session is not { } session) return;
-        foreach (var j in joins)
+        var max = _s.Options.MaxRoomsPerConnection;
+        for (var i = 0; i < joins.Count; i++)
         {
-            if (await _s.Rooms.FindAsync(j.Room, ct) is not { } room)
+            var j = joins[i];
+            if (i >= max) // no lookup for rooms past the socket's limit
             {
-                Error(null, "not_found", $"The room \"{j.Room}\" named on the upgrade does not exist.");
+                RoomError(j.Room, "too_many_rooms", $"{j.Room}: a connection may join at most {max} rooms.");
                 continue;
             }
-            var joined = await session.JoinAsync(room, j.Since, tag: null, maxRooms: _s.Options.MaxRoomsPerConnection, ct: ct);
-            if (!joined.Ok) Error(null, joined.Error!.Code, $"{j.Room}: {joined.Error.Message}");
+            if (await _s.Rooms.FindAsync(j.Room, ct) is not { } room)
+            {
+                RoomError(j.Room, "not_found", $"The room \"{j.Room}\" named on the upgrade was not found.");
+                continue;
+            }
+            var joined = await session.JoinAsync(room, j.Since, tag: null, maxRooms: max, ct: ct);
+            if (!joined.Ok) RoomError(j.Room, joined.Error!.Code, $"{j.Room}: {joined.Error.Message}");
         }
     }
+
+    private void RoomError(string room, string code, string message) =>
+        conn.Send(PlainWireFormat.Json(new ErrorFrame(null, code, message) { Room = room }, J.ErrorFrame));
 
     private async Task CloseUnlessAuthenticatedAsync()
     {

@@ -110,7 +110,7 @@ internal static class WebSocketEndpoint
                         "\"join\" is for the " + V1Protocol.Name + " subprotocol; the plain protocol joins the room named by \"room\".");
                     return;
                 }
-                if (!UpgradeJoin.TryParse(joinValues, o.MaxRoomsPerConnection, out joins, out var joinError))
+                if (!UpgradeJoin.TryParse(joinValues, out joins, out var joinError))
                 {
                     await RefuseAsync(ctx, services, StatusCodes.Status400BadRequest, "join", joinError);
                     return;
@@ -284,11 +284,18 @@ internal sealed class SocketRegistry
 internal sealed record UpgradeJoin(string Room, long? Since)
 {
     public const int MaxSlugLength = 80;
+    /// <summary>
+    /// A bound on the list itself; rooms past the socket's limit (<c>WebSockets:MaxRoomsPerConnection</c>) are not
+    /// refused here but answered <c>too_many_rooms</c> once the socket is open, as join frames past it would be (a client
+    /// cannot know the limit before it connects).
+    /// </summary>
+    public const int MaxRooms = 1000;
 
-    /// <summary>Every value, comma-separated items each <c>slug</c> or <c>slug:since</c>; at most <paramref name="max"/> rooms, none twice.</summary>
-    public static bool TryParse(IEnumerable<string?> values, int max, out IReadOnlyList<UpgradeJoin>? joins, out string error)
+    /// <summary>Every value, comma-separated items each <c>slug</c> or <c>slug:since</c>; none twice.</summary>
+    public static bool TryParse(IEnumerable<string?> values, out IReadOnlyList<UpgradeJoin>? joins, out string error)
     {
         var list = new List<UpgradeJoin>();
+        var named = new HashSet<string>(StringComparer.Ordinal);
         joins = null;
         foreach (var value in values)
         {
@@ -312,15 +319,15 @@ internal sealed record UpgradeJoin(string Room, long? Since)
                     error = $"\"join\": \"{Shorten(slug)}\" is not a room's slug (lowercase letters, digits and dashes).";
                     return false;
                 }
-                if (list.Exists(j => j.Room == slug))
+                if (!named.Add(slug))
                 {
                     error = $"\"join\": the room \"{slug}\" is named twice.";
                     return false;
                 }
                 list.Add(new UpgradeJoin(slug, since));
-                if (list.Count > max)
+                if (list.Count > MaxRooms)
                 {
-                    error = $"\"join\": at most {max} rooms per socket.";
+                    error = $"\"join\": at most {MaxRooms} rooms.";
                     return false;
                 }
             }

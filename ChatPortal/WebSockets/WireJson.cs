@@ -139,6 +139,8 @@ internal sealed record HelloFrame(string Protocol, string Server, int AuthTimeou
     [JsonPropertyOrder(-1)] public string Type => "hello";
     /// <summary>True when the upgrade request's token was taken (the welcome follows; no <c>auth</c> frame is needed).</summary>
     public bool? Authenticated { get; init; }
+    /// <summary>The rooms the upgrade request named (<c>?join=</c>): joined once the socket is authenticated, no join frame needed.</summary>
+    public List<string>? Joins { get; init; }
 }
 
 internal sealed record WelcomeFrame(JsonElement? ReplyTo, WireUser User, List<WireRoom> Rooms, List<WireDirect> Direct)
@@ -219,6 +221,8 @@ internal sealed record PongFrame(JsonElement? ReplyTo, DateTime Time)
 internal sealed record ErrorFrame(JsonElement? ReplyTo, string Code, string Message)
 {
     [JsonPropertyOrder(-1)] public string Type => "error";
+    /// <summary>A room named on the upgrade request that could not be joined (such an error answers no request).</summary>
+    public string? Room { get; init; }
 }
 
 /// <summary>Everything a <c>chatportal.v1</c> client may send; which fields matter depends on <see cref="Type"/>.</summary>

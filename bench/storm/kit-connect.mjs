@@ -1,12 +1,14 @@
 // How the client kit connects (run by ChatPortal.Tests WebSockets.KitConnectTests against a real portal):
 //   node kit-connect.mjs <kit.js> <ws url> <token> <room>
 // 1. A mini-program (ChatPortal.wxSocket over a stand-in for wx.connectSocket, built on the `ws` package, which can
-//    set request headers as wx can) with a token: the token goes with the upgrade, no auth frame; its join goes
-//    before the welcome arrived.
-// 2. A socket that cannot set headers (a browser's) with a token: auth and join go as soon as the socket opens,
-//    before the server's hello was read.
+//    set request headers as wx can) with a token: the token and the room go with the upgrade (?join=), no frame
+//    from the client before it is in the room.
+// 2. A socket that cannot set headers (a browser's) with a token: the room on the upgrade, auth as soon as the socket
+//    opens, before the server's hello was read; dropped, it comes back naming the room with the last event id seen.
 // 3. The mini-program with a bad token: the upgrade is refused (401, which a socket sees as an error); the next try
 //    sends the token in an auth frame, gets token_invalid and stops.
+// 4. A server that ignores ?join= (an older one; here the socket factory leaves it out of the URL): its hello has no
+//    "joins", so the kit joins by frame.
 // Prints one JSON line.
 import { createRequire } from 'node:module';
 import { WebSocket as WS } from 'ws';
@@ -35,7 +37,8 @@ function typeOf(data) {
 function fakeWx(rec) {
   return {
     connectSocket({ url: u, protocols, header }) {
-      rec.upgrades.push({ authorization: header && header.Authorization ? header.Authorization.split(' ')[0] : null });
+      rec.upgrades.push({ authorization: header && header.Authorization ? header.Authorization.split(' ')[0] : null,
+        join: new URL(u).searchParams.get('join') });
       const ws = new WS(u, protocols, { headers: header || {}, perMessageDeflate: false });
       const handlers = {};
       ws.on('open', () => { rec.log.push('open'); handlers.open && handlers.open({}); });
@@ -62,11 +65,14 @@ function fakeWx(rec) {
   };
 }
 
-/** A socket without headers (as a browser's), recording like the above. */
-function plainSocket(rec) {
+/** A socket without headers (as a browser's), recording like the above; dropJoin: the URL without ?join= (an older server). */
+function plainSocket(rec, dropJoin = false) {
   return function (u) {
-    rec.upgrades.push({ authorization: null });
-    const ws = new WS(u, ChatPortal.PROTOCOL, { perMessageDeflate: false });
+    const target = new URL(u);
+    rec.upgrades.push({ authorization: null, join: target.searchParams.get('join') });
+    if (dropJoin) target.searchParams.delete('join');
+    const ws = new WS(target.toString(), ChatPortal.PROTOCOL, { perMessageDeflate: false });
+    rec.last = ws;
     const s = {
       send: (data) => { rec.log.push('→' + typeOf(data)); ws.send(data); },
       close: (code, reason) => { try { ws.close(code || 1000, reason || ''); } catch { ws.terminate(); } },
@@ -100,8 +106,8 @@ await until(() => wxReady);
 const plainRec = recorder();
 const plainClient = new ChatPortal.Client({ url, socket: plainSocket(plainRec), auth: () => ({ token }), rooms: [room] });
 const plainGot = [];
-let plainReady = false;
-plainClient.on('ready', () => { plainReady = true; });
+let plainReady = false, plainReadies = 0;
+plainClient.on('ready', () => { plainReady = true; plainReadies++; });
 plainClient.on('message', (m) => plainGot.push(m.message.text));
 plainClient.connect();
 await until(() => plainReady);
@@ -110,9 +116,24 @@ let ack = null;
 if (wxReady && plainReady) ack = await wxClient.send(room, 'from a mini-program, token on the upgrade').then((a) => a.type, (e) => 'error ' + (e.code || e.message));
 await until(() => plainGot.includes('from a mini-program, token on the upgrade'), 10000);
 result.header = { ready: wxReady, upgrades: wxRec.upgrades, log: wxRec.log, errors: wxErrors, user: wxClient.user && wxClient.user.name, ack };
-result.frame = { ready: plainReady, upgrades: plainRec.upgrades, log: plainRec.log, got: plainGot };
+// The connection drops: the kit comes back naming the room with the last event id it saw (the server replays after it).
+const lastId = plainClient.rooms[room] && plainClient.rooms[room].lastId;
+const firstLog = plainRec.log.slice();
+plainRec.last.terminate();
+await until(() => plainReadies >= 2);
+result.frame = { ready: plainReady, upgrades: plainRec.upgrades, log: firstLog, got: plainGot, lastId, readies: plainReadies };
 wxClient.close();
 plainClient.close();
+
+// 4. A server that does not join rooms named on the upgrade: the hello has no "joins", the kit sends its join frame.
+const oldRec = recorder();
+const oldClient = new ChatPortal.Client({ url, socket: plainSocket(oldRec, true), auth: () => ({ token }), rooms: [room] });
+let oldReady = false;
+oldClient.on('ready', () => { oldReady = true; });
+oldClient.connect();
+await until(() => oldReady);
+result.older = { ready: oldReady, log: oldRec.log, joined: !!(oldClient.rooms[room] && oldClient.rooms[room].id) };
+oldClient.close();
 
 // 3. A bad token: refused on the upgrade, then refused by frame with its reason, and the client stops.
 const badRec = recorder();
