@@ -16,6 +16,18 @@ public sealed class FrameMetricsTests
         return (Read(text, "chatportal_ws_frames_out"), Read(text, "chatportal_ws_frames_in"), Read(text, "chatportal_ws_writes"));
     }
 
+    /// <summary>The counters once <paramref name="frames"/> frames are counted as sent (or after 5 s).</summary>
+    private static async Task<(double Out, double In, double Writes)> FramesOutAsync(PortalProcess portal, double frames)
+    {
+        var now = await FramesAsync(portal);
+        for (var t = 0; t < 50 && now.Out < frames; t++)
+        {
+            await Task.Delay(100);
+            now = await FramesAsync(portal);
+        }
+        return now;
+    }
+
     [Fact]
     public async Task Frames_sent_and_received_are_counted()
     {
@@ -91,12 +103,7 @@ public sealed class FrameMetricsTests
         await ws.WaitForAsync(f => f.Is("presence")); // its own coming online, an event of the room after the join
         Assert.Equal(["hello", "welcome", "joined", "caught_up", "presence"], ws.Frames.Select(f => f.Type));
 
-        var after = before;
-        for (var t = 0; t < 50 && after.Out < before.Out + 5; t++)
-        {
-            await Task.Delay(100);
-            after = await FramesAsync(portal);
-        }
+        var after = await FramesOutAsync(portal, before.Out + 5);
         Assert.Equal(before.Out + 5, after.Out);
         // Before, the welcome was a write of its own: hello, welcome, then joined, caught_up and the presence (3 writes).
         Assert.True(after.Writes - before.Writes is >= 1 and <= 2, $"writes: {before.Writes} → {after.Writes} for {after.Out - before.Out} frames");
@@ -114,12 +121,7 @@ public sealed class FrameMetricsTests
         await ws.WaitForAsync(f => f.Is("presence")); // its own coming online, an event of the room after the join
         Assert.Equal(["hello", "welcome", "joined", "caught_up", "presence"], ws.Frames.Select(f => f.Type));
 
-        var after = before;
-        for (var t = 0; t < 50 && after.Out < before.Out + 5; t++)
-        {
-            await Task.Delay(100);
-            after = await FramesAsync(portal);
-        }
+        var after = await FramesOutAsync(portal, before.Out + 5);
         Assert.Equal(before.Out + 5, after.Out);
         Assert.True(after.Writes - before.Writes is >= 1 and <= 2, $"writes: {before.Writes} → {after.Writes} for {after.Out - before.Out} frames");
     }
