@@ -377,9 +377,7 @@
     if (room.lastId) frame.since = room.lastId;
     room.joined = true;
     return this.request(frame).then(function (reply) {
-      room.id = reply.room.id;
-      self._roomById[room.id] = room;
-      if (!room.lastId) self._setCursor(room, reply.last_id);
+      self._joinedRoom(room, reply);
       self._emit('joined', reply);
       return room;
     }, function (err) {
@@ -634,21 +632,21 @@
     this._earlyJoins = (this._earlyJoins || []).concat([done]);
   };
 
+  /** A room's joined frame (the reply to a join, or for a room named on the upgrade): its id, and a first cursor. */
+  Client.prototype._joinedRoom = function (room, joined) {
+    room.id = joined.room.id;
+    this._roomById[room.id] = room;
+    if (!room.lastId) this._setCursor(room, joined.last_id);
+  };
+
   /** The server's answer to a room named on the upgrade: joined (ok) or an error naming it. */
   Client.prototype._upgradeJoinAnswered = function (slug, f, ok) {
     var pending = this._upgradeJoins && this._upgradeJoins[slug];
-    if (!pending) return false;
+    if (!pending) return;
     delete this._upgradeJoins[slug];
-    var room = pending.room;
-    if (ok) {
-      room.id = f.room.id;
-      this._roomById[room.id] = room;
-      if (!room.lastId) this._setCursor(room, f.last_id);
-    } else {
-      room.joined = false;
-    }
+    if (ok) this._joinedRoom(pending.room, f);
+    else pending.room.joined = false;
     pending.resolve();
-    return true;
   };
 
   /** Rooms named on the upgrade that got no answer (the socket closed, or the server ignored them): not joined. */
