@@ -32,11 +32,20 @@ public sealed class RecordingSink(int capacity = 10_000, bool drains = true) : I
         return sink;
     }
 
-    public bool TryQueue(object item, out bool startDrain)
+    /// <summary>Every item queued, with whether the session asked for it to go at once (an event from elsewhere).</summary>
+    public IReadOnlyList<(object Item, bool Urgent)> Queued
+    {
+        get { lock (_queue) return [.. _queued]; }
+    }
+
+    private readonly List<(object Item, bool Urgent)> _queued = [];
+
+    public bool TryQueue(object item, bool urgent, out bool startDrain)
     {
         lock (_queue)
         {
             startDrain = false;
+            _queued.Add((item, urgent));
             if (_queue.Count >= capacity) return false;
             _queue.Enqueue(item);
             if (drains && !_draining) startDrain = _draining = true;

@@ -150,7 +150,10 @@ public sealed class OutgoingWebhookRestartTests
         settings["Integrations__RetryBaseDelay"] = "00:00:01";
         settings["Integrations__RetryMaxDelay"] = "00:00:02";
         settings["Integrations__DisableAfterFailures"] = "1000";
-        settings["Integrations__OutgoingTimeout"] = "00:00:02";
+        // A generous time limit per attempt: the failing receiver answers at once, and the new process's first attempt on a
+        // busy machine must not run out of time after the receiver has answered (that attempt would then count as failed and
+        // be sent again — at least once, as documented — which is not what this test is about).
+        settings["Integrations__OutgoingTimeout"] = "00:00:10";
         await using var portal = await PortalProcess.StartAsync(settings);
         var room = await portal.CreateRoomAsync(PortalHelpers.UniqueName("outrestart").ToLowerInvariant(), allowGuests: false);
         var hook = await portal.AddOutgoingAsync(failing.Url, room.Id);
@@ -195,6 +198,13 @@ public sealed class OutgoingWebhookRestartTests
         Assert.Equal(DeliveryState.Delivered, done.State);
         // Delivered: the worker sends nothing more for it (a second send would come within the retry delays above).
         await Task.Delay(TimeSpan.FromSeconds(3));
+        if (receiver.Requests.Count != 1)
+        {
+            await using var db = portal.OpenDb();
+            var attempts = await db.Set<WebhookAttempt>().AsNoTracking().Where(a => a.HookId == hook.Id).OrderBy(a => a.Id).ToListAsync();
+            Assert.Fail($"{receiver.Requests.Count} requests reached the new receiver; attempts on record: "
+                + string.Join("; ", attempts.Select(a => $"#{a.Attempt} {a.At:HH:mm:ss.fff} {a.Status} {a.Error}")));
+        }
         var got = Assert.Single(receiver.Requests);
         Assert.Equal(200, got.AnsweredStatus);
         Assert.Contains("survive the restart", got.Body);

@@ -38,6 +38,37 @@ public sealed class ChatSessionTests
         Assert.Single(output, o => o is ValueTuple<string, RoomJoin>); // then exactly one "caught up"
     }
 
+    /// <summary>
+    /// What a join causes in its own room (the session's presence on entering, a post before the catch-up is out) waits
+    /// for that catch-up anyway, so it does not hurry the connection's write (a socket handling auth and join together
+    /// answers both in one write); the same events reach a session already caught up as urgent ones.
+    /// </summary>
+    [Fact]
+    public async Task Events_of_a_room_still_catching_up_are_not_urgent_for_the_joining_session_but_are_for_others()
+    {
+        await using var core = await CoreHarness.StartAsync();
+        var room = await core.CreateRoomAsync("hurry");
+        var ann = await core.CreateUserAsync("ann");
+        var bea = await core.CreateUserAsync("bea");
+        var present = RecordingSink.Open(core, ann);
+        Assert.True((await present.Session.JoinAsync(room)).Ok);
+        await present.WaitForAsync(o => o.Any(x => x is ValueTuple<string, RoomJoin>));
+
+        var joining = RecordingSink.Open(core, bea, drains: false); // its catch-up never goes out: the room stays stashed
+        Assert.True((await joining.Session.JoinAsync(room)).Ok);
+        await core.PostAsync(ann, room, "while bea catches up");
+        await present.WaitForAsync(o => o.OfType<MessagePosted>().Any());
+
+        static bool Urgent(RecordingSink sink, Func<object, bool> which) => Assert.Single(sink.Queued, q => which(q.Item)).Urgent;
+        bool BeaEntered(object o) => o is PresenceChanged { Joined: true } p && p.User.Id == bea.Id;
+        static bool Posted(object o) => o is MessagePosted;
+        Assert.False(Urgent(joining, BeaEntered));
+        Assert.False(Urgent(joining, Posted));
+        Assert.False(Urgent(joining, o => o is RoomJoin));
+        Assert.True(Urgent(present, BeaEntered));
+        Assert.True(Urgent(present, Posted));
+    }
+
     [Fact]
     public async Task A_member_removed_from_a_private_room_loses_it_and_its_history_while_a_public_room_stays()
     {

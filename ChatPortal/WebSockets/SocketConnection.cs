@@ -229,13 +229,14 @@ internal sealed class SocketConnection : IChatSessionSink
 
     // ------------------------------------------------------------------ the session's sink
 
-    public bool TryQueue(object item, out bool startDrain)
+    public bool TryQueue(object item, bool urgent, out bool startDrain)
     {
         startDrain = false;
         if (IsClosing) return true; // going anyway; do not count it as slow
         if (!TryAdd(item)) return false;
-        // A room's event goes now; the session's own items (a join this socket asked for) may wait with the replies.
-        startDrain = item is ChatEvent ? ClaimDrainNow() : ClaimDrain();
+        // A room's event goes now; the session's own items (a join this socket asked for, the presence it caused) may
+        // wait with the replies.
+        startDrain = urgent ? ClaimDrainNow() : ClaimDrain();
         return true;
     }
 

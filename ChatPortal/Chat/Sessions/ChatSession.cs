@@ -20,8 +20,12 @@ public enum RoomLoss
 /// </summary>
 public interface IChatSessionSink
 {
-    /// <summary>Queues an item (an event or a <see cref="RoomJoin"/>); false when the queue is full (the connection is too slow).</summary>
-    bool TryQueue(object item, out bool startDrain);
+    /// <summary>
+    /// Queues an item (an event or a <see cref="RoomJoin"/>); false when the queue is full (the connection is too slow).
+    /// <paramref name="urgent"/>: an event from elsewhere that should not wait for the requests the connection is handling
+    /// (false for the session's own items, and for events of a room whose join is still catching up: they wait for it anyway).
+    /// </summary>
+    bool TryQueue(object item, bool urgent, out bool startDrain);
 
     /// <summary>Starts the drain when <c>TryQueue</c> said so (on any thread).</summary>
     void Drain();
@@ -198,9 +202,9 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
             feed.WantsPresence = true;
             // Joining made the user a member: a tab's drawer keeps them online here after they move on.
             if (feed.Watched && !User.IsGuest && !room.IsDirect) feed.WatchPresence = true;
+            _rooms[room.Id] = feed; // before the room's events can come: they find it catching up (stashed, not urgent)
             feed.Subscription ??= _core.Fanout.SubscribeRoom(room.Id, this);
             if (_connected) feed.Presence ??= _core.EnterPresence(room.Id, User);
-            _rooms[room.Id] = feed;
         }
         var (listed, onlineCount) = _core.OnlineAtJoin(room.Id);
         var roomId = room.Id;
@@ -336,8 +340,15 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
             }
             return true;
         }
-        return _sink.TryQueue(evt, out startDrain);
+        return _sink.TryQueue(evt, urgent: !WaitsForCatchUp(evt), out startDrain);
     }
+
+    /// <summary>
+    /// An event of a room this session is still joining (its own presence on entering, say) waits in the stash until the
+    /// join's catch-up is sent, so it need not hurry the drain. A hint read off the drain's thread: a stale answer only moves
+    /// the event's write, never loses or reorders it.
+    /// </summary>
+    private bool WaitsForCatchUp(ChatEvent evt) => evt.RoomId != 0 && _rooms.TryGetValue(evt.RoomId, out var feed) && feed.Stash is not null;
 
     public bool TryDeliver(ChatEvent evt)
     {
@@ -352,7 +363,7 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
 
     private void Queue(object item)
     {
-        if (!_sink.TryQueue(item, out var start))
+        if (!_sink.TryQueue(item, urgent: false, out var start))
         {
             _sink.Overflow();
             return;

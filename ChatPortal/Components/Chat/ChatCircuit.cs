@@ -106,7 +106,7 @@ public sealed class ChatCircuit(ChatSessions sessions, ChatMetrics metrics, IOpt
 
     // ------------------------------------------------------------------ sink
 
-    public bool TryQueue(object item, out bool startDrain)
+    public bool TryQueue(object item, bool urgent, out bool startDrain)
     {
         startDrain = false; // the loop waits on the queue
         var queue = _queue;
