@@ -39,9 +39,9 @@ public sealed class ChatSessionTests
     }
 
     /// <summary>
-    /// What a join causes in its own room (the session's presence on entering, a post before the catch-up is out) waits
-    /// for that catch-up anyway, so it does not hurry the connection's write (a socket handling auth and join together
-    /// answers both in one write); the same events reach a session already caught up as urgent ones.
+    /// What a join causes (the user's membership of the public room, the session's presence on entering, a post before
+    /// the catch-up is out) waits for that catch-up anyway, so it does not hurry the connection's write (a socket handling
+    /// auth and join together answers both in one write); the same events reach a session already caught up as urgent ones.
     /// </summary>
     [Fact]
     public async Task Events_of_a_room_still_catching_up_are_not_urgent_for_the_joining_session_but_are_for_others()
@@ -65,6 +65,9 @@ public sealed class ChatSessionTests
         Assert.False(Urgent(joining, BeaEntered));
         Assert.False(Urgent(joining, Posted));
         Assert.False(Urgent(joining, o => o is RoomJoin));
+        var membership = joining.Queued.Where(q => q.Item is MemberAdded m && m.User.Id == bea.Id).ToList();
+        Assert.NotEmpty(membership);
+        Assert.All(membership, q => Assert.False(q.Urgent));
         Assert.True(Urgent(present, BeaEntered));
         Assert.True(Urgent(present, Posted));
     }

@@ -340,15 +340,18 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
             }
             return true;
         }
-        return _sink.TryQueue(evt, urgent: !WaitsForCatchUp(evt), out startDrain);
+        return _sink.TryQueue(evt, urgent: !CanWait(evt), out startDrain);
     }
 
     /// <summary>
-    /// An event of a room this session is still joining (its own presence on entering, say) waits in the stash until the
-    /// join's catch-up is sent, so it need not hurry the drain. A hint read off the drain's thread: a stale answer only moves
-    /// the event's write, never loses or reorders it.
+    /// Events that wait anyway, so need not hurry the drain past the requests the connection is handling: those of a room
+    /// this session is still joining (its own presence on entering, say) stay in the stash until the join's catch-up is
+    /// sent, and "you are a member now" is mostly this session's own first join of a public room. A hint read off the
+    /// drain's thread: a stale answer only moves the event's write, never loses or reorders it.
     /// </summary>
-    private bool WaitsForCatchUp(ChatEvent evt) => evt.RoomId != 0 && _rooms.TryGetValue(evt.RoomId, out var feed) && feed.Stash is not null;
+    private bool CanWait(ChatEvent evt) =>
+        evt is MemberAdded added && added.User.Id == User.Id
+        || evt.RoomId != 0 && _rooms.TryGetValue(evt.RoomId, out var feed) && feed.Stash is not null;
 
     public bool TryDeliver(ChatEvent evt)
     {
@@ -454,20 +457,32 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
     }
 
     /// <summary>
-    /// The common case of <see cref="DeliverAsync"/> without an async call: a room event of a room the
-    /// session has, not waiting for a catch-up and not changing access. True when it is settled here
-    /// (<paramref name="send"/>: the connection frames it now); false when it needs
+    /// The common cases of <see cref="DeliverAsync"/> without an async call: a room event of a room the
+    /// session has, not changing access, and any event of a room waiting for its catch-up (stashed, as
+    /// <see cref="RouteAsync"/> would: the connection need not send what it holds first). True when it is settled
+    /// here (<paramref name="send"/>: the connection frames it now); false when it needs
     /// <see cref="DeliverAsync"/>. At a million deliveries a second the saved layer is measurable.
     /// </summary>
     public bool TryRouteNow(ChatEvent evt, out bool send)
     {
         send = false;
         if (IsEnded) return true;
-        if (evt is DirectActivity or MemberAdded or MemberRemoved or RoomChanged or RoomDeleted or RoomListed || evt.RoomId == 0) return false;
-        if (!_rooms.TryGetValue(evt.RoomId, out var feed)) return true; // left, lost, or never ours
-        if (feed.Stash is not null) return false;
+        if (evt is DirectActivity or RoomListed || evt.RoomId == 0) return false;
+        if (!_rooms.TryGetValue(evt.RoomId, out var feed)) return evt is not (MemberAdded or MemberRemoved or RoomChanged or RoomDeleted); // left, lost, or never ours
+        if (feed.Stash is { } stash)
+        {
+            Stash(stash, evt);
+            return true;
+        }
+        if (evt is MemberAdded or MemberRemoved or RoomChanged or RoomDeleted) return false;
         send = !(ChatEvents.StoredId(evt) is > 0 and var id && id <= feed.SentUpTo); // else the catch-up had it
         return true;
+    }
+
+    private void Stash(List<ChatEvent> stash, ChatEvent evt)
+    {
+        stash.Add(evt);
+        if (stash.Count > _maxStash) _sink.Overflow();
     }
 
     /// <summary>The visibility check every event passes before the connection sees it.</summary>
@@ -495,8 +510,7 @@ public sealed class ChatSession : IDrainedSubscriber, IDisposable
         if (!_rooms.TryGetValue(evt.RoomId, out var feed)) return; // left, lost, or never ours
         if (feed.Stash is { } stash)
         {
-            stash.Add(evt);
-            if (stash.Count > _maxStash) _sink.Overflow();
+            Stash(stash, evt);
             return;
         }
         if (ChatEvents.StoredId(evt) is > 0 and var id && id <= feed.SentUpTo) return; // the catch-up had it
